@@ -1,0 +1,3 @@
+module github.com/switchboard-dev/switchboard/filter
+
+go 1.22

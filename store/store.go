@@ -1,0 +1,243 @@
+// Package store holds the binding store: organisations, agencies, app profiles,
+// installations, sealed secrets, channel bindings, agents, rollout stages, audit
+// events and API tokens. One interface, two backends (SQLite and PostgreSQL) that
+// run the same test suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns (wrapped with context) so callers can map them to
+// API answers without knowing the backend.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict") // unique constraint, e.g. duplicate ingress id
+)
+
+// OwnerPlatform is AppProfile.OwnerOrgID for profiles owned by the platform.
+const OwnerPlatform = ""
+
+type Agency struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+type Org struct {
+	ID        string
+	Name      string
+	AgencyID  string // "" when the org is not managed by an agency
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// AppProfile is a provider app identity (Slack app, Meta app, Telegram bot,
+// Discord application) with its signing material (kept as Secrets).
+type AppProfile struct {
+	ID            string
+	OwnerOrgID    string // OwnerPlatform ("") for platform profiles
+	Provider      string // slack, telegram, whatsapp, discord, twilio, line, github, standardwebhooks
+	Name          string
+	ExternalAppID string // Slack api_app_id, Meta app id, Discord application id, Telegram bot id
+	IngressID     string // platform profiles receive shared traffic on their own ingress id; "" for org profiles
+	CreatedAt     time.Time
+	RevokedAt     *time.Time
+}
+
+// Installation is one tenant install of a profile with its own credentials.
+type Installation struct {
+	ID         string
+	OrgID      string
+	ProfileID  string
+	Provider   string
+	ExternalID string // Slack team id, WhatsApp phone_number_id, Discord guild id, Telegram bot id
+	IngressID  string // unguessable, unique; path segment of /v1/hooks/<provider>/<ingress-id>
+	// PlatformCredentials is the explicit, audited opt-in to send through the
+	// platform profile's credentials. False means never.
+	PlatformCredentials bool
+	CreatedAt           time.Time
+	RevokedAt           *time.Time
+}
+
+// Secret owner kinds.
+const (
+	OwnerProfile      = "profile"
+	OwnerInstallation = "installation"
+	OwnerAgent        = "agent"
+)
+
+// Secret purposes.
+const (
+	PurposeSigning     = "signing"      // HMAC signing secret / app secret / channel secret / auth token / whsec_
+	PurposePublicKey   = "public_key"   // Discord application public key (hex)
+	PurposeVerifyToken = "verify_token" // Meta GET handshake verify token
+	PurposeSecretToken = "secret_token" // Telegram X-Telegram-Bot-Api-Secret-Token
+	PurposeBotToken    = "bot_token"    // outbound credentials (Slack bot token, Telegram bot token, WhatsApp access token, Discord bot token)
+)
+
+// Secret is sealed material. Plaintext never enters the store: Ciphertext is the
+// envelope produced by package secrets under master key KeyID.
+type Secret struct {
+	ID          string
+	OwnerKind   string // OwnerProfile, OwnerInstallation, OwnerAgent
+	OwnerID     string
+	Purpose     string
+	KeyID       string // master key id the envelope is wrapped with
+	Ciphertext  []byte
+	Fingerprint string // non-secret, for display and equality checks
+	NotBefore   time.Time
+	NotAfter    *time.Time // nil: valid until rotated; set on rotation to keep the previous secret valid until then
+	CreatedAt   time.Time
+}
+
+// Selector picks the traffic a binding applies to. Empty fields match anything;
+// more non-empty fields is more specific.
+type Selector struct {
+	Account string `json:"account,omitempty"` // team / workspace / business account / guild
+	Channel string `json:"channel,omitempty"` // channel / conversation / chat id
+	Peer    string `json:"peer,omitempty"`    // sender / user id
+	Mention string `json:"mention,omitempty"` // agent mention keyword (e.g. "@support")
+}
+
+// Binding routes an installation's traffic to an agent with a persona.
+type Binding struct {
+	ID             string
+	OrgID          string
+	InstallationID string
+	Selector       Selector
+	AgentID        string
+	Persona        string
+	Priority       int
+	CreatedAt      time.Time
+	RevokedAt      *time.Time
+}
+
+// Agent is an org's HTTP endpoint that receives envelopes signed with the
+// Standard Webhooks scheme (its signing secret is a Secret with OwnerAgent).
+type Agent struct {
+	ID        string
+	OrgID     string
+	Name      string
+	URL       string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Rollout stages.
+const (
+	StageOff    = "off"
+	StageCanary = "canary"
+	StageOn     = "on"
+)
+
+type RolloutStage struct {
+	Provider   string
+	Stage      string
+	CanaryOrgs []string
+	UpdatedAt  time.Time
+}
+
+type AuditEvent struct {
+	ID     int64 // assigned by the store, strictly increasing
+	At     time.Time
+	Actor  string // token id or "system"
+	OrgID  string // "" for platform-level events
+	Action string // e.g. installation.create, secret.rotate, stage.set, webhook.reject, xds.nack
+	Target string // id of the object acted on
+	Detail string // JSON object, never a secret
+}
+
+// Token kinds.
+const (
+	TokenPlatform = "platform"
+	TokenAgency   = "agency"
+	TokenOrg      = "org"
+)
+
+type APIToken struct {
+	ID        string
+	Kind      string // TokenPlatform, TokenAgency, TokenOrg
+	SubjectID string // agency id or org id; "" for platform
+	Hash      []byte // SHA-256 of the bearer token; the token itself is never stored
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// AuditFilter narrows ListAudit.
+type AuditFilter struct {
+	OrgIDs  []string // nil: all orgs (platform admin)
+	AfterID int64
+	Limit   int
+}
+
+// Queries is everything a transaction can do. Create* assign nothing: callers
+// pass complete rows (IDs, timestamps) so the API controls identifiers.
+type Queries interface {
+	CreateAgency(ctx context.Context, a Agency) error
+	GetAgency(ctx context.Context, id string) (Agency, error)
+	ListAgencies(ctx context.Context) ([]Agency, error)
+
+	CreateOrg(ctx context.Context, o Org) error
+	GetOrg(ctx context.Context, id string) (Org, error)
+	ListOrgs(ctx context.Context, agencyID string) ([]Org, error) // agencyID "" = all
+	RevokeOrg(ctx context.Context, id string, at time.Time) error
+
+	CreateProfile(ctx context.Context, p AppProfile) error
+	GetProfile(ctx context.Context, id string) (AppProfile, error)
+	ListProfiles(ctx context.Context, ownerOrgID *string) ([]AppProfile, error) // nil = all
+	RevokeProfile(ctx context.Context, id string, at time.Time) error
+
+	CreateInstallation(ctx context.Context, i Installation) error
+	GetInstallation(ctx context.Context, id string) (Installation, error)
+	GetInstallationByIngress(ctx context.Context, ingressID string) (Installation, error)
+	// FindInstallation resolves an installation of a profile by provider-side id
+	// (shared platform apps: Slack team id, WhatsApp phone_number_id, Discord guild id).
+	FindInstallation(ctx context.Context, profileID, externalID string) (Installation, error)
+	ListInstallations(ctx context.Context, orgID string) ([]Installation, error) // "" = all
+	RevokeInstallation(ctx context.Context, id string, at time.Time) error
+
+	CreateSecret(ctx context.Context, s Secret) error
+	ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]Secret, error)
+	ListAllSecrets(ctx context.Context) ([]Secret, error)
+	// ExpireSecrets sets NotAfter on the owner's secrets of purpose that have none
+	// (the rotation step before the new secret is added).
+	ExpireSecrets(ctx context.Context, ownerKind, ownerID, purpose string, notAfter time.Time) error
+	UpdateSecretCiphertext(ctx context.Context, id, keyID string, ciphertext []byte) error
+
+	CreateAgent(ctx context.Context, a Agent) error
+	GetAgent(ctx context.Context, id string) (Agent, error)
+	ListAgents(ctx context.Context, orgID string) ([]Agent, error)
+	RevokeAgent(ctx context.Context, id string, at time.Time) error
+
+	CreateBinding(ctx context.Context, b Binding) error
+	GetBinding(ctx context.Context, id string) (Binding, error)
+	ListBindings(ctx context.Context, installationID string) ([]Binding, error) // "" = all
+	ListOrgBindings(ctx context.Context, orgID string) ([]Binding, error)
+	RevokeBinding(ctx context.Context, id string, at time.Time) error
+
+	SetStage(ctx context.Context, s RolloutStage) error
+	GetStage(ctx context.Context, provider string) (RolloutStage, error) // ErrNotFound when never set
+	ListStages(ctx context.Context) ([]RolloutStage, error)
+
+	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	CreateToken(ctx context.Context, t APIToken) error
+	GetTokenByHash(ctx context.Context, hash []byte) (APIToken, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+}
+
+// Store is a backend. Every method of Queries on Store runs in its own
+// transaction; InTx runs fn in one transaction, committed only when fn returns nil.
+type Store interface {
+	Queries
+	InTx(ctx context.Context, fn func(q Queries) error) error
+	// Generation is a number that grows with every committed mutation (the last
+	// audit event id): replicas poll it to notice changes made through others.
+	Generation(ctx context.Context) (int64, error)
+	Close() error
+}
