@@ -1,0 +1,106 @@
+// Package servicetest starts real services (redis-server, PostgreSQL) for tests:
+// each on a free loopback port with its data in the test's temporary directory,
+// stopped when the test ends. No test relies on a service that happens to run.
+package servicetest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// WaitTCP waits until addr accepts TCP connections.
+func WaitTCP(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not accepting connections after %s: %w", addr, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Redis is a private redis-server. Stop and Start let tests simulate an outage;
+// the data directory (and so the AOF) survives a restart.
+type Redis struct {
+	Addr string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	t    testing.TB
+}
+
+// StartRedis starts redis-server from PATH, or skips the test with a clear
+// message when it is missing outside CI (in CI it fails: `make deps` installs it).
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		missing(t, "redis-server", "apt-get install redis-server (or run `make deps`)")
+	}
+	r := &Redis{dir: t.TempDir(), port: FreePort(t), t: t}
+	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start (re)starts the server on the same port and data directory.
+func (r *Redis) Start() {
+	r.t.Helper()
+	if r.cmd != nil {
+		return
+	}
+	cmd := exec.Command("redis-server",
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--dir", r.dir, "--appendonly", "yes", "--appendfsync", "always",
+		"--save", "", "--daemonize", "no", "--protected-mode", "yes",
+		"--logfile", filepath.Join(r.dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.cmd = cmd
+	if err := WaitTCP(r.Addr, 10*time.Second); err != nil {
+		log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+		r.Stop()
+		r.t.Fatalf("redis-server: %v\n%s", err, log)
+	}
+}
+
+// Stop kills the server (SIGKILL: an outage, not a clean shutdown) and waits.
+func (r *Redis) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+func missing(t testing.TB, what, how string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed: %s", what, how)
+	}
+	t.Skipf("%s is not installed, skipping: %s", what, how)
+}
