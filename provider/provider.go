@@ -1,0 +1,248 @@
+// Package provider is the registry of provider adapters and the types they share
+// on the inbound side: a provider parses a verified webhook body into normalised
+// events (or a handshake answer) without any I/O. Each provider lives in its own
+// folder (provider/slack, provider/telegram, ...) and registers itself in init;
+// provider/all imports every built-in one. Adding a provider = adding a folder,
+// registering it, and adding its test vectors.
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/switchboard-dev/switchboard/envelope"
+)
+
+// Kinds of events.
+const (
+	KindMessage     = "message"     // a chat message
+	KindCommand     = "command"     // Slack slash command, Discord application command
+	KindInteraction = "interaction" // button / menu / modal / callback query
+)
+
+// Event is one normalised inbound event, before installation resolution and routing.
+type Event struct {
+	Kind    string `json:"kind"`
+	EventID string `json:"event_id"` // provider event id: the dedup key (with installation and target)
+	// Account is the provider-side tenant id read from the body, used to resolve the
+	// installation of a shared platform app: Slack team id, WhatsApp
+	// phone_number_id, Discord guild id. "" when the body carries none (Telegram).
+	Account string `json:"account"`
+	// TenantIDs are every tenant id the body attributes this event to (including
+	// Account); ingest checks that each belongs to the resolved installation.
+	TenantIDs []string `json:"tenant_ids"`
+	// AppID is the provider app id in the body (Slack api_app_id, Discord
+	// application_id); ingest checks it against the profile's ExternalAppID.
+	AppID        string                `json:"app_id"`
+	Conversation string                `json:"conversation"`
+	Thread       string                `json:"thread"`
+	Sender       string                `json:"sender"`
+	Text         string                `json:"text"`
+	Attachments  []envelope.Attachment `json:"attachments"`
+	// Mentions are normalised (see NormalizeMention): user ids, @keywords,
+	// and slash-command names ("/weather") that address someone explicitly.
+	Mentions []string `json:"mentions"`
+}
+
+// Response is an HTTP answer a provider expects from the webhook endpoint.
+type Response struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Result is what Parse found in one request body.
+type Result struct {
+	// Handshake, when set, is answered as is; nothing is enqueued.
+	Handshake *Response
+	// Events to enqueue (zero when the body is valid but carries nothing to deliver,
+	// e.g. a WhatsApp status update or a bot's own message).
+	Events []Event
+	// Ack is the 2xx answer once every event is enqueued; nil means 200 with no body.
+	// (Discord needs a deferred interaction response here.)
+	Ack *Response
+	// Ignored says why a valid body produced no events (for logs), e.g. "bot_message".
+	Ignored string
+}
+
+// Inbound is the inbound side of a provider.
+type Inbound interface {
+	// Name is the provider name used in paths, store rows and envelopes.
+	Name() string
+	// Parse normalises a verified body. contentType is the request's Content-Type.
+	// A body that is not what the provider sends yields a *MalformedError.
+	Parse(body []byte, contentType string) (Result, error)
+}
+
+// ErrMalformed is matched (errors.Is) by every *MalformedError.
+var ErrMalformed = errors.New("malformed payload")
+
+// MalformedError names what is wrong with a payload. It never quotes the payload.
+type MalformedError struct {
+	Provider string
+	Field    string // e.g. "event.channel", "entry[0].changes[1].value.metadata.phone_number_id"
+	Problem  string // e.g. "missing", "not JSON"
+}
+
+func (e *MalformedError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s: malformed payload: %s", e.Provider, e.Problem)
+	}
+	return fmt.Sprintf("%s: malformed payload: %s: %s", e.Provider, e.Field, e.Problem)
+}
+
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
+
+// Malformed returns a *MalformedError.
+func Malformed(provider, field, problem string) error {
+	return &MalformedError{Provider: provider, Field: field, Problem: problem}
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Inbound{}
+)
+
+// Register adds a provider; registering a name twice panics (a wiring bug).
+func Register(p Inbound) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[p.Name()]; dup {
+		panic("provider: duplicate registration of " + p.Name())
+	}
+	registry[p.Name()] = p
+}
+
+// Get returns the registered provider of that name.
+func Get(name string) (Inbound, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	p, ok := registry[name]
+	return p, ok
+}
+
+// Names lists the registered providers, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Check verifies the invariants every parser promises for a successful Result;
+// fuzz tests and ingest rely on it.
+func Check(r Result) error {
+	if r.Handshake != nil && len(r.Events) > 0 {
+		return errors.New("result has both a handshake and events")
+	}
+	for i, e := range r.Events {
+		switch {
+		case e.EventID == "":
+			return fmt.Errorf("event %d: empty event id", i)
+		case e.Conversation == "":
+			return fmt.Errorf("event %d: empty conversation", i)
+		case e.Kind == "":
+			return fmt.Errorf("event %d: empty kind", i)
+		}
+		if e.Account != "" && !contains(e.TenantIDs, e.Account) {
+			return fmt.Errorf("event %d: account missing from tenant ids", i)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeMention makes mentions comparable: trimmed, without a leading "@",
+// lower case. Binding selectors are normalised the same way.
+func NormalizeMention(s string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@"))
+}
+
+// ScanMentions finds "@keyword" tokens in free text (keyword: letters, digits,
+// "_", "-", "."; the "@" at the start or after a non-word character, so e-mail
+// addresses are not mentions), normalised.
+func ScanMentions(text string) []string {
+	var out []string
+	rs := []rune(text)
+	for i := 0; i < len(rs); i++ {
+		if rs[i] != '@' || (i > 0 && isWord(rs[i-1])) {
+			continue
+		}
+		j := i + 1
+		for j < len(rs) && (isWord(rs[j]) || rs[j] == '.' || rs[j] == '-') {
+			j++
+		}
+		for j > i+1 && (rs[j-1] == '.' || rs[j-1] == '-') { // trailing punctuation
+			j--
+		}
+		if j > i+1 {
+			out = AddMention(out, string(rs[i+1:j]))
+		}
+		i = j - 1
+	}
+	return out
+}
+
+func isWord(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// AddMention appends the normalised mention m unless empty or already present.
+func AddMention(list []string, m string) []string {
+	m = NormalizeMention(m)
+	if m == "" || contains(list, m) {
+		return list
+	}
+	return append(list, m)
+}
+
+// AttachmentType maps a MIME type to an attachment type: image, audio, video or file.
+func AttachmentType(mime string) string {
+	for _, p := range []string{"image", "audio", "video"} {
+		if strings.HasPrefix(mime, p+"/") {
+			return p
+		}
+	}
+	return "file"
+}
+
+// IsForm reports whether a Content-Type is a form post.
+func IsForm(contentType string) bool {
+	ct := strings.ToLower(strings.TrimSpace(contentType))
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	return ct == "application/x-www-form-urlencoded"
+}
+
+// AddTenant appends a tenant id unless empty or already present.
+func AddTenant(list []string, id string) []string {
+	if id == "" || contains(list, id) {
+		return list
+	}
+	return append(list, id)
+}
+
+// Quote renders a short, bounded, printable excerpt of an untrusted value for
+// an error message.
+func Quote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return strconv.Quote(strings.ToValidUTF8(s, "?"))
+}

@@ -1,0 +1,155 @@
+// Package providertest runs the shared test harness of provider parsers: golden
+// files of normalised output for every input in a testdata folder, and a fuzz
+// target seeded from the same inputs that checks the parser's invariants.
+//
+// Inputs: testdata/<name>.json (application/json) or testdata/<name>.form
+// (application/x-www-form-urlencoded). Output: testdata/<name>.golden.
+// `go test ./provider/... -update` rewrites the golden files.
+package providertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-dev/switchboard/provider"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// ContentType returns the content type a test input file stands for.
+func ContentType(path string) string {
+	if strings.HasSuffix(path, ".form") {
+		return "application/x-www-form-urlencoded"
+	}
+	return "application/json"
+}
+
+// Inputs lists the input files of dir.
+func Inputs(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, pat := range []string{"*.json", "*.form"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range m {
+			if !strings.HasSuffix(f, ".golden.json") {
+				out = append(out, f)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no inputs in %s", dir)
+	}
+	return out
+}
+
+type response struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type"`
+	Body        string `json:"body"`
+}
+
+type view struct {
+	Handshake *response        `json:"handshake,omitempty"`
+	Events    []provider.Event `json:"events"`
+	Ack       *response        `json:"ack,omitempty"`
+	Ignored   string           `json:"ignored,omitempty"`
+	Error     string           `json:"error,omitempty"`
+}
+
+func resp(r *provider.Response) *response {
+	if r == nil {
+		return nil
+	}
+	return &response{Status: r.Status, ContentType: r.ContentType, Body: string(r.Body)}
+}
+
+// Render is the golden form of a parse outcome.
+func Render(r provider.Result, err error) []byte {
+	v := view{Handshake: resp(r.Handshake), Events: r.Events, Ack: resp(r.Ack), Ignored: r.Ignored}
+	if err != nil {
+		v = view{Error: err.Error()}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+	return buf.Bytes()
+}
+
+// Golden parses every input of dir and compares the rendered result with its
+// golden file. Inputs named bad_* must fail with a malformed-payload error;
+// all others must parse and satisfy provider.Check.
+func Golden(t *testing.T, p provider.Inbound, dir string) {
+	for _, in := range Inputs(t, dir) {
+		name := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, perr := p.Parse(body, ContentType(in))
+			if strings.HasPrefix(name, "bad_") {
+				if !errors.Is(perr, provider.ErrMalformed) {
+					t.Fatalf("want a malformed-payload error, got %v", perr)
+				}
+			} else {
+				if perr != nil {
+					t.Fatalf("parse: %v", perr)
+				}
+				if err := provider.Check(res); err != nil {
+					t.Fatalf("invariants: %v", err)
+				}
+			}
+			got := Render(res, perr)
+			golden := strings.TrimSuffix(in, filepath.Ext(in)) + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if string(want) != string(got) {
+				t.Errorf("normalised output differs from %s:\ngot:\n%s\nwant:\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// Seed adds every input of dir to the fuzz corpus, with both content types.
+func Seed(f *testing.F, dir string) {
+	for _, in := range Inputs(f, dir) {
+		body, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body, ContentType(in))
+	}
+}
+
+// FuzzParse is the fuzz body: Parse must never panic, must fail only with a
+// malformed-payload error, and must satisfy provider.Check on success.
+func FuzzParse(t *testing.T, p provider.Inbound, body []byte, contentType string) {
+	res, err := p.Parse(body, contentType)
+	if err != nil {
+		if !errors.Is(err, provider.ErrMalformed) {
+			t.Fatalf("error is not a malformed-payload error: %v", err)
+		}
+		return
+	}
+	if err := provider.Check(res); err != nil {
+		t.Fatalf("invariants: %v", err)
+	}
+}
