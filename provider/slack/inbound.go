@@ -192,9 +192,9 @@ type idField struct {
 }
 
 type interaction struct {
-	Type       string   `json:"type"`
-	Team       *idField `json:"team"`
-	User       *struct {
+	Type string   `json:"type"`
+	Team *idField `json:"team"`
+	User *struct {
 		ID     string `json:"id"`
 		TeamID string `json:"team_id"`
 	} `json:"user"`
