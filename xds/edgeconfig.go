@@ -1,0 +1,306 @@
+package xds
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// SchemeFor maps a provider to its verification scheme (CONTRACTS.md).
+var providerSchemes = map[string]filter.Scheme{
+	"slack":            filter.SchemeSlackV0,
+	"whatsapp":         filter.SchemeMetaSHA256,
+	"messenger":        filter.SchemeMetaSHA256,
+	"instagram":        filter.SchemeMetaSHA256,
+	"telegram":         filter.SchemeTelegramToken,
+	"discord":          filter.SchemeDiscordEd25519,
+	"twilio":           filter.SchemeTwilioSHA1,
+	"line":             filter.SchemeLINE,
+	"standardwebhooks": filter.SchemeStandardWebhooks,
+	"github":           filter.SchemeGitHubSHA256,
+}
+
+// SchemeFor returns the verification scheme of a provider.
+func SchemeFor(provider string) (filter.Scheme, bool) {
+	s, ok := providerSchemes[provider]
+	return s, ok
+}
+
+// fingerprinted purposes are equality-only tokens: the edge gets a keyed
+// fingerprint, never the token.
+var fingerprinted = map[string]bool{
+	store.PurposeVerifyToken: true,
+	store.PurposeSecretToken: true,
+}
+
+// EdgeConfig translates the store state into the edge filter configuration,
+// sealing signing material under edgeKey. The output is sorted by ingress id
+// and secret id; Config.Version is a digest of everything except the sealed
+// bytes (sealing is randomised), so the same state gives the same version on
+// every control-plane replica.
+//
+// Rules:
+//   - one entry per installation of a provider whose stage is not off (at
+//     canary: only installations of the stage's canary orgs);
+//   - an installation that is revoked, or whose org or profile is revoked, is
+//     kept but marked Revoked with no secrets, so the edge answers `revoked`;
+//   - an org installation carries, per purpose, its own verification secrets,
+//     else those of its profile when that profile is owned by the same org,
+//     never a platform profile's;
+//   - a platform profile with an ingress id gets its own entry (Platform) with
+//     only the platform profile's secrets;
+//   - secrets whose NotAfter has passed are dropped.
+func EdgeConfig(st *State, edgeKey []byte, now time.Time) (filter.Config, error) {
+	if len(edgeKey) == 0 {
+		return filter.Config{}, fmt.Errorf("edge key is empty")
+	}
+	return edgeConfig(st, now, func(plaintext []byte, aad string) (string, error) {
+		return filter.Seal(edgeKey, plaintext, aad)
+	}, func(token []byte) string {
+		return filter.Fingerprint(edgeKey, string(token))
+	})
+}
+
+type sealFunc func(plaintext []byte, aad string) (string, error)
+type fingerprintFunc func(token []byte) string
+
+func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (filter.Config, error) {
+	orgRevoked := map[string]bool{}
+	for _, o := range st.Orgs {
+		orgRevoked[o.ID] = o.RevokedAt != nil
+	}
+	profiles := map[string]store.AppProfile{}
+	for _, p := range st.Profiles {
+		profiles[p.ID] = p
+	}
+	stages := map[string]store.RolloutStage{}
+	for _, s := range st.Stages {
+		stages[s.Provider] = s
+	}
+	// secrets by owner kind/id, then by purpose
+	owned := map[string]map[string][]Secret{}
+	for _, s := range st.Secrets {
+		if !verificationPurposes[s.Purpose] {
+			continue
+		}
+		k := s.OwnerKind + "/" + s.OwnerID
+		if owned[k] == nil {
+			owned[k] = map[string][]Secret{}
+		}
+		owned[k][s.Purpose] = append(owned[k][s.Purpose], s)
+	}
+	served := func(provider, orgID string) bool {
+		stg, ok := stages[provider]
+		if !ok {
+			return true // no stage row: on
+		}
+		switch stg.Stage {
+		case store.StageOff:
+			return false
+		case store.StageCanary:
+			if orgID == "" {
+				return true // platform ingress: ingest applies the stage per resolved org
+			}
+			for _, o := range stg.CanaryOrgs {
+				if o == orgID {
+					return true
+				}
+			}
+			return false
+		default:
+			return true
+		}
+	}
+
+	var cfg filter.Config
+	seen := map[string]string{}
+	add := func(e filter.Installation, owner string) error {
+		if prev, dup := seen[e.IngressID]; dup {
+			return fmt.Errorf("ingress id of %s is also used by %s", owner, prev)
+		}
+		seen[e.IngressID] = owner
+		cfg.Installations = append(cfg.Installations, e)
+		return nil
+	}
+	for _, in := range st.Installations {
+		if !served(in.Provider, in.OrgID) {
+			continue
+		}
+		scheme, ok := providerSchemes[in.Provider]
+		if !ok {
+			return filter.Config{}, fmt.Errorf("installation %s: unknown provider %q", in.ID, in.Provider)
+		}
+		if in.IngressID == "" {
+			return filter.Config{}, fmt.Errorf("installation %s: empty ingress id", in.ID)
+		}
+		prof, hasProf := profiles[in.ProfileID]
+		e := filter.Installation{
+			IngressID:      in.IngressID,
+			Provider:       in.Provider,
+			Scheme:         scheme,
+			OrgID:          in.OrgID,
+			InstallationID: in.ID,
+			ProfileID:      in.ProfileID,
+			Secrets:        []filter.Secret{},
+		}
+		revoked := in.RevokedAt != nil || orgRevoked[in.OrgID] || (hasProf && prof.RevokedAt != nil)
+		if revoked {
+			e.Revoked = true
+		} else {
+			own := owned[store.OwnerInstallation+"/"+in.ID]
+			var fromProfile map[string][]Secret
+			// Never a platform profile's secrets for an org installation, and
+			// never another org's.
+			if hasProf && prof.OwnerOrgID != store.OwnerPlatform && prof.OwnerOrgID == in.OrgID {
+				fromProfile = owned[store.OwnerProfile+"/"+prof.ID]
+			}
+			for _, purpose := range sortedPurposes(own, fromProfile) {
+				list := own[purpose]
+				if len(list) == 0 {
+					list = fromProfile[purpose]
+				}
+				secs, err := edgeSecrets(list, in.IngressID, now, seal, fp)
+				if err != nil {
+					return filter.Config{}, fmt.Errorf("installation %s: %w", in.ID, err)
+				}
+				e.Secrets = append(e.Secrets, secs...)
+			}
+		}
+		if err := add(e, "installation "+in.ID); err != nil {
+			return filter.Config{}, err
+		}
+	}
+	for _, p := range st.Profiles {
+		if p.OwnerOrgID != store.OwnerPlatform || p.IngressID == "" {
+			continue
+		}
+		if !served(p.Provider, "") {
+			continue
+		}
+		scheme, ok := providerSchemes[p.Provider]
+		if !ok {
+			return filter.Config{}, fmt.Errorf("profile %s: unknown provider %q", p.ID, p.Provider)
+		}
+		e := filter.Installation{
+			IngressID: p.IngressID,
+			Provider:  p.Provider,
+			Scheme:    scheme,
+			ProfileID: p.ID,
+			Platform:  true,
+			Secrets:   []filter.Secret{},
+		}
+		if p.RevokedAt != nil {
+			e.Revoked = true
+		} else {
+			own := owned[store.OwnerProfile+"/"+p.ID]
+			for _, purpose := range sortedPurposes(own, nil) {
+				secs, err := edgeSecrets(own[purpose], p.IngressID, now, seal, fp)
+				if err != nil {
+					return filter.Config{}, fmt.Errorf("profile %s: %w", p.ID, err)
+				}
+				e.Secrets = append(e.Secrets, secs...)
+			}
+		}
+		if err := add(e, "profile "+p.ID); err != nil {
+			return filter.Config{}, err
+		}
+	}
+	sort.Slice(cfg.Installations, func(i, j int) bool {
+		return cfg.Installations[i].IngressID < cfg.Installations[j].IngressID
+	})
+	if cfg.Installations == nil {
+		cfg.Installations = []filter.Installation{}
+	}
+	v, err := ConfigVersion(cfg)
+	if err != nil {
+		return filter.Config{}, err
+	}
+	cfg.Version = v
+	return cfg, nil
+}
+
+func sortedPurposes(a, b map[string][]Secret) []string {
+	set := map[string]bool{}
+	for p := range a {
+		set[p] = true
+	}
+	for p := range b {
+		set[p] = true
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func edgeSecrets(list []Secret, ingressID string, now time.Time, seal sealFunc, fp fingerprintFunc) ([]filter.Secret, error) {
+	var out []filter.Secret
+	for _, s := range list {
+		if s.NotAfter != nil && !s.NotAfter.After(now) {
+			continue // rotated out
+		}
+		es := filter.Secret{ID: s.ID, Purpose: s.Purpose}
+		if !s.NotBefore.IsZero() {
+			es.NotBefore = s.NotBefore.Unix()
+		}
+		if s.NotAfter != nil {
+			es.NotAfter = s.NotAfter.Unix()
+		}
+		if fingerprinted[s.Purpose] {
+			es.Fingerprint = fp(s.Plaintext)
+		} else {
+			sealed, err := seal(s.Plaintext, ingressID+"/"+s.ID)
+			if err != nil {
+				return nil, fmt.Errorf("seal secret %s: %w", s.ID, err)
+			}
+			es.Sealed = sealed
+		}
+		out = append(out, es)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// ConfigVersion is a digest of the configuration with sealed values replaced
+// by their secret ids (sealing uses random nonces, the secret behind an id
+// never changes) and without the version itself.
+func ConfigVersion(cfg filter.Config) (string, error) {
+	c := cfg
+	c.Version = ""
+	c.Installations = make([]filter.Installation, len(cfg.Installations))
+	for i, in := range cfg.Installations {
+		in.Secrets = append([]filter.Secret(nil), in.Secrets...)
+		for j := range in.Secrets {
+			if in.Secrets[j].Sealed != "" {
+				in.Secrets[j].Sealed = "id:" + in.Secrets[j].ID
+			}
+		}
+		c.Installations[i] = in
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("digest edge config: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return "e" + hex.EncodeToString(sum[:8]), nil
+}
+
+// NextExpiry is the earliest NotAfter after now among the state's secrets:
+// the edge configuration changes then even if the store does not.
+func NextExpiry(st *State, now time.Time) (time.Time, bool) {
+	var next time.Time
+	for _, s := range st.Secrets {
+		if s.NotAfter != nil && s.NotAfter.After(now) && (next.IsZero() || s.NotAfter.Before(next)) {
+			next = *s.NotAfter
+		}
+	}
+	return next, !next.IsZero()
+}
