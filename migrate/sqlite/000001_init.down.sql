@@ -1,0 +1,11 @@
+DROP TABLE store_generation;
+DROP TABLE api_tokens;
+DROP TABLE audit_events;
+DROP TABLE rollout_stages;
+DROP TABLE bindings;
+DROP TABLE agents;
+DROP TABLE secrets;
+DROP TABLE installations;
+DROP TABLE app_profiles;
+DROP TABLE orgs;
+DROP TABLE agencies;

@@ -1,0 +1,797 @@
+// Package sqlstore implements store.Store over database/sql once for both
+// backends. Queries are written with '?' placeholders; a Dialect rebinds them
+// and maps driver errors and time values.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Dialect is what differs between SQLite and PostgreSQL.
+type Dialect struct {
+	Name string
+	// Numbered placeholders ($1, $2, …) instead of '?'.
+	Numbered bool
+	// TimeText stores timestamps as fixed-width UTC text (SQLite).
+	TimeText bool
+	// Classify maps a driver error to store.ErrConflict (unique violation) or
+	// store.ErrNotFound (foreign key to a missing row); nil when neither.
+	Classify func(err error) error
+}
+
+// TimeFormat is the text form of timestamps where the database has no time
+// type: fixed width, so text order is time order.
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// DB is a store.Store. Reads run as single statements; writes run in a
+// transaction that also bumps the store generation.
+type DB struct {
+	db *sql.DB
+	d  *Dialect
+	q  *queries
+}
+
+// New wraps an open pool whose schema is migrated.
+func New(db *sql.DB, d *Dialect) *DB {
+	return &DB{db: db, d: d, q: &queries{x: db, d: d}}
+}
+
+// SQL exposes the pool (tests, maintenance).
+func (s *DB) SQL() *sql.DB { return s.db }
+
+func (s *DB) Close() error { return s.db.Close() }
+
+// InTx runs fn in one transaction, committed only when fn returns nil.
+func (s *DB) InTx(ctx context.Context, fn func(q store.Queries) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
+	}
+	if err := fn(&queries{x: tx, d: s.d}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", s.d.Name, s.d.mapErr(err))
+	}
+	return nil
+}
+
+func (s *DB) Generation(ctx context.Context) (int64, error) {
+	var g int64
+	if err := s.q.row(ctx, `SELECT value FROM store_generation WHERE id = 1`).Scan(&g); err != nil {
+		return 0, fmt.Errorf("%s: read generation: %w", s.d.Name, err)
+	}
+	return g, nil
+}
+
+func (s *DB) tx(ctx context.Context, fn func(q *queries) error) error {
+	return s.InTx(ctx, func(q store.Queries) error { return fn(q.(*queries)) })
+}
+
+// Reads: one statement each, no transaction needed.
+
+func (s *DB) GetAgency(ctx context.Context, id string) (store.Agency, error) {
+	return s.q.GetAgency(ctx, id)
+}
+func (s *DB) ListAgencies(ctx context.Context) ([]store.Agency, error) { return s.q.ListAgencies(ctx) }
+func (s *DB) GetOrg(ctx context.Context, id string) (store.Org, error) { return s.q.GetOrg(ctx, id) }
+func (s *DB) ListOrgs(ctx context.Context, agencyID string) ([]store.Org, error) {
+	return s.q.ListOrgs(ctx, agencyID)
+}
+func (s *DB) GetProfile(ctx context.Context, id string) (store.AppProfile, error) {
+	return s.q.GetProfile(ctx, id)
+}
+func (s *DB) ListProfiles(ctx context.Context, ownerOrgID *string) ([]store.AppProfile, error) {
+	return s.q.ListProfiles(ctx, ownerOrgID)
+}
+func (s *DB) GetInstallation(ctx context.Context, id string) (store.Installation, error) {
+	return s.q.GetInstallation(ctx, id)
+}
+func (s *DB) GetInstallationByIngress(ctx context.Context, ingressID string) (store.Installation, error) {
+	return s.q.GetInstallationByIngress(ctx, ingressID)
+}
+func (s *DB) FindInstallation(ctx context.Context, profileID, externalID string) (store.Installation, error) {
+	return s.q.FindInstallation(ctx, profileID, externalID)
+}
+func (s *DB) ListInstallations(ctx context.Context, orgID string) ([]store.Installation, error) {
+	return s.q.ListInstallations(ctx, orgID)
+}
+func (s *DB) ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]store.Secret, error) {
+	return s.q.ListSecrets(ctx, ownerKind, ownerID)
+}
+func (s *DB) ListAllSecrets(ctx context.Context) ([]store.Secret, error) {
+	return s.q.ListAllSecrets(ctx)
+}
+func (s *DB) GetAgent(ctx context.Context, id string) (store.Agent, error) {
+	return s.q.GetAgent(ctx, id)
+}
+func (s *DB) ListAgents(ctx context.Context, orgID string) ([]store.Agent, error) {
+	return s.q.ListAgents(ctx, orgID)
+}
+func (s *DB) GetBinding(ctx context.Context, id string) (store.Binding, error) {
+	return s.q.GetBinding(ctx, id)
+}
+func (s *DB) ListBindings(ctx context.Context, installationID string) ([]store.Binding, error) {
+	return s.q.ListBindings(ctx, installationID)
+}
+func (s *DB) ListOrgBindings(ctx context.Context, orgID string) ([]store.Binding, error) {
+	return s.q.ListOrgBindings(ctx, orgID)
+}
+func (s *DB) GetStage(ctx context.Context, provider string) (store.RolloutStage, error) {
+	return s.q.GetStage(ctx, provider)
+}
+func (s *DB) ListStages(ctx context.Context) ([]store.RolloutStage, error) {
+	return s.q.ListStages(ctx)
+}
+func (s *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	return s.q.ListAudit(ctx, f)
+}
+func (s *DB) GetTokenByHash(ctx context.Context, hash []byte) (store.APIToken, error) {
+	return s.q.GetTokenByHash(ctx, hash)
+}
+
+// Writes: each in its own transaction.
+
+func (s *DB) CreateAgency(ctx context.Context, a store.Agency) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateAgency(ctx, a) })
+}
+func (s *DB) CreateOrg(ctx context.Context, o store.Org) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateOrg(ctx, o) })
+}
+func (s *DB) RevokeOrg(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.RevokeOrg(ctx, id, at) })
+}
+func (s *DB) CreateProfile(ctx context.Context, p store.AppProfile) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateProfile(ctx, p) })
+}
+func (s *DB) RevokeProfile(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.RevokeProfile(ctx, id, at) })
+}
+func (s *DB) CreateInstallation(ctx context.Context, i store.Installation) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateInstallation(ctx, i) })
+}
+func (s *DB) RevokeInstallation(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.RevokeInstallation(ctx, id, at) })
+}
+func (s *DB) CreateSecret(ctx context.Context, sec store.Secret) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateSecret(ctx, sec) })
+}
+func (s *DB) ExpireSecrets(ctx context.Context, ownerKind, ownerID, purpose string, notAfter time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.ExpireSecrets(ctx, ownerKind, ownerID, purpose, notAfter) })
+}
+func (s *DB) UpdateSecretCiphertext(ctx context.Context, id, keyID string, ciphertext []byte) error {
+	return s.tx(ctx, func(q *queries) error { return q.UpdateSecretCiphertext(ctx, id, keyID, ciphertext) })
+}
+func (s *DB) CreateAgent(ctx context.Context, a store.Agent) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateAgent(ctx, a) })
+}
+func (s *DB) RevokeAgent(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.RevokeAgent(ctx, id, at) })
+}
+func (s *DB) CreateBinding(ctx context.Context, b store.Binding) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateBinding(ctx, b) })
+}
+func (s *DB) RevokeBinding(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.RevokeBinding(ctx, id, at) })
+}
+func (s *DB) SetStage(ctx context.Context, st store.RolloutStage) error {
+	return s.tx(ctx, func(q *queries) error { return q.SetStage(ctx, st) })
+}
+func (s *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(q *queries) error {
+		var err error
+		id, err = q.AppendAudit(ctx, e)
+		return err
+	})
+	return id, err
+}
+func (s *DB) CreateToken(ctx context.Context, t store.APIToken) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateToken(ctx, t) })
+}
+func (s *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.RevokeToken(ctx, id, at) })
+}
+
+var _ store.Store = (*DB)(nil)
+
+// execer is *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries on a pool (reads) or a transaction.
+type queries struct {
+	x execer
+	d *Dialect
+}
+
+var _ store.Queries = (*queries)(nil)
+
+func (d *Dialect) rebind(q string) string {
+	if !d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (d *Dialect) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if d.Classify != nil {
+		if kind := d.Classify(err); kind != nil {
+			return fmt.Errorf("%w: %v", kind, err)
+		}
+	}
+	return err
+}
+
+// timeArg normalises a time for storage: UTC, microseconds (PostgreSQL's
+// precision, so both backends round-trip the same value).
+func (d *Dialect) timeArg(t time.Time) any {
+	t = t.UTC().Truncate(time.Microsecond)
+	if d.TimeText {
+		return t.Format(TimeFormat)
+	}
+	return t
+}
+
+func (d *Dialect) timePtrArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return d.timeArg(*t)
+}
+
+// nullStr stores "" as NULL (optional foreign keys).
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// timeScan reads a timestamp stored as time or text.
+type timeScan struct {
+	t     *time.Time
+	ptr   **time.Time // nullable target
+	valid bool
+}
+
+func (ts *timeScan) Scan(src any) error {
+	var t time.Time
+	switch v := src.(type) {
+	case nil:
+		if ts.ptr != nil {
+			*ts.ptr = nil
+			return nil
+		}
+		return errors.New("NULL timestamp in a NOT NULL column")
+	case time.Time:
+		t = v
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("timestamp %q: %w", v, err)
+		}
+		t = p
+	case []byte:
+		p, err := time.Parse(time.RFC3339Nano, string(v))
+		if err != nil {
+			return fmt.Errorf("timestamp %q: %w", v, err)
+		}
+		t = p
+	default:
+		return fmt.Errorf("timestamp of type %T", src)
+	}
+	t = t.UTC()
+	if ts.ptr != nil {
+		*ts.ptr = &t
+	} else {
+		*ts.t = t
+	}
+	return nil
+}
+
+func tm(t *time.Time) *timeScan   { return &timeScan{t: t} }
+func tmp(t **time.Time) *timeScan { return &timeScan{ptr: t} }
+
+// nullStrScan reads NULL as "".
+type nullStrScan struct{ s *string }
+
+func (n nullStrScan) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*n.s = ""
+	case string:
+		*n.s = v
+	case []byte:
+		*n.s = string(v)
+	default:
+		return fmt.Errorf("text of type %T", src)
+	}
+	return nil
+}
+
+func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	r, err := q.x.ExecContext(ctx, q.d.rebind(query), args...)
+	return r, q.d.mapErr(err)
+}
+
+func (q *queries) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.x.QueryRowContext(ctx, q.d.rebind(query), args...)
+}
+
+// bump advances the generation. In PostgreSQL the row lock it takes is held to
+// commit, so writers that bump first also commit in generation order.
+func (q *queries) bump(ctx context.Context) error {
+	if _, err := q.exec(ctx, `UPDATE store_generation SET value = value + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("bump generation: %w", err)
+	}
+	return nil
+}
+
+// write bumps the generation and runs one statement.
+func (q *queries) write(ctx context.Context, what string, query string, args ...any) error {
+	if err := q.bump(ctx); err != nil {
+		return err
+	}
+	if _, err := q.exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// revoke sets revoked_at once (a second revoke keeps the first time).
+func (q *queries) revoke(ctx context.Context, table, kind, id string, at time.Time) error {
+	if err := q.bump(ctx); err != nil {
+		return err
+	}
+	r, err := q.exec(ctx, `UPDATE `+table+` SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, q.d.timeArg(at), id)
+	if err != nil {
+		return fmt.Errorf("revoke %s %s: %w", kind, id, err)
+	}
+	return affected(r, kind, id)
+}
+
+func affected(r sql.Result, kind, id string) error {
+	n, err := r.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kind, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s %s: %w", kind, id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// list runs a query and scans each row with scan.
+func list[T any](ctx context.Context, q *queries, what string, scan func(sc func(...any) error) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.x.QueryContext(ctx, q.d.rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, q.d.mapErr(err))
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, q.d.mapErr(err))
+	}
+	return out, nil
+}
+
+func get[T any](ctx context.Context, q *queries, what, id string, scan func(sc func(...any) error) (T, error), query string, args ...any) (T, error) {
+	v, err := scan(q.row(ctx, query, args...).Scan)
+	if err != nil {
+		return v, fmt.Errorf("get %s %s: %w", what, id, q.d.mapErr(err))
+	}
+	return v, nil
+}
+
+// Agencies
+
+const agencyCols = `id, name, created_at, revoked_at`
+
+func scanAgency(sc func(...any) error) (store.Agency, error) {
+	var a store.Agency
+	err := sc(&a.ID, &a.Name, tm(&a.CreatedAt), tmp(&a.RevokedAt))
+	return a, err
+}
+
+func (q *queries) CreateAgency(ctx context.Context, a store.Agency) error {
+	return q.write(ctx, "create agency "+a.ID,
+		`INSERT INTO agencies (`+agencyCols+`) VALUES (?, ?, ?, ?)`,
+		a.ID, a.Name, q.d.timeArg(a.CreatedAt), q.d.timePtrArg(a.RevokedAt))
+}
+
+func (q *queries) GetAgency(ctx context.Context, id string) (store.Agency, error) {
+	return get(ctx, q, "agency", id, scanAgency, `SELECT `+agencyCols+` FROM agencies WHERE id = ?`, id)
+}
+
+func (q *queries) ListAgencies(ctx context.Context) ([]store.Agency, error) {
+	return list(ctx, q, "agencies", scanAgency, `SELECT `+agencyCols+` FROM agencies ORDER BY created_at, id`)
+}
+
+// Orgs
+
+const orgCols = `id, name, agency_id, created_at, revoked_at`
+
+func scanOrg(sc func(...any) error) (store.Org, error) {
+	var o store.Org
+	err := sc(&o.ID, &o.Name, nullStrScan{&o.AgencyID}, tm(&o.CreatedAt), tmp(&o.RevokedAt))
+	return o, err
+}
+
+func (q *queries) CreateOrg(ctx context.Context, o store.Org) error {
+	return q.write(ctx, "create org "+o.ID,
+		`INSERT INTO orgs (`+orgCols+`) VALUES (?, ?, ?, ?, ?)`,
+		o.ID, o.Name, nullStr(o.AgencyID), q.d.timeArg(o.CreatedAt), q.d.timePtrArg(o.RevokedAt))
+}
+
+func (q *queries) GetOrg(ctx context.Context, id string) (store.Org, error) {
+	return get(ctx, q, "org", id, scanOrg, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, id)
+}
+
+func (q *queries) ListOrgs(ctx context.Context, agencyID string) ([]store.Org, error) {
+	if agencyID == "" {
+		return list(ctx, q, "orgs", scanOrg, `SELECT `+orgCols+` FROM orgs ORDER BY created_at, id`)
+	}
+	return list(ctx, q, "orgs", scanOrg, `SELECT `+orgCols+` FROM orgs WHERE agency_id = ? ORDER BY created_at, id`, agencyID)
+}
+
+func (q *queries) RevokeOrg(ctx context.Context, id string, at time.Time) error {
+	return q.revoke(ctx, "orgs", "org", id, at)
+}
+
+// App profiles
+
+const profileCols = `id, owner_org_id, provider, name, external_app_id, ingress_id, created_at, revoked_at`
+
+func scanProfile(sc func(...any) error) (store.AppProfile, error) {
+	var p store.AppProfile
+	err := sc(&p.ID, nullStrScan{&p.OwnerOrgID}, &p.Provider, &p.Name, &p.ExternalAppID, &p.IngressID,
+		tm(&p.CreatedAt), tmp(&p.RevokedAt))
+	return p, err
+}
+
+func (q *queries) CreateProfile(ctx context.Context, p store.AppProfile) error {
+	return q.write(ctx, "create profile "+p.ID,
+		`INSERT INTO app_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, nullStr(p.OwnerOrgID), p.Provider, p.Name, p.ExternalAppID, p.IngressID,
+		q.d.timeArg(p.CreatedAt), q.d.timePtrArg(p.RevokedAt))
+}
+
+func (q *queries) GetProfile(ctx context.Context, id string) (store.AppProfile, error) {
+	return get(ctx, q, "profile", id, scanProfile, `SELECT `+profileCols+` FROM app_profiles WHERE id = ?`, id)
+}
+
+func (q *queries) ListProfiles(ctx context.Context, ownerOrgID *string) ([]store.AppProfile, error) {
+	switch {
+	case ownerOrgID == nil:
+		return list(ctx, q, "profiles", scanProfile, `SELECT `+profileCols+` FROM app_profiles ORDER BY created_at, id`)
+	case *ownerOrgID == store.OwnerPlatform:
+		return list(ctx, q, "profiles", scanProfile, `SELECT `+profileCols+` FROM app_profiles WHERE owner_org_id IS NULL ORDER BY created_at, id`)
+	default:
+		return list(ctx, q, "profiles", scanProfile, `SELECT `+profileCols+` FROM app_profiles WHERE owner_org_id = ? ORDER BY created_at, id`, *ownerOrgID)
+	}
+}
+
+func (q *queries) RevokeProfile(ctx context.Context, id string, at time.Time) error {
+	return q.revoke(ctx, "app_profiles", "profile", id, at)
+}
+
+// Installations
+
+const installationCols = `id, org_id, profile_id, provider, external_id, ingress_id, platform_credentials, created_at, revoked_at`
+
+func scanInstallation(sc func(...any) error) (store.Installation, error) {
+	var i store.Installation
+	err := sc(&i.ID, &i.OrgID, &i.ProfileID, &i.Provider, &i.ExternalID, &i.IngressID, &i.PlatformCredentials,
+		tm(&i.CreatedAt), tmp(&i.RevokedAt))
+	return i, err
+}
+
+func (q *queries) CreateInstallation(ctx context.Context, i store.Installation) error {
+	return q.write(ctx, "create installation "+i.ID,
+		`INSERT INTO installations (`+installationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		i.ID, i.OrgID, i.ProfileID, i.Provider, i.ExternalID, i.IngressID, i.PlatformCredentials,
+		q.d.timeArg(i.CreatedAt), q.d.timePtrArg(i.RevokedAt))
+}
+
+func (q *queries) GetInstallation(ctx context.Context, id string) (store.Installation, error) {
+	return get(ctx, q, "installation", id, scanInstallation, `SELECT `+installationCols+` FROM installations WHERE id = ?`, id)
+}
+
+func (q *queries) GetInstallationByIngress(ctx context.Context, ingressID string) (store.Installation, error) {
+	return get(ctx, q, "installation with ingress", ingressID, scanInstallation,
+		`SELECT `+installationCols+` FROM installations WHERE ingress_id = ?`, ingressID)
+}
+
+// FindInstallation prefers the live installation; when every one is revoked it
+// returns the newest (the caller sees RevokedAt and refuses).
+func (q *queries) FindInstallation(ctx context.Context, profileID, externalID string) (store.Installation, error) {
+	if externalID == "" {
+		return store.Installation{}, fmt.Errorf("find installation of profile %s: empty external id: %w", profileID, store.ErrNotFound)
+	}
+	return get(ctx, q, "installation of profile "+profileID+" for", externalID, scanInstallation,
+		`SELECT `+installationCols+` FROM installations WHERE profile_id = ? AND external_id = ?
+		 ORDER BY CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1`,
+		profileID, externalID)
+}
+
+func (q *queries) ListInstallations(ctx context.Context, orgID string) ([]store.Installation, error) {
+	if orgID == "" {
+		return list(ctx, q, "installations", scanInstallation, `SELECT `+installationCols+` FROM installations ORDER BY created_at, id`)
+	}
+	return list(ctx, q, "installations", scanInstallation, `SELECT `+installationCols+` FROM installations WHERE org_id = ? ORDER BY created_at, id`, orgID)
+}
+
+func (q *queries) RevokeInstallation(ctx context.Context, id string, at time.Time) error {
+	return q.revoke(ctx, "installations", "installation", id, at)
+}
+
+// Secrets
+
+const secretCols = `id, owner_kind, owner_id, purpose, key_id, ciphertext, fingerprint, not_before, not_after, created_at`
+
+func scanSecret(sc func(...any) error) (store.Secret, error) {
+	var s store.Secret
+	err := sc(&s.ID, &s.OwnerKind, &s.OwnerID, &s.Purpose, &s.KeyID, &s.Ciphertext, &s.Fingerprint,
+		tm(&s.NotBefore), tmp(&s.NotAfter), tm(&s.CreatedAt))
+	return s, err
+}
+
+func (q *queries) CreateSecret(ctx context.Context, s store.Secret) error {
+	if s.KeyID == "" || len(s.Ciphertext) == 0 {
+		return fmt.Errorf("create secret %s: key id and ciphertext are required (plaintext never enters the store)", s.ID)
+	}
+	return q.write(ctx, "create secret "+s.ID,
+		`INSERT INTO secrets (`+secretCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.OwnerKind, s.OwnerID, s.Purpose, s.KeyID, s.Ciphertext, s.Fingerprint,
+		q.d.timeArg(s.NotBefore), q.d.timePtrArg(s.NotAfter), q.d.timeArg(s.CreatedAt))
+}
+
+func (q *queries) ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]store.Secret, error) {
+	return list(ctx, q, "secrets", scanSecret,
+		`SELECT `+secretCols+` FROM secrets WHERE owner_kind = ? AND owner_id = ? ORDER BY created_at, id`, ownerKind, ownerID)
+}
+
+func (q *queries) ListAllSecrets(ctx context.Context) ([]store.Secret, error) {
+	return list(ctx, q, "secrets", scanSecret, `SELECT `+secretCols+` FROM secrets ORDER BY created_at, id`)
+}
+
+func (q *queries) ExpireSecrets(ctx context.Context, ownerKind, ownerID, purpose string, notAfter time.Time) error {
+	return q.write(ctx, "expire secrets of "+ownerKind+" "+ownerID,
+		`UPDATE secrets SET not_after = ? WHERE owner_kind = ? AND owner_id = ? AND purpose = ? AND not_after IS NULL`,
+		q.d.timeArg(notAfter), ownerKind, ownerID, purpose)
+}
+
+func (q *queries) UpdateSecretCiphertext(ctx context.Context, id, keyID string, ciphertext []byte) error {
+	if keyID == "" || len(ciphertext) == 0 {
+		return fmt.Errorf("update secret %s: key id and ciphertext are required", id)
+	}
+	if err := q.bump(ctx); err != nil {
+		return err
+	}
+	r, err := q.exec(ctx, `UPDATE secrets SET key_id = ?, ciphertext = ? WHERE id = ?`, keyID, ciphertext, id)
+	if err != nil {
+		return fmt.Errorf("update secret %s: %w", id, err)
+	}
+	return affected(r, "secret", id)
+}
+
+// Agents
+
+const agentCols = `id, org_id, name, url, created_at, revoked_at`
+
+func scanAgent(sc func(...any) error) (store.Agent, error) {
+	var a store.Agent
+	err := sc(&a.ID, &a.OrgID, &a.Name, &a.URL, tm(&a.CreatedAt), tmp(&a.RevokedAt))
+	return a, err
+}
+
+func (q *queries) CreateAgent(ctx context.Context, a store.Agent) error {
+	return q.write(ctx, "create agent "+a.ID,
+		`INSERT INTO agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID, a.OrgID, a.Name, a.URL, q.d.timeArg(a.CreatedAt), q.d.timePtrArg(a.RevokedAt))
+}
+
+func (q *queries) GetAgent(ctx context.Context, id string) (store.Agent, error) {
+	return get(ctx, q, "agent", id, scanAgent, `SELECT `+agentCols+` FROM agents WHERE id = ?`, id)
+}
+
+func (q *queries) ListAgents(ctx context.Context, orgID string) ([]store.Agent, error) {
+	if orgID == "" {
+		return list(ctx, q, "agents", scanAgent, `SELECT `+agentCols+` FROM agents ORDER BY created_at, id`)
+	}
+	return list(ctx, q, "agents", scanAgent, `SELECT `+agentCols+` FROM agents WHERE org_id = ? ORDER BY created_at, id`, orgID)
+}
+
+func (q *queries) RevokeAgent(ctx context.Context, id string, at time.Time) error {
+	return q.revoke(ctx, "agents", "agent", id, at)
+}
+
+// Bindings
+
+const bindingCols = `id, org_id, installation_id, sel_account, sel_channel, sel_peer, sel_mention, agent_id, persona, priority, created_at, revoked_at`
+
+func scanBinding(sc func(...any) error) (store.Binding, error) {
+	var b store.Binding
+	err := sc(&b.ID, &b.OrgID, &b.InstallationID, &b.Selector.Account, &b.Selector.Channel, &b.Selector.Peer,
+		&b.Selector.Mention, &b.AgentID, &b.Persona, &b.Priority, tm(&b.CreatedAt), tmp(&b.RevokedAt))
+	return b, err
+}
+
+func (q *queries) CreateBinding(ctx context.Context, b store.Binding) error {
+	return q.write(ctx, "create binding "+b.ID,
+		`INSERT INTO bindings (`+bindingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.ID, b.OrgID, b.InstallationID, b.Selector.Account, b.Selector.Channel, b.Selector.Peer, b.Selector.Mention,
+		b.AgentID, b.Persona, b.Priority, q.d.timeArg(b.CreatedAt), q.d.timePtrArg(b.RevokedAt))
+}
+
+func (q *queries) GetBinding(ctx context.Context, id string) (store.Binding, error) {
+	return get(ctx, q, "binding", id, scanBinding, `SELECT `+bindingCols+` FROM bindings WHERE id = ?`, id)
+}
+
+func (q *queries) ListBindings(ctx context.Context, installationID string) ([]store.Binding, error) {
+	if installationID == "" {
+		return list(ctx, q, "bindings", scanBinding, `SELECT `+bindingCols+` FROM bindings ORDER BY created_at, id`)
+	}
+	return list(ctx, q, "bindings", scanBinding, `SELECT `+bindingCols+` FROM bindings WHERE installation_id = ? ORDER BY created_at, id`, installationID)
+}
+
+func (q *queries) ListOrgBindings(ctx context.Context, orgID string) ([]store.Binding, error) {
+	return list(ctx, q, "bindings", scanBinding, `SELECT `+bindingCols+` FROM bindings WHERE org_id = ? ORDER BY created_at, id`, orgID)
+}
+
+func (q *queries) RevokeBinding(ctx context.Context, id string, at time.Time) error {
+	return q.revoke(ctx, "bindings", "binding", id, at)
+}
+
+// Rollout stages
+
+func scanStage(sc func(...any) error) (store.RolloutStage, error) {
+	var s store.RolloutStage
+	var orgs string
+	if err := sc(&s.Provider, &s.Stage, &orgs, tm(&s.UpdatedAt)); err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal([]byte(orgs), &s.CanaryOrgs); err != nil {
+		return s, fmt.Errorf("stage %s: canary orgs: %w", s.Provider, err)
+	}
+	return s, nil
+}
+
+func (q *queries) SetStage(ctx context.Context, s store.RolloutStage) error {
+	orgs := s.CanaryOrgs
+	if orgs == nil {
+		orgs = []string{}
+	}
+	j, err := json.Marshal(orgs)
+	if err != nil {
+		return fmt.Errorf("set stage %s: %w", s.Provider, err)
+	}
+	return q.write(ctx, "set stage "+s.Provider,
+		`INSERT INTO rollout_stages (provider, stage, canary_orgs, updated_at) VALUES (?, ?, ?, ?)
+		 ON CONFLICT (provider) DO UPDATE SET stage = excluded.stage, canary_orgs = excluded.canary_orgs, updated_at = excluded.updated_at`,
+		s.Provider, s.Stage, string(j), q.d.timeArg(s.UpdatedAt))
+}
+
+func (q *queries) GetStage(ctx context.Context, provider string) (store.RolloutStage, error) {
+	return get(ctx, q, "stage", provider, scanStage,
+		`SELECT provider, stage, canary_orgs, updated_at FROM rollout_stages WHERE provider = ?`, provider)
+}
+
+func (q *queries) ListStages(ctx context.Context) ([]store.RolloutStage, error) {
+	return list(ctx, q, "stages", scanStage, `SELECT provider, stage, canary_orgs, updated_at FROM rollout_stages ORDER BY provider`)
+}
+
+// Audit events
+
+const auditCols = `id, at, actor, org_id, action, target, detail`
+
+func scanAudit(sc func(...any) error) (store.AuditEvent, error) {
+	var e store.AuditEvent
+	err := sc(&e.ID, tm(&e.At), &e.Actor, &e.OrgID, &e.Action, &e.Target, &e.Detail)
+	return e, err
+}
+
+func (q *queries) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
+	if e.Detail == "" {
+		e.Detail = "{}"
+	}
+	if err := q.bump(ctx); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := q.row(ctx, `INSERT INTO audit_events (at, actor, org_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		q.d.timeArg(e.At), e.Actor, e.OrgID, e.Action, e.Target, e.Detail).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("append audit %s: %w", e.Action, q.d.mapErr(err))
+	}
+	return id, nil
+}
+
+// ListAudit returns events in id order. OrgIDs nil means every event; a
+// non-nil list (even empty) limits to those orgs ("" selects platform events).
+// Limit <= 0 means no limit.
+func (q *queries) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	query := `SELECT ` + auditCols + ` FROM audit_events WHERE id > ?`
+	args := []any{f.AfterID}
+	if f.OrgIDs != nil {
+		if len(f.OrgIDs) == 0 {
+			return nil, nil
+		}
+		query += ` AND org_id IN (?` + strings.Repeat(`, ?`, len(f.OrgIDs)-1) + `)`
+		for _, o := range f.OrgIDs {
+			args = append(args, o)
+		}
+	}
+	query += ` ORDER BY id`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	return list(ctx, q, "audit events", scanAudit, query, args...)
+}
+
+// API tokens
+
+const tokenCols = `id, kind, subject_id, hash, created_at, revoked_at`
+
+func scanToken(sc func(...any) error) (store.APIToken, error) {
+	var t store.APIToken
+	err := sc(&t.ID, &t.Kind, &t.SubjectID, &t.Hash, tm(&t.CreatedAt), tmp(&t.RevokedAt))
+	return t, err
+}
+
+func (q *queries) CreateToken(ctx context.Context, t store.APIToken) error {
+	if len(t.Hash) == 0 {
+		return fmt.Errorf("create token %s: hash is required", t.ID)
+	}
+	return q.write(ctx, "create token "+t.ID,
+		`INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Kind, t.SubjectID, t.Hash, q.d.timeArg(t.CreatedAt), q.d.timePtrArg(t.RevokedAt))
+}
+
+// GetTokenByHash returns revoked tokens too; the caller checks RevokedAt.
+func (q *queries) GetTokenByHash(ctx context.Context, hash []byte) (store.APIToken, error) {
+	return get(ctx, q, "token", "by hash", scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`, hash)
+}
+
+func (q *queries) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	return q.revoke(ctx, "api_tokens", "token", id, at)
+}
