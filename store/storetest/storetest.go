@@ -349,7 +349,7 @@ func testAgentsAndBindings(t *testing.T, s store.Store) {
 
 	b1 := store.Binding{ID: id("bind"), OrgID: f.org.ID, InstallationID: f.inst.ID,
 		Selector: store.Selector{Account: "T123", Channel: "C1", Peer: "U1", Mention: "@support"},
-		AgentID: f.agent.ID, Persona: "helpful", Priority: 5, CreatedAt: us(t0)}
+		AgentID:  f.agent.ID, Persona: "helpful", Priority: 5, CreatedAt: us(t0)}
 	b2 := store.Binding{ID: id("bind"), OrgID: f.org.ID, InstallationID: f.inst.ID,
 		AgentID: f.agent.ID, Priority: -1, CreatedAt: us(t0.Add(time.Second))}
 	must(t, s.CreateBinding(ctx, b1))
