@@ -1,3 +1,8 @@
 module github.com/switchboard-dev/switchboard/filter
 
 go 1.22
+
+require (
+	github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0 // indirect
+	github.com/tetratelabs/wazero v1.7.2 // indirect
+)
