@@ -1,0 +1,94 @@
+package provider
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestScanMentions(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"@Support help", []string{"support"}},
+		{"a@b.com", nil},
+		{"(@ops) and @ops, @dev-team.", []string{"ops", "dev-team"}},
+		{"@", nil},
+		{"@@x", []string{"x"}},
+		{"@Ünïcode", []string{"ünïcode"}},
+	}
+	for _, c := range cases {
+		if got := ScanMentions(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ScanMentions(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestNormalizeMention(t *testing.T) {
+	for in, want := range map[string]string{" @Support ": "support", "/Weather": "/weather", "U123": "u123", "": ""} {
+		if got := NormalizeMention(in); got != want {
+			t.Errorf("NormalizeMention(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	ok := Event{Kind: KindMessage, EventID: "e", Conversation: "c", Account: "T", TenantIDs: []string{"T"}}
+	if err := Check(Result{Events: []Event{ok}}); err != nil {
+		t.Fatalf("valid result refused: %v", err)
+	}
+	bad := map[string]Result{
+		"no event id":        {Events: []Event{{Kind: KindMessage, Conversation: "c"}}},
+		"no conversation":    {Events: []Event{{Kind: KindMessage, EventID: "e"}}},
+		"no kind":            {Events: []Event{{EventID: "e", Conversation: "c"}}},
+		"account not tenant": {Events: []Event{{Kind: KindMessage, EventID: "e", Conversation: "c", Account: "T"}}},
+		"handshake+events":   {Handshake: &Response{Status: 200}, Events: []Event{ok}},
+	}
+	for name, r := range bad {
+		if Check(r) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestMalformedError(t *testing.T) {
+	err := Malformed("slack", "event.channel", "missing")
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatal("MalformedError does not match ErrMalformed")
+	}
+	if err.Error() != "slack: malformed payload: event.channel: missing" {
+		t.Fatalf("message = %q", err.Error())
+	}
+}
+
+type fake struct{ name string }
+
+func (f fake) Name() string                       { return f.name }
+func (fake) Parse([]byte, string) (Result, error) { return Result{}, nil }
+
+func TestRegistry(t *testing.T) {
+	Register(fake{"test-registry"})
+	if p, ok := Get("test-registry"); !ok || p.Name() != "test-registry" {
+		t.Fatal("registered provider not found")
+	}
+	if _, ok := Get("nope"); ok {
+		t.Fatal("unknown provider found")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("duplicate registration did not panic")
+		}
+	}()
+	Register(fake{"test-registry"})
+}
+
+func TestQuote(t *testing.T) {
+	if got := Quote("a\"b\xff"); got != `"a\"b?"` {
+		t.Fatalf("Quote = %s", got)
+	}
+	if len(Quote(string(make([]byte, 100)))) > 200 {
+		t.Fatal("Quote is not bounded")
+	}
+}
