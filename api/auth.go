@@ -1,0 +1,312 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// principal is the authenticated caller.
+type principal struct {
+	TokenID   string
+	Kind      string // store.TokenPlatform, TokenAgency, TokenOrg
+	SubjectID string // agency id or org id; "" for platform
+}
+
+// TokenPrefix starts every bearer token the API issues (so a leaked one is
+// recognisable by secret scanners).
+const TokenPrefix = "sbt_"
+
+// NewToken returns a fresh bearer token value (256 random bits).
+func NewToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashToken is what the store keeps of a bearer token.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+var errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing, unknown or revoked bearer token"}
+
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return principal{}, errUnauthorized
+	}
+	// Lookup is by hash: no comparison of secret material happens here.
+	t, err := s.store.GetTokenByHash(r.Context(), HashToken(strings.TrimSpace(tok)))
+	if errors.Is(err, store.ErrNotFound) {
+		return principal{}, errUnauthorized
+	}
+	if err != nil {
+		return principal{}, fmt.Errorf("look up token: %w", err)
+	}
+	if t.RevokedAt != nil {
+		return principal{}, errUnauthorized
+	}
+	// A revoked agency or organisation locks out its tokens.
+	switch t.Kind {
+	case store.TokenAgency:
+		a, err := s.store.GetAgency(r.Context(), t.SubjectID)
+		if err != nil || a.RevokedAt != nil {
+			return principal{}, errUnauthorized
+		}
+	case store.TokenOrg:
+		o, err := s.store.GetOrg(r.Context(), t.SubjectID)
+		if err != nil || o.RevokedAt != nil {
+			return principal{}, errUnauthorized
+		}
+	case store.TokenPlatform:
+	default:
+		return principal{}, errUnauthorized
+	}
+	return principal{TokenID: t.ID, Kind: t.Kind, SubjectID: t.SubjectID}, nil
+}
+
+func requirePlatform(p principal) error {
+	if p.Kind != store.TokenPlatform {
+		return forbidden("platform admin token required")
+	}
+	return nil
+}
+
+// visibleOrg loads an organisation the caller may see; anything else is
+// not_found so existence does not leak across tenants.
+func visibleOrg(ctx context.Context, q store.Queries, p principal, id string) (store.Org, error) {
+	if id == "" {
+		return store.Org{}, notFound("organisation", id)
+	}
+	o, err := q.GetOrg(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Org{}, notFound("organisation", id)
+	}
+	if err != nil {
+		return store.Org{}, fmt.Errorf("load organisation %s: %w", id, err)
+	}
+	if !orgInScope(p, o) {
+		return store.Org{}, notFound("organisation", id)
+	}
+	return o, nil
+}
+
+func orgInScope(p principal, o store.Org) bool {
+	switch p.Kind {
+	case store.TokenPlatform:
+		return true
+	case store.TokenAgency:
+		return o.AgencyID != "" && o.AgencyID == p.SubjectID
+	case store.TokenOrg:
+		return o.ID == p.SubjectID
+	}
+	return false
+}
+
+// activeOrg is visibleOrg for mutations: a revoked organisation takes no new objects.
+func activeOrg(ctx context.Context, q store.Queries, p principal, id, field string) (store.Org, error) {
+	if id == "" {
+		return store.Org{}, fieldErr(field, "required")
+	}
+	o, err := visibleOrg(ctx, q, p, id)
+	if err != nil {
+		return o, err
+	}
+	if o.RevokedAt != nil {
+		return o, conflict("organisation %s is revoked", id)
+	}
+	return o, nil
+}
+
+// scopeOrgIDs lists the organisations a non-platform caller may see (nil
+// for platform: all).
+func scopeOrgIDs(ctx context.Context, q store.Queries, p principal) ([]string, error) {
+	switch p.Kind {
+	case store.TokenPlatform:
+		return nil, nil
+	case store.TokenOrg:
+		return []string{p.SubjectID}, nil
+	case store.TokenAgency:
+		orgs, err := q.ListOrgs(ctx, p.SubjectID)
+		if err != nil {
+			return nil, fmt.Errorf("list agency orgs: %w", err)
+		}
+		ids := make([]string, 0, len(orgs))
+		for _, o := range orgs {
+			ids = append(ids, o.ID)
+		}
+		return ids, nil
+	}
+	return []string{}, nil
+}
+
+// audit appends the event for a mutation, inside the mutation's transaction.
+func (s *Server) audit(ctx context.Context, q store.Queries, actor, orgID, action, target string, detail map[string]any) error {
+	d := []byte("{}")
+	if detail != nil {
+		var err error
+		if d, err = json.Marshal(detail); err != nil {
+			return fmt.Errorf("encode audit detail: %w", err)
+		}
+	}
+	if _, err := q.AppendAudit(ctx, store.AuditEvent{At: s.now().UTC(), Actor: actor, OrgID: orgID, Action: action, Target: target, Detail: string(d)}); err != nil {
+		return fmt.Errorf("append audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// ErrAdminTokenRevoked is returned by EnsureAdminToken when the value names a
+// token that was revoked: a revoked admin token is never brought back.
+var ErrAdminTokenRevoked = errors.New("admin token was revoked")
+
+// EnsureAdminToken makes value a valid platform-admin bearer token: if its
+// hash is not in the store it is added (hashed) with an audit event. It
+// returns the token id and whether it was created now.
+func EnsureAdminToken(ctx context.Context, st store.Store, value string) (id string, created bool, err error) {
+	if len(value) < 20 || strings.ContainsAny(value, " \t\r\n") {
+		return "", false, errors.New("admin token must be at least 20 characters without whitespace")
+	}
+	h := HashToken(value)
+	t, err := st.GetTokenByHash(ctx, h)
+	switch {
+	case err == nil:
+		if t.RevokedAt != nil {
+			return "", false, ErrAdminTokenRevoked
+		}
+		if t.Kind != store.TokenPlatform {
+			return "", false, fmt.Errorf("token %s is a %s token, not a platform admin token", t.ID, t.Kind)
+		}
+		return t.ID, false, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return "", false, fmt.Errorf("look up admin token: %w", err)
+	}
+	now := time.Now().UTC()
+	t = store.APIToken{ID: newID("tok"), Kind: store.TokenPlatform, Hash: h, CreatedAt: now}
+	err = st.InTx(ctx, func(q store.Queries) error {
+		if err := q.CreateToken(ctx, t); err != nil {
+			return fmt.Errorf("create admin token: %w", err)
+		}
+		_, err := q.AppendAudit(ctx, store.AuditEvent{At: now, Actor: "system", Action: "token.create", Target: t.ID, Detail: `{"kind":"platform","bootstrap":true}`})
+		return err
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return t.ID, true, nil
+}
+
+type tokenView struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"`
+	SubjectID string     `json:"subject_id,omitempty"`
+	Token     string     `json:"token,omitempty"` // only in the creation answer
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p principal) error {
+	writeJSON(w, http.StatusOK, tokenView{ID: p.TokenID, Kind: p.Kind, SubjectID: p.SubjectID})
+	return nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p principal) error {
+	var req struct {
+		Kind      string `json:"kind"`
+		SubjectID string `json:"subject_id"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	value := NewToken()
+	t := store.APIToken{ID: newID("tok"), Kind: req.Kind, SubjectID: req.SubjectID, Hash: HashToken(value), CreatedAt: s.now().UTC()}
+	err := s.tx(ctx, func(q store.Queries) error {
+		orgID := ""
+		switch req.Kind {
+		case store.TokenPlatform:
+			if err := requirePlatform(p); err != nil {
+				return err
+			}
+			if req.SubjectID != "" {
+				return fieldErr("subject_id", "must be empty for a platform token")
+			}
+		case store.TokenAgency:
+			if err := requirePlatform(p); err != nil {
+				return err
+			}
+			if req.SubjectID == "" {
+				return fieldErr("subject_id", "required: the agency id")
+			}
+			a, err := q.GetAgency(ctx, req.SubjectID)
+			if errors.Is(err, store.ErrNotFound) {
+				return fieldErr("subject_id", "no agency %q", req.SubjectID)
+			}
+			if err != nil {
+				return fmt.Errorf("load agency: %w", err)
+			}
+			if a.RevokedAt != nil {
+				return conflict("agency %s is revoked", a.ID)
+			}
+		case store.TokenOrg:
+			if req.SubjectID == "" {
+				return fieldErr("subject_id", "required: the organisation id")
+			}
+			o, err := activeOrg(ctx, q, p, req.SubjectID, "subject_id")
+			if err != nil {
+				return err
+			}
+			orgID = o.ID
+		default:
+			return fieldErr("kind", "must be one of platform, agency, org")
+		}
+		if err := q.CreateToken(ctx, t); err != nil {
+			return fmt.Errorf("create token: %w", err)
+		}
+		return s.audit(ctx, q, p.TokenID, orgID, "token.create", t.ID, map[string]any{"kind": t.Kind, "subject_id": t.SubjectID})
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, tokenView{ID: t.ID, Kind: t.Kind, SubjectID: t.SubjectID, Token: value, CreatedAt: &t.CreatedAt})
+	return nil
+}
+
+// revokeToken: the platform admin revokes any token; any caller may revoke
+// its own token. Other ids answer not_found (the store has no lookup by id
+// to scope them, and existence must not leak).
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	if p.Kind != store.TokenPlatform && id != p.TokenID {
+		return notFound("token", id)
+	}
+	ctx := r.Context()
+	orgID := ""
+	if p.Kind == store.TokenOrg {
+		orgID = p.SubjectID
+	}
+	err := s.tx(ctx, func(q store.Queries) error {
+		if err := q.RevokeToken(ctx, id, s.now().UTC()); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("token", id)
+			}
+			return fmt.Errorf("revoke token %s: %w", id, err)
+		}
+		return s.audit(ctx, q, p.TokenID, orgID, "token.revoke", id, nil)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "revoked": true})
+	return nil
+}

@@ -1,0 +1,163 @@
+// Package api is the binding API: HTTP/JSON under /v1 for agencies,
+// organisations, app profiles, installations (with write-only secrets),
+// agents, channel bindings, secret rotation, provider rollout stages, tokens
+// and the audit log. Every mutation and its audit event commit in one store
+// transaction; every read and write is scoped by the caller's bearer token.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Sealer seals secret material under the primary master key (implemented by
+// *secrets.Keyring). The AAD is the secret's id.
+type Sealer interface {
+	Seal(plaintext []byte, aad string) (keyID string, ciphertext []byte, err error)
+}
+
+// Config wires a Server.
+type Config struct {
+	Store   store.Store
+	Keyring Sealer
+	Logger  *slog.Logger     // nil: slog.Default()
+	Now     func() time.Time // nil: time.Now
+}
+
+// Server serves the binding API.
+type Server struct {
+	store store.Store
+	keys  Sealer
+	log   *slog.Logger
+	now   func() time.Time
+	mux   *http.ServeMux
+}
+
+// New builds a Server with every /v1 route mounted.
+func New(cfg Config) *Server {
+	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.routes()
+	return s
+}
+
+// Handler is the API's http.Handler: every route requires a bearer token.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// HandlePlatform mounts h at pattern (a ServeMux pattern such as
+// "GET /v1/xds/status") behind platform-admin authentication.
+func (s *Server) HandlePlatform(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.authed(func(w http.ResponseWriter, r *http.Request, p principal) error {
+		if p.Kind != store.TokenPlatform {
+			return forbidden("platform admin token required")
+		}
+		h.ServeHTTP(w, r)
+		return nil
+	}))
+}
+
+// handlerFunc is an authenticated handler; a returned error is answered as JSON.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal) error
+
+func (s *Server) handle(pattern string, h handlerFunc) { s.mux.Handle(pattern, s.authed(h)) }
+
+func (s *Server) authed(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) routes() {
+	s.handle("/", func(w http.ResponseWriter, r *http.Request, p principal) error {
+		return &apiError{Status: http.StatusNotFound, Code: CodeMethodOrRoute, Message: "no route " + r.Method + " " + r.URL.Path}
+	})
+	s.handle("GET /v1/whoami", s.whoami)
+	s.handle("POST /v1/tokens", s.createToken)
+	s.handle("POST /v1/tokens/{id}/revoke", s.revokeToken)
+
+	s.handle("POST /v1/agencies", s.createAgency)
+	s.handle("GET /v1/agencies", s.listAgencies)
+	s.handle("GET /v1/agencies/{id}", s.getAgency)
+	s.handle("POST /v1/agencies/{id}/revoke", s.revokeAgency)
+
+	s.handle("POST /v1/orgs", s.createOrg)
+	s.handle("GET /v1/orgs", s.listOrgs)
+	s.handle("GET /v1/orgs/{id}", s.getOrg)
+	s.handle("POST /v1/orgs/{id}/revoke", s.revokeOrg)
+
+	s.handle("POST /v1/profiles", s.createProfile)
+	s.handle("GET /v1/profiles", s.listProfiles)
+	s.handle("GET /v1/profiles/{id}", s.getProfile)
+	s.handle("POST /v1/profiles/{id}/revoke", s.revokeProfile)
+	s.handle("POST /v1/profiles/{id}/secrets/{purpose}/rotate", s.rotateProfileSecret)
+
+	s.handle("POST /v1/installations", s.createInstallation)
+	s.handle("GET /v1/installations", s.listInstallations)
+	s.handle("GET /v1/installations/{id}", s.getInstallation)
+	s.handle("POST /v1/installations/{id}/revoke", s.revokeInstallation)
+	s.handle("POST /v1/installations/{id}/secrets/{purpose}/rotate", s.rotateInstallationSecret)
+	s.handle("PUT /v1/installations/{id}/platform-credentials", s.setPlatformCredentials)
+
+	s.handle("POST /v1/agents", s.createAgent)
+	s.handle("GET /v1/agents", s.listAgents)
+	s.handle("GET /v1/agents/{id}", s.getAgent)
+	s.handle("POST /v1/agents/{id}/revoke", s.revokeAgent)
+	s.handle("POST /v1/agents/{id}/secrets/{purpose}/rotate", s.rotateAgentSecret)
+
+	s.handle("POST /v1/bindings", s.createBinding)
+	s.handle("GET /v1/bindings", s.listBindings)
+	s.handle("GET /v1/bindings/{id}", s.getBinding)
+	s.handle("POST /v1/bindings/{id}/revoke", s.revokeBinding)
+
+	s.handle("GET /v1/providers", s.listStages)
+	s.handle("GET /v1/providers/{provider}/stage", s.getStage)
+	s.handle("PUT /v1/providers/{provider}/stage", s.setStage)
+
+	s.handle("GET /v1/audit", s.listAudit)
+}
+
+// Identifiers (CONTRACTS.md): prefix + "_" + 26 lowercase base32 chars of 128
+// random bits; ingress ids are 32 lowercase hex chars of 128 random bits.
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+func newIngressID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// WebhookPath is where a provider sends an installation's (or platform
+// profile's) webhooks.
+func WebhookPath(provider, ingressID string) string {
+	return "/v1/hooks/" + provider + "/" + ingressID
+}
+
+// tx runs fn and its audit event in one store transaction.
+func (s *Server) tx(ctx context.Context, fn func(q store.Queries) error) error {
+	return s.store.InTx(ctx, fn)
+}
