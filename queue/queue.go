@@ -1,0 +1,238 @@
+// Package queue puts envelopes into session-sharded Asynq queues and holds the
+// Redis state that keeps a session's events in order: per-session sequence
+// numbers (assigned at enqueue), the per-session fence the worker advances, and
+// the shard ownership leases that give each shard exactly one consumer.
+//
+// Asynq gives no processing-order guarantee (a retried task goes to the back of
+// its queue, a crashed worker's task comes back through the retry set, several
+// consumers interleave), so order does not come from Asynq. It comes from two
+// things together:
+//
+//   - sharding: a session key always maps to the same shard queue and a shard
+//     has one consumer with concurrency 1 (see Leases), so in the common case a
+//     session's tasks are dequeued in enqueue order and nothing waits;
+//   - the sequence fence: Enqueue stamps Envelope.Seq from a per-session counter
+//     and the worker processes a task only when Seq == last_done+1 (see Fence).
+//     Every reordering source above then only delays a task, never lets it
+//     overtake its predecessor.
+//
+// Redis keys written here (all of one session share a Redis Cluster hash slot
+// through the {tag}, so the Lua scripts stay single-slot):
+//
+//	sb:{<tag>}:s            hash: seq (last assigned), last (last done), r:<n> (reservation "id|unix-ms" of seq n until it is done)
+//	sb:{<tag>}:id:<task id> seq assigned to that task id (stable across provider retries)
+//	sb:{<tag>}:done:<id>    present once the task's side effects are complete (worker dedup)
+//	sb:{<tag>}:p:<id>       worker progress of one task (attempts, delivered, replies sent)
+//	sb:lease:<shard>        shard ownership lease (token), see Leases
+//	sb:workers              live workers (zset member=id, score=expiry ms)
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-dev/switchboard/envelope"
+)
+
+// TaskType is the Asynq task type of a delivery.
+const TaskType = "switchboard:deliver"
+
+// DefaultShards is the shard count when none is configured. Every ingest and
+// every worker of one deployment must use the same count: changing it moves
+// sessions to other queues (drain the queues before resharding).
+const DefaultShards = 16
+
+// DefaultRetention keeps a completed task (and its dedup keys) for 8 days.
+// Dedup by task id only holds while Asynq keeps the task hash, and WhatsApp
+// retries an unacknowledged webhook for up to 7 days (Meta's other webhooks 36
+// hours, Telegram 24 hours, Slack about an hour): 7 days plus a day of margin
+// for clocks and a late answer means a provider retry never delivers twice.
+const DefaultRetention = 8 * 24 * time.Hour
+
+// MaxRetry is the Asynq retry ceiling of a task. The worker decides how many
+// delivery attempts an event gets (its own counter, reset by a replay) and
+// dead-letters it itself; this ceiling only bounds Asynq's own recoveries
+// (a worker crash counts one) and must stay above the worker's attempt count,
+// because Asynq archives a task whose retry count reached it whatever the error.
+const MaxRetry = 100
+
+// ErrDuplicate is returned by Enqueue when the task id is already present: the
+// event was enqueued before (a provider retry). Ingest answers 2xx.
+var ErrDuplicate = errors.New("queue: duplicate event, task already enqueued")
+
+// Shard maps a session key to its shard: FNV-1a 64 of the key modulo shards.
+// Stable across processes and releases (it is part of the data layout).
+func Shard(sessionKey string, shards int) int {
+	if shards <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(sessionKey))
+	return int(h.Sum64() % uint64(shards))
+}
+
+// QueueName is the Asynq queue of a shard.
+func QueueName(shard int) string { return fmt.Sprintf("sb-shard-%03d", shard) }
+
+// tag is the Redis hash tag of a session: a fixed-length digest, so keys stay
+// short and no conversation id appears in a key name.
+func tag(sessionKey string) string {
+	sum := sha256.Sum256([]byte(sessionKey))
+	return hex.EncodeToString(sum[:12])
+}
+
+func sessionKeyOf(t string) string             { return "sb:{" + t + "}:s" }
+func idKey(t, id string) string                { return "sb:{" + t + "}:id:" + id }
+func doneKey(t, id string) string              { return "sb:{" + t + "}:done:" + id }
+func ProgressKey(sessionKey, id string) string { return "sb:{" + tag(sessionKey) + "}:p:" + id }
+
+// Client enqueues envelopes. Safe for concurrent use.
+type Client struct {
+	rdb        redis.UniversalClient
+	ownsRedis  bool
+	aq         *asynq.Client
+	shards     int
+	retention  time.Duration
+	sessionTTL time.Duration
+	now        func() time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithRetention overrides DefaultRetention (tests). It must cover the
+// providers' retry windows in production.
+func WithRetention(d time.Duration) Option { return func(c *Client) { c.retention = d } }
+
+// WithRedisClient makes the Client use an existing go-redis client (not closed
+// by Client.Close) instead of dialling redisAddr.
+func WithRedisClient(rc redis.UniversalClient) Option {
+	return func(c *Client) { c.rdb = rc }
+}
+
+// SessionTTL is how long an idle session's state (counter, fence) lives: it is
+// refreshed by every enqueue and every completion, and is longer than the task
+// retention so a replayed dead letter still finds its session.
+func SessionTTL(retention time.Duration) time.Duration { return 4 * retention }
+
+// NewClient returns a Client for the Redis at redisAddr with shards shard queues.
+func NewClient(redisAddr string, shards int, opts ...Option) *Client {
+	c := &Client{shards: shards, retention: DefaultRetention, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.shards <= 0 {
+		c.shards = DefaultShards
+	}
+	if c.rdb == nil {
+		c.rdb = redis.NewClient(&redis.Options{Addr: redisAddr})
+		c.ownsRedis = true
+	}
+	c.sessionTTL = SessionTTL(c.retention)
+	c.aq = asynq.NewClientFromRedisClient(c.rdb)
+	return c
+}
+
+// Shards is the shard count of this client.
+func (c *Client) Shards() int { return c.shards }
+
+// Close releases the Redis connection if the Client dialled it.
+func (c *Client) Close() error {
+	if c.ownsRedis {
+		return c.rdb.Close()
+	}
+	return nil
+}
+
+// reserveScript assigns the session sequence number of a task id, once.
+//
+// Why a reservation keyed by task id: the sequence number must be assigned
+// before the Asynq enqueue (it is in the payload), and the two cannot be one
+// atomic step (Asynq's enqueue is its own script). If a number were taken
+// afresh on every attempt, a provider retry of an event already enqueued would
+// burn a number that never reaches a worker, and the session would wait for it
+// forever. So the number is bound to the task id: every attempt for the same
+// event gets the same number, a duplicate burns nothing, and an attempt whose
+// Asynq enqueue failed (Redis went away between the two steps) is completed by
+// the provider's retry under the same number. A number whose event never
+// arrives (the provider gave up) is a gap the worker skips after a grace
+// period, using the r:<n> reservation (task id and time) to check that the
+// task really does not exist (see Fence.Skip and worker).
+//
+// KEYS[1] session hash, KEYS[2] id key; ARGV[1] task id, ARGV[2] now ms,
+// ARGV[3] id ttl ms, ARGV[4] session ttl ms. Returns {fresh(0|1), seq}.
+var reserveScript = redis.NewScript(`
+local s = redis.call('GET', KEYS[2])
+if s then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {0, tonumber(s)}
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+if redis.call('HEXISTS', KEYS[1], 'last') == 0 then
+  redis.call('HSET', KEYS[1], 'last', seq - 1)
+end
+redis.call('HSET', KEYS[1], 'r:' .. seq, ARGV[1] .. '|' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], seq, 'PX', ARGV[3])
+return {1, seq}
+`)
+
+// Enqueue assigns env.Seq and enqueues one task with TaskID(env.ID) on the
+// session's shard queue, retained for the client's retention. It returns
+// ErrDuplicate when the task id is already present, and an error (ingest
+// answers 503) on any Redis failure or an invalid envelope.
+func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
+	if err := env.Validate(); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	t := tag(env.SessionKey)
+	res, err := reserveScript.Run(ctx, c.rdb,
+		[]string{sessionKeyOf(t), idKey(t, env.ID)},
+		env.ID, c.now().UnixMilli(), c.retention.Milliseconds(), c.sessionTTL.Milliseconds(),
+	).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("enqueue %s: reserve sequence number: %w", env.ID, err)
+	}
+	env.Seq = res[1]
+	payload, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("enqueue %s: encode envelope: %w", env.ID, err)
+	}
+	_, err = c.aq.EnqueueContext(ctx, asynq.NewTask(TaskType, payload),
+		asynq.TaskID(env.ID),
+		asynq.Queue(QueueName(Shard(env.SessionKey, c.shards))),
+		asynq.Retention(c.retention),
+		asynq.MaxRetry(MaxRetry),
+	)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return ErrDuplicate
+	case err != nil:
+		return fmt.Errorf("enqueue %s: %w", env.ID, err)
+	}
+	return nil
+}
+
+// parseReservation splits an r:<n> value "id|unix-ms".
+func parseReservation(v string) (id string, at time.Time, ok bool) {
+	for i := len(v) - 1; i >= 0; i-- {
+		if v[i] == '|' {
+			ms, err := strconv.ParseInt(v[i+1:], 10, 64)
+			if err != nil {
+				return "", time.Time{}, false
+			}
+			return v[:i], time.UnixMilli(ms), true
+		}
+	}
+	return "", time.Time{}, false
+}
