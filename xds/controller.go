@@ -1,0 +1,627 @@
+package xds
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	extensionservice "github.com/envoyproxy/go-control-plane/envoy/service/extension/v3"
+	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
+	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Node groups (node metadata field "group"). Unknown or missing: stable.
+const (
+	GroupStable = "stable"
+	GroupCanary = "canary"
+)
+
+// ControllerConfig configures a Controller.
+type ControllerConfig struct {
+	Store     store.Store
+	Keyring   Opener // opens store secrets (*secrets.Keyring)
+	EdgeKey   []byte // SWITCHBOARD_EDGE_KEY: seals secrets in the edge config
+	Resources ResourceOptions
+	// PollInterval is how often Store.Generation is read (default 200ms).
+	PollInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
+	// Registerer receives the xDS metrics (nil: not registered).
+	Registerer prometheus.Registerer
+}
+
+// Rejection is one NACK: a node refused a configuration version.
+type Rejection struct {
+	At           time.Time `json:"at"`
+	Node         string    `json:"node"`
+	Group        string    `json:"group"`
+	TypeURL      string    `json:"type_url"`
+	Version      string    `json:"version"`       // the rejected version
+	AckedVersion string    `json:"acked_version"` // what the node keeps running ("" = nothing yet)
+	Error        string    `json:"error"`
+}
+
+// Controller turns store state into per-node snapshots and serves them over
+// ADS. It polls Store.Generation, so replicas on one database converge; the
+// snapshot version is a digest of the content, so replicas agree on it too.
+type Controller struct {
+	cfg   ControllerConfig
+	cache cache.SnapshotCache
+	log   *slog.Logger
+
+	syncMu sync.Mutex // one Sync at a time
+
+	mu          sync.Mutex
+	builds      map[string]*build
+	latest      string
+	generation  int64
+	built       bool
+	nextExpiry  time.Time
+	lastErr     string
+	pins        map[string]string // group -> pinned version
+	nodes       map[string]*nodeState
+	streams     map[int64]string // stream id -> node id
+	rejections  []Rejection
+	auditWG     sync.WaitGroup
+	nacks       *prometheus.CounterVec
+	buildsTotal prometheus.Counter
+	buildErrors prometheus.Counter
+	connected   prometheus.Gauge
+}
+
+type build struct {
+	version       string
+	generation    int64
+	at            time.Time
+	installations int
+	snapshot      *cache.Snapshot
+}
+
+type nodeState struct {
+	id       string
+	group    string
+	streams  int
+	served   string            // build version set in the cache for this node
+	acked    string            // last build version the node ACKed
+	rejected string            // build version the node NACKed
+	sent     map[string]string // nonce -> build version (recent responses)
+	nonces   []string
+}
+
+// NewController builds a controller; call Sync (or Run) before serving.
+func NewController(cfg ControllerConfig) (*Controller, error) {
+	if cfg.Store == nil || cfg.Keyring == nil {
+		return nil, errors.New("xds controller: store and keyring are required")
+	}
+	if len(cfg.EdgeKey) != filter.EdgeKeySize {
+		return nil, fmt.Errorf("xds controller: edge key must be %d bytes", filter.EdgeKeySize)
+	}
+	if cfg.Resources.IngestAddress == "" {
+		return nil, errors.New("xds controller: ingest address is required")
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Controller{
+		cfg:     cfg,
+		cache:   cache.NewSnapshotCache(true, cache.IDHash{}, nil),
+		log:     cfg.Logger.With("component", "xds"),
+		builds:  map[string]*build{},
+		pins:    map[string]string{},
+		nodes:   map[string]*nodeState{},
+		streams: map[int64]string{},
+		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_xds_nacks_total", Help: "Configurations rejected (NACKed) by edge nodes.",
+		}, []string{"group", "type"}),
+		buildsTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_xds_builds_total", Help: "Edge configurations built with a new version.",
+		}),
+		buildErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_xds_build_errors_total", Help: "Failed edge configuration builds (previous one kept).",
+		}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_xds_connected_nodes", Help: "Edge nodes with an open ADS stream.",
+		}),
+	}
+	if cfg.Registerer != nil {
+		for _, m := range []prometheus.Collector{c.nacks, c.buildsTotal, c.buildErrors, c.connected} {
+			if err := cfg.Registerer.Register(m); err != nil {
+				return nil, fmt.Errorf("register xds metrics: %w", err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Cache is the snapshot cache (for tests and custom servers).
+func (c *Controller) Cache() cache.SnapshotCache { return c.cache }
+
+// Run polls the store and rebuilds until ctx ends. Build errors are logged
+// and counted; the previous configuration stays in force.
+func (c *Controller) Run(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if err := c.Sync(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("edge configuration build failed; previous configuration kept", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			c.auditWG.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sync rebuilds when the store generation changed or a secret's validity
+// ended since the last build, and pushes the result to every node.
+func (c *Controller) Sync(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	gen, err := c.cfg.Store.Generation(ctx)
+	if err != nil {
+		return c.failed(fmt.Errorf("read store generation: %w", err))
+	}
+	now := c.cfg.Now()
+	c.mu.Lock()
+	fresh := c.built && gen == c.generation && (c.nextExpiry.IsZero() || now.Before(c.nextExpiry))
+	c.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	st, err := LoadState(ctx, c.cfg.Store, c.cfg.Keyring)
+	if err != nil {
+		return c.failed(err)
+	}
+	b, err := c.Build(st, now)
+	if err != nil {
+		return c.failed(err)
+	}
+	next, _ := NextExpiry(st, now)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.generation, c.built, c.nextExpiry, c.lastErr = st.Generation, true, next, ""
+	if c.latest == b.version {
+		return nil
+	}
+	if old := c.builds[b.version]; old != nil {
+		b = old // same content as a build still in memory (e.g. a rollback of a change)
+	} else {
+		c.builds[b.version] = b
+		c.buildsTotal.Inc()
+	}
+	c.latest = b.version
+	c.log.Info("edge configuration built", "version", b.version, "generation", st.Generation, "entries", b.installations)
+	c.applyAllLocked()
+	return nil
+}
+
+func (c *Controller) failed(err error) error {
+	c.buildErrors.Inc()
+	c.mu.Lock()
+	c.lastErr = err.Error()
+	c.mu.Unlock()
+	return err
+}
+
+// Build translates a state into a snapshot build without publishing it.
+// It refuses a configuration the filter core itself cannot load, so the
+// control plane never hands out something every edge would NACK.
+func (c *Controller) Build(st *State, now time.Time) (*build, error) {
+	ecfg, err := EdgeConfig(st, c.cfg.EdgeKey, now)
+	if err != nil {
+		return nil, fmt.Errorf("translate state (generation %d): %w", st.Generation, err)
+	}
+	js, err := json.Marshal(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := filter.Load(js, c.cfg.EdgeKey); err != nil {
+		return nil, fmt.Errorf("edge configuration %s does not load: %w", ecfg.Version, err)
+	}
+	snap, err := NewSnapshot(ecfg, c.cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), snapshot: snap}, nil
+}
+
+// NewSnapshot builds the resources of an edge configuration into a snapshot
+// whose per-type versions are digests of each type's content (the ECDS
+// version is the configuration version), so a rollback of the filter
+// configuration does not re-send unchanged listeners.
+func NewSnapshot(ecfg filter.Config, opts ResourceOptions) (*cache.Snapshot, error) {
+	res, err := BuildResources(ecfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	snap := &cache.Snapshot{}
+	for typ, items := range res {
+		v := ecfg.Version
+		if typ != resource.ExtensionConfigType {
+			if v, err = digest(items); err != nil {
+				return nil, err
+			}
+		}
+		snap.Resources[cache.GetResponseType(typ)] = cache.NewResources(v, items)
+	}
+	if err := snap.Consistent(); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", ecfg.Version, err)
+	}
+	return snap, nil
+}
+
+func digest(items []types.Resource) (string, error) {
+	h := sha256.New()
+	for _, it := range items {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(it)
+		if err != nil {
+			return "", err
+		}
+		h.Write(b)
+	}
+	return "r" + hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// LatestVersion is the newest built configuration version ("" before the first build).
+func (c *Controller) LatestVersion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.latest
+}
+
+// SetGroupVersion pins a node group to a built version ("" follows the
+// latest build again). Pin stable, let canary nodes take new builds, then
+// promote stable with SetGroupVersion(GroupStable, "").
+func (c *Controller) SetGroupVersion(group, version string) error {
+	if group != GroupStable && group != GroupCanary {
+		return fmt.Errorf("unknown node group %q (stable or canary)", group)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version == "" {
+		delete(c.pins, group)
+	} else {
+		if c.builds[version] == nil {
+			return fmt.Errorf("version %q is not a built configuration", version)
+		}
+		c.pins[group] = version
+	}
+	c.applyAllLocked()
+	return nil
+}
+
+// Hold pins a group at the version it is currently given.
+func (c *Controller) Hold(group string) error {
+	c.mu.Lock()
+	v := c.targetLocked(group)
+	c.mu.Unlock()
+	if v == "" {
+		return errors.New("nothing built yet")
+	}
+	return c.SetGroupVersion(group, v)
+}
+
+// Promote lets a group follow the latest build again.
+func (c *Controller) Promote(group string) error { return c.SetGroupVersion(group, "") }
+
+// GroupVersion is the version a group is given.
+func (c *Controller) GroupVersion(group string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.targetLocked(group)
+}
+
+func (c *Controller) targetLocked(group string) string {
+	if v := c.pins[group]; v != "" {
+		return v
+	}
+	return c.latest
+}
+
+// applyAllLocked sets every node's snapshot to what it should be served and
+// drops builds nothing refers to any more.
+func (c *Controller) applyAllLocked() {
+	for _, n := range c.nodes {
+		c.applyNodeLocked(n)
+	}
+	keep := map[string]bool{c.latest: true}
+	for _, v := range c.pins {
+		keep[v] = true
+	}
+	for _, n := range c.nodes {
+		keep[n.served], keep[n.acked] = true, true
+	}
+	for v := range c.builds {
+		if !keep[v] {
+			delete(c.builds, v)
+		}
+	}
+}
+
+// applyNodeLocked serves a node its group's version, unless the node
+// rejected exactly that version: then it keeps its last acknowledged one
+// (or nothing, when it never acknowledged any) until a newer version exists.
+func (c *Controller) applyNodeLocked(n *nodeState) {
+	want := c.targetLocked(n.group)
+	if want != "" && want == n.rejected {
+		want = n.acked
+	}
+	if want == n.served {
+		return
+	}
+	b := c.builds[want]
+	if b == nil {
+		if n.served != "" {
+			c.cache.ClearSnapshot(n.id)
+			n.served = ""
+		}
+		return
+	}
+	if err := c.cache.SetSnapshot(context.Background(), n.id, b.snapshot); err != nil {
+		c.log.Error("set snapshot", "node", n.id, "version", want, "err", err)
+		return
+	}
+	n.served = want
+}
+
+// Callbacks are the go-control-plane server callbacks that register nodes,
+// track ACKs and act on NACKs.
+func (c *Controller) Callbacks() server.Callbacks {
+	return server.CallbackFuncs{
+		StreamRequestFunc:  c.onRequest,
+		StreamResponseFunc: c.onResponse,
+		StreamClosedFunc:   c.onClosed,
+		DeltaStreamOpenFunc: func(context.Context, int64, string) error {
+			return errors.New("delta xDS is not supported: use state-of-the-world ADS")
+		},
+	}
+}
+
+func nodeGroup(n *corev3.Node) string {
+	if f := n.GetMetadata().GetFields()["group"]; f != nil && f.GetStringValue() == GroupCanary {
+		return GroupCanary
+	}
+	return GroupStable
+}
+
+// onRequest runs on the stream's goroutine before the cache sees the
+// request, so a rollback set here is what the cache answers the NACK with.
+func (c *Controller) onRequest(streamID int64, req *discovery.DiscoveryRequest) error {
+	id := req.GetNode().GetId()
+	if id == "" {
+		return errors.New("node id is required")
+	}
+	c.mu.Lock()
+	n := c.nodes[id]
+	if _, known := c.streams[streamID]; !known {
+		if n == nil {
+			n = &nodeState{id: id, group: nodeGroup(req.GetNode()), sent: map[string]string{}}
+			c.nodes[id] = n
+		}
+		n.streams++
+		c.streams[streamID] = id
+		c.connected.Set(float64(len(c.nodes)))
+	}
+	var rej *Rejection
+	switch {
+	case req.GetErrorDetail() != nil:
+		rejected := n.sent[req.GetResponseNonce()]
+		if rejected == "" {
+			rejected = n.served
+		}
+		if req.GetTypeUrl() == resource.ExtensionConfigType && req.GetVersionInfo() != "" && c.builds[req.GetVersionInfo()] != nil {
+			n.acked = req.GetVersionInfo() // a NACK names the last version the node accepted
+		}
+		n.rejected = rejected
+		msg := req.GetErrorDetail().GetMessage()
+		if len(msg) > 1024 {
+			msg = msg[:1024]
+		}
+		r := Rejection{At: c.cfg.Now().UTC(), Node: id, Group: n.group, TypeURL: req.GetTypeUrl(),
+			Version: rejected, AckedVersion: n.acked, Error: msg}
+		rej = &r
+		c.rejections = append(c.rejections, r)
+		if len(c.rejections) > 100 {
+			c.rejections = c.rejections[len(c.rejections)-100:]
+		}
+		c.nacks.WithLabelValues(n.group, typeName(req.GetTypeUrl())).Inc()
+	case req.GetResponseNonce() != "" && req.GetTypeUrl() == resource.ExtensionConfigType:
+		if v := n.sent[req.GetResponseNonce()]; v != "" && v == req.GetVersionInfo() {
+			n.acked = v
+		}
+	}
+	c.applyNodeLocked(n)
+	c.mu.Unlock()
+	if rej != nil {
+		c.log.Warn("edge node rejected a configuration; it keeps its last acknowledged one",
+			"node", rej.Node, "group", rej.Group, "type", rej.TypeURL, "version", rej.Version, "acked", rej.AckedVersion, "error", rej.Error)
+		c.audit(*rej)
+	}
+	return nil
+}
+
+func typeName(typeURL string) string {
+	switch typeURL {
+	case resource.ExtensionConfigType:
+		return "ecds"
+	case resource.ListenerType:
+		return "lds"
+	case resource.RouteType:
+		return "rds"
+	case resource.ClusterType:
+		return "cds"
+	}
+	return "other"
+}
+
+func (c *Controller) onResponse(_ context.Context, streamID int64, req *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[c.streams[streamID]]
+	if n == nil {
+		return
+	}
+	// Remember which build a nonce carried (served is the build the cache
+	// answered from: responses are produced under the cache's lock after
+	// SetSnapshot, and each type's version belongs to exactly one build here).
+	n.sent[resp.GetNonce()] = n.served
+	if resp.GetTypeUrl() == resource.ExtensionConfigType {
+		n.sent[resp.GetNonce()] = resp.GetVersionInfo()
+	}
+	n.nonces = append(n.nonces, resp.GetNonce())
+	if len(n.nonces) > 32 {
+		delete(n.sent, n.nonces[0])
+		n.nonces = n.nonces[1:]
+	}
+}
+
+func (c *Controller) onClosed(streamID int64, _ *corev3.Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.streams[streamID]
+	if !ok {
+		return
+	}
+	delete(c.streams, streamID)
+	if n := c.nodes[id]; n != nil {
+		n.streams--
+		if n.streams <= 0 {
+			delete(c.nodes, id)
+			c.cache.ClearSnapshot(id)
+		}
+	}
+	c.connected.Set(float64(len(c.nodes)))
+}
+
+// audit writes the xds.nack audit event without holding the stream.
+func (c *Controller) audit(r Rejection) {
+	detail, _ := json.Marshal(r)
+	c.auditWG.Add(1)
+	go func() {
+		defer c.auditWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := c.cfg.Store.AppendAudit(ctx, store.AuditEvent{
+			At: r.At, Actor: "system", Action: "xds.nack", Target: r.Node, Detail: string(detail),
+		})
+		if err != nil {
+			c.log.Error("audit xds.nack", "node", r.Node, "err", err)
+		}
+	}()
+}
+
+// WaitAudit waits for pending audit writes (tests, shutdown).
+func (c *Controller) WaitAudit() { c.auditWG.Wait() }
+
+// Status is the control plane's view, served as /v1/xds/status.
+type Status struct {
+	LatestVersion string            `json:"latest_version"`
+	Generation    int64             `json:"generation"`
+	LastError     string            `json:"last_error,omitempty"`
+	Groups        map[string]string `json:"groups"` // group -> version given
+	Pinned        map[string]string `json:"pinned"`
+	Nodes         []NodeStatus      `json:"nodes"`
+	Rejections    []Rejection       `json:"rejections"`
+}
+
+// NodeStatus is one connected edge node.
+type NodeStatus struct {
+	ID       string `json:"id"`
+	Group    string `json:"group"`
+	Served   string `json:"served_version"`
+	Acked    string `json:"acked_version"`
+	Rejected string `json:"rejected_version,omitempty"`
+}
+
+// Status reports versions, nodes and recent rejections.
+func (c *Controller) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Status{
+		LatestVersion: c.latest, Generation: c.generation, LastError: c.lastErr,
+		Groups: map[string]string{GroupStable: c.targetLocked(GroupStable), GroupCanary: c.targetLocked(GroupCanary)},
+		Pinned: map[string]string{}, Nodes: []NodeStatus{}, Rejections: append([]Rejection{}, c.rejections...),
+	}
+	for g, v := range c.pins {
+		s.Pinned[g] = v
+	}
+	for _, n := range c.nodes {
+		s.Nodes = append(s.Nodes, NodeStatus{ID: n.id, Group: n.group, Served: n.served, Acked: n.acked, Rejected: n.rejected})
+	}
+	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].ID < s.Nodes[j].ID })
+	return s
+}
+
+// StatusHandler serves Status as JSON (mount behind platform-admin auth).
+func (c *Controller) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, `{"error":"method_not_allowed"}`, http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(c.Status())
+	})
+}
+
+// Serve runs the xDS gRPC server (ADS plus the per-type services) on lis
+// until ctx ends.
+func (c *Controller) Serve(ctx context.Context, lis net.Listener) error {
+	gs := grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	)
+	srv := server.NewServer(ctx, c.cache, c.Callbacks())
+	discovery.RegisterAggregatedDiscoveryServiceServer(gs, srv)
+	extensionservice.RegisterExtensionConfigDiscoveryServiceServer(gs, srv)
+	listenerservice.RegisterListenerDiscoveryServiceServer(gs, srv)
+	routeservice.RegisterRouteDiscoveryServiceServer(gs, srv)
+	clusterservice.RegisterClusterDiscoveryServiceServer(gs, srv)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			gs.Stop() // ADS streams never end by themselves: no graceful wait
+		case <-done:
+		}
+	}()
+	err := gs.Serve(lis)
+	close(done)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
