@@ -1,6 +1,10 @@
 package filter
 
-import "hash"
+import (
+	"encoding/base64"
+	"hash"
+	"testing"
+)
 
 type hashT = hash.Hash
 
@@ -11,4 +15,13 @@ func hexEncode(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&0xf])
 	}
 	return string(out)
+}
+
+func mustB64(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,0 +1,128 @@
+package filter
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestAttestation(t *testing.T) {
+	id := Identity{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "slack", IngressID: ingSlackA}
+	body := []byte(`{"x":1}`)
+	hdrs := Attest(testAttestKey, id, body, T0)
+	getFrom := func(h [][2]string) func(string) string {
+		return func(name string) string {
+			for _, kv := range h {
+				if kv[0] == name {
+					return kv[1]
+				}
+			}
+			return ""
+		}
+	}
+	got, err := VerifyAttestation(testAttestKey, getFrom(hdrs), body, T0+30, 60)
+	if err != nil || got != id {
+		t.Fatalf("verify: %+v %v", got, err)
+	}
+	set := func(name, v string) [][2]string {
+		out := append([][2]string(nil), hdrs...)
+		for i := range out {
+			if out[i][0] == name {
+				out[i][1] = v
+			}
+		}
+		return out
+	}
+	att := getFrom(hdrs)(HeaderAttestation)
+	cases := []struct {
+		name string
+		h    [][2]string
+		body []byte
+		key  []byte
+		now  int64
+		want error
+	}{
+		{"other body", hdrs, []byte(`{"x":2}`), testAttestKey, T0, ErrAttestationInvalid},
+		{"spoofed org", set(HeaderOrg, "org_b"), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"spoofed installation", set(HeaderInstallation, "inst_b"), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"spoofed profile", set(HeaderProfile, "prof_b"), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"spoofed provider", set(HeaderProvider, "telegram"), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"spoofed ingress", set(HeaderIngress, ingSlackB), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"spoofed platform", set(HeaderPlatform, "true"), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"field shifted between headers", set(HeaderOrg, "org_ainst_a"), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"other key", hdrs, body, []byte("another-attestation-key-000000000"), T0, ErrAttestationInvalid},
+		{"no key", hdrs, body, nil, T0, ErrNoAttestationKey},
+		{"stale", hdrs, body, testAttestKey, T0 + 61, ErrAttestationStale},
+		{"future", hdrs, body, testAttestKey, T0 - 61, ErrAttestationStale},
+		{"missing", StripTrusted(hdrs), body, testAttestKey, T0, ErrNoAttestation},
+		{"retimed", set(HeaderAttestation, strings.Replace(att, "t=1700000000", "t=1700000050", 1)), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"leading zero time", set(HeaderAttestation, strings.Replace(att, "t=", "t=0", 1)), body, testAttestKey, T0, ErrMalformedAttest},
+		{"v2", set(HeaderAttestation, "v2"+att[2:]), body, testAttestKey, T0, ErrMalformedAttest},
+		{"not base64", set(HeaderAttestation, "v1,t=1700000000,!!"), body, testAttestKey, T0, ErrMalformedAttest},
+		{"bad platform", set(HeaderPlatform, "yes"), body, testAttestKey, T0, ErrMalformedAttest},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := VerifyAttestation(c.key, getFrom(c.h), c.body, c.now, 60)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestStripTrusted(t *testing.T) {
+	in := [][2]string{
+		{"Content-Type", "application/json"},
+		{"X-Switchboard-Org", "org_evil"},
+		{"x-switchboard-attestation", "v1,t=1,AAAA"},
+		{"X-SWITCHBOARD-PLATFORM", "true"},
+		{"x-switchboard", "kept: not in the namespace"},
+		{"X-Slack-Signature", "v0=1"},
+	}
+	out := StripTrusted(in)
+	if len(out) != 3 || out[0][0] != "Content-Type" || out[1][0] != "x-switchboard" || out[2][0] != "X-Slack-Signature" {
+		t.Fatalf("StripTrusted: %v", out)
+	}
+}
+
+// A request carrying forged x-switchboard- headers is still verified on its
+// own merits, and the decision's headers are the only trusted ones.
+func TestSpoofedTrustedHeaders(t *testing.T) {
+	e := matrixEdge(t)
+	req := slackReq(ingSlackA, "slack-secret-A", T0, slackBody)
+	req.Headers = append(req.Headers, [2]string{"X-Switchboard-Org", "org_b"}, [2]string{"x-switchboard-platform", "true"})
+	d := e.Decide(req, T0)
+	if !d.Accept {
+		t.Fatalf("%s", d.JSONLine())
+	}
+	forwarded := append(StripTrusted(req.Headers), d.Headers...)
+	n := 0
+	for _, h := range forwarded {
+		if strings.EqualFold(h[0], HeaderOrg) {
+			n++
+			if h[1] != "org_a" {
+				t.Fatalf("forwarded org %q", h[1])
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d org headers forwarded", n)
+	}
+}
+
+func TestDecisionJSONLine(t *testing.T) {
+	d := reject(ReasonBadSignature, Identity{Installation: `inst_"x"<y>`, IngressID: ingSlackA})
+	want := `{"decision":"reject","reason":"bad_signature","installation":"inst_\"x\"\u003cy\u003e","ingress":"a0000000000000000000000000000001","status":401}`
+	if got := string(d.JSONLine()); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if got := string((Decision{Accept: true}).JSONLine()); !strings.HasPrefix(got, `{"decision":"accept","reason":""`) {
+		t.Fatal(got)
+	}
+	for _, r := range Reasons {
+		if r.Status() < 400 || r.Status() > 503 {
+			t.Fatalf("%s -> %d", r, r.Status())
+		}
+	}
+}
