@@ -1,0 +1,161 @@
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultAPIBase is the Graph API origin and DefaultAPIVersion the Graph API
+// version the Sender calls; tests point a Sender at a fake.
+const (
+	DefaultAPIBase    = "https://graph.facebook.com"
+	DefaultAPIVersion = "v21.0"
+)
+
+// Sender sends text messages through the WhatsApp Cloud API
+// (POST {base}/{version}/{phone_number_id}/messages, Bearer access token).
+type Sender struct {
+	base    string
+	version string
+	http    *http.Client
+}
+
+// NewSender returns a Sender for the API at base ("" = DefaultAPIBase) and
+// version ("" = DefaultAPIVersion).
+func NewSender(base, version string, hc *http.Client) *Sender {
+	if base == "" {
+		base = DefaultAPIBase
+	}
+	if version == "" {
+		version = DefaultAPIVersion
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Sender{base: strings.TrimRight(base, "/"), version: version, http: hc}
+}
+
+// Outgoing is one text message from the business number PhoneNumberID to the
+// user To (wa_id / phone number). ReplyTo quotes a received message id.
+type Outgoing struct {
+	PhoneNumberID string
+	To            string
+	Text          string
+	ReplyTo       string
+}
+
+// SendError is a refused or failed send: the Graph API error object.
+type SendError struct {
+	Status     int
+	Code       int
+	Subcode    int
+	Type       string
+	Message    string
+	retryAfter time.Duration
+	temporary  bool
+	err        error
+}
+
+func (e *SendError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("whatsapp messages: %v", e.err)
+	}
+	return fmt.Sprintf("whatsapp messages: HTTP %d code %d: %s", e.Status, e.Code, e.Message)
+}
+func (e *SendError) Unwrap() error { return e.err }
+
+// RetryAfter is the Retry-After of the answer when present, else 0.
+func (e *SendError) RetryAfter() time.Duration { return e.retryAfter }
+
+// Temporary reports whether trying again later may succeed.
+func (e *SendError) Temporary() bool { return e.temporary }
+
+// Graph API error codes that mean "slow down / try later": 4 app rate limit,
+// 80007 WABA rate limit, 130429 throughput limit, 131056 pair rate limit,
+// 1 and 2 unknown / temporary service errors, 131000 something went wrong.
+var whatsappTemporaryCodes = map[int]bool{1: true, 2: true, 4: true, 80007: true, 130429: true, 131056: true, 131000: true}
+
+// Send sends o with the access token and returns the message id ("wamid...").
+func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (string, error) {
+	if o.PhoneNumberID == "" || strings.ContainsAny(o.PhoneNumberID, "/?#") {
+		return "", &SendError{Message: "phone_number_id is empty or malformed"}
+	}
+	if o.To == "" {
+		return "", &SendError{Message: "recipient is empty"}
+	}
+	msg := map[string]any{
+		"messaging_product": "whatsapp",
+		"recipient_type":    "individual",
+		"to":                o.To,
+		"type":              "text",
+		"text":              map[string]any{"preview_url": false, "body": o.Text},
+	}
+	if o.ReplyTo != "" {
+		msg["context"] = map[string]string{"message_id": o.ReplyTo}
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return "", fmt.Errorf("whatsapp messages: encode: %w", err)
+	}
+	u := s.base + "/" + s.version + "/" + url.PathEscape(o.PhoneNumberID) + "/messages"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return "", fmt.Errorf("whatsapp messages: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", &SendError{temporary: true, err: err}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var ans struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+		Error *struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+			Code    int    `json:"code"`
+			Subcode int    `json:"error_subcode"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(raw, &ans)
+	if resp.StatusCode == http.StatusOK && ans.Error == nil && len(ans.Messages) > 0 {
+		return ans.Messages[0].ID, nil
+	}
+	e := &SendError{Status: resp.StatusCode, temporary: resp.StatusCode == 429 || resp.StatusCode >= 500}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		e.retryAfter = time.Duration(secs) * time.Second
+	}
+	if ans.Error != nil {
+		e.Code, e.Subcode, e.Type, e.Message = ans.Error.Code, ans.Error.Subcode, ans.Error.Type, ans.Error.Message
+		if whatsappTemporaryCodes[e.Code] {
+			e.temporary = true
+		}
+	} else {
+		e.Message = "unexpected answer"
+	}
+	return "", e
+}
+
+// SendText is the provider-neutral form the worker uses: account is the
+// installation's phone_number_id, conversation the user's number.
+func (s *Sender) SendText(ctx context.Context, token, account, conversation, thread, text string) error {
+	_, err := s.Send(ctx, token, Outgoing{PhoneNumberID: account, To: conversation, Text: text})
+	return err
+}
