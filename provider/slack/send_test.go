@@ -65,7 +65,7 @@ func TestSend(t *testing.T) {
 	}
 	for _, c := range []struct {
 		token, channel, code string
-		temporary          bool
+		temporary            bool
 	}{
 		{"xoxb-bad", "C123", "invalid_auth", false},
 		{"xoxb-good", "C999", "channel_not_found", false},
