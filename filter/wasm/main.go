@@ -1,0 +1,181 @@
+// Command wasm is the Switchboard edge verifier as a Proxy-Wasm plugin for
+// Envoy (github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0, built with TinyGo:
+// `make filter`). It is a thin adapter: every decision is made by the core in
+// package filter; this file only moves bytes between Envoy and the core.
+//
+// Host configuration it needs (see docs/wasm.md):
+//   - config.configuration: the filter Config JSON (secrets sealed), delivered
+//     by ECDS as resource "switchboard-verify". Empty means "no configuration":
+//     plugin start succeeds and every request is refused (503 no_config).
+//     A configuration that does not parse or unseal fails plugin start, which
+//     Envoy turns into a NACK that keeps the previous configuration.
+//   - allow_on_headers_stop_iteration: true (Envoy >= 1.35): the request is held
+//     at the headers and no byte of it reaches the upstream before the verdict.
+//   - vm_config.environment_variables.host_env_keys: SWITCHBOARD_EDGE_KEY and
+//     SWITCHBOARD_ATTESTATION_KEY (read with os.Getenv).
+//   - failure_policy: FAIL_CLOSED (the default) or FAIL_RELOAD, never FAIL_OPEN.
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/switchboard-dev/switchboard/filter"
+)
+
+// Environment variables the plugin reads its keys from.
+const (
+	EnvEdgeKey        = "SWITCHBOARD_EDGE_KEY"
+	EnvAttestationKey = "SWITCHBOARD_ATTESTATION_KEY"
+)
+
+func main() {
+	proxywasm.SetVMContext(&vmContext{})
+}
+
+// vmContext holds what is shared by every plugin context of one VM: the key
+// fallback read from vm_config.configuration.
+type vmContext struct {
+	types.DefaultVMContext
+	// vmKeys holds keys given in vm_config.configuration as KEY=VALUE lines.
+	// Only for hosts that cannot pass environment variables (the proxytest
+	// emulator running the compiled .wasm): vm_config.configuration shows in
+	// Envoy's /config_dump, so production passes keys with host_env_keys.
+	vmKeys map[string]string
+}
+
+func (v *vmContext) OnVMStart(vmConfigurationSize int) types.OnVMStartStatus {
+	if vmConfigurationSize == 0 {
+		return types.OnVMStartStatusOK
+	}
+	data, err := proxywasm.GetVMConfiguration()
+	if err != nil {
+		proxywasm.LogCriticalf("switchboard: read vm configuration: %v", err)
+		return types.OnVMStartStatusFailed
+	}
+	keys, err := parseKeyLines(string(data))
+	if err != nil {
+		proxywasm.LogCriticalf("switchboard: vm configuration: %v", err)
+		return types.OnVMStartStatusFailed
+	}
+	v.vmKeys = keys
+	if len(keys) > 0 {
+		proxywasm.LogWarn("switchboard: keys taken from vm_config.configuration, which /config_dump shows; use host_env_keys in production")
+	}
+	return types.OnVMStartStatusOK
+}
+
+// parseKeyLines reads KEY=VALUE lines (blank lines and # comments allowed);
+// only the two key variables are accepted.
+func parseKeyLines(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for i, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		eq := strings.IndexByte(line, '=')
+		if eq <= 0 {
+			return nil, fmt.Errorf("line %d: want KEY=VALUE", i+1)
+		}
+		k, val := line[:eq], line[eq+1:]
+		if k != EnvEdgeKey && k != EnvAttestationKey {
+			return nil, fmt.Errorf("line %d: unknown key %q", i+1, k)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+func (v *vmContext) NewPluginContext(contextID uint32) types.PluginContext {
+	return &pluginContext{vm: v, counters: map[string]proxywasm.MetricCounter{}}
+}
+
+// key returns the named key, base64 (std) of 32 bytes, from the environment,
+// else from the VM configuration.
+func (v *vmContext) key(name string) ([]byte, error) {
+	s := os.Getenv(name)
+	if s == "" {
+		s = v.vmKeys[name]
+	}
+	if s == "" {
+		return nil, fmt.Errorf("%s is not set (pass it with vm_config.environment_variables.host_env_keys)", name)
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not base64: %w", name, err)
+	}
+	if len(k) != 32 {
+		return nil, fmt.Errorf("%s: %d bytes, want 32", name, len(k))
+	}
+	return k, nil
+}
+
+// pluginContext is one plugin configuration. Envoy creates a new one for
+// every configuration update; each holds its own edge, so in-flight streams
+// keep the configuration they started with.
+type pluginContext struct {
+	types.DefaultPluginContext
+	vm *vmContext
+	// edge is nil until a configuration is loaded: requests are then refused.
+	edge     *filter.Edge
+	counters map[string]proxywasm.MetricCounter
+}
+
+func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
+	var data []byte
+	if pluginConfigurationSize > 0 {
+		var err error
+		if data, err = proxywasm.GetPluginConfiguration(); err != nil {
+			proxywasm.LogCriticalf("switchboard: read plugin configuration: %v", err)
+			return types.OnPluginStartStatusFailed
+		}
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		// Fail closed without failing start: Envoy must come up and refuse.
+		proxywasm.LogWarn("switchboard: no configuration; every request is refused (no_config)")
+		return types.OnPluginStartStatusOK
+	}
+	edge, err := p.load(data)
+	if err != nil {
+		// Keep whatever this context had: Envoy NACKs and keeps the previous one.
+		proxywasm.LogCriticalf("switchboard: configuration refused: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	p.edge = edge
+	proxywasm.LogInfo("switchboard: configuration loaded")
+	return types.OnPluginStartStatusOK
+}
+
+func (p *pluginContext) load(data []byte) (*filter.Edge, error) {
+	edgeKey, err := p.vm.key(EnvEdgeKey)
+	if err != nil {
+		return nil, err
+	}
+	attKey, err := p.vm.key(EnvAttestationKey)
+	if err != nil {
+		return nil, err
+	}
+	return loadEdge(data, edgeKey, attKey)
+}
+
+func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
+	return &httpContext{plugin: p, edge: p.edge}
+}
+
+// count increments a counter, defining it on first use. Names are built only
+// from configured providers and the core's fixed reasons, never from request
+// bytes, so their number is bounded.
+func (p *pluginContext) count(name string) {
+	c, ok := p.counters[name]
+	if !ok {
+		c = proxywasm.DefineCounterMetric(name)
+		p.counters[name] = c
+	}
+	c.Increment(1)
+}

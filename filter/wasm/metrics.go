@@ -1,0 +1,48 @@
+package main
+
+import "github.com/switchboard-dev/switchboard/filter"
+
+// Metric names. Envoy prefixes Wasm metrics with "wasmcustom."; the dotted
+// segments follow Envoy's own stat naming so that stats_tags regexes in the
+// bootstrap can turn them into Prometheus labels (docs/wasm.md):
+//
+//	switchboard_edge.accepted.provider.<provider>
+//	switchboard_edge.responded.provider.<provider>        (edge-answered handshakes)
+//	switchboard_edge.rejected.provider.<provider>.reason.<reason>
+//
+// <provider> is the configured provider of the matched installation, or
+// "none" when no installation matched (unknown ingress, no configuration):
+// the provider segment of the path is attacker-chosen and never used.
+const metricPrefix = "switchboard_edge."
+
+func metricAccepted(provider string) string {
+	return metricPrefix + "accepted.provider." + label(provider)
+}
+
+func metricResponded(provider string) string {
+	return metricPrefix + "responded.provider." + label(provider)
+}
+
+func metricRejected(provider string, reason filter.Reason) string {
+	return metricPrefix + "rejected.provider." + label(provider) + ".reason." + label(string(reason))
+}
+
+// label keeps [a-z0-9_] so a value can never add a segment or a tag.
+func label(s string) string {
+	if s == "" {
+		return "none"
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+('a'-'A'))
+		default:
+			b = append(b, '_')
+		}
+	}
+	return string(b)
+}
