@@ -1,15 +1,6 @@
 package api
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-)
+import "github.com/switchboard-dev/switchboard/secrets"
 
-// fingerprint follows secrets.Fingerprint (CONTRACTS.md); replaced by a call
-// to it once package secrets lands.
-func fingerprint(plaintext []byte) string {
-	h := sha256.New()
-	h.Write([]byte("switchboard-fp\x00"))
-	h.Write(plaintext)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
-}
+// fingerprint is what responses and audit events show of a secret.
+func fingerprint(plaintext []byte) string { return secrets.Fingerprint(plaintext) }

@@ -29,7 +29,7 @@ type secretCheck func(v string) string
 // providerSecrets lists, per provider, the secret purposes it takes and how
 // each is validated. A purpose absent from a provider's map is refused.
 var providerSecrets = map[string]map[string]secretCheck{
-	"slack":            {store.PurposeSigning: hexOfLen(32, "a Slack signing secret"), store.PurposeBotToken: prefixed("a Slack bot token", "xoxb-")},
+	"slack":            {store.PurposeSigning: alnumOfLen(32, "a Slack signing secret"), store.PurposeBotToken: prefixed("a Slack bot token", "xoxb-")},
 	"whatsapp":         metaSecrets,
 	"messenger":        metaSecrets,
 	"instagram":        metaSecrets,
@@ -65,6 +65,23 @@ func hexOfLen(n int, what string) secretCheck {
 		}
 		if _, err := hex.DecodeString(v); err != nil {
 			return fmt.Sprintf("must be %s: %d hex characters", what, n)
+		}
+		return ""
+	}
+}
+
+// alnumOfLen accepts exactly n ASCII letters and digits (Slack's signing
+// secrets are hex, but its documented example is not).
+func alnumOfLen(n int, what string) secretCheck {
+	return func(v string) string {
+		if len(v) != n {
+			return fmt.Sprintf("must be %s: %d letters and digits, got %d characters", what, n, len(v))
+		}
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return fmt.Sprintf("must be %s: %d letters and digits", what, n)
+			}
 		}
 		return ""
 	}
