@@ -114,7 +114,7 @@ func VerifyAttestation(key []byte, get func(name string) string, body []byte, no
 	if !ok || strconv.FormatInt(t, 10) != tstr {
 		return Identity{}, ErrMalformedAttest
 	}
-	got, err := base64.StdEncoding.DecodeString(parts[2])
+	got, err := base64.StdEncoding.Strict().DecodeString(parts[2])
 	if err != nil || len(got) != sha256.Size {
 		return Identity{}, ErrMalformedAttest
 	}
