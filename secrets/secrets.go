@@ -206,8 +206,10 @@ const (
 	headerLen  = 1 + nonceSize + wrappedLen + nonceSize
 )
 
-func wrapAAD(keyID, aad string) []byte { return []byte("switchboard-dek-v1\x00" + keyID + "\x00" + aad) }
-func dataAAD(aad string) []byte        { return []byte("switchboard-secret-v1\x00" + aad) }
+func wrapAAD(keyID, aad string) []byte {
+	return []byte("switchboard-dek-v1\x00" + keyID + "\x00" + aad)
+}
+func dataAAD(aad string) []byte { return []byte("switchboard-secret-v1\x00" + aad) }
 
 // Seal encrypts plaintext under a fresh data key wrapped by the primary key.
 // aad is the secret id.
