@@ -106,7 +106,10 @@ func jsonErr(err error) *apiError {
 	var mbe *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
 	var synErr *json.SyntaxError
+	var ae *apiError
 	switch {
+	case errors.As(err, &ae): // from a field's own UnmarshalJSON
+		return ae
 	case errors.As(err, &mbe):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge, Message: fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes)}
 	case errors.As(err, &typeErr):

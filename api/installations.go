@@ -12,12 +12,12 @@ import (
 
 func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request, p principal) error {
 	var req struct {
-		OrgID               string            `json:"org_id"`
-		ProfileID           string            `json:"profile_id"`
-		Provider            string            `json:"provider"`
-		ExternalID          string            `json:"external_id"`
-		Secrets             map[string]string `json:"secrets"`
-		PlatformCredentials bool              `json:"platform_credentials"`
+		OrgID               string       `json:"org_id"`
+		ProfileID           string       `json:"profile_id"`
+		Provider            string       `json:"provider"`
+		ExternalID          string       `json:"external_id"`
+		Secrets             secretValues `json:"secrets"`
+		PlatformCredentials bool         `json:"platform_credentials"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err

@@ -147,7 +147,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	cells := []struct {
 		who, tok, target string
-		want         func(tcase) int
+		want             func(tcase) int
 	}{
 		{"platform on B1", h.admin, "B1", func(c tcase) int { return c.platform }},
 		{"agency A on A1", f.agencyTok, "A1", func(c tcase) int { return c.inAgency }},

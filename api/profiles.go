@@ -41,11 +41,11 @@ func (s *Server) createSecrets(ctx context.Context, q store.Queries, ownerKind, 
 
 func (s *Server) createProfile(w http.ResponseWriter, r *http.Request, p principal) error {
 	var req struct {
-		OrgID         string            `json:"org_id"`
-		Provider      string            `json:"provider"`
-		Name          string            `json:"name"`
-		ExternalAppID string            `json:"external_app_id"`
-		Secrets       map[string]string `json:"secrets"`
+		OrgID         string       `json:"org_id"`
+		Provider      string       `json:"provider"`
+		Name          string       `json:"name"`
+		ExternalAppID string       `json:"external_app_id"`
+		Secrets       secretValues `json:"secrets"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err

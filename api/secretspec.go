@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -185,4 +186,25 @@ func purposeNames(m map[string]secretCheck) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// secretValues is the write-only "secrets" object of a request: purpose ->
+// value. Decoding names the offending purpose when a value is not a string.
+type secretValues map[string]string
+
+func (sv *secretValues) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fieldErr("secrets", "must be an object of purpose -> string")
+	}
+	out := make(secretValues, len(raw))
+	for k, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fieldErr("secrets."+k, "must be a JSON string")
+		}
+		out[k] = s
+	}
+	*sv = out
+	return nil
 }
