@@ -58,13 +58,13 @@ func identity(in filter.Installation) filter.Identity {
 		Provider: in.Provider, IngressID: in.IngressID, Platform: in.Platform}
 }
 
-func signing(t *testing.T, in *filter.Installation, id, plaintext string, notBefore, notAfter int64) {
+func signing(t testing.TB, in *filter.Installation, id, plaintext string, notBefore, notAfter int64) {
 	in.Secrets = append(in.Secrets, filter.Secret{ID: id, Purpose: "signing",
 		Sealed: sealed(t, in.IngressID, id, plaintext), NotBefore: notBefore, NotAfter: notAfter})
 }
 
 // fixture builds the edge configuration of the failure-path matrix.
-func fixture(t *testing.T, mutate ...func(*filter.Config)) (filter.Config, map[int]filter.Installation) {
+func fixture(t testing.TB, mutate ...func(*filter.Config)) (filter.Config, map[int]filter.Installation) {
 	t.Helper()
 	byN := map[int]filter.Installation{}
 	add := func(n int, in filter.Installation) { byN[n] = in }

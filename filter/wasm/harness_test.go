@@ -244,7 +244,7 @@ func ingress(n int) string { return fmt.Sprintf("%032x", n) }
 
 func hookPath(provider string, n int) string { return "/v1/hooks/" + provider + "/" + ingress(n) }
 
-func sealed(t *testing.T, ingressID, secretID, plaintext string) string {
+func sealed(t testing.TB, ingressID, secretID, plaintext string) string {
 	t.Helper()
 	s, err := filter.Seal(edgeKey, []byte(plaintext), filter.SealAAD(ingressID, secretID))
 	if err != nil {
@@ -253,7 +253,7 @@ func sealed(t *testing.T, ingressID, secretID, plaintext string) string {
 	return s
 }
 
-func marshal(t *testing.T, cfg filter.Config) []byte {
+func marshal(t testing.TB, cfg filter.Config) []byte {
 	t.Helper()
 	b, err := json.Marshal(cfg)
 	if err != nil {
