@@ -1,0 +1,248 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-dev/switchboard/envelope"
+	"github.com/switchboard-dev/switchboard/queue"
+)
+
+// waitError sends a task back to the retry set without counting a failure:
+// its session's fence is closed, or this worker no longer owns the shard.
+type waitError struct {
+	delay  time.Duration
+	reason string
+}
+
+func (e *waitError) Error() string { return "waiting: " + e.reason }
+
+// retryError is a failed attempt to be retried after delay.
+type retryError struct {
+	delay time.Duration
+	err   error
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var w *waitError
+	if errors.As(err, &w) {
+		return w.delay
+	}
+	var r *retryError
+	if errors.As(err, &r) {
+		return r.delay
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
+}
+
+func isFailure(err error) bool {
+	var w *waitError
+	return !errors.As(err, &w)
+}
+
+// permanentError is a failure no retry can fix (revoked agent, missing
+// credentials, a provider refusing the request): the event is dead-lettered
+// at once.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(format string, args ...any) error {
+	return &permanentError{fmt.Errorf(format, args...)}
+}
+
+// classify turns an outbound or agent error into a permanent one when the
+// error says a retry cannot help, and reads the delay it asks for.
+func classify(err error) (perm bool, after time.Duration) {
+	var p *permanentError
+	if errors.As(err, &p) {
+		return true, 0
+	}
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		after = ra.RetryAfter()
+	}
+	var tmp interface{ Temporary() bool }
+	if errors.As(err, &tmp) && !tmp.Temporary() {
+		return true, 0
+	}
+	return false, after
+}
+
+// backoff is the delay before attempt n+1: BackoffBase * 2^(n-1), capped,
+// with ±20% jitter so a burst of failures does not retry in lockstep.
+func (p *Pool) backoff(n int) time.Duration {
+	d := p.cfg.BackoffBase
+	for i := 1; i < n && d < p.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	if d > p.cfg.BackoffMax {
+		d = p.cfg.BackoffMax
+	}
+	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return j
+}
+
+// handler processes the tasks of one owned shard.
+func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
+	qname := queue.QueueName(shard)
+	return func(ctx context.Context, t *asynq.Task) error {
+		// Fencing: a worker that lost the lease (paused past it) must not
+		// process; the new owner will.
+		holds, err := p.leases.Holds(ctx, shard, token)
+		if err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		if !holds {
+			return &waitError{delay: p.cfg.FenceRetry, reason: "shard lease lost"}
+		}
+		env, err := envelope.Decode(t.Payload())
+		if err != nil {
+			p.log.Error("undecodable task, dead-lettering", "queue", qname, "err", err)
+			return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+		}
+		if env.Seq <= 0 {
+			return fmt.Errorf("%w: envelope %s has no sequence number", asynq.SkipRetry, env.ID)
+		}
+		check, err := p.fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
+		if err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		for i := 0; check.Verdict == queue.Wait; i++ {
+			if i == 64 {
+				return &waitError{delay: p.cfg.FenceRetry, reason: "many gaps"}
+			}
+			if w := p.mustWait(qname, check); w != nil {
+				return w
+			}
+			if _, err := p.fence.Skip(ctx, env.SessionKey, check.Missing); err != nil {
+				return &retryError{delay: p.cfg.FenceRetry, err: err}
+			}
+			p.log.Warn("skipped a sequence gap", "queue", qname, "seq", check.Missing, "task", check.MissingID)
+			if check, err = p.fence.Check(ctx, env.SessionKey, env.ID, env.Seq); err != nil {
+				return &retryError{delay: p.cfg.FenceRetry, err: err}
+			}
+		}
+		if check.Verdict == queue.Done {
+			return nil
+		}
+		return p.attempt(ctx, qname, env)
+	}
+}
+
+// mustWait decides, for a session waiting on sequence number c.Missing,
+// whether the task behind that number will still come (wait) or not (nil:
+// the caller skips it). Its task is in this shard's queue (same session).
+func (p *Pool) mustWait(qname string, c queue.Check) error {
+	if c.MissingID == "" {
+		return nil // the reservation is gone: nothing to wait for
+	}
+	info, err := p.insp.GetTaskInfo(qname, c.MissingID)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		// Reserved but never enqueued: the enqueue is in flight, or it failed
+		// and the provider may still retry. Hold the session for GapGrace.
+		if p.cfg.Now().Sub(c.ReservedAt) < p.cfg.GapGrace {
+			return &waitError{delay: p.cfg.FenceRetry, reason: "predecessor not enqueued yet"}
+		}
+		return nil
+	case err != nil:
+		return &retryError{delay: p.cfg.FenceRetry, err: fmt.Errorf("inspect predecessor: %w", err)}
+	}
+	switch info.State {
+	case asynq.TaskStateArchived, asynq.TaskStateCompleted:
+		return nil // dead-lettered (e.g. by Asynq's own recoverer) or done
+	}
+	delay := p.cfg.FenceRetry
+	if until := time.Until(info.NextProcessAt); until > delay && (info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled) {
+		// The predecessor sleeps in backoff: wake just after it.
+		delay = until + p.cfg.FenceRetry
+		if delay > time.Minute {
+			delay = time.Minute
+		}
+	}
+	return &waitError{delay: delay, reason: "predecessor " + info.State.String()}
+}
+
+// attempt runs one delivery attempt of env and records its outcome.
+func (p *Pool) attempt(ctx context.Context, qname string, env envelope.Envelope) error {
+	pk := queue.ProgressKey(env.SessionKey, env.ID)
+	n, err := p.rdb.HIncrBy(ctx, pk, "attempts", 1).Result()
+	if err != nil {
+		return &retryError{delay: p.cfg.FenceRetry, err: err}
+	}
+	p.rdb.PExpire(ctx, pk, p.cfg.Retention)
+	err = p.process(ctx, pk, env)
+	if err == nil {
+		if err := p.fence.Complete(ctx, env.SessionKey, env.ID, env.Seq); err != nil {
+			// Side effects are done and recorded in the progress hash: the
+			// retry only completes the fence.
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		return nil
+	}
+	perm, after := classify(err)
+	log := p.log.With("queue", qname, "task", env.ID, "seq", env.Seq, "attempt", n)
+	if perm || int(n) >= p.cfg.Attempts {
+		if ferr := p.fence.Abandon(ctx, env.SessionKey, env.ID, env.Seq); ferr != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: fmt.Errorf("%v (and dead-lettering failed: %w)", err, ferr)}
+		}
+		log.Warn("dead-lettered", "permanent", perm, "err", err)
+		return fmt.Errorf("%w: attempt %d: %v", asynq.SkipRetry, n, err)
+	}
+	delay := p.backoff(int(n))
+	if after > delay {
+		delay = after
+	}
+	log.Info("attempt failed, retrying", "in", delay.Round(time.Millisecond), "err", err)
+	return &retryError{delay: delay, err: err}
+}
+
+// process delivers env to its agent (unless an earlier attempt did) and sends
+// the agent's replies not yet sent. Progress is kept in the hash pk so a retry
+// neither delivers twice nor re-sends a reply.
+func (p *Pool) process(ctx context.Context, pk string, env envelope.Envelope) error {
+	prog, err := p.rdb.HGetAll(ctx, pk).Result()
+	if err != nil {
+		return fmt.Errorf("read progress: %w", err)
+	}
+	var replies []string
+	if prog["delivered"] == "1" {
+		if err := json.Unmarshal([]byte(prog["replies"]), &replies); err != nil {
+			return fmt.Errorf("read progress replies: %w", err)
+		}
+	} else {
+		if replies, err = p.deliver(ctx, env); err != nil {
+			return err
+		}
+		raw, _ := json.Marshal(replies)
+		pipe := p.rdb.TxPipeline()
+		pipe.HSet(ctx, pk, "delivered", "1", "replies", string(raw), "sent", 0)
+		pipe.PExpire(ctx, pk, p.cfg.Retention)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("record delivery: %w", err)
+		}
+	}
+	sent, _ := strconv.Atoi(prog["sent"])
+	for i := sent; i < len(replies); i++ {
+		if err := p.sendReply(ctx, env, replies[i]); err != nil {
+			return fmt.Errorf("reply %d of %d: %w", i+1, len(replies), err)
+		}
+		if err := p.rdb.HSet(ctx, pk, "sent", i+1).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("record reply %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,429 @@
+// Package worker is the pool that consumes the shard queues: it owns shards
+// through leases (queue.Leases), runs one single-slot Asynq server per owned
+// shard, processes each session's events in sequence order (queue.Fence),
+// delivers envelopes to agents signed with Standard Webhooks, sends the
+// agents' replies through the provider APIs with the installation's
+// credentials, retries with backoff and dead-letters what keeps failing.
+//
+// Retries and order. A failing event holds its session, not its shard: the
+// failed task goes back to Asynq's retry set with an exponential delay (or the
+// provider's Retry-After), and every later task of the same session finds the
+// fence closed (its Seq is not last_done+1) and waits in the retry set too,
+// while other sessions of the shard keep flowing. Retrying inside the handler
+// ("in place") would give the same order but block every session of the
+// shard for the whole backoff and make a shard handover wait for it. The
+// attempt count is the worker's own (Config.Attempts, kept in Redis beside
+// the task and reset by a replay); after the last attempt the fence moves past
+// the event (Fence.Abandon) and the task is archived: a dead letter, listed by
+// DeadLetters and re-run by Replay.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-dev/switchboard/provider/discord"
+	"github.com/switchboard-dev/switchboard/provider/slack"
+	"github.com/switchboard-dev/switchboard/provider/telegram"
+	"github.com/switchboard-dev/switchboard/provider/whatsapp"
+	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Directory is what the worker reads from the binding store (store.Store
+// satisfies it).
+type Directory interface {
+	GetAgent(ctx context.Context, id string) (store.Agent, error)
+	GetInstallation(ctx context.Context, id string) (store.Installation, error)
+	GetProfile(ctx context.Context, id string) (store.AppProfile, error)
+	ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]store.Secret, error)
+	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
+}
+
+// Opener decrypts a sealed secret (*secrets.Keyring satisfies it).
+type Opener interface {
+	Open(keyID string, ciphertext []byte, aad string) ([]byte, error)
+}
+
+// TextSender sends one text message through a provider API. account is the
+// installation's provider-side id (WhatsApp phone_number_id), conversation and
+// thread come from the envelope. The provider/<p> Senders satisfy it; errors
+// may implement Temporary() bool and RetryAfter() time.Duration.
+type TextSender interface {
+	SendText(ctx context.Context, token, account, conversation, thread, text string) error
+}
+
+// DefaultSenders returns the outbound clients of the built-in providers,
+// pointed at the providers' public APIs.
+func DefaultSenders(hc *http.Client) map[string]TextSender {
+	return map[string]TextSender{
+		"slack":    slack.NewSender("", hc),
+		"telegram": telegram.NewSender("", hc),
+		"whatsapp": whatsapp.NewSender("", "", hc),
+		"discord":  discord.NewSender("", hc),
+	}
+}
+
+// Config configures a Pool. Zero values take the defaults in brackets.
+type Config struct {
+	Redis     redis.UniversalClient // shared connection (not closed by the pool); or RedisAddr
+	RedisAddr string
+	Shards    int    // [queue.DefaultShards]; the same count as ingest
+	ID        string // worker id [hostname-pid]
+
+	Store   Directory
+	Keyring Opener
+	Senders map[string]TextSender // by provider [DefaultSenders]
+	HTTP    *http.Client          // agent deliveries [30 s timeout]
+	Logger  *slog.Logger
+
+	LeaseTTL    time.Duration // shard lease [15 s]; heartbeat every LeaseTTL/3
+	Attempts    int           // delivery attempts per event before dead-lettering [8]
+	BackoffBase time.Duration // first retry delay [2 s], doubled per attempt
+	BackoffMax  time.Duration // [5 min]
+	FenceRetry  time.Duration // re-check delay of a task waiting for its predecessor [500 ms]
+	// GapGrace is how long a reserved sequence number whose task does not
+	// exist (its enqueue failed and the provider never retried) may hold its
+	// session before the fence skips it [2 min].
+	GapGrace                 time.Duration
+	TaskCheckInterval        time.Duration // idle poll of a shard queue [100 ms]
+	DelayedTaskCheckInterval time.Duration // retry-set poll [500 ms]
+	ShutdownTimeout          time.Duration // wait for an active task at stop [LeaseTTL/3]
+	Retention                time.Duration // as the queue client [queue.DefaultRetention]
+	Now                      func() time.Time
+}
+
+func (c *Config) defaults() error {
+	if c.Redis == nil && c.RedisAddr == "" {
+		return errors.New("worker: no Redis (Config.Redis or Config.RedisAddr)")
+	}
+	if c.Store == nil || c.Keyring == nil {
+		return errors.New("worker: Config.Store and Config.Keyring are required")
+	}
+	if c.Shards <= 0 {
+		c.Shards = queue.DefaultShards
+	}
+	if c.ID == "" {
+		h, _ := os.Hostname()
+		c.ID = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	if c.Senders == nil {
+		c.Senders = DefaultSenders(nil)
+	}
+	if c.HTTP == nil {
+		c.HTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.LeaseTTL, 15*time.Second)
+	def(&c.BackoffBase, 2*time.Second)
+	def(&c.BackoffMax, 5*time.Minute)
+	def(&c.FenceRetry, 500*time.Millisecond)
+	def(&c.GapGrace, 2*time.Minute)
+	def(&c.TaskCheckInterval, 100*time.Millisecond)
+	def(&c.DelayedTaskCheckInterval, 500*time.Millisecond)
+	def(&c.ShutdownTimeout, c.LeaseTTL/3)
+	def(&c.Retention, queue.DefaultRetention)
+	if c.Attempts <= 0 {
+		c.Attempts = 8
+	}
+	if c.Attempts >= queue.MaxRetry {
+		return fmt.Errorf("worker: Attempts %d must stay below queue.MaxRetry %d", c.Attempts, queue.MaxRetry)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Pool is one worker process: it owns some shards and processes them.
+type Pool struct {
+	cfg       Config
+	rdb       redis.UniversalClient
+	ownsRedis bool
+	leases    *queue.Leases
+	fence     *queue.Fence
+	insp      *asynq.Inspector
+	log       *slog.Logger
+
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+
+	mu    sync.Mutex
+	owned map[int]*shardRun
+	wg    sync.WaitGroup
+}
+
+type shardRun struct {
+	shard    int
+	token    string
+	srv      *asynq.Server
+	lastOK   time.Time
+	stopping bool
+}
+
+// New checks cfg and returns a Pool; Run starts it.
+func New(cfg Config) (*Pool, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, rdb: cfg.Redis, owned: map[int]*shardRun{}, log: cfg.Logger.With("worker", cfg.ID)}
+	if p.rdb == nil {
+		p.rdb = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		p.ownsRedis = true
+	}
+	p.leases = queue.NewLeases(p.rdb, cfg.Shards, cfg.LeaseTTL)
+	p.fence = queue.NewFence(p.rdb, cfg.Retention)
+	p.insp = asynq.NewInspectorFromRedisClient(p.rdb)
+	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// ID is the worker id.
+func (p *Pool) ID() string { return p.cfg.ID }
+
+// Owned lists the shards this worker currently consumes.
+func (p *Pool) Owned() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []int
+	for s, r := range p.owned {
+		if !r.stopping {
+			out = append(out, s)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Run owns and processes shards until ctx ends, then stops cleanly: it stops
+// its Asynq servers (an active task finishes or goes back to the head of its
+// queue), releases its leases and leaves the live set, so other workers take
+// the shards over at once instead of after lease expiry.
+func (p *Pool) Run(ctx context.Context) error {
+	interval := p.cfg.LeaseTTL / 3
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	p.heartbeat(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			p.shutdown()
+			return nil
+		case <-t.C:
+			p.heartbeat(ctx)
+		}
+	}
+}
+
+func (p *Pool) shutdown() {
+	p.mu.Lock()
+	runs := make([]*shardRun, 0, len(p.owned))
+	for _, r := range p.owned {
+		r.stopping = true
+		runs = append(runs, r)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(1)
+		go func(r *shardRun) {
+			defer wg.Done()
+			r.srv.Shutdown()
+		}(r)
+	}
+	wg.Wait()
+	p.cancelBase()
+	p.wg.Wait() // shard stops in flight from rebalancing
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, r := range runs {
+		if err := p.leases.Release(ctx, r.shard, r.token); err != nil {
+			p.log.Warn("release shard lease", "shard", r.shard, "err", err)
+		}
+	}
+	if err := p.leases.Unregister(ctx, p.cfg.ID); err != nil {
+		p.log.Warn("leave worker set", "err", err)
+	}
+	p.mu.Lock()
+	p.owned = map[int]*shardRun{}
+	p.mu.Unlock()
+	if p.ownsRedis {
+		p.rdb.Close()
+	}
+	p.log.Info("worker stopped", "shards_released", len(runs))
+}
+
+// heartbeat registers the worker, renews its leases, stops shards it lost,
+// and moves toward its fair share: releases extras, takes free shards.
+func (p *Pool) heartbeat(ctx context.Context) {
+	now := p.cfg.Now()
+	live, err := p.leases.Register(ctx, p.cfg.ID)
+	if err != nil {
+		p.log.Warn("heartbeat", "err", err)
+	}
+	p.mu.Lock()
+	runs := make([]*shardRun, 0, len(p.owned))
+	for _, r := range p.owned {
+		runs = append(runs, r)
+	}
+	p.mu.Unlock()
+	sort.Slice(runs, func(i, j int) bool { return runs[i].shard < runs[j].shard })
+
+	active := 0
+	for _, r := range runs {
+		ok, err := p.leases.Renew(ctx, r.shard, r.token)
+		switch {
+		case err == nil && ok:
+			r.lastOK = now
+		case err == nil && !ok:
+			p.log.Warn("shard lease lost", "shard", r.shard)
+			p.stopShard(r, false)
+			continue
+		case now.Sub(r.lastOK) >= p.cfg.LeaseTTL*2/3:
+			// Redis unreachable for most of a lease: assume it is gone and
+			// stop consuming before another worker can take the shard.
+			p.log.Warn("cannot renew shard lease, stopping shard", "shard", r.shard, "err", err)
+			p.stopShard(r, false)
+			continue
+		}
+		if !p.isStopping(r) {
+			active++
+		}
+	}
+	if err != nil || len(live) == 0 {
+		return
+	}
+	target := queue.Target(p.cfg.Shards, len(live))
+	// Too many: release the highest shards.
+	for i := len(runs) - 1; i >= 0 && active > target; i-- {
+		if r := runs[i]; !p.isStopping(r) {
+			p.log.Info("releasing shard to rebalance", "shard", r.shard, "target", target, "live", len(live))
+			p.stopShard(r, true)
+			active--
+		}
+	}
+	if active >= target {
+		return
+	}
+	owners, err := p.leases.Owners(ctx)
+	if err != nil {
+		p.log.Warn("read shard owners", "err", err)
+		return
+	}
+	// Too few: take free shards, starting at a per-worker offset so that
+	// joining workers do not all race for shard 0.
+	h := fnv.New32a()
+	h.Write([]byte(p.cfg.ID))
+	off := int(h.Sum32() % uint32(p.cfg.Shards))
+	for i := 0; i < p.cfg.Shards && active < target; i++ {
+		s := (off + i) % p.cfg.Shards
+		if _, held := owners[s]; held {
+			continue
+		}
+		if p.takeShard(ctx, s) {
+			active++
+		}
+	}
+}
+
+func (p *Pool) isStopping(r *shardRun) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return r.stopping
+}
+
+func (p *Pool) takeShard(ctx context.Context, s int) bool {
+	token := queue.NewToken(p.cfg.ID)
+	ok, err := p.leases.Acquire(ctx, s, token)
+	if err != nil || !ok {
+		return false
+	}
+	if n, err := p.leases.RequeueOrphans(ctx, s); err != nil {
+		p.log.Warn("requeue orphaned tasks", "shard", s, "err", err)
+	} else if n > 0 {
+		p.log.Info("requeued tasks of a dead consumer", "shard", s, "tasks", n)
+	}
+	r := &shardRun{shard: s, token: token, lastOK: p.cfg.Now()}
+	r.srv = asynq.NewServerFromRedisClient(p.rdb, asynq.Config{
+		Concurrency:              1,
+		Queues:                   map[string]int{queue.QueueName(s): 1},
+		BaseContext:              func() context.Context { return p.baseCtx },
+		TaskCheckInterval:        p.cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: p.cfg.DelayedTaskCheckInterval,
+		RetryDelayFunc:           retryDelay,
+		IsFailure:                isFailure,
+		ShutdownTimeout:          p.cfg.ShutdownTimeout,
+		Logger:                   asynqLogger{p.log.With("shard", s)},
+		LogLevel:                 asynq.WarnLevel,
+	})
+	if err := r.srv.Start(p.handler(s, token)); err != nil {
+		p.log.Error("start shard server", "shard", s, "err", err)
+		_ = p.leases.Release(ctx, s, token)
+		return false
+	}
+	p.mu.Lock()
+	p.owned[s] = r
+	p.mu.Unlock()
+	p.log.Info("took shard", "shard", s)
+	return true
+}
+
+// stopShard stops consuming r's queue in the background (the heartbeat keeps
+// renewing the lease meanwhile) and then releases the lease when release is
+// set (a lost lease is not ours to release).
+func (p *Pool) stopShard(r *shardRun, release bool) {
+	p.mu.Lock()
+	if r.stopping && release {
+		p.mu.Unlock()
+		return
+	}
+	r.stopping = true
+	if !release {
+		delete(p.owned, r.shard)
+	}
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		r.srv.Shutdown()
+		if release {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := p.leases.Release(ctx, r.shard, r.token); err != nil {
+				p.log.Warn("release shard lease", "shard", r.shard, "err", err)
+			}
+			p.mu.Lock()
+			if p.owned[r.shard] == r {
+				delete(p.owned, r.shard)
+			}
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// asynqLogger routes Asynq's logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)); os.Exit(1) }
