@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/migrate"
+	"github.com/switchboard-dev/switchboard/servicetest"
 )
 
 var tables = []string{"agencies", "orgs", "app_profiles", "installations", "secrets", "agents", "bindings",
@@ -86,3 +87,26 @@ func TestUnknownDialect(t *testing.T) {
 		t.Fatalf("unknown dialect: %v", err)
 	}
 }
+
+func TestPostgresRoundTrip(t *testing.T) {
+	pg := servicetest.StartPostgres(t)
+	db, err := sql.Open("pgx", pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	roundTrip(t, migrate.Postgres, pg.DSN, countTables(t, db,
+		`SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = $1`))
+}
+
+func TestPostgresBadDSN(t *testing.T) {
+	err := migrate.Up(context.Background(), migrate.Postgres, "postgres://u:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2")
+	if err == nil {
+		t.Fatal("migrate up on a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error carries the password: %v", err)
+	}
+}
+
+func TestMain(m *testing.M) { servicetest.Main(m) }
