@@ -1,0 +1,514 @@
+// Package ingest is the HTTP service behind the edge: it trusts nothing but the
+// edge's attestation header, answers signed handshakes, normalises the provider
+// payload, resolves the installation, honours the provider's rollout stage,
+// selects the target agents, and enqueues one envelope per target. It answers
+// 2xx only after every enqueue succeeded (a duplicate counts as success), and
+// 503 when the queue or the store is unavailable so the provider retries; the
+// deterministic task ids make the retry safe.
+//
+// Route: POST /v1/hooks/{provider}/{ingress}. Rejections answer a JSON body
+// {"error":"<reason>"} with a typed Reason, are logged with slog and audited
+// (action webhook.reject) — never with the payload or a secret.
+//
+// Choices worth knowing:
+//   - An event no binding matches is acknowledged (200) and logged as
+//     no_binding: refusing it would only make the provider retry for days.
+//   - Handshakes (Slack url_verification, Discord PING) are answered unless the
+//     provider is off (and, for an org's own installation, unless the org is not
+//     in a canary): they set the app up and carry no event.
+//   - Bodies the provider sends that carry nothing to deliver (status updates,
+//     the bot's own messages, edits) are acknowledged with 200 and logged.
+//   - Shared platform apps: the installation is found from the account id in
+//     the body (provider.Event.Account) among the installations of the attested
+//     platform profile, then every tenant id in the body must be that
+//     installation's external id and the body's app id the profile's.
+package ingest
+
+import (
+	_ "github.com/switchboard-dev/switchboard/provider/all" // every built-in provider
+
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/switchboard-dev/switchboard/envelope"
+	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/provider"
+	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/routing"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Reason is why a request was refused; "" on accept. Metrics, logs, the audit
+// log and the JSON answer share it.
+type Reason string
+
+const (
+	ReasonAttestationMissing  Reason = "attestation_missing"  // 401: no attestation header (bypassed the edge)
+	ReasonAttestationInvalid  Reason = "attestation_invalid"  // 401: malformed, forged, stale or not matching the body
+	ReasonIdentityMismatch    Reason = "identity_mismatch"    // 403: attested identity does not fit the path or is incomplete
+	ReasonUnknownProvider     Reason = "unknown_provider"     // 404
+	ReasonBodyTooLarge        Reason = "body_too_large"       // 413
+	ReasonMalformedPayload    Reason = "malformed_payload"    // 400
+	ReasonUnknownInstallation Reason = "unknown_installation" // 403: no installation for the attested id / body account
+	ReasonRevoked             Reason = "revoked"              // 403: installation, profile or org revoked
+	ReasonTenantMismatch      Reason = "tenant_mismatch"      // 403: an id in the body or the store belongs to another tenant
+	ReasonProviderOff         Reason = "provider_off"         // 403: rollout stage off
+	ReasonProviderCanary      Reason = "provider_canary"      // 403: rollout stage canary, org not listed
+	ReasonStoreUnavailable    Reason = "store_unavailable"    // 503
+	ReasonQueueUnavailable    Reason = "queue_unavailable"    // 503
+)
+
+// Status is the HTTP status a reason is answered with.
+func (r Reason) Status() int {
+	switch r {
+	case ReasonAttestationMissing, ReasonAttestationInvalid:
+		return http.StatusUnauthorized
+	case ReasonUnknownProvider:
+		return http.StatusNotFound
+	case ReasonBodyTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case ReasonMalformedPayload:
+		return http.StatusBadRequest
+	case ReasonStoreUnavailable, ReasonQueueUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusForbidden
+}
+
+// Enqueuer puts one envelope on the queue. *queue.Client satisfies it;
+// queue.ErrDuplicate means it was enqueued before and counts as success.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, env envelope.Envelope) error
+}
+
+// Defaults.
+const (
+	DefaultMaxBodyBytes      = filter.DefaultMaxBodyBytes
+	DefaultMaxAttestationAge = 2 * time.Minute
+	// DefaultEnqueueTimeout bounds the whole enqueue step: Slack wants an answer
+	// within 3 s, and a provider retry is better than a late success.
+	DefaultEnqueueTimeout = 2 * time.Second
+)
+
+// Config configures a Handler.
+type Config struct {
+	Store          store.Queries
+	Queue          Enqueuer
+	AttestationKey []byte
+	// MaxAttestationAge bounds the clock difference between the edge's
+	// attestation and now (both directions). 0: DefaultMaxAttestationAge.
+	MaxAttestationAge time.Duration
+	MaxBodyBytes      int64         // 0: DefaultMaxBodyBytes
+	EnqueueTimeout    time.Duration // 0: DefaultEnqueueTimeout
+	Logger            *slog.Logger  // nil: slog.Default()
+	Now               func() time.Time
+}
+
+// Handler is the ingest HTTP handler.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+	// unattestedAudit bounds audit writes for requests that bypassed the edge,
+	// so a flood of them cannot become a flood of store writes (all are logged).
+	unattestedAudit *rate.Limiter
+}
+
+// New checks cfg and returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("ingest: no store")
+	case cfg.Queue == nil:
+		return nil, errors.New("ingest: no queue")
+	case len(cfg.AttestationKey) == 0:
+		return nil, errors.New("ingest: no attestation key")
+	}
+	if cfg.MaxAttestationAge <= 0 {
+		cfg.MaxAttestationAge = DefaultMaxAttestationAge
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.EnqueueTimeout <= 0 {
+		cfg.EnqueueTimeout = DefaultEnqueueTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), unattestedAudit: rate.NewLimiter(5, 20)}
+	h.mux.HandleFunc("POST /v1/hooks/{provider}/{ingress}", h.hook)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+	})
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// rejection is a refusal on its way out.
+type rejection struct {
+	reason Reason
+	detail string // for logs and audit: ids and causes, never payload or secrets
+	org    string // tenant it concerns, when known
+	target string // installation id, else ingress id
+}
+
+func reject(reason Reason, detail string) *rejection {
+	return &rejection{reason: reason, detail: detail}
+}
+
+// request is the state of one webhook as it moves through the steps.
+type request struct {
+	provider string
+	ingress  string
+	id       filter.Identity
+	attested bool
+	body     []byte
+	now      time.Time
+}
+
+func (h *Handler) hook(w http.ResponseWriter, r *http.Request) {
+	req := &request{provider: r.PathValue("provider"), ingress: r.PathValue("ingress"), now: h.cfg.Now()}
+	resp, rej := h.handle(r, req)
+	if rej != nil {
+		h.refuse(w, r, req, rej)
+		return
+	}
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if resp.ContentType != "" {
+		w.Header().Set("Content-Type", resp.ContentType)
+	}
+	w.WriteHeader(status)
+	w.Write(resp.Body)
+}
+
+func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rejection) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return provider.Response{}, reject(ReasonBodyTooLarge, fmt.Sprintf("body over %d bytes", h.cfg.MaxBodyBytes))
+		}
+		return provider.Response{}, reject(ReasonMalformedPayload, "read body: "+err.Error())
+	}
+	req.body = body
+
+	id, err := filter.VerifyAttestation(h.cfg.AttestationKey, r.Header.Get, body, req.now.Unix(), int64(h.cfg.MaxAttestationAge/time.Second))
+	if err != nil {
+		if errors.Is(err, filter.ErrNoAttestation) {
+			return provider.Response{}, reject(ReasonAttestationMissing, err.Error())
+		}
+		return provider.Response{}, reject(ReasonAttestationInvalid, err.Error())
+	}
+	req.id, req.attested = id, true
+	if id.Provider != req.provider || id.IngressID != req.ingress {
+		return provider.Response{}, reject(ReasonIdentityMismatch, "attested provider/ingress differ from the path")
+	}
+	if id.Platform && id.Profile == "" || !id.Platform && (id.Installation == "" || id.Org == "") {
+		return provider.Response{}, reject(ReasonIdentityMismatch, "attested identity incomplete")
+	}
+	p, ok := provider.Get(id.Provider)
+	if !ok {
+		return provider.Response{}, reject(ReasonUnknownProvider, "no inbound adapter for "+provider.Quote(id.Provider))
+	}
+
+	ctx := r.Context()
+	stage, err := h.cfg.Store.GetStage(ctx, id.Provider)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		stage = store.RolloutStage{Provider: id.Provider, Stage: store.StageOn}
+	case err != nil:
+		return provider.Response{}, reject(ReasonStoreUnavailable, "rollout stage: "+err.Error())
+	}
+	if stage.Stage == store.StageOff {
+		return provider.Response{}, reject(ReasonProviderOff, "provider rollout stage is off")
+	}
+
+	res, err := p.Parse(body, r.Header.Get("Content-Type"))
+	if err == nil {
+		err = provider.Check(res)
+	}
+	if err != nil {
+		return provider.Response{}, reject(ReasonMalformedPayload, err.Error())
+	}
+	if res.Handshake != nil {
+		if stage.Stage == store.StageCanary && !id.Platform && !slices.Contains(stage.CanaryOrgs, id.Org) {
+			return provider.Response{}, reject(ReasonProviderCanary, "org not in the provider's canary")
+		}
+		h.cfg.Logger.Info("webhook handshake answered", "provider", id.Provider, "ingress", id.IngressID)
+		return *res.Handshake, nil
+	}
+
+	envs, rej := h.route(ctx, req, res.Events, stage)
+	if rej != nil {
+		return provider.Response{}, rej
+	}
+	if rej := h.enqueue(ctx, req, envs); rej != nil {
+		return provider.Response{}, rej
+	}
+	if len(res.Events) == 0 {
+		h.cfg.Logger.Info("webhook acknowledged without events", "provider", id.Provider, "ingress", id.IngressID, "ignored", res.Ignored)
+	}
+	if res.Ack != nil {
+		return *res.Ack, nil
+	}
+	return provider.Response{Status: http.StatusOK}, nil
+}
+
+// resolved is an installation checked for this request, with what routing needs.
+type resolved struct {
+	inst     store.Installation
+	profile  store.AppProfile
+	bindings []store.Binding
+}
+
+// route resolves the installation of every event, checks tenancy and stage,
+// and returns one finished envelope per (event, target). Nothing is enqueued
+// unless every event passes: a request is accepted or refused as a whole.
+func (h *Handler) route(ctx context.Context, req *request, events []provider.Event, stage store.RolloutStage) ([]envelope.Envelope, *rejection) {
+	cache := map[string]*resolved{} // by installation id
+	var out []envelope.Envelope
+	for _, ev := range events {
+		rv, rej := h.resolve(ctx, req, ev, cache)
+		if rej != nil {
+			return nil, rej
+		}
+		inst := rv.inst
+		if stage.Stage == store.StageCanary && !slices.Contains(stage.CanaryOrgs, inst.OrgID) {
+			return nil, &rejection{reason: ReasonProviderCanary, detail: "org not in the provider's canary", org: inst.OrgID, target: inst.ID}
+		}
+		account := ev.Account
+		if account == "" {
+			account = inst.ExternalID
+		}
+		targets := routing.Select(rv.bindings, routing.Event{Account: account, Channel: ev.Conversation, Peer: ev.Sender, Mentions: ev.Mentions})
+		if len(targets) == 0 {
+			h.cfg.Logger.Info("no_binding: event acknowledged without a target",
+				"provider", req.id.Provider, "installation", inst.ID, "org", inst.OrgID, "event_id", ev.EventID, "conversation", ev.Conversation)
+			continue
+		}
+		for _, b := range targets {
+			out = append(out, envelope.Envelope{
+				Provider:       req.id.Provider,
+				OrgID:          inst.OrgID,
+				InstallationID: inst.ID,
+				ProfileID:      inst.ProfileID,
+				Conversation:   ev.Conversation,
+				Thread:         ev.Thread,
+				Sender:         ev.Sender,
+				Text:           ev.Text,
+				Attachments:    ev.Attachments,
+				EventID:        ev.EventID,
+				ReceivedAt:     req.now.UTC(),
+				AgentID:        b.AgentID,
+				Persona:        b.Persona,
+				BindingID:      b.ID,
+				Raw:            rawJSON(req.body),
+			}.Finish())
+		}
+	}
+	return out, nil
+}
+
+// resolve finds and checks the installation an event belongs to.
+func (h *Handler) resolve(ctx context.Context, req *request, ev provider.Event, cache map[string]*resolved) (*resolved, *rejection) {
+	id := req.id
+	q := h.cfg.Store
+	var inst store.Installation
+	var err error
+	if id.Platform {
+		if ev.Account == "" {
+			return nil, reject(ReasonUnknownInstallation, "shared app event carries no account id")
+		}
+		inst, err = q.FindInstallation(ctx, id.Profile, ev.Account)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, reject(ReasonUnknownInstallation, fmt.Sprintf("no installation of profile %s for account %s", id.Profile, provider.Quote(ev.Account)))
+		}
+	} else {
+		if rv := cache[id.Installation]; rv != nil {
+			inst = rv.inst
+		} else {
+			inst, err = q.GetInstallation(ctx, id.Installation)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, &rejection{reason: ReasonUnknownInstallation, detail: "attested installation not in the store", org: id.Org, target: id.Installation}
+			}
+		}
+	}
+	if err != nil {
+		return nil, reject(ReasonStoreUnavailable, "load installation: "+err.Error())
+	}
+	rv := cache[inst.ID]
+	if rv == nil {
+		var rej *rejection
+		if rv, rej = h.load(ctx, req, inst); rej != nil {
+			return nil, rej
+		}
+		cache[inst.ID] = rv
+	}
+	mismatch := func(detail string) *rejection {
+		return &rejection{reason: ReasonTenantMismatch, detail: detail, org: inst.OrgID, target: inst.ID}
+	}
+	// Every tenant id the body attributes this event to must be this
+	// installation's (a BYOA app signed it, or the platform profile resolved it).
+	if inst.ExternalID != "" || id.Platform {
+		for _, t := range ev.TenantIDs {
+			if t != inst.ExternalID {
+				return nil, mismatch(fmt.Sprintf("body tenant id %s is not installation's %s", provider.Quote(t), provider.Quote(inst.ExternalID)))
+			}
+		}
+	}
+	if rv.profile.ExternalAppID != "" && ev.AppID != "" && ev.AppID != rv.profile.ExternalAppID {
+		return nil, mismatch(fmt.Sprintf("body app id %s is not the profile's", provider.Quote(ev.AppID)))
+	}
+	return rv, nil
+}
+
+// load checks an installation against the attested identity and loads its
+// profile and bindings.
+func (h *Handler) load(ctx context.Context, req *request, inst store.Installation) (*resolved, *rejection) {
+	id := req.id
+	q := h.cfg.Store
+	rej := func(reason Reason, detail string) *rejection {
+		return &rejection{reason: reason, detail: detail, org: inst.OrgID, target: inst.ID}
+	}
+	if inst.Provider != id.Provider {
+		return nil, rej(ReasonTenantMismatch, "installation provider differs from the attested provider")
+	}
+	if id.Platform {
+		if inst.ProfileID != id.Profile {
+			return nil, rej(ReasonTenantMismatch, "installation is not of the attested platform profile")
+		}
+	} else if inst.OrgID != id.Org || (id.Profile != "" && inst.ProfileID != id.Profile) {
+		return nil, rej(ReasonTenantMismatch, "installation org or profile differs from the attested identity")
+	}
+	if inst.RevokedAt != nil {
+		return nil, rej(ReasonRevoked, "installation revoked")
+	}
+	profile, err := q.GetProfile(ctx, inst.ProfileID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, rej(ReasonUnknownInstallation, "installation's profile not in the store")
+		}
+		return nil, rej(ReasonStoreUnavailable, "load profile: "+err.Error())
+	}
+	if profile.RevokedAt != nil {
+		return nil, rej(ReasonRevoked, "profile revoked")
+	}
+	// A platform profile serves platform traffic only, an org's profile only its org.
+	if id.Platform != (profile.OwnerOrgID == store.OwnerPlatform) || (!id.Platform && profile.OwnerOrgID != inst.OrgID) {
+		return nil, rej(ReasonTenantMismatch, "profile owner does not fit the attested identity")
+	}
+	org, err := q.GetOrg(ctx, inst.OrgID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, rej(ReasonUnknownInstallation, "installation's org not in the store")
+		}
+		return nil, rej(ReasonStoreUnavailable, "load org: "+err.Error())
+	}
+	if org.RevokedAt != nil {
+		return nil, rej(ReasonRevoked, "org revoked")
+	}
+	all, err := q.ListBindings(ctx, inst.ID)
+	if err != nil {
+		return nil, rej(ReasonStoreUnavailable, "load bindings: "+err.Error())
+	}
+	bindings := all[:0:0]
+	for _, b := range all {
+		if b.InstallationID == inst.ID && b.OrgID == inst.OrgID && b.RevokedAt == nil {
+			bindings = append(bindings, b)
+		}
+	}
+	return &resolved{inst: inst, profile: profile, bindings: bindings}, nil
+}
+
+// enqueue puts every envelope on the queue; any failure but a duplicate makes
+// the whole request 503 (the provider retries; enqueued ones are duplicates then).
+func (h *Handler) enqueue(ctx context.Context, req *request, envs []envelope.Envelope) *rejection {
+	if len(envs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.EnqueueTimeout)
+	defer cancel()
+	for _, env := range envs {
+		err := h.cfg.Queue.Enqueue(ctx, env)
+		switch {
+		case err == nil:
+			h.cfg.Logger.Info("webhook enqueued", "provider", env.Provider, "installation", env.InstallationID,
+				"org", env.OrgID, "event_id", env.EventID, "agent", env.AgentID, "task_id", env.ID)
+		case errors.Is(err, queue.ErrDuplicate):
+			h.cfg.Logger.Info("webhook duplicate: already enqueued", "provider", env.Provider, "installation", env.InstallationID,
+				"event_id", env.EventID, "agent", env.AgentID, "task_id", env.ID)
+		default:
+			return &rejection{reason: ReasonQueueUnavailable, detail: err.Error(), org: env.OrgID, target: env.InstallationID}
+		}
+	}
+	return nil
+}
+
+// rawJSON is the body as received when it is JSON (JSON encoding of the
+// envelope compacts whitespace; escapes and field order stay); a form-encoded
+// body (Slack slash commands, interactivity) is carried as a JSON string.
+func rawJSON(body []byte) json.RawMessage {
+	if json.Valid(body) {
+		return json.RawMessage(body)
+	}
+	s, _ := json.Marshal(string(body))
+	return s
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, req *request, rej *rejection) {
+	status := rej.reason.Status()
+	target := rej.target
+	if target == "" {
+		target = req.ingress
+	}
+	org := rej.org
+	if org == "" && req.attested {
+		org = req.id.Org
+	}
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	h.cfg.Logger.Log(r.Context(), level, "webhook refused", "reason", string(rej.reason), "status", status,
+		"provider", req.provider, "ingress", req.ingress, "org", org, "target", target, "detail", rej.detail,
+		"slack_retry", r.Header.Get("X-Slack-Retry-Num"))
+
+	if req.attested || h.unattestedAudit.Allow() {
+		detail, _ := json.Marshal(map[string]any{
+			"reason": rej.reason, "status": status, "provider": req.provider, "ingress": req.ingress, "detail": rej.detail,
+		})
+		// Audit on its own short deadline: the client may be gone, the record must not.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Second)
+		_, err := h.cfg.Store.AppendAudit(actx, store.AuditEvent{
+			At: req.now.UTC(), Actor: "ingest", OrgID: org, Action: "webhook.reject", Target: target, Detail: string(detail),
+		})
+		cancel()
+		if err != nil {
+			h.cfg.Logger.Error("audit webhook.reject failed", "reason", string(rej.reason), "error", err.Error())
+		}
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(1))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": string(rej.reason)})
+}
