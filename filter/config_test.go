@@ -116,11 +116,14 @@ func TestNoConfigRefusesEverything(t *testing.T) {
 func TestLookup(t *testing.T) {
 	e := matrixEdge(t)
 	r, d := e.Lookup("POST", hookPath("slack", ingSlackA)+"?x=1")
-	if d != nil || r.Installation == nil || r.Installation.OrgID != "org_a" || r.MaxBodyBytes != DefaultMaxBodyBytes {
+	if d != nil || r.Installation == nil || r.Installation.OrgID != "org_a" || r.MaxBodyBytes != DefaultMaxBodyBytes || r.Identity.IngressID != ingSlackA {
 		t.Fatalf("lookup: %+v %+v", r, d)
 	}
 	if _, d := e.Lookup("POST", hookPath("slack", ingSlackRev)); d == nil || d.Reason != ReasonRevoked || d.Identity.Installation == "" {
 		t.Fatalf("revoked lookup: %+v", d)
+	}
+	if d := RejectFor(ReasonBodyTooLarge, r.Identity); d.Status != 413 || d.Identity.Org != "org_a" || string(d.Body) != `{"error":"body_too_large"}` {
+		t.Fatalf("RejectFor: %+v", d)
 	}
 	if _, d := e.Lookup("GET", hookPath("whatsapp", ingMeta)); d != nil {
 		t.Fatalf("meta GET: %+v", d)

@@ -128,10 +128,15 @@ func reject(r Reason, id Identity) Decision {
 // it for e.g. no configuration yet, or a body over the limit while streaming).
 func Reject(r Reason) Decision { return reject(r, Identity{}) }
 
+// RejectFor is Reject with the installation's identity (from Route.Identity),
+// so a host's own refusals (e.g. body over the limit) count per provider.
+func RejectFor(r Reason, id Identity) Decision { return reject(r, id) }
+
 // Route is what Lookup finds from the request line alone.
 type Route struct {
 	Installation *Installation
 	MaxBodyBytes int
+	Identity     Identity
 }
 
 // Edge is a loaded configuration, ready to decide. Safe for concurrent
@@ -290,7 +295,7 @@ func (e *Edge) Lookup(method, path string) (Route, *Decision) {
 	if d != nil {
 		return Route{}, d
 	}
-	return Route{Installation: &ent.inst, MaxBodyBytes: ent.maxBody}, nil
+	return Route{Installation: &ent.inst, MaxBodyBytes: ent.maxBody, Identity: ent.id}, nil
 }
 
 func (e *Edge) lookup(method, target string) (*entry, *Decision) {
