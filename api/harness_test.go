@@ -186,3 +186,14 @@ func (h *harness) fixture() *fixture {
 	f.orgA2Tok = h.create("/v1/tokens", h.admin, map[string]any{"kind": "org", "subject_id": f.org["A2"].id})["token"].(string)
 	return f
 }
+
+// smallFixture is one org with a profile, installation and agent (for fuzzing).
+func (h *harness) smallFixture() *orgObjs {
+	h.t.Helper()
+	o := &orgObjs{}
+	o.id = id(h.create("/v1/orgs", h.admin, map[string]any{"name": "Org"}))
+	o.prof = id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": o.id, "provider": "slack", "name": "Slack", "secrets": map[string]string{"signing": slackSigning}}))
+	o.inst = id(h.create("/v1/installations", h.admin, map[string]any{"org_id": o.id, "profile_id": o.prof, "external_id": "T0"}))
+	o.agent = id(h.create("/v1/agents", h.admin, map[string]any{"org_id": o.id, "name": "agent", "url": "https://agent.example/"}))
+	return o
+}
