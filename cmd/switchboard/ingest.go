@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/ingest"
+	"github.com/switchboard-dev/switchboard/queue"
+)
+
+// envAttestationKey holds the HMAC key shared by the edge and ingest.
+const envAttestationKey = "SWITCHBOARD_ATTESTATION_KEY"
+
+const defaultIngestListen = "127.0.0.1:8090"
+
+func init() {
+	register(command{name: "ingest", usage: "receive attested webhooks from the edge and enqueue them", run: func(ctx context.Context, args []string) error {
+		return runIngest(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+	}})
+}
+
+// readAttestationKey decodes SWITCHBOARD_ATTESTATION_KEY (base64 of 32 bytes).
+func readAttestationKey(getenv func(string) string) ([]byte, error) {
+	text := strings.TrimSpace(getenv(envAttestationKey))
+	if text == "" {
+		return nil, fmt.Errorf("no attestation key: set %s to the same base64 key (32 bytes) the edge uses", envAttestationKey)
+	}
+	key, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not base64", envAttestationKey)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("%s is %d bytes, want 32", envAttestationKey, len(key))
+	}
+	return key, nil
+}
+
+func runIngest(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	listen := fs.String("listen", defaultIngestListen, "address to serve /v1/hooks/... on (only the edge should reach it)")
+	storeDSN := fs.String("store", "", "store: sqlite:PATH or a file path (default "+defaultDataDir+"/switchboard.db)")
+	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
+	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
+	maxBody := fs.Int64("max-body-bytes", ingest.DefaultMaxBodyBytes, "largest webhook body accepted")
+	if err := fs.Parse(args); err != nil {
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *shards <= 0 {
+		return fmt.Errorf("--shards must be positive, got %d", *shards)
+	}
+	key, err := readAttestationKey(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(errOut, nil))
+
+	st, err := openServeStore(ctx, *storeDSN, defaultDataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	q := queue.NewClient(*redisAddr, *shards)
+	defer q.Close()
+
+	h, err := ingest.New(ingest.Config{Store: st, Queue: q, AttestationKey: key, MaxBodyBytes: *maxBody, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	fmt.Fprintf(out, "ingest listening on http://%s (redis %s, %d shards)\n", ln.Addr(), *redisAddr, *shards)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
