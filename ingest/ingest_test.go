@@ -43,7 +43,7 @@ var (
 )
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	st    store.Store
 	redis *servicetest.Redis
 	q     *queue.Client
@@ -51,7 +51,7 @@ type harness struct {
 	logs  *bytes.Buffer
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sb.db"))
 	if err != nil {
@@ -74,14 +74,14 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, st: st, redis: r, q: q, h: h, logs: logs}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func seed(t *testing.T, s store.Store) {
+func seed(t testing.TB, s store.Store) {
 	for _, o := range []string{"org_a", "org_b"} {
 		must(t, s.CreateOrg(ctx, store.Org{ID: o, Name: o, CreatedAt: t0}))
 	}
