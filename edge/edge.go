@@ -1,0 +1,450 @@
+// Package edge is the native edge host: it subscribes over ADS to the same
+// ECDS resource Envoy uses, loads it with the filter core, and serves
+// /v1/hooks/... itself, reverse-proxying accepted requests to ingest.
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/xds"
+)
+
+// Config configures a Host.
+type Config struct {
+	ControlPlane   string   // host:port of the xDS (ADS) server
+	NodeID         string   // unique per edge node
+	Group          string   // xds.GroupStable (default) or xds.GroupCanary
+	EdgeKey        []byte   // SWITCHBOARD_EDGE_KEY
+	AttestationKey []byte   // SWITCHBOARD_ATTESTATION_KEY
+	Ingest         *url.URL // where accepted requests go
+	// TrustForwardedProto makes the edge take the scheme from
+	// X-Forwarded-Proto (only behind a TLS-terminating proxy you run).
+	TrustForwardedProto bool
+	Logger              *slog.Logger
+	Registerer          prometheus.Registerer // nil: a private registry (see Host.Metrics)
+	Now                 func() time.Time
+	// Transport to ingest (nil: http.DefaultTransport).
+	Transport http.RoundTripper
+}
+
+// Host is one native edge node.
+type Host struct {
+	cfg     Config
+	log     *slog.Logger
+	current atomic.Pointer[filter.Edge]
+	proxy   *httputil.ReverseProxy
+	reg     *prometheus.Registry
+	gather  prometheus.Gatherer
+
+	requests *prometheus.CounterVec
+	updates  *prometheus.CounterVec
+
+	mu       sync.Mutex
+	acked    string // last version loaded and ACKed
+	rejected []string
+	changed  chan struct{}
+}
+
+// New checks the configuration and builds a Host; Run starts the xDS client.
+func New(cfg Config) (*Host, error) {
+	if cfg.ControlPlane == "" || cfg.NodeID == "" || cfg.Ingest == nil {
+		return nil, errors.New("edge: control plane address, node id and ingest URL are required")
+	}
+	if len(cfg.EdgeKey) != filter.EdgeKeySize {
+		return nil, fmt.Errorf("edge: %s must be %d bytes", xds.EnvEdgeKey, filter.EdgeKeySize)
+	}
+	if len(cfg.AttestationKey) < 32 {
+		return nil, fmt.Errorf("edge: %s must be at least 32 bytes", xds.EnvAttestationKey)
+	}
+	if cfg.Group == "" {
+		cfg.Group = xds.GroupStable
+	}
+	if cfg.Group != xds.GroupStable && cfg.Group != xds.GroupCanary {
+		return nil, fmt.Errorf("edge: unknown group %q (stable or canary)", cfg.Group)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Host{cfg: cfg, log: cfg.Logger.With("component", "edge", "node", cfg.NodeID), changed: make(chan struct{})}
+	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_edge_requests_total",
+		Help: "Webhook requests at the edge by provider, decision (accept, reject, respond) and reason.",
+	}, []string{"provider", "decision", "reason"})
+	h.updates = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_edge_config_updates_total",
+		Help: "Edge configurations received, by result (ack, nack).",
+	}, []string{"result"})
+	var r prometheus.Registerer = cfg.Registerer
+	h.gather = prometheus.DefaultGatherer
+	if r == nil {
+		h.reg = prometheus.NewRegistry()
+		r, h.gather = h.reg, h.reg
+	} else if g, ok := r.(prometheus.Gatherer); ok {
+		h.gather = g
+	}
+	for _, c := range []prometheus.Collector{h.requests, h.updates} {
+		if err := r.Register(c); err != nil {
+			return nil, fmt.Errorf("edge: register metrics: %w", err)
+		}
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite:   h.rewrite,
+		Transport: tr,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			h.log.Error("ingest unreachable", "err", err)
+			writeJSON(w, http.StatusBadGateway, []byte(`{"error":"ingest_unavailable"}`))
+		},
+	}
+	return h, nil
+}
+
+// Version is the configuration version in force ("" before the first).
+func (h *Host) Version() string { return h.current.Load().Version() }
+
+// Ready reports whether a configuration has been loaded.
+func (h *Host) Ready() bool { return h.current.Load() != nil }
+
+// WaitVersion blocks until the version in force satisfies ok or ctx ends.
+func (h *Host) WaitVersion(ctx context.Context, ok func(version string) bool) error {
+	for {
+		h.mu.Lock()
+		ch := h.changed
+		h.mu.Unlock()
+		if ok(h.Version()) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Rejected lists versions this node NACKed (most recent last).
+func (h *Host) Rejected() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.rejected...)
+}
+
+// Run keeps an ADS stream to the control plane open, reconnecting with
+// backoff, until ctx ends. The configuration in force stays in force while
+// the control plane is unreachable.
+func (h *Host) Run(ctx context.Context) error {
+	conn, err := grpc.NewClient(h.cfg.ControlPlane,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	if err != nil {
+		return fmt.Errorf("edge: xds client for %s: %w", h.cfg.ControlPlane, err)
+	}
+	defer conn.Close()
+	backoff := 100 * time.Millisecond
+	for {
+		start := time.Now()
+		err := h.stream(ctx, conn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = 100 * time.Millisecond // the stream was healthy for a while
+		}
+		h.log.Warn("xds stream ended; keeping the configuration in force", "version", h.Version(), "err", err, "retry_in", backoff)
+		jitter := time.Duration(rand.Int64N(int64(backoff)/2 + 1))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff + jitter):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (h *Host) node() *corev3.Node {
+	md, _ := structpb.NewStruct(map[string]any{"group": h.cfg.Group, "host": "switchboard-edge"})
+	return &corev3.Node{Id: h.cfg.NodeID, Cluster: "switchboard-edge", Metadata: md, UserAgentName: "switchboard-edge"}
+}
+
+// stream runs one ADS stream: a named ECDS subscription, ACK on a
+// configuration the core loads, NACK (with the error) on one it refuses.
+func (h *Host) stream(ctx context.Context, conn *grpc.ClientConn) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	version := h.acked
+	h.mu.Unlock()
+	req := &discovery.DiscoveryRequest{
+		Node:          h.node(),
+		TypeUrl:       resource.ExtensionConfigType,
+		ResourceNames: []string{xds.FilterName},
+		VersionInfo:   version, // what we run, so an unchanged configuration is not re-sent
+	}
+	if err := st.Send(req); err != nil {
+		return err
+	}
+	for {
+		resp, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		if resp.GetTypeUrl() != resource.ExtensionConfigType {
+			continue
+		}
+		next := &discovery.DiscoveryRequest{TypeUrl: resource.ExtensionConfigType, ResourceNames: []string{xds.FilterName},
+			ResponseNonce: resp.GetNonce()}
+		if err := h.apply(resp); err != nil {
+			h.updates.WithLabelValues("nack").Inc()
+			h.log.Error("configuration rejected (NACK); previous one stays in force",
+				"version", resp.GetVersionInfo(), "in_force", h.Version(), "err", err)
+			h.mu.Lock()
+			h.rejected = append(h.rejected, resp.GetVersionInfo())
+			if len(h.rejected) > 16 {
+				h.rejected = h.rejected[1:]
+			}
+			next.VersionInfo = h.acked
+			h.mu.Unlock()
+			next.ErrorDetail = &statuspb.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
+		} else {
+			h.updates.WithLabelValues("ack").Inc()
+			next.VersionInfo = resp.GetVersionInfo()
+		}
+		if err := st.Send(next); err != nil {
+			return err
+		}
+	}
+}
+
+// apply loads the ECDS resource of resp and swaps it in.
+func (h *Host) apply(resp *discovery.DiscoveryResponse) error {
+	js, err := ConfigFromResponse(resp)
+	if err != nil {
+		return err
+	}
+	e, err := filter.Load(js, h.cfg.EdgeKey)
+	if err != nil {
+		return fmt.Errorf("load edge configuration: %w", err)
+	}
+	e.SetAttestationKey(h.cfg.AttestationKey)
+	h.current.Store(e)
+	h.mu.Lock()
+	h.acked = resp.GetVersionInfo()
+	close(h.changed)
+	h.changed = make(chan struct{})
+	h.mu.Unlock()
+	h.log.Info("configuration in force", "version", resp.GetVersionInfo(), "entries", e.Len())
+	return nil
+}
+
+// ConfigFromResponse extracts the filter configuration JSON from an ECDS
+// response, checking it is exactly the one resource the edge asked for and
+// that it is the Wasm filter type.
+func ConfigFromResponse(resp *discovery.DiscoveryResponse) ([]byte, error) {
+	if n := len(resp.GetResources()); n != 1 {
+		return nil, fmt.Errorf("ECDS response has %d resources, want 1 (%s)", n, xds.FilterName)
+	}
+	var ext corev3.TypedExtensionConfig
+	if err := resp.GetResources()[0].UnmarshalTo(&ext); err != nil {
+		return nil, fmt.Errorf("ECDS resource: %w", err)
+	}
+	if ext.GetName() != xds.FilterName {
+		return nil, fmt.Errorf("ECDS resource is %q, want %q", ext.GetName(), xds.FilterName)
+	}
+	if got := ext.GetTypedConfig().GetTypeUrl(); got != xds.WasmTypeURL {
+		return nil, fmt.Errorf("ECDS resource type %q, want %q", got, xds.WasmTypeURL)
+	}
+	var w wasmfilterv3.Wasm
+	if err := ext.GetTypedConfig().UnmarshalTo(&w); err != nil {
+		return nil, fmt.Errorf("wasm filter config: %w", err)
+	}
+	var sv wrapperspb.StringValue
+	if err := w.GetConfig().GetConfiguration().UnmarshalTo(&sv); err != nil {
+		return nil, fmt.Errorf("wasm plugin configuration: %w", err)
+	}
+	return []byte(sv.GetValue()), nil
+}
+
+type decisionKey struct{}
+
+// ServeHTTP verifies one webhook request with the configuration in force.
+func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e := h.current.Load()
+	if e == nil {
+		h.count("unknown", filter.Reject(filter.ReasonNoConfig))
+		h.reply(w, filter.Reject(filter.ReasonNoConfig))
+		return
+	}
+	target := r.URL.RequestURI()
+	route, d := e.Lookup(r.Method, target)
+	if d != nil {
+		h.count(providerOf(route, *d), *d)
+		h.reply(w, *d)
+		return
+	}
+	limit := route.MaxBodyBytes
+	if limit <= 0 {
+		limit = filter.DefaultMaxBodyBytes
+	}
+	if r.ContentLength > int64(limit) {
+		h.tooLarge(w, route)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		d := filter.Reject(filter.ReasonMalformedRequest)
+		h.count(route.Installation.Provider, d)
+		h.reply(w, d)
+		return
+	}
+	if len(body) > limit {
+		h.tooLarge(w, route)
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if h.cfg.TrustForwardedProto {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			scheme = p
+		}
+	}
+	req := &filter.Request{Method: r.Method, Scheme: scheme, Host: r.Host, Path: target, Body: body}
+	for name, vals := range r.Header {
+		for _, v := range vals {
+			req.Headers = append(req.Headers, [2]string{name, v})
+		}
+	}
+	dec := e.Decide(req, h.cfg.Now().Unix())
+	h.count(route.Installation.Provider, dec)
+	if !dec.Accept {
+		h.reply(w, dec)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), decisionKey{}, &accepted{dec: dec, body: body}))
+	h.proxy.ServeHTTP(w, r)
+}
+
+type accepted struct {
+	dec  filter.Decision
+	body []byte
+}
+
+func (h *Host) tooLarge(w http.ResponseWriter, route filter.Route) {
+	d := filter.Reject(filter.ReasonBodyTooLarge)
+	h.count(route.Installation.Provider, d)
+	h.reply(w, d)
+}
+
+// rewrite forwards an accepted request: inbound x-switchboard-* headers are
+// dropped, the decision's identity and attestation headers added, and the
+// body replaced by the verified bytes.
+func (h *Host) rewrite(pr *httputil.ProxyRequest) {
+	a := pr.In.Context().Value(decisionKey{}).(*accepted)
+	for name := range pr.Out.Header {
+		if strings.HasPrefix(strings.ToLower(name), filter.HeaderPrefix) {
+			pr.Out.Header.Del(name)
+		}
+	}
+	for _, kv := range a.dec.Headers {
+		pr.Out.Header.Add(kv[0], kv[1])
+	}
+	pr.Out.Body = io.NopCloser(bytes.NewReader(a.body))
+	pr.Out.ContentLength = int64(len(a.body))
+	pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(a.body)), nil }
+	pr.Out.Header.Del("Transfer-Encoding")
+	pr.SetURL(h.cfg.Ingest)
+	pr.Out.Host = pr.In.Host
+	pr.SetXForwarded()
+}
+
+func providerOf(route filter.Route, d filter.Decision) string {
+	if d.Identity.Provider != "" {
+		return d.Identity.Provider
+	}
+	if route.Installation != nil {
+		return route.Installation.Provider
+	}
+	return "unknown" // never a label from the path: unbounded cardinality
+}
+
+func (h *Host) count(provider string, d filter.Decision) {
+	decision := "reject"
+	switch {
+	case d.Accept:
+		decision = "accept"
+	case d.Respond:
+		decision = "respond"
+	}
+	h.requests.WithLabelValues(provider, decision, string(d.Reason)).Inc()
+}
+
+func (h *Host) reply(w http.ResponseWriter, d filter.Decision) {
+	ct := d.ContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(d.Status)
+	_, _ = w.Write(d.Body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// AdminHandler serves /metrics and /ready (bind it to loopback).
+func (h *Host) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(h.gather, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		if !h.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, []byte(`{"ready":false}`))
+			return
+		}
+		writeJSON(w, http.StatusOK, fmt.Appendf(nil, `{"ready":true,"version":%q}`, h.Version()))
+	})
+	return mux
+}
