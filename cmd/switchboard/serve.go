@@ -19,7 +19,6 @@ import (
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
-	"github.com/switchboard-dev/switchboard/store/sqlite"
 )
 
 func init() {
@@ -54,9 +53,7 @@ func registerServePart(p servePart) { serveParts = append(serveParts, p) }
 
 const (
 	defaultListen  = "127.0.0.1:8080"
-	defaultDataDir = "switchboard-data"
 	adminTokenFile = "admin.token"
-	masterKeyFile  = "master.keys"
 	shutdownGrace  = 10 * time.Second
 )
 
@@ -64,8 +61,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", defaultListen, "address of the binding API (HTTP)")
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the SQLite store, the generated master key and admin token")
-	storeDSN := fs.String("store", "", "store: sqlite:PATH or a file path (default <data-dir>/switchboard.db)")
+	so := addStoreFlags(fs) // --data-dir (also holds admin.token) and --store
 	for _, p := range serveParts {
 		if p.flags != nil {
 			p.flags(fs)
@@ -78,20 +74,21 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
+	dataDir := &so.DataDir
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 
-	st, err := openServeStore(ctx, *storeDSN, *dataDir)
+	keys, err := loadKeyring(*dataDir)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, so.DSN())
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	keys, keySource, err := loadServeKeyring(*dataDir)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "master keys: %s (primary %s)\n", keySource, keys.Primary())
+	fmt.Fprintf(out, "store: %s; master key %s seals\n", so.DSN(), keys.Primary())
 
 	if err := ensureServeAdmin(ctx, st, *dataDir, out); err != nil {
 		return err
@@ -164,49 +161,6 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	return errors.Join(all...)
 }
 
-// openServeStore opens the store named by dsn (default: SQLite in dataDir).
-// TODO(reconcile): replace with the store helper's openStore once
-// cmd/switchboard/store.go lands.
-func openServeStore(ctx context.Context, dsn, dataDir string) (store.Store, error) {
-	if dsn == "" {
-		dsn = filepath.Join(dataDir, "switchboard.db")
-	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, errors.New("--store: the PostgreSQL backend is not wired into serve yet; use sqlite:PATH")
-	}
-	path := strings.TrimPrefix(dsn, "sqlite:")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	return st, nil
-}
-
-// loadServeKeyring takes the master keys from the environment; without
-// them it uses (creating on first start) <dataDir>/master.keys so that the
-// defaults work with nothing else set up.
-// TODO(reconcile): replace with the store helper's loadKeyring.
-func loadServeKeyring(dataDir string) (*secrets.Keyring, string, error) {
-	k, err := secrets.FromEnv()
-	if err == nil {
-		return k, "from environment", nil
-	}
-	if !errors.Is(err, secrets.ErrNoKeys) {
-		return nil, "", err
-	}
-	path := filepath.Join(dataDir, masterKeyFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		line := secrets.FormatKey("k"+time.Now().UTC().Format("20060102"), secrets.NewKey()) + "\n"
-		if err := writeFileExcl(path, []byte(line)); err != nil {
-			return nil, "", fmt.Errorf("create master key file: %w", err)
-		}
-		k, err := secrets.LoadFile(path)
-		return k, "generated " + path + " (set " + secrets.EnvKeys + " or " + secrets.EnvKeyFile + " in production)", err
-	}
-	k, err = secrets.LoadFile(path)
-	return k, path, err
-}
-
 // ensureServeAdmin makes sure a platform admin token exists: from
 // SWITCHBOARD_ADMIN_TOKEN, else <dataDir>/admin.token, else a new one that is
 // printed once and written (0600) to that file. The store keeps only its hash.
@@ -256,4 +210,14 @@ func writeFileExcl(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// defaultDataDir matches addStoreFlags' default (without $SWITCHBOARD_DATA_DIR).
+const defaultDataDir = ".data"
+
+// openServeStore is kept for callers written before store.go landed (ingest):
+// dsn, else SQLite in dataDir. New code uses addStoreFlags + openStore.
+func openServeStore(ctx context.Context, dsn, dataDir string) (store.Store, error) {
+	o := storeOptions{DataDir: dataDir, Store: dsn}
+	return openStore(ctx, o.DSN())
 }

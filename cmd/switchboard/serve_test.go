@@ -78,7 +78,7 @@ func startServe(t *testing.T, args ...string) (base string, out *syncBuffer, sto
 	return base, out, stop
 }
 
-func get(t *testing.T, url, token string) int {
+func serveGet(t *testing.T, url, token string) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -96,6 +96,7 @@ func get(t *testing.T, url, token string) int {
 func TestServeDefaults(t *testing.T) {
 	t.Setenv("SWITCHBOARD_MASTER_KEYS", "")
 	t.Setenv("SWITCHBOARD_MASTER_KEY_FILE", "")
+	t.Setenv("SWITCHBOARD_STORE", "")
 	t.Setenv("SWITCHBOARD_ADMIN_TOKEN", "")
 	dir := filepath.Join(t.TempDir(), "data")
 	base, out, stop := startServe(t, "--listen", "127.0.0.1:0", "--data-dir", dir)
@@ -118,10 +119,10 @@ func TestServeDefaults(t *testing.T) {
 			t.Errorf("%s mode %v, want 0600", f, fi.Mode().Perm())
 		}
 	}
-	if s := get(t, base+"/v1/whoami", token); s != 200 {
+	if s := serveGet(t, base+"/v1/whoami", token); s != 200 {
 		t.Fatalf("whoami with admin token: %d", s)
 	}
-	if s := get(t, base+"/v1/whoami", "sbt_wrong"); s != 401 {
+	if s := serveGet(t, base+"/v1/whoami", "sbt_wrong"); s != 401 {
 		t.Fatalf("whoami with wrong token: %d", s)
 	}
 	// Create something that needs the master key, so a restart proves the
@@ -149,7 +150,7 @@ func TestServeDefaults(t *testing.T) {
 	if !strings.Contains(out2.String(), "admin token: in "+tokenFile) {
 		t.Errorf("restart does not say where the token is:\n%s", out2.String())
 	}
-	if s := get(t, base2+"/v1/orgs", token); s != 200 {
+	if s := serveGet(t, base2+"/v1/orgs", token); s != 200 {
 		t.Fatalf("list orgs after restart: %d", s)
 	}
 	if err := stop2(); err != nil {
@@ -160,6 +161,7 @@ func TestServeDefaults(t *testing.T) {
 func TestServeAdminTokenFromEnv(t *testing.T) {
 	t.Setenv("SWITCHBOARD_MASTER_KEYS", "")
 	t.Setenv("SWITCHBOARD_MASTER_KEY_FILE", "")
+	t.Setenv("SWITCHBOARD_STORE", "")
 	const tok = "env-admin-token-0123456789abcdef"
 	t.Setenv("SWITCHBOARD_ADMIN_TOKEN", tok)
 	dir := t.TempDir()
@@ -170,7 +172,7 @@ func TestServeAdminTokenFromEnv(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "other.db")); err != nil {
 		t.Fatalf("--store ignored: %v", err)
 	}
-	if s := get(t, base+"/v1/whoami", tok); s != 200 {
+	if s := serveGet(t, base+"/v1/whoami", tok); s != 200 {
 		t.Fatalf("whoami: %d", s)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "admin.token")); err == nil {
