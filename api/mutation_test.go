@@ -467,3 +467,35 @@ func TestRevokeCascades(t *testing.T) {
 		t.Fatal("installation of revoked profile still live")
 	}
 }
+
+func TestRevokeAgency(t *testing.T) {
+	h := newHarness(t, nil)
+	f := h.fixture()
+	if s, _ := h.call("POST", "/v1/agencies/"+f.agencyA+"/revoke", f.agencyTok, nil); s != 403 {
+		t.Fatalf("agency revokes itself: %d, want 403", s)
+	}
+	if s, _ := h.call("POST", "/v1/agencies/"+f.agencyB+"/revoke", f.agencyTok, nil); s != 404 {
+		t.Fatalf("agency revokes another: %d, want 404", s)
+	}
+	if s, _ := h.call("POST", "/v1/agencies/"+f.agencyA+"/revoke", f.orgTok, nil); s != 404 {
+		t.Fatalf("org revokes its agency: %d, want 404", s)
+	}
+	before := h.generation()
+	s, out := h.call("POST", "/v1/agencies/"+f.agencyA+"/revoke", h.admin, nil)
+	if _, ok := any(h.raw.DB).(api.AgencyRevoker); !ok {
+		// The store does not implement it yet: refused cleanly, nothing written.
+		if s != 501 || h.generation() != before {
+			t.Fatalf("revoke agency without store support: %d %v", s, out)
+		}
+		return
+	}
+	if s != 200 || out["revoked_at"] == nil {
+		t.Fatalf("revoke agency: %d %v", s, out)
+	}
+	if s, _ := h.call("GET", "/v1/whoami", f.agencyTok, nil); s != 401 {
+		t.Fatalf("token of revoked agency: %d, want 401", s)
+	}
+	if s, _ := h.call("GET", "/v1/whoami", f.orgTok, nil); s != 200 {
+		t.Fatalf("client org token after its agency was revoked: %d, want 200", s)
+	}
+}
