@@ -290,6 +290,8 @@ func TestProvidersEnqueueWithSessionKey(t *testing.T) {
 			[]string{"s1/org_a/slack/inst_slack_a/C2147483705/1355517523.000005/agt_a1/default"}, "Ev0PV52K22"},
 		{"slack slash command", idSlackA, "../provider/slack/testdata/slash_command.form", "application/x-www-form-urlencoded", "",
 			[]string{"s1/org_a/slack/inst_slack_a/C2147483705//agt_a1/default"}, "13345224609.738474920.8088930838d88f008e0"},
+		{"slack interactivity", idSlackA, "../provider/slack/testdata/block_actions.form", "application/x-www-form-urlencoded", "",
+			[]string{"s1/org_a/slack/inst_slack_a/C2147483705/1548261200.000100/agt_a1/default"}, "12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3"},
 		{"telegram", idTgA, "../provider/telegram/testdata/forum_topic_photo.json", "application/json", "",
 			[]string{"s1/org_a/telegram/inst_tg_a/-1002222222/42/agt_a2/tg"}, "10001"},
 		{"whatsapp shared app", idWaP, "../provider/whatsapp/testdata/text_message.json", "application/json", "",
@@ -325,6 +327,12 @@ func TestProvidersEnqueueWithSessionKey(t *testing.T) {
 			}
 			if !json.Valid(e.Raw) {
 				t.Fatal("raw is not JSON")
+			}
+			if strings.HasSuffix(c.file, ".form") {
+				var form string
+				if err := json.Unmarshal(e.Raw, &form); err != nil || form != string(body) {
+					t.Fatalf("form body not carried as a JSON string: %s", e.Raw)
+				}
 			}
 			// JSON encoding compacts a RawMessage: whitespace goes, escapes
 			// (Meta's \uXXXX) and field order stay.
