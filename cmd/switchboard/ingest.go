@@ -49,7 +49,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", defaultIngestListen, "address to serve /v1/hooks/... on (only the edge should reach it)")
-	storeDSN := fs.String("store", "", "store: sqlite:PATH or a file path (default "+defaultDataDir+"/switchboard.db)")
+	storeOpts := addStoreFlags(fs)
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
 	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
 	maxBody := fs.Int64("max-body-bytes", ingest.DefaultMaxBodyBytes, "largest webhook body accepted")
@@ -68,7 +68,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
 
-	st, err := openServeStore(ctx, *storeDSN, defaultDataDir)
+	st, err := openStore(ctx, storeOpts.DSN())
 	if err != nil {
 		return err
 	}
