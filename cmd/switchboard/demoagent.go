@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/demoagent"
+)
+
+func init() {
+	register(command{name: "demo-agent", usage: "run a demo agent that verifies, logs and answers deliveries", run: func(ctx context.Context, args []string) error {
+		return runDemoAgent(ctx, args, os.Stdout, os.Stderr)
+	}})
+}
+
+const envAgentSecret = "SWITCHBOARD_AGENT_SECRET"
+
+func runDemoAgent(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("demo-agent", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	listen := fs.String("listen", "127.0.0.1:9000", "address to serve deliveries on")
+	secret := fs.String("secret", "", "the agent's whsec_ signing secret (from the API's agent creation answer); or env "+envAgentSecret+"; comma-separate two during a rotation")
+	reply := fs.Bool("reply", true, "answer each event with a reply (sent back through the provider by the worker)")
+	record := fs.Bool("record", false, "serve what was received at GET /received (for tests; shows message texts)")
+	jsonLogs := fs.Bool("json", false, "log JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	s := *secret
+	if s == "" {
+		s = os.Getenv(envAgentSecret)
+	}
+	if s == "" {
+		return errors.New("no signing secret: pass --secret whsec_… or set " + envAgentSecret + " (the agent's signing_secret from POST /v1/agents)")
+	}
+	var h slog.Handler = slog.NewTextHandler(errOut, nil)
+	if *jsonLogs {
+		h = slog.NewJSONHandler(errOut, nil)
+	}
+	log := slog.New(h).With("component", "demo-agent")
+	agent, err := demoagent.New(demoagent.Config{Secrets: strings.Split(s, ","), Reply: *reply, Logger: log})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	if *record {
+		mux.Handle("GET /received", agent.ReceivedHandler())
+	}
+	mux.Handle("/", agent)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	fmt.Fprintf(out, "demo agent listening on http://%s/ (use it as the agent url)\n", ln.Addr())
+	return serveHTTP(ctx, ln, mux, log)
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	<-errc
+	return nil
+}
