@@ -153,13 +153,36 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		}),
 	}
 	if cfg.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.nacks, c.buildsTotal, c.buildErrors, c.connected} {
-			if err := cfg.Registerer.Register(m); err != nil {
-				return nil, fmt.Errorf("register xds metrics: %w", err)
-			}
+		var err error
+		if c.nacks, err = register(cfg.Registerer, c.nacks); err != nil {
+			return nil, err
+		}
+		if c.buildsTotal, err = register(cfg.Registerer, c.buildsTotal); err != nil {
+			return nil, err
+		}
+		if c.buildErrors, err = register(cfg.Registerer, c.buildErrors); err != nil {
+			return nil, err
+		}
+		if c.connected, err = register(cfg.Registerer, c.connected); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// register registers m, or returns the collector already registered under
+// the same description (a second controller in one process shares it).
+func register[T prometheus.Collector](r prometheus.Registerer, m T) (T, error) {
+	if err := r.Register(m); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(T); ok {
+				return existing, nil
+			}
+		}
+		return m, fmt.Errorf("register xds metrics: %w", err)
+	}
+	return m, nil
 }
 
 // Cache is the snapshot cache (for tests and custom servers).

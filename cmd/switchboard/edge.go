@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/edge"
+	"github.com/switchboard-dev/switchboard/xds"
+)
+
+func init() {
+	register(command{name: "edge", usage: "native edge: verify webhooks with the xDS-delivered config, forward to ingest", run: func(ctx context.Context, args []string) error {
+		return runEdge(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+	}})
+}
+
+func runEdge(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	listen := fs.String("listen", "127.0.0.1:8443", "address serving /v1/hooks/... (put TLS in front, or run behind your load balancer)")
+	admin := fs.String("admin", "127.0.0.1:9902", "admin address (/metrics, /ready); keep it on loopback")
+	controlPlane := fs.String("xds", defaultXDSListen, "xDS (ADS) server of the control plane")
+	ingestURL := fs.String("ingest", "http://127.0.0.1:8090", "ingest base URL accepted requests are forwarded to")
+	host, _ := os.Hostname()
+	nodeID := fs.String("node-id", "edge-"+host, "xDS node id (unique per edge)")
+	group := fs.String("group", xds.GroupStable, "node group: stable or canary")
+	keyFile := fs.String("edge-key-file", "", "file holding the base64 edge key (default: $"+xds.EnvEdgeKey+")")
+	trustProto := fs.Bool("trust-forwarded-proto", false, "take the scheme from X-Forwarded-Proto (only behind your own TLS proxy)")
+	if err := fs.Parse(args); err != nil {
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	edgeKey, err := readEdgeKey(*keyFile, getenv)
+	if err != nil {
+		return err
+	}
+	attKey, err := readAttestationKey(getenv)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(*ingestURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--ingest %q: want an http(s) URL", *ingestURL)
+	}
+	log := slog.New(slog.NewTextHandler(errOut, nil))
+	h, err := edge.New(edge.Config{ControlPlane: *controlPlane, NodeID: *nodeID, Group: *group, EdgeKey: edgeKey,
+		AttestationKey: attKey, Ingest: u, TrustForwardedProto: *trustProto, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	aln, err := net.Listen("tcp", *admin)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen %s: %w", *admin, err)
+	}
+	fmt.Fprintf(out, "edge %s (%s) listening on http://%s/v1/hooks/; admin on http://%s; xDS %s; ingest %s\n",
+		*nodeID, *group, ln.Addr(), aln.Addr(), *controlPlane, u)
+	fmt.Fprintln(out, "edge refuses all traffic (503 no_config) until the first configuration arrives")
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	asrv := &http.Server{Handler: h.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	serveOn := func(s *http.Server, l net.Listener) {
+		defer wg.Done()
+		if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+			cancel()
+		}
+	}
+	wg.Add(3)
+	go serveOn(srv, ln)
+	go serveOn(asrv, aln)
+	go func() { defer wg.Done(); _ = h.Run(ctx) }()
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	_ = srv.Shutdown(sctx)
+	_ = asrv.Shutdown(sctx)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/xds"
+)
+
+// edgeKeyFile holds the generated edge key when SWITCHBOARD_EDGE_KEY is unset.
+const edgeKeyFile = "edge.key"
+
+const defaultXDSListen = "127.0.0.1:18000"
+
+// The xDS server runs inside `serve` (registered as a serve part).
+func init() {
+	var listen, ingestAddr, wasmPath string
+	var envoyPort uint
+	registerServePart(servePart{
+		name: "xds",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&listen, "xds-listen", defaultXDSListen, "address of the xDS (ADS gRPC) server for Envoy and native edges")
+			fs.StringVar(&ingestAddr, "envoy-ingest", "127.0.0.1:8090", "host:port of ingest as Envoy's upstream cluster")
+			fs.UintVar(&envoyPort, "envoy-port", 10000, "port of Envoy's webhook listener")
+			fs.StringVar(&wasmPath, "envoy-wasm", "/etc/envoy/filter.wasm", "path of filter.wasm on the Envoy hosts")
+		},
+		start: func(ctx context.Context, env *serveEnv) (func(context.Context) error, error) {
+			key, from, err := loadOrCreateEdgeKey(env.DataDir, os.Getenv)
+			if err != nil {
+				return nil, err
+			}
+			c, err := xds.NewController(xds.ControllerConfig{
+				Store: env.Store, Keyring: env.Keyring, EdgeKey: key, Logger: env.Log,
+				Resources:  xds.ResourceOptions{IngestAddress: ingestAddr, ListenPort: uint32(envoyPort), WasmPath: wasmPath},
+				Registerer: prometheus.DefaultRegisterer,
+			})
+			if err != nil {
+				return nil, err
+			}
+			if err := c.Sync(ctx); err != nil {
+				// Not fatal: the API must come up to fix what is wrong; Run retries.
+				env.Log.Error("first edge configuration build failed", "err", err)
+			}
+			env.API.HandlePlatform("GET /v1/xds/status", c.StatusHandler())
+			env.API.HandlePlatform("PUT /v1/xds/groups/{group}", groupVersionHandler(c))
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return nil, fmt.Errorf("listen %s: %w", listen, err)
+			}
+			fmt.Fprintf(env.Out, "xDS (ADS) listening on %s; edge key %s\n", ln.Addr(), from)
+			return func(ctx context.Context) error {
+				errc := make(chan error, 1)
+				go func() { errc <- c.Serve(ctx, ln) }()
+				runErr := c.Run(ctx)
+				return errors.Join(runErr, <-errc)
+			}, nil
+		},
+	})
+}
+
+// groupVersionHandler pins a node group to a version ({"version":"e…"}) or
+// lets it follow the latest build ({"version":""}).
+func groupVersionHandler(c *xds.Controller) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Version *string `json:"version"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+		dec.DisallowUnknownFields()
+		w.Header().Set("Content-Type", "application/json")
+		if err := dec.Decode(&body); err != nil || body.Version == nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "field": "version", "message": `body must be {"version":"<built version>"} or {"version":""} to follow the latest`})
+			return
+		}
+		if err := c.SetGroupVersion(r.PathValue("group"), *body.Version); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "message": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(c.Status())
+	})
+}
+
+// loadOrCreateEdgeKey reads SWITCHBOARD_EDGE_KEY, else <dataDir>/edge.key,
+// else generates that file (0600). It returns where the key came from.
+func loadOrCreateEdgeKey(dataDir string, getenv func(string) string) ([]byte, string, error) {
+	if getenv(xds.EnvEdgeKey) != "" {
+		k, err := readEdgeKey("", getenv)
+		return k, "from " + xds.EnvEdgeKey, err
+	}
+	path := filepath.Join(dataDir, edgeKeyFile)
+	if _, err := os.Stat(path); err == nil {
+		k, err := readEdgeKey(path, getenv)
+		return k, "in " + path, err
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("edge key file: %w", err)
+	}
+	key := make([]byte, filter.EdgeKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		k, err := readEdgeKey(path, getenv)
+		return k, "in " + path, err
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("create edge key file: %w", err)
+	}
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, "", fmt.Errorf("write edge key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, "", err
+	}
+	return key, "generated in " + path + " (give it to every edge as " + xds.EnvEdgeKey + ")", nil
+}
