@@ -376,9 +376,13 @@ func TestFailingEventHoldsSessionThenDeadLetters(t *testing.T) {
 	e := newEnv(t, 2)
 	broken := true
 	var mu sync.Mutex
+	triesOf2AtEvent3 := -1
 	e.agent.setPolicy(func(env envelope.Envelope, try int) (int, string) {
 		mu.Lock()
 		defer mu.Unlock()
+		if env.EventID == "Ev-C1-3" && triesOf2AtEvent3 < 0 {
+			triesOf2AtEvent3 = e.agent.triesOf("Ev-C1-2")
+		}
 		if broken && env.EventID == "Ev-C1-2" {
 			return http.StatusInternalServerError, ""
 		}
@@ -399,9 +403,11 @@ func TestFailingEventHoldsSessionThenDeadLetters(t *testing.T) {
 	if got := e.agent.seqs(sk); got[0] != 1 || got[1] != 3 || got[2] != 4 {
 		t.Fatalf("session order %v, want [1 3 4]", got)
 	}
-	if n := e.agent.triesOf("Ev-C1-2"); n != 3 {
-		t.Fatalf("failing event tried %d times, want 3 (Attempts) before the session moved on", n)
+	mu.Lock()
+	if triesOf2AtEvent3 != 3 {
+		t.Fatalf("event 3 reached the agent after %d attempts of event 2, want all 3 (Attempts) first", triesOf2AtEvent3)
 	}
+	mu.Unlock()
 	if got := e.agent.seqs(event("C2", 1).SessionKey); len(got) != 1 {
 		t.Fatalf("other session blocked: %v", got)
 	}

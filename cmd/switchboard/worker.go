@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/provider/discord"
+	"github.com/switchboard-dev/switchboard/provider/slack"
+	"github.com/switchboard-dev/switchboard/provider/telegram"
+	"github.com/switchboard-dev/switchboard/provider/whatsapp"
+	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/worker"
+)
+
+func init() {
+	register(command{name: "worker", usage: "consume shard queues: deliver to agents, send replies", run: runWorker})
+}
+
+func runWorker(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	so := addStoreFlags(fs)
+	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
+	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
+	id := fs.String("id", "", "worker id (default hostname-pid); unique per running worker")
+	lease := fs.Duration("lease", 15*time.Second, "shard lease time-to-live: a dead worker's shards are taken over after it")
+	attempts := fs.Int("attempts", 8, "delivery attempts per event before it becomes a dead letter")
+	slackAPI := fs.String("slack-api", slack.DefaultAPIBase, "Slack Web API origin")
+	telegramAPI := fs.String("telegram-api", telegram.DefaultAPIBase, "Telegram Bot API origin")
+	whatsappAPI := fs.String("whatsapp-api", whatsapp.DefaultAPIBase, "Graph API origin (WhatsApp Cloud)")
+	whatsappVer := fs.String("whatsapp-api-version", whatsapp.DefaultAPIVersion, "Graph API version")
+	discordAPI := fs.String("discord-api", discord.DefaultAPIBase, "Discord API origin")
+	if err := fs.Parse(args); err != nil {
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *shards <= 0 {
+		return fmt.Errorf("--shards must be positive, got %d", *shards)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	keys, err := loadKeyring(so.DataDir)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, so.DSN())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hc := &http.Client{Timeout: 30 * time.Second}
+	p, err := worker.New(worker.Config{
+		RedisAddr: *redisAddr, Shards: *shards, ID: *id,
+		Store: st, Keyring: keys, Logger: log, HTTP: hc,
+		LeaseTTL: *lease, Attempts: *attempts,
+		Senders: map[string]worker.TextSender{
+			"slack":    slack.NewSender(*slackAPI, hc),
+			"telegram": telegram.NewSender(*telegramAPI, hc),
+			"whatsapp": whatsapp.NewSender(*whatsappAPI, *whatsappVer, hc),
+			"discord":  discord.NewSender(*discordAPI, hc),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("worker starting", "id", p.ID(), "redis", *redisAddr, "shards", *shards)
+	return p.Run(ctx) // returns after a clean stop (SIGINT/SIGTERM): leases released
+}
