@@ -637,3 +637,36 @@ func TestPlatformCredentialsNeedOptIn(t *testing.T) {
 		t.Fatalf("%d platform-credential audit events, want 1", n)
 	}
 }
+
+// A sequence number whose task never arrives (its enqueue failed and the
+// provider gave up) holds the session only for GapGrace; if the event comes
+// after all, it is delivered (out of order) rather than lost.
+func TestGapIsSkippedAfterGraceAndLateEventStillDelivered(t *testing.T) {
+	e := newEnv(t, 2)
+	ctx := context.Background()
+	e1, e2 := event("G1", 1), event("G1", 2)
+	for _, ev := range []envelope.Envelope{e1, e2} {
+		if err := e.client.Enqueue(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Remove e1's task: its number stays reserved, as after a failed enqueue.
+	insp := asynq.NewInspectorFromRedisClient(e.rc)
+	if err := insp.DeleteTask(queue.QueueName(queue.Shard(e1.SessionKey, 2)), e1.ID); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	run(t, e.pool("w1", func(c *Config) { c.GapGrace = 400 * time.Millisecond }))
+	waitFor(t, "event 2 after the gap", 10*time.Second, func() bool { return len(e.agent.seqs(e1.SessionKey)) == 1 })
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatal("the gap was skipped before its grace period")
+	}
+	// The provider's late retry of e1 keeps its number and is delivered.
+	if err := e.client.Enqueue(ctx, e1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "late event 1", 10*time.Second, func() bool { return len(e.agent.seqs(e1.SessionKey)) == 2 })
+	if got := e.agent.seqs(e1.SessionKey); got[0] != 2 || got[1] != 1 {
+		t.Fatalf("deliveries %v, want [2 1]", got)
+	}
+}
