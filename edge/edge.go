@@ -170,6 +170,9 @@ func (h *Host) Run(ctx context.Context) error {
 	conn, err := grpc.NewClient(h.cfg.ControlPlane,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+		// The whole edge configuration is one ECDS resource: about 330 bytes
+		// per installation (32 MB at 100,000), far above gRPC's 4 MB default.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxConfigBytes)),
 	)
 	if err != nil {
 		return fmt.Errorf("edge: xds client for %s: %w", h.cfg.ControlPlane, err)
@@ -302,6 +305,9 @@ func ConfigFromResponse(resp *discovery.DiscoveryResponse) ([]byte, error) {
 	}
 	return []byte(sv.GetValue()), nil
 }
+
+// maxConfigBytes bounds an xDS message the edge accepts.
+const maxConfigBytes = 512 << 20
 
 type decisionKey struct{}
 
