@@ -11,17 +11,17 @@ import (
 
 // Error codes shared by every answer of the API (and its docs).
 const (
-	CodeUnauthorized   = "unauthorized"    // 401: no, unknown or revoked bearer token
-	CodeForbidden      = "forbidden"       // 403: the token may not do this
-	CodeNotFound       = "not_found"       // 404: no such object, or not in the token's scope
-	CodeInvalidJSON    = "invalid_json"    // 400: body is not one JSON object
-	CodeUnknownField   = "unknown_field"   // 400: body has a field the route does not take
-	CodeInvalidField   = "invalid_field"   // 400: a field's value is wrong or missing
-	CodeBodyTooLarge   = "body_too_large"  // 413
-	CodeConflict       = "conflict"        // 409: duplicate, or the object (or its parent) is revoked
-	CodeInternal       = "internal"        // 500: details are logged, never answered
-	CodeMethodOrRoute  = "no_route"        // 404: no such route
-	CodeNotImplemented = "not_implemented" // 501: the store backend lacks the operation
+	CodeUnauthorized  = "unauthorized"   // 401: no, unknown or revoked bearer token
+	CodeForbidden     = "forbidden"      // 403: the token may not do this
+	CodeNotFound      = "not_found"      // 404: no such object, or not in the token's scope
+	CodeInvalidJSON   = "invalid_json"   // 400: body is not one JSON object
+	CodeUnknownField  = "unknown_field"  // 400: body has a field the route does not take
+	CodeInvalidField  = "invalid_field"  // 400: a field's value is wrong or missing
+	CodeBodyTooLarge  = "body_too_large" // 413
+	CodeConflict      = "conflict"       // 409: duplicate, or the object (or its parent) is revoked
+	CodeInternal      = "internal"       // 500: details are logged, never answered
+	CodeMethodOrRoute = "no_route"       // 404: no such route
+
 )
 
 // apiError is a refusal: its status, code and (for field errors) the JSON path

@@ -271,11 +271,7 @@ func (s *Server) setPlatformCredentials(w http.ResponseWriter, r *http.Request, 
 		if i.RevokedAt != nil {
 			return conflict("installation %s is revoked", id)
 		}
-		setter, ok := q.(PlatformCredentialsSetter)
-		if !ok {
-			return &apiError{Status: http.StatusNotImplemented, Code: CodeNotImplemented, Message: "this store cannot change platform credentials yet"}
-		}
-		if err := setter.SetPlatformCredentials(ctx, id, *req.Enabled); err != nil {
+		if err := q.SetPlatformCredentials(ctx, id, *req.Enabled); err != nil {
 			return storeErr(err, "set platform credentials")
 		}
 		i.PlatformCredentials = *req.Enabled

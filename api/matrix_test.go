@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/switchboard-dev/switchboard/api"
 )
 
 // mctx is one cell of the matrix: target objects live in org o; home is the
@@ -57,10 +56,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		fmt.Fprint(w, `{"ok":true}`)
 	}))
 	f := h.fixture()
-	pcStatus := http.StatusNotImplemented
-	if _, ok := any(h.raw.DB).(api.PlatformCredentialsSetter); ok {
-		pcStatus = http.StatusOK
-	}
+	pcStatus := http.StatusOK
 
 	type tcase struct {
 		name   string

@@ -105,12 +105,8 @@ func (s *Server) revokeAgency(w http.ResponseWriter, r *http.Request, p principa
 		if a.RevokedAt != nil {
 			return nil
 		}
-		rq, ok := q.(AgencyRevoker)
-		if !ok {
-			return &apiError{Status: http.StatusNotImplemented, Code: CodeNotImplemented, Message: "this store cannot revoke agencies yet"}
-		}
 		now := s.now().UTC()
-		if err := rq.RevokeAgency(ctx, id, now); err != nil {
+		if err := q.RevokeAgency(ctx, id, now); err != nil {
 			return storeErr(err, "revoke agency")
 		}
 		a.RevokedAt = &now

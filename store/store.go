@@ -180,6 +180,7 @@ type Queries interface {
 	CreateAgency(ctx context.Context, a Agency) error
 	GetAgency(ctx context.Context, id string) (Agency, error)
 	ListAgencies(ctx context.Context) ([]Agency, error)
+	RevokeAgency(ctx context.Context, id string, at time.Time) error
 
 	CreateOrg(ctx context.Context, o Org) error
 	GetOrg(ctx context.Context, id string) (Org, error)
@@ -199,6 +200,9 @@ type Queries interface {
 	FindInstallation(ctx context.Context, profileID, externalID string) (Installation, error)
 	ListInstallations(ctx context.Context, orgID string) ([]Installation, error) // "" = all
 	RevokeInstallation(ctx context.Context, id string, at time.Time) error
+	// SetPlatformCredentials records the installation's explicit opt-in (or
+	// opt-out) to send with the platform profile's credentials.
+	SetPlatformCredentials(ctx context.Context, installationID string, enabled bool) error
 
 	CreateSecret(ctx context.Context, s Secret) error
 	ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]Secret, error)
@@ -227,6 +231,7 @@ type Queries interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
 	CreateToken(ctx context.Context, t APIToken) error
+	GetToken(ctx context.Context, id string) (APIToken, error)
 	GetTokenByHash(ctx context.Context, hash []byte) (APIToken, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 }
@@ -236,8 +241,9 @@ type Queries interface {
 type Store interface {
 	Queries
 	InTx(ctx context.Context, fn func(q Queries) error) error
-	// Generation is a number that grows with every committed mutation (the last
-	// audit event id): replicas poll it to notice changes made through others.
+	// Generation is a number that grows with every committed mutation of the
+	// configuration state; audit appends leave it alone (rejected webhooks are
+	// audited at traffic rate). Replicas poll it to notice changes made through others.
 	Generation(ctx context.Context) (int64, error)
 	Close() error
 }

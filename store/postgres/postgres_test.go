@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/store"
@@ -51,7 +52,7 @@ func TestReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stores[0].AppendAudit(ctx, store.AuditEvent{Actor: "system", Action: "x"}); err != nil {
+	if err := stores[0].CreateOrg(ctx, store.Org{ID: "org_replica", Name: "r", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	g1, err := stores[1].Generation(ctx)

@@ -199,6 +199,15 @@ func (s *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
 func (s *DB) CreateToken(ctx context.Context, t store.APIToken) error {
 	return s.tx(ctx, func(q *queries) error { return q.CreateToken(ctx, t) })
 }
+func (s *DB) RevokeAgency(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.RevokeAgency(ctx, id, at) })
+}
+func (s *DB) SetPlatformCredentials(ctx context.Context, installationID string, enabled bool) error {
+	return s.tx(ctx, func(q *queries) error { return q.SetPlatformCredentials(ctx, installationID, enabled) })
+}
+func (s *DB) GetToken(ctx context.Context, id string) (store.APIToken, error) {
+	return s.q.GetToken(ctx, id)
+}
 func (s *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	return s.tx(ctx, func(q *queries) error { return q.RevokeToken(ctx, id, at) })
 }
@@ -358,6 +367,16 @@ func (q *queries) bump(ctx context.Context) error {
 	return nil
 }
 
+// lockGeneration takes the generation row lock without advancing it: audit
+// appends must commit in id order (readers page by id) but must not make the
+// control plane rebuild, since rejected webhooks are audited at a high rate.
+func (q *queries) lockGeneration(ctx context.Context) error {
+	if _, err := q.exec(ctx, `UPDATE store_generation SET value = value WHERE id = 1`); err != nil {
+		return fmt.Errorf("lock generation: %w", err)
+	}
+	return nil
+}
+
 // write bumps the generation and runs one statement.
 func (q *queries) write(ctx context.Context, what string, query string, args ...any) error {
 	if err := q.bump(ctx); err != nil {
@@ -472,6 +491,10 @@ func (q *queries) ListOrgs(ctx context.Context, agencyID string) ([]store.Org, e
 	return list(ctx, q, "orgs", scanOrg, `SELECT `+orgCols+` FROM orgs WHERE agency_id = ? ORDER BY created_at, id`, agencyID)
 }
 
+func (q *queries) RevokeAgency(ctx context.Context, id string, at time.Time) error {
+	return q.revoke(ctx, "agencies", "agency", id, at)
+}
+
 func (q *queries) RevokeOrg(ctx context.Context, id string, at time.Time) error {
 	return q.revoke(ctx, "orgs", "org", id, at)
 }
@@ -557,6 +580,17 @@ func (q *queries) ListInstallations(ctx context.Context, orgID string) ([]store.
 		return list(ctx, q, "installations", scanInstallation, `SELECT `+installationCols+` FROM installations ORDER BY created_at, id`)
 	}
 	return list(ctx, q, "installations", scanInstallation, `SELECT `+installationCols+` FROM installations WHERE org_id = ? ORDER BY created_at, id`, orgID)
+}
+
+func (q *queries) SetPlatformCredentials(ctx context.Context, installationID string, enabled bool) error {
+	if err := q.bump(ctx); err != nil {
+		return err
+	}
+	r, err := q.exec(ctx, `UPDATE installations SET platform_credentials = ? WHERE id = ?`, enabled, installationID)
+	if err != nil {
+		return fmt.Errorf("set platform credentials of installation %s: %w", installationID, err)
+	}
+	return affected(r, "installation", installationID)
 }
 
 func (q *queries) RevokeInstallation(ctx context.Context, id string, at time.Time) error {
@@ -733,7 +767,7 @@ func (q *queries) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, e
 	if e.Detail == "" {
 		e.Detail = "{}"
 	}
-	if err := q.bump(ctx); err != nil {
+	if err := q.lockGeneration(ctx); err != nil {
 		return 0, err
 	}
 	var id int64
@@ -788,6 +822,10 @@ func (q *queries) CreateToken(ctx context.Context, t store.APIToken) error {
 }
 
 // GetTokenByHash returns revoked tokens too; the caller checks RevokedAt.
+func (q *queries) GetToken(ctx context.Context, id string) (store.APIToken, error) {
+	return get(ctx, q, "token", id, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, id)
+}
+
 func (q *queries) GetTokenByHash(ctx context.Context, hash []byte) (store.APIToken, error) {
 	return get(ctx, q, "token", "by hash", scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`, hash)
 }
