@@ -287,19 +287,30 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p principal
 // to scope them, and existence must not leak).
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if p.Kind != store.TokenPlatform && id != p.TokenID {
-		return notFound("token", id)
-	}
 	ctx := r.Context()
-	orgID := ""
-	if p.Kind == store.TokenOrg {
-		orgID = p.SubjectID
-	}
+	var orgID string
 	err := s.tx(ctx, func(q store.Queries) error {
-		if err := q.RevokeToken(ctx, id, s.now().UTC()); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
+		t, err := q.GetToken(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("token", id)
+		}
+		if err != nil {
+			return fmt.Errorf("load token %s: %w", id, err)
+		}
+		// Scope: the platform revokes any token; anyone revokes their own; an
+		// agency or org owner revokes org tokens of organisations in its scope.
+		if p.Kind != store.TokenPlatform && t.ID != p.TokenID {
+			if t.Kind != store.TokenOrg {
 				return notFound("token", id)
 			}
+			if _, err := visibleOrg(ctx, q, p, t.SubjectID); err != nil {
+				return notFound("token", id)
+			}
+		}
+		if t.Kind == store.TokenOrg {
+			orgID = t.SubjectID
+		}
+		if err := q.RevokeToken(ctx, id, s.now().UTC()); err != nil {
 			return fmt.Errorf("revoke token %s: %w", id, err)
 		}
 		return s.audit(ctx, q, p.TokenID, orgID, "token.revoke", id, nil)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
 )
 
 // mctx is one cell of the matrix: target objects live in org o; home is the
@@ -39,6 +38,8 @@ func (c mctx) fresh(kind string) string {
 		return id(h.create("/v1/bindings", h.admin, map[string]any{"installation_id": c.o.inst, "agent_id": c.o.agent, "selector": map[string]string{"peer": uniq("U")}}))
 	case "token":
 		return id(h.create("/v1/tokens", h.admin, map[string]any{"kind": "org", "subject_id": c.o.id}))
+	case "agency-token":
+		return id(h.create("/v1/tokens", h.admin, map[string]any{"kind": "agency", "subject_id": c.o.agency}))
 	}
 	panic(kind)
 }
@@ -138,7 +139,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"create org token", "POST", static("/v1/tokens"), func(c mctx) any { return map[string]any{"kind": "org", "subject_id": c.o.id} }, 201, 201, 201, 404},
 		{"create agency token", "POST", static("/v1/tokens"), func(c mctx) any { return map[string]any{"kind": "agency", "subject_id": c.o.agency} }, 201, 403, 403, 403},
 		{"create platform token", "POST", static("/v1/tokens"), func(c mctx) any { return map[string]any{"kind": "platform"} }, 201, 403, 403, 403},
-		{"revoke another token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("token") + "/revoke" }, nil, 200, 404, 404, 404},
+		{"revoke an org token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("token") + "/revoke" }, nil, 200, 200, 200, 404},
+		{"revoke an agency token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("agency-token") + "/revoke" }, nil, 200, 404, 404, 404},
 		{"platform handler", "GET", static("/v1/xds/status"), nil, 200, 403, 403, 403},
 	}
 	cells := []struct {
