@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,9 @@ type httpContext struct {
 	method, path, scheme, host string
 	headers                    [][2]string // non-pseudo request headers as received
 	maxBody                    int
-	provider                   string // configured provider of the matched installation
-	finished                   bool   // a verdict was given (answered or continued)
+	provider                   string          // configured provider of the matched installation
+	identity                   filter.Identity // of the matched installation (host-side refusals name it)
+	finished                   bool            // a verdict was given (answered or continued)
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
@@ -66,6 +68,7 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) typ
 	if rej != nil {
 		return h.reject(*rej)
 	}
+	h.identity = route.Identity
 	h.maxBody = route.MaxBodyBytes
 	if h.maxBody <= 0 {
 		h.maxBody = filter.DefaultMaxBodyBytes
@@ -75,10 +78,10 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) typ
 	if contentLength != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(contentLength), 10, 64)
 		if err != nil || n < 0 {
-			return h.reject(filter.Reject(filter.ReasonMalformedRequest))
+			return h.reject(filter.RejectFor(filter.ReasonMalformedRequest, h.identity))
 		}
 		if n > int64(h.maxBody) {
-			return h.reject(filter.Reject(filter.ReasonBodyTooLarge))
+			return h.reject(filter.RejectFor(filter.ReasonBodyTooLarge, h.identity))
 		}
 	}
 	if endOfStream {
@@ -94,7 +97,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 		return types.ActionPause
 	}
 	if bodySize > h.maxBody {
-		return h.reject(filter.Reject(filter.ReasonBodyTooLarge))
+		return h.reject(filter.RejectFor(filter.ReasonBodyTooLarge, h.identity))
 	}
 	if !endOfStream {
 		return types.ActionPause // buffer until the whole body is here
@@ -109,11 +112,16 @@ func (h *httpContext) OnHttpRequestTrailers(numTrailers int) types.Action {
 		return types.ActionPause
 	}
 	body, err := proxywasm.GetHttpRequestBody(0, h.maxBody+1)
-	if err != nil {
-		body = nil
+	switch {
+	case errors.Is(err, types.ErrorStatusNotFound):
+		body = nil // no body before the trailers
+	case err != nil:
+		// Never decide on an empty body while a real one would go upstream.
+		proxywasm.LogErrorf("switchboard: read request body: %v", err)
+		return h.reject(filter.RejectFor(filter.ReasonMalformedRequest, h.identity))
 	}
 	if len(body) > h.maxBody {
-		return h.reject(filter.Reject(filter.ReasonBodyTooLarge))
+		return h.reject(filter.RejectFor(filter.ReasonBodyTooLarge, h.identity))
 	}
 	return h.decide(body)
 }
@@ -124,7 +132,7 @@ func (h *httpContext) decideBuffered(bodySize int) types.Action {
 		var err error
 		if body, err = proxywasm.GetHttpRequestBody(0, bodySize); err != nil {
 			proxywasm.LogErrorf("switchboard: read request body: %v", err)
-			return h.reject(filter.Reject(filter.ReasonMalformedRequest))
+			return h.reject(filter.RejectFor(filter.ReasonMalformedRequest, h.identity))
 		}
 	}
 	return h.decide(body)
@@ -178,7 +186,7 @@ func (h *httpContext) decide(body []byte) types.Action {
 // safely (a host call failed after an accept).
 func (h *httpContext) failClosed(what string, err error) types.Action {
 	proxywasm.LogErrorf("switchboard: %s: %v", what, err)
-	d := filter.Reject(filter.ReasonMalformedRequest)
+	d := filter.RejectFor(filter.ReasonMalformedRequest, h.identity)
 	d.Status = 500
 	return h.reject(d)
 }

@@ -432,3 +432,42 @@ func noSecretInLogs(t *testing.T, r *run) {
 		}
 	}
 }
+
+// TestBodyEndedByTrailers: a body whose end is signalled by trailers (no end
+// of stream on the last body frame) is verified over the whole body: a signed
+// one goes upstream, a forged or altered one is refused, never forwarded.
+func TestBodyEndedByTrailers(t *testing.T) {
+	eachVM(t, func(t *testing.T, h *harness) {
+		cfg, in := fixture(t)
+		r := h.mustStart(t, marshal(t, cfg))
+		send := func(q req) (types.Action, outcome) {
+			host := r.host
+			id := host.InitializeHttpContext()
+			defer host.CompleteHttpContext(id)
+			hs := append([][2]string{{":method", "POST"}, {":path", q.path}, {":authority", "hooks.example.com"}, {":scheme", "https"}}, q.headers...)
+			var o outcome
+			if act := host.CallOnRequestHeaders(id, hs, false); act == types.ActionContinue {
+				o.leaked = true
+			}
+			half := len(q.body) / 2
+			for _, part := range [][]byte{q.body[:half], q.body[half:]} {
+				if act := host.CallOnRequestBody(id, part, false); act == types.ActionContinue {
+					o.leaked = true
+				}
+			}
+			act := host.CallOnRequestTrailers(id, [][2]string{{"x-trailer", "1"}})
+			o.local = host.GetSentLocalResponse(id)
+			o.forwarded = o.local == nil && act == types.ActionContinue
+			o.upstream = host.GetCurrentRequestHeaders(id)
+			return act, o
+		}
+		good := slackReq(inSlackA, slackNew, now0, slackEvent)
+		_, o := send(good)
+		o.wantAccept(t, identity(in[inSlackA]), good.body)
+
+		altered := slackReq(inSlackA, slackNew, now0, slackEvent)
+		altered.body = []byte(strings.Replace(slackEvent, "Ev1", "Ev9", 1))
+		_, o = send(altered)
+		o.wantReject(t, filter.ReasonBadSignature)
+	})
+}
