@@ -168,3 +168,36 @@ func TestSealFingerprint(t *testing.T) {
 		t.Fatal("fingerprint with a short key")
 	}
 }
+
+// TestCharacterClasses pins the character classes behind ids, Telegram
+// secret tokens and echoed Meta challenges (all built on isWord).
+func TestCharacterClasses(t *testing.T) {
+	long := strings.Repeat("a", 257)
+	for _, c := range []struct {
+		fn   func(string) bool
+		name string
+		in   string
+		want bool
+	}{
+		{func(s string) bool { return isToken(s, maxIDLen) }, "token", "inst_Ab-1.x:y", true},
+		{func(s string) bool { return isToken(s, maxIDLen) }, "token", "", false},
+		{func(s string) bool { return isToken(s, maxIDLen) }, "token", "a/b", false},
+		{func(s string) bool { return isToken(s, maxIDLen) }, "token", "é", false},
+		{func(s string) bool { return isToken(s, 3) }, "token", "abcd", false},
+		{validTelegramToken, "telegram", "tg_Secret-123", true},
+		{validTelegramToken, "telegram", "a.b", false},
+		{validTelegramToken, "telegram", "a:b", false},
+		{validTelegramToken, "telegram", long[:256], true},
+		{validTelegramToken, "telegram", long, false},
+		{validChallenge, "challenge", "1158201444", true},
+		{validChallenge, "challenge", "a.b~c-d_e", true},
+		{validChallenge, "challenge", "<script>", false},
+		{validChallenge, "challenge", "a b", false},
+		{validChallenge, "challenge", "", false},
+		{validChallenge, "challenge", long, false},
+	} {
+		if got := c.fn(c.in); got != c.want {
+			t.Errorf("%s(%q) = %v, want %v", c.name, c.in, got, c.want)
+		}
+	}
+}

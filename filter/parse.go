@@ -232,19 +232,24 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// isToken reports whether s is 1..max chars of A-Z a-z 0-9 _ - . : (ids).
-func isToken(s string, max int) bool {
+// isWord reports whether s is 1..max bytes of ASCII letters, digits and the
+// bytes in extra: the one character-class check behind ids, tokens and
+// challenges.
+func isWord(s string, max int, extra string) bool {
 	if len(s) == 0 || len(s) > max {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(extra, c) >= 0) {
 			return false
 		}
 	}
 	return true
 }
+
+// isToken reports whether s is 1..max chars of A-Z a-z 0-9 _ - . : (ids).
+func isToken(s string, max int) bool { return isWord(s, max, "_-.:") }
 
 func isProviderName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {

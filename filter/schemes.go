@@ -161,18 +161,7 @@ const maxChallengeLen = 256
 
 // validChallenge limits what the edge echoes to a plain token (Meta sends
 // digits): the response must never become a reflection vector.
-func validChallenge(s string) bool {
-	if len(s) == 0 || len(s) > maxChallengeLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
-			return false
-		}
-	}
-	return true
-}
+func validChallenge(s string) bool { return isWord(s, maxChallengeLen, "-_.~") }
 
 // metaHandshake answers Meta's GET verification at the edge:
 // hub.mode=subscribe and hub.verify_token equal (by keyed fingerprint, in
@@ -215,18 +204,7 @@ func (e *Edge) tokenMatches(ent *entry, purpose, token string, now int64) bool {
 // ---- Telegram secret token ----
 
 // validTelegramToken: 1-256 characters of A-Z a-z 0-9 _ - (setWebhook's rule).
-func validTelegramToken(s string) bool {
-	if len(s) == 0 || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validTelegramToken(s string) bool { return isWord(s, 256, "_-") }
 
 func (e *Edge) verifyTelegram(ent *entry, req *Request, now int64) Reason {
 	tok, r := oneHeader(req, "X-Telegram-Bot-Api-Secret-Token")
