@@ -68,7 +68,9 @@ func testEnvelope(conv, event string) envelope.Envelope {
 
 func newRedis(t testing.TB) (*servicetest.Redis, redis.UniversalClient) {
 	r := servicetest.StartRedis(t)
-	rc := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	// No retries (tests see each failure), but a generous read timeout: the test
+	// server fsyncs every write and CI machines may be loaded.
+	rc := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, ReadTimeout: 15 * time.Second, WriteTimeout: 15 * time.Second})
 	t.Cleanup(func() { rc.Close() })
 	return r, rc
 }
