@@ -14,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-dev/switchboard/ingest"
+	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/queue"
 )
 
@@ -53,6 +56,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
 	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
 	maxBody := fs.Int64("max-body-bytes", ingest.DefaultMaxBodyBytes, "largest webhook body accepted")
+	metricsAddr := addMetricsFlag(fs, defaultIngestMetrics)
 	if err := fs.Parse(args); err != nil {
 		return exitError{code: 2}
 	}
@@ -84,8 +88,13 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
+	metricsErr, err := startMetrics(ctx, *metricsAddr, out)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           metrics.Hooks(h, prometheus.DefaultRegisterer, "ingest"),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -98,6 +107,9 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-metricsErr:
+		srv.Close()
+		return err
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

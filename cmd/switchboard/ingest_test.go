@@ -74,7 +74,7 @@ func TestIngestCommandServes(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- runIngest(runCtx, []string{"--listen", addr, "--store", "sqlite:" + dbPath, "--redis", r.Addr, "--shards", "2"},
+		done <- runIngest(runCtx, []string{"--listen", addr, "--store", "sqlite:" + dbPath, "--redis", r.Addr, "--shards", "2", "--metrics-listen", "127.0.0.1:0"},
 			func(k string) string {
 				if k == envAttestationKey {
 					return base64.StdEncoding.EncodeToString(key)

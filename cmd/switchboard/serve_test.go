@@ -40,6 +40,7 @@ func startServe(t *testing.T, args ...string) (base string, out *syncBuffer, sto
 	ctx, cancel := context.WithCancel(context.Background())
 	out = &syncBuffer{}
 	done := make(chan error, 1)
+	args = append([]string{"--metrics-listen", "127.0.0.1:0"}, args...) // hermetic: no fixed port
 	go func() { done <- serve(ctx, args, out, &syncBuffer{}) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/provider/discord"
 	"github.com/switchboard-dev/switchboard/provider/slack"
 	"github.com/switchboard-dev/switchboard/provider/telegram"
@@ -34,6 +39,7 @@ func runWorker(ctx context.Context, args []string) error {
 	whatsappAPI := fs.String("whatsapp-api", whatsapp.DefaultAPIBase, "Graph API origin (WhatsApp Cloud)")
 	whatsappVer := fs.String("whatsapp-api-version", whatsapp.DefaultAPIVersion, "Graph API version")
 	discordAPI := fs.String("discord-api", discord.DefaultAPIBase, "Discord API origin")
+	metricsAddr := addMetricsFlag(fs, defaultWorkerMetrics)
 	if err := fs.Parse(args); err != nil {
 		return exitError{code: 2}
 	}
@@ -54,9 +60,24 @@ func runWorker(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	hc := &http.Client{Timeout: 30 * time.Second}
+	// Agent deliveries are measured (delivery latency, agent answer time);
+	// the shard queues' depth, retries and dead letters are read from Redis.
+	agentHC := &http.Client{Timeout: 30 * time.Second, Transport: metrics.AgentTransport(nil, prometheus.DefaultRegisterer)}
+	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+	defer rdb.Close()
+	if err := prometheus.DefaultRegisterer.Register(metrics.NewQueueCollector(rdb, *shards, log)); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return err
+		}
+	}
+	metricsErr, err := startMetrics(ctx, *metricsAddr, os.Stdout)
+	if err != nil {
+		return err
+	}
 	p, err := worker.New(worker.Config{
 		RedisAddr: *redisAddr, Shards: *shards, ID: *id,
-		Store: st, Keyring: keys, Logger: log, HTTP: hc,
+		Store: st, Keyring: keys, Logger: log, HTTP: agentHC,
 		LeaseTTL: *lease, Attempts: *attempts,
 		Senders: map[string]worker.TextSender{
 			"slack":    slack.NewSender(*slackAPI, hc),
@@ -69,5 +90,15 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("worker starting", "id", p.ID(), "redis", *redisAddr, "shards", *shards)
-	return p.Run(ctx) // returns after a clean stop (SIGINT/SIGTERM): leases released
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var merr error
+	go func() {
+		if err := <-metricsErr; err != nil {
+			merr = err
+			cancel()
+		}
+	}()
+	err = p.Run(ctx) // returns after a clean stop (SIGINT/SIGTERM): leases released
+	return errors.Join(err, merr)
 }
