@@ -114,7 +114,7 @@ func TestEdgeThroughAPI(t *testing.T) {
 	org := apiCall(t, "POST", base+"/v1/orgs", admin, map[string]any{"name": "Acme"})
 	prof := apiCall(t, "POST", base+"/v1/profiles", admin, map[string]any{"org_id": org["id"], "provider": "slack",
 		"name": "Acme Slack", "external_app_id": "A1", "secrets": map[string]string{"signing": secret}})
-	send := func(ingress string) (int, string) {
+	sendWith := func(ingress, secret string) (int, string) {
 		body := []byte(`{"type":"event_callback","event_id":"Ev1","team_id":"T1"}`)
 		req, _ := http.NewRequest("POST", edgeURL+"/v1/hooks/slack/"+ingress, bytes.NewReader(body))
 		for _, kv := range sign.Slack(secret, time.Now().Unix(), body) {
@@ -128,6 +128,7 @@ func TestEdgeThroughAPI(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	send := func(ingress string) (int, string) { return sendWith(ingress, secret) }
 	within := func(what string, d time.Duration, ok func() (bool, string)) {
 		t.Helper()
 		start := time.Now()
@@ -153,6 +154,18 @@ func TestEdgeThroughAPI(t *testing.T) {
 	})
 	if forwarded.Load() == 0 {
 		t.Fatal("accepted request did not reach ingest")
+	}
+	// Rotation through the API: the new secret works within a second, the
+	// previous one until its stated time.
+	const rotated = "fedcba9876543210fedcba9876543210"
+	apiCall(t, "POST", base+"/v1/profiles/"+prof["id"].(string)+"/secrets/signing/rotate", admin, map[string]any{
+		"value": rotated, "previous_valid_until": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	within("rotated secret accepted", time.Second, func() (bool, string) {
+		code, body := sendWith(ingress, rotated)
+		return code == 200, body
+	})
+	if code, body := send(ingress); code != 200 {
+		t.Fatalf("previous secret refused inside its window: %d %s", code, body)
 	}
 	apiCall(t, "POST", base+"/v1/installations/"+inst["id"].(string)+"/revoke", admin, nil)
 	within("revoked installation refused", time.Second, func() (bool, string) {
