@@ -70,8 +70,26 @@ func parseStoreDSN(dsn string) (migrate.Dialect, string, error) {
 	case strings.Contains(dsn, "://"):
 		scheme, _, _ := strings.Cut(dsn, "://")
 		return "", "", fmt.Errorf("store: unknown scheme %q (want sqlite: or postgres://)", scheme)
+	case looksLikeKeyValueDSN(dsn):
+		// Taken as a path it would silently create a new, empty SQLite file.
+		return "", "", errors.New("store: looks like a PostgreSQL key=value string; give a postgres://… URL " +
+			"(or sqlite:PATH for a file whose name really is that)")
 	}
 	return migrate.SQLite, dsn, nil
+}
+
+// looksLikeKeyValueDSN reports a libpq "host=… dbname=…" string.
+func looksLikeKeyValueDSN(s string) bool {
+	for _, f := range strings.Fields(s) {
+		k, _, ok := strings.Cut(f, "=")
+		switch k {
+		case "host", "hostaddr", "port", "dbname", "user", "password", "sslmode":
+			if ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // openStore opens the store named by dsn and migrates it up.
@@ -132,21 +150,32 @@ func loadKeyringFrom(dataDir string, create bool) (*secrets.Keyring, error) {
 	content := "# Switchboard master keys, one id:base64key per line; the first seals, all open.\n" +
 		"# To rotate: add a new key as the first line, restart, run `switchboard secrets rekey`.\n" +
 		secrets.FormatKey(id, secrets.NewKey()) + "\n"
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return secrets.LoadFile(path) // another process created it first
-	}
+	// Written to a temporary file and linked into place, so a concurrent
+	// first start either creates the file or reads a complete one.
+	tmp, err := os.CreateTemp(dataDir, keyFileName+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("create master key file: %w", err)
 	}
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		os.Remove(path)
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("create master key file: %w", err)
+	}
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("write master key file: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return secrets.LoadFile(path) // another process created it first
+	} else if err != nil {
+		return nil, fmt.Errorf("create master key file: %w", err)
 	}
 	slog.Info("generated a master key file: keep it (secrets in the store are unreadable without it); in production set "+
 		secrets.EnvKeys+" or "+secrets.EnvKeyFile, "path", path, "key_id", id)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,10 @@ func TestParseStoreDSN(t *testing.T) {
 		{"", "", "", "empty store"},
 		{"sqlite:", "", "", "no database file"},
 		{"mysql://h/db", "", "", `unknown scheme "mysql"`},
+		{"host=db.internal dbname=sb user=sb", "", "", "PostgreSQL key=value"},
+		{"dbname=sb", "", "", "PostgreSQL key=value"},
+		{"sqlite:host=x", migrate.SQLite, "host=x", ""},
+		{"./a=b.db", migrate.SQLite, "./a=b.db", ""},
 	}
 	for _, c := range cases {
 		d, dsn, err := parseStoreDSN(c.in)
@@ -221,5 +226,44 @@ func TestSecretsRekeyCommand(t *testing.T) {
 	}
 	if err := runSecrets(ctx, []string{"rotate"}, &out, &out); err == nil {
 		t.Fatal("unknown secrets action accepted")
+	}
+}
+
+// TestLoadKeyringConcurrentFirstStart: processes starting at once on an
+// empty data directory all end up with the one key written, never a
+// half-written file.
+func TestLoadKeyringConcurrentFirstStart(t *testing.T) {
+	t.Setenv(secrets.EnvKeys, "")
+	t.Setenv(secrets.EnvKeyFile, "")
+	dir := filepath.Join(t.TempDir(), "data")
+	const n = 8
+	rings := make([]*secrets.Keyring, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rings[i], errs[i] = loadKeyring(dir)
+		}(i)
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+	}
+	id, ct, err := rings[0].Seal([]byte("x"), "sec_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < n; i++ {
+		if _, err := rings[i].Open(id, ct, "sec_1"); err != nil {
+			t.Fatalf("start %d has another key: %v", i, err)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, keyFileName+".tmp-*"))
+	if len(left) > 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }

@@ -155,15 +155,18 @@ func parseRawRequest(raw []byte, scheme string) (*filter.Request, error) {
 		return nil, fmt.Errorf("not an HTTP/1.1 request: %w", err)
 	}
 	var body []byte
-	if hr.ContentLength > 0 || len(hr.TransferEncoding) > 0 {
+	if hr.ContentLength > 0 || len(hr.TransferEncoding) > 0 || hr.Header.Get("Content-Length") != "" {
 		if body, err = io.ReadAll(hr.Body); err != nil {
 			return nil, fmt.Errorf("read body: %w", err)
 		}
 		rest, _ := io.ReadAll(br)
 		if len(bytes.TrimRight(rest, "\r\n")) > 0 {
+			if len(hr.TransferEncoding) > 0 {
+				return nil, fmt.Errorf("%d bytes follow the chunked body", len(rest))
+			}
 			return nil, fmt.Errorf("%d bytes follow the body: Content-Length (%d) does not match the body", len(rest), hr.ContentLength)
 		}
-	} else if hr.Header.Get("Content-Length") == "" {
+	} else {
 		body, _ = io.ReadAll(br)
 	}
 	req := &filter.Request{Method: hr.Method, Scheme: scheme, Host: hr.Host, Path: hr.RequestURI, Body: body}
