@@ -69,3 +69,26 @@ func FuzzPluginAgreesWithCore(f *testing.F) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// FuzzParseKeyLines: the VM configuration reader never panics, accepts only
+// the two key names, and keeps values as given (after the first '=').
+func FuzzParseKeyLines(f *testing.F) {
+	f.Add(string(keyLines(edgeKey, attKey)))
+	f.Add("# comment\n\n" + EnvEdgeKey + "=a=b\n")
+	f.Add("OTHER=1\n")
+	f.Add("=x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		keys, err := parseKeyLines(s)
+		if err != nil {
+			return
+		}
+		for k, v := range keys {
+			if k != EnvEdgeKey && k != EnvAttestationKey {
+				t.Fatalf("accepted key %q", k)
+			}
+			if !strings.Contains(s, k+"="+v) {
+				t.Fatalf("value of %s is %q, not in the input", k, v)
+			}
+		}
+	})
+}
