@@ -172,10 +172,16 @@ type Pool struct {
 }
 
 type shardRun struct {
-	shard    int
-	token    string
-	srv      *asynq.Server
-	lastOK   time.Time
+	shard  int
+	token  string
+	srv    *asynq.Server
+	lastOK time.Time
+	// cancel ends the context of every task of this shard. It is called the
+	// moment the lease is lost or cannot be renewed, before the Asynq server
+	// is shut down: Shutdown waits up to ShutdownTimeout for the active task,
+	// and that task must not go on talking to the agent or the provider while
+	// the shard's next owner may already be processing it.
+	cancel   context.CancelFunc
 	stopping bool
 }
 
@@ -246,6 +252,7 @@ func (p *Pool) shutdown() {
 		wg.Add(1)
 		go func(r *shardRun) {
 			defer wg.Done()
+			defer r.cancel()
 			r.srv.Shutdown()
 		}(r)
 	}
@@ -275,7 +282,13 @@ func (p *Pool) shutdown() {
 // and moves toward its fair share: releases extras, takes free shards.
 func (p *Pool) heartbeat(ctx context.Context) {
 	now := p.cfg.Now()
-	live, err := p.leases.Register(ctx, p.cfg.ID)
+	// Every Redis step of a heartbeat is bounded: with Redis unreachable,
+	// go-redis's own dial and read timeouts and retries could stretch one
+	// call (and the loop over every owned shard) past the lease, and the
+	// decision to stop consuming would come after another worker took over.
+	regCtx, cancelReg := context.WithTimeout(ctx, p.cfg.LeaseTTL/4)
+	live, err := p.leases.Register(regCtx, p.cfg.ID)
+	cancelReg()
 	if err != nil {
 		p.log.Warn("heartbeat", "err", err)
 	}
@@ -288,8 +301,12 @@ func (p *Pool) heartbeat(ctx context.Context) {
 	sort.Slice(runs, func(i, j int) bool { return runs[i].shard < runs[j].shard })
 
 	active := 0
+	// A renewal attempt at lastOK+2/3 TTL gives up by lastOK+11/12 TTL, and
+	// the shard is then stopped (its task aborted) before the lease expires.
+	renewCtx, cancelRenew := context.WithTimeout(ctx, p.cfg.LeaseTTL/4)
+	defer cancelRenew()
 	for _, r := range runs {
-		ok, err := p.leases.Renew(ctx, r.shard, r.token)
+		ok, err := p.leases.Renew(renewCtx, r.shard, r.token)
 		switch {
 		case err == nil && ok:
 			r.lastOK = now
@@ -297,9 +314,10 @@ func (p *Pool) heartbeat(ctx context.Context) {
 			p.log.Warn("shard lease lost", "shard", r.shard)
 			p.stopShard(r, false)
 			continue
-		case now.Sub(r.lastOK) >= p.cfg.LeaseTTL*2/3:
-			// Redis unreachable for most of a lease: assume it is gone and
-			// stop consuming before another worker can take the shard.
+		case p.cfg.Now().Sub(r.lastOK) >= p.cfg.LeaseTTL*2/3:
+			// Redis unreachable for most of a lease: assume it is gone,
+			// abort the active task and stop consuming before another
+			// worker can take the shard.
 			p.log.Warn("cannot renew shard lease, stopping shard", "shard", r.shard, "err", err)
 			p.stopShard(r, false)
 			continue
@@ -361,11 +379,12 @@ func (p *Pool) takeShard(ctx context.Context, s int) bool {
 	} else if n > 0 {
 		p.log.Info("requeued tasks of a dead consumer", "shard", s, "tasks", n)
 	}
-	r := &shardRun{shard: s, token: token, lastOK: p.cfg.Now()}
+	shardCtx, cancelShard := context.WithCancel(p.baseCtx)
+	r := &shardRun{shard: s, token: token, lastOK: p.cfg.Now(), cancel: cancelShard}
 	r.srv = asynq.NewServerFromRedisClient(p.rdb, asynq.Config{
 		Concurrency:              1,
 		Queues:                   map[string]int{queue.QueueName(s): 1},
-		BaseContext:              func() context.Context { return p.baseCtx },
+		BaseContext:              func() context.Context { return shardCtx },
 		TaskCheckInterval:        p.cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: p.cfg.DelayedTaskCheckInterval,
 		RetryDelayFunc:           retryDelay,
@@ -375,6 +394,7 @@ func (p *Pool) takeShard(ctx context.Context, s int) bool {
 		LogLevel:                 asynq.WarnLevel,
 	})
 	if err := r.srv.Start(p.handler(s, token)); err != nil {
+		cancelShard()
 		p.log.Error("start shard server", "shard", s, "err", err)
 		_ = p.leases.Release(ctx, s, token)
 		return false
@@ -400,9 +420,15 @@ func (p *Pool) stopShard(r *shardRun, release bool) {
 		delete(p.owned, r.shard)
 	}
 	p.mu.Unlock()
+	if !release {
+		// The lease is lost (or about to be): abort the active task now
+		// instead of letting it run out ShutdownTimeout beside the new owner.
+		r.cancel()
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		defer r.cancel()
 		r.srv.Shutdown()
 		if release {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -670,3 +670,72 @@ func TestGapIsSkippedAfterGraceAndLateEventStillDelivered(t *testing.T) {
 		t.Fatalf("deliveries %v, want [2 1]", got)
 	}
 }
+
+// A worker cut off from Redis (alive, but it cannot renew its leases) aborts
+// its active task before its lease can expire, so the worker that takes the
+// shard over never processes it at the same time. ShutdownTimeout is long on
+// purpose: the abort must not wait for the Asynq server to stop.
+func TestPartitionedWorkerAbortsBeforeTakeover(t *testing.T) {
+	e := newEnv(t, 1)
+	entered := make(chan struct{})
+	var mu sync.Mutex
+	var abortedAt, takeoverAt time.Time
+	release := make(chan struct{}) // closed when the first attempt's request is cancelled
+	e.agent.setPolicy(func(env envelope.Envelope, try int) (int, string) {
+		if try == 1 {
+			close(entered)
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			return http.StatusServiceUnavailable, ""
+		}
+		mu.Lock()
+		if takeoverAt.IsZero() {
+			takeoverAt = time.Now()
+		}
+		mu.Unlock()
+		return 0, ""
+	})
+	// The policy cannot see the request context: wrap the agent to record
+	// when the first attempt's request is cancelled by its sender.
+	inner := e.agent.srv.Config.Handler
+	e.agent.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan struct{})
+		go func() { inner.ServeHTTP(w, r); close(done) }()
+		select {
+		case <-done:
+		case <-r.Context().Done():
+			mu.Lock()
+			if abortedAt.IsZero() {
+				abortedAt = time.Now()
+				close(release)
+			}
+			mu.Unlock()
+			<-done
+		}
+	})
+	cut := &cutter{}
+	rcA := redis.NewClient(&redis.Options{Addr: e.redis.Addr, Dialer: cut.dial, MaxRetries: -1})
+	t.Cleanup(func() { rcA.Close() })
+	a := e.pool("wa", func(c *Config) { c.Redis = rcA; c.RedisAddr = ""; c.ShutdownTimeout = 5 * time.Second })
+	run(t, a)
+	waitFor(t, "A owns the shard", 5*time.Second, func() bool { return len(a.Owned()) == 1 })
+	if err := e.client.Enqueue(context.Background(), event("P1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("event never reached the agent")
+	}
+	cut.cut()
+	run(t, e.pool("wb", nil))
+	waitFor(t, "delivery by the new owner", 20*time.Second, func() bool { return e.agent.delivered() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if abortedAt.IsZero() || !abortedAt.Before(takeoverAt) {
+		t.Fatalf("partitioned worker's attempt aborted at %v, new owner's attempt at %v: they overlapped",
+			abortedAt.Format(time.StampMilli), takeoverAt.Format(time.StampMilli))
+	}
+}
