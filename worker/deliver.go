@@ -134,14 +134,32 @@ func (p *Pool) deliver(ctx context.Context, env envelope.Envelope) ([]string, er
 		}
 		return nil, e
 	}
+	replies, err := ParseAgentAnswer(raw)
+	if err != nil {
+		// The agent accepted the event; a retry would deliver it again.
+		p.log.Warn("agent answer unusable, no replies sent", "agent", agent.ID, "task", env.ID, "err", err)
+		return nil, nil
+	}
+	return replies, nil
+}
+
+// maxReplies bounds how many replies one agent answer may ask to send: each
+// is a provider API call made with the installation's credentials.
+const maxReplies = 20
+
+// ParseAgentAnswer reads the texts of an agent's 2xx answer body: empty (no
+// replies) or the JSON object AgentAnswer. Empty texts are dropped. Bad input
+// gets an error naming what is wrong and no replies (none is half-taken).
+func ParseAgentAnswer(raw []byte) ([]string, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
 	var ans AgentAnswer
 	if err := json.Unmarshal(raw, &ans); err != nil {
-		// The agent accepted the event; a retry would deliver it again.
-		p.log.Warn("agent answer is not JSON, no replies sent", "agent", agent.ID, "task", env.ID)
-		return nil, nil
+		return nil, fmt.Errorf("agent answer is not a JSON object {\"replies\":[{\"text\":...}]}: %w", err)
+	}
+	if len(ans.Replies) > maxReplies {
+		return nil, fmt.Errorf("agent answer has %d replies, at most %d are sent", len(ans.Replies), maxReplies)
 	}
 	var out []string
 	for _, r := range ans.Replies {
