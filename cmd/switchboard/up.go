@@ -126,7 +126,9 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rdb.Close()
-	if err := waitUntil(ctx, upReadyTimeout, rs.exited(), func(ctx context.Context) bool { return rdb.Ping(ctx).Err() == nil }); err != nil {
+	if err := waitUntil(ctx, upReadyTimeout, rs.exited(), func(ctx context.Context) bool {
+		return dialable(redisAddr) && rdb.Ping(ctx).Err() == nil
+	}); err != nil {
 		return fmt.Errorf("redis at %s: %w%s", redisAddr, err, rs.logTail())
 	}
 	if rs != nil {
@@ -413,6 +415,9 @@ func startRedisServer(dir, addr string, logw io.Writer) (*redisServer, error) {
 		return nil, fmt.Errorf("--redis-listen %s: something already listens there (another `switchboard up`?); pick another address or pass --redis %s to use it", addr, addr)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("redis data directory: %w", err)
+	}
+	if dir, err = filepath.Abs(dir); err != nil { // redis-server chdirs into --dir
 		return nil, fmt.Errorf("redis data directory: %w", err)
 	}
 	// Durable enough for a local runtime: an acknowledged webhook must
