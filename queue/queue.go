@@ -20,7 +20,7 @@
 // through the {tag}, so the Lua scripts stay single-slot):
 //
 //	sb:{<tag>}:s            hash: seq (last assigned), last (last done), r:<n> (reservation "id|unix-ms" of seq n until it is done)
-//	sb:{<tag>}:id:<task id> seq assigned to that task id (stable across provider retries)
+//	sb:{<tag>}:id:<task id> "seq|queue": seq assigned to that task id (stable across provider retries), queue it went to
 //	sb:{<tag>}:done:<id>    present once the task's side effects are complete (worker dedup)
 //	sb:{<tag>}:p:<id>       worker progress of one task (attempts, delivered, replies sent)
 //	sb:lease:<shard>        shard ownership lease (token), see Leases
@@ -169,13 +169,23 @@ func (c *Client) Close() error {
 // period, using the r:<n> reservation (task id and time) to check that the
 // task really does not exist (see Fence.Skip and worker).
 //
+// The id key also records the queue the task went to ("seq|queue"): Asynq's
+// task-id dedup holds per queue only, so after a change of the shard count a
+// provider retry would map to another queue and be enqueued a second time.
+// Enqueue checks the recorded queue instead (see Enqueue).
+//
 // KEYS[1] session hash, KEYS[2] id key; ARGV[1] task id, ARGV[2] now ms,
-// ARGV[3] id ttl ms, ARGV[4] session ttl ms. Returns {fresh(0|1), seq}.
+// ARGV[3] id ttl ms, ARGV[4] session ttl ms, ARGV[5] queue.
+// Returns {fresh(0|1), seq, recorded queue ("" when fresh or not recorded)}.
 var reserveScript = redis.NewScript(`
 local s = redis.call('GET', KEYS[2])
 if s then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  return {0, tonumber(s)}
+  local bar = string.find(s, '|', 1, true)
+  if bar then
+    return {0, tonumber(string.sub(s, 1, bar - 1)), string.sub(s, bar + 1)}
+  end
+  return {0, tonumber(s), ''}
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 if redis.call('HEXISTS', KEYS[1], 'last') == 0 then
@@ -183,8 +193,8 @@ if redis.call('HEXISTS', KEYS[1], 'last') == 0 then
 end
 redis.call('HSET', KEYS[1], 'r:' .. seq, ARGV[1] .. '|' .. ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('SET', KEYS[2], seq, 'PX', ARGV[3])
-return {1, seq}
+redis.call('SET', KEYS[2], seq .. '|' .. (ARGV[5] or ''), 'PX', ARGV[3])
+return {1, seq, ''}
 `)
 
 // Enqueue assigns env.Seq and enqueues one task with TaskID(env.ID) on the
@@ -196,21 +206,37 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	t := tag(env.SessionKey)
+	qname := QueueName(Shard(env.SessionKey, c.shards))
 	res, err := reserveScript.Run(ctx, c.rdb,
 		[]string{sessionKeyOf(t), idKey(t, env.ID)},
-		env.ID, c.now().UnixMilli(), c.retention.Milliseconds(), c.sessionTTL.Milliseconds(),
-	).Int64Slice()
+		env.ID, c.now().UnixMilli(), c.retention.Milliseconds(), c.sessionTTL.Milliseconds(), qname,
+	).Slice()
 	if err != nil {
 		return fmt.Errorf("enqueue %s: reserve sequence number: %w", env.ID, err)
 	}
-	env.Seq = res[1]
+	seq, _ := res[1].(int64)
+	if seq <= 0 {
+		return fmt.Errorf("enqueue %s: reserve sequence number: unexpected answer %v", env.ID, res)
+	}
+	env.Seq = seq
+	if prev, _ := res[2].(string); prev != "" && prev != qname {
+		// Reserved under another shard count: the task, if it exists, is in
+		// the queue recorded then, where Asynq's per-queue dedup cannot see it.
+		n, err := c.rdb.Exists(ctx, "asynq:{"+prev+"}:t:"+env.ID).Result()
+		if err != nil {
+			return fmt.Errorf("enqueue %s: look for the task in %s: %w", env.ID, prev, err)
+		}
+		if n > 0 {
+			return ErrDuplicate
+		}
+	}
 	payload, err := json.Marshal(env)
 	if err != nil {
 		return fmt.Errorf("enqueue %s: encode envelope: %w", env.ID, err)
 	}
 	_, err = c.aq.EnqueueContext(ctx, asynq.NewTask(TaskType, payload),
 		asynq.TaskID(env.ID),
-		asynq.Queue(QueueName(Shard(env.SessionKey, c.shards))),
+		asynq.Queue(qname),
 		asynq.Retention(c.retention),
 		asynq.MaxRetry(MaxRetry),
 	)

@@ -312,3 +312,45 @@ func BenchmarkLPUSH(b *testing.B) {
 		}
 	}
 }
+
+// Asynq's task-id dedup is per queue: after the shard count changes, a
+// provider retry of an event maps to another queue. It is still a duplicate
+// while the task exists in the queue it went to.
+func TestDedupAcrossShardCountChange(t *testing.T) {
+	r, rc := newRedis(t)
+	ctx := context.Background()
+	c4 := NewClient(r.Addr, 4, WithRedisClient(rc))
+	c8 := NewClient(r.Addr, 8, WithRedisClient(rc))
+	var e envelope.Envelope
+	for i := 0; ; i++ {
+		e = testEnvelope(fmt.Sprintf("C%d", i), "Ev1")
+		if QueueName(Shard(e.SessionKey, 4)) != QueueName(Shard(e.SessionKey, 8)) {
+			break
+		}
+	}
+	if err := c4.Enqueue(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := c8.Enqueue(ctx, e); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("retry after resharding: %v, want ErrDuplicate", err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(rc)
+	if _, err := insp.GetTaskInfo(QueueName(Shard(e.SessionKey, 8)), e.ID); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		t.Fatalf("task also in the new queue: %v", err)
+	}
+	// Once the task is gone from its old queue (its enqueue had failed, or
+	// it was deleted), the retry is enqueued in the new queue, same number.
+	if err := insp.DeleteTask(QueueName(Shard(e.SessionKey, 4)), e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c8.Enqueue(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	info, err := insp.GetTaskInfo(QueueName(Shard(e.SessionKey, 8)), e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := envelope.Decode(info.Payload); err != nil || got.Seq != 1 {
+		t.Fatalf("re-enqueued task: seq %d, %v; want 1", got.Seq, err)
+	}
+}
