@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/api"
-	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -37,13 +36,13 @@ func TestSecretsWriteOnly(t *testing.T) {
 	}()
 	plain := []string{telegramToken, telegramBot, agentSecret, "rotated_Token-2", slackSigning, slackBot}
 
-	// Fingerprints match secrets.Fingerprint of the values.
+	// Fingerprints match the keyring's Fingerprint of the values.
 	fps := map[string]string{}
 	for _, s := range inst["secrets"].([]any) {
 		m := s.(map[string]any)
 		fps[m["purpose"].(string)] = m["fingerprint"].(string)
 	}
-	if fps["secret_token"] != secrets.Fingerprint([]byte(telegramToken)) || fps["bot_token"] != secrets.Fingerprint([]byte(telegramBot)) {
+	if fps["secret_token"] != h.keys.Fingerprint([]byte(telegramToken)) || fps["bot_token"] != h.keys.Fingerprint([]byte(telegramBot)) {
 		t.Fatalf("fingerprints %v", fps)
 	}
 
@@ -76,7 +75,7 @@ func TestSecretsWriteOnly(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open %s: %v", s.ID, err)
 		}
-		if secrets.Fingerprint(pt) != s.Fingerprint {
+		if h.keys.Fingerprint(pt) != s.Fingerprint {
 			t.Errorf("secret %s: fingerprint does not match its plaintext", s.ID)
 		}
 		if _, err := h.keys.Open(s.KeyID, s.Ciphertext, "sec_other"); err == nil {
@@ -118,7 +117,7 @@ func TestRotation(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("rotate: %d %v", status, out)
 	}
-	if out["secret"].(map[string]any)["fingerprint"] != secrets.Fingerprint([]byte(slackSigning2)) || len(out["secrets"].([]any)) != 2 {
+	if out["secret"].(map[string]any)["fingerprint"] != h.keys.Fingerprint([]byte(slackSigning2)) || len(out["secrets"].([]any)) != 2 {
 		t.Fatalf("rotate answer %v", out)
 	}
 	ss, err := h.raw.ListSecrets(ctx, store.OwnerInstallation, id(inst))
@@ -129,9 +128,9 @@ func TestRotation(t *testing.T) {
 	var old, cur *store.Secret
 	for i := range ss {
 		switch ss[i].Fingerprint {
-		case secrets.Fingerprint([]byte(slackSigning)):
+		case h.keys.Fingerprint([]byte(slackSigning)):
 			old = &ss[i]
-		case secrets.Fingerprint([]byte(slackSigning2)):
+		case h.keys.Fingerprint([]byte(slackSigning2)):
 			cur = &ss[i]
 		}
 	}

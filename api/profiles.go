@@ -19,7 +19,7 @@ func (s *Server) sealSecret(ownerKind, ownerID, purpose, value string, now time.
 		return store.Secret{}, fmt.Errorf("seal %s secret of %s %s: %w", purpose, ownerKind, ownerID, err)
 	}
 	return store.Secret{ID: id, OwnerKind: ownerKind, OwnerID: ownerID, Purpose: purpose, KeyID: keyID, Ciphertext: ct,
-		Fingerprint: fingerprint([]byte(value)), NotBefore: now, CreatedAt: now}, nil
+		Fingerprint: s.keys.Fingerprint([]byte(value)), NotBefore: now, CreatedAt: now}, nil
 }
 
 // createSecrets seals and stores each given secret; it returns purpose ->

@@ -18,10 +18,12 @@ import (
 	"github.com/switchboard-dev/switchboard/store"
 )
 
-// Sealer seals secret material under the primary master key (implemented by
-// *secrets.Keyring). The AAD is the secret's id.
+// Sealer seals secret material under the primary master key and computes the
+// keyed fingerprint shown instead of it (implemented by *secrets.Keyring). The
+// AAD is the secret's id.
 type Sealer interface {
 	Seal(plaintext []byte, aad string) (keyID string, ciphertext []byte, err error)
+	Fingerprint(plaintext []byte) string
 }
 
 // Config wires a Server.

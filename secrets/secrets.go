@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,6 +37,7 @@ var ErrNoKeys = errors.New("no master keys: set " + EnvKeys + " (id:base64key,â€
 
 // Keyring holds master keys by id; the primary seals, all open.
 type Keyring struct {
+	fpKey   []byte // fingerprint key, derived from the primary master key
 	keys    map[string]cipher.AEAD
 	ids     []string // in the order given; ids[0] is the primary
 	primary string
@@ -154,6 +156,9 @@ func parse(entries []string, where func(int) string) (*Keyring, error) {
 		}
 		k.keys[id] = aead
 		k.ids = append(k.ids, id)
+		if i == 0 {
+			k.fpKey = deriveFingerprintKey(raw)
+		}
 	}
 	k.primary = k.ids[0]
 	return k, nil
@@ -310,13 +315,23 @@ func (k *Keyring) Rewrap(keyID string, ciphertext []byte, aad string) (string, [
 	return k.primary, out, nil
 }
 
-// Fingerprint identifies a secret for display (never for verification):
-// "sha256:" + the first 16 hex digits of SHA-256("switchboard-fp\x00" || plaintext).
-func Fingerprint(plaintext []byte) string {
-	h := sha256.New()
-	h.Write([]byte("switchboard-fp\x00"))
-	h.Write(plaintext)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
+// Fingerprint identifies a secret for display and equality checks (never for
+// verification): "hmac:" + the first 16 hex digits of HMAC-SHA256 under a key
+// derived from the primary master key. It is keyed because equality-only
+// tokens (Telegram secret tokens, Meta verify tokens) are often chosen by
+// people with little entropy: an unkeyed hash shown by the API could be
+// reversed offline by guessing. Fingerprints are computed once, when the
+// secret is stored, so a later change of primary key leaves them as they were.
+func (k *Keyring) Fingerprint(plaintext []byte) string {
+	m := hmac.New(sha256.New, k.fpKey)
+	m.Write(plaintext)
+	return "hmac:" + hex.EncodeToString(m.Sum(nil))[:16]
+}
+
+func deriveFingerprintKey(master []byte) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("switchboard secret fingerprint v1"))
+	return m.Sum(nil)
 }
 
 func sorted(s []string) []string {

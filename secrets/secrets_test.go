@@ -168,16 +168,25 @@ func TestFromEnv(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
-	fp := secrets.Fingerprint([]byte("abc"))
-	if !strings.HasPrefix(fp, "sha256:") || len(fp) != len("sha256:")+16 {
+	k := ring(t, "k1:"+key(1))
+	fp := k.Fingerprint([]byte("abc"))
+	if !strings.HasPrefix(fp, "hmac:") || len(fp) != len("hmac:")+16 {
 		t.Fatalf("fingerprint %q", fp)
 	}
-	if fp == secrets.Fingerprint([]byte("abd")) || fp != secrets.Fingerprint([]byte("abc")) {
+	if fp == k.Fingerprint([]byte("abd")) || fp != k.Fingerprint([]byte("abc")) {
 		t.Fatal("fingerprint not a function of the plaintext")
 	}
-	// Domain-separated: not the bare SHA-256 prefix of "abc" (ba7816bf8f01cfea).
-	if fp == "sha256:ba7816bf8f01cfea" {
+	// Keyed: another primary key gives another fingerprint, and it is not the
+	// bare SHA-256 prefix of "abc" (ba7816bf8f01cfea).
+	if fp == ring(t, "k2:"+key(2)).Fingerprint([]byte("abc")) {
+		t.Fatal("fingerprint does not depend on the master key")
+	}
+	if strings.HasSuffix(fp, "ba7816bf8f01cfea") {
 		t.Fatal("fingerprint is the bare SHA-256")
+	}
+	// Only the primary key decides (older keys only open).
+	if fp != ring(t, "k1:"+key(1)+",k0:"+key(0)).Fingerprint([]byte("abc")) {
+		t.Fatal("fingerprint depends on non-primary keys")
 	}
 }
 
@@ -203,7 +212,7 @@ func TestNoPlaintextInDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := st.CreateSecret(ctx, store.Secret{ID: id, OwnerKind: store.OwnerInstallation, OwnerID: "inst_x",
-			Purpose: store.PurposeSigning, KeyID: keyID, Ciphertext: ct, Fingerprint: secrets.Fingerprint([]byte(p)),
+			Purpose: store.PurposeSigning, KeyID: keyID, Ciphertext: ct, Fingerprint: k.Fingerprint([]byte(p)),
 			NotBefore: now, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}

@@ -212,7 +212,7 @@ func (e *env) secret(id, kind, owner, purpose, plaintext string) {
 	}
 	now := time.Now().Add(-time.Hour)
 	if err := e.st.CreateSecret(context.Background(), store.Secret{ID: id, OwnerKind: kind, OwnerID: owner, Purpose: purpose,
-		KeyID: kid, Ciphertext: ct, Fingerprint: secrets.Fingerprint([]byte(plaintext)), NotBefore: now, CreatedAt: now}); err != nil {
+		KeyID: kid, Ciphertext: ct, Fingerprint: e.keys.Fingerprint([]byte(plaintext)), NotBefore: now, CreatedAt: now}); err != nil {
 		e.t.Fatal(err)
 	}
 }

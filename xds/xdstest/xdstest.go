@@ -130,7 +130,7 @@ func (e *Env) Secret(t testing.TB, kind, owner, purpose string, plaintext []byte
 		t.Fatal(err)
 	}
 	s := store.Secret{ID: id, OwnerKind: kind, OwnerID: owner, Purpose: purpose, KeyID: keyID, Ciphertext: ct,
-		Fingerprint: secrets.Fingerprint(plaintext), NotBefore: time.Now().UTC().Add(-time.Minute), NotAfter: notAfter, CreatedAt: time.Now().UTC()}
+		Fingerprint: e.Keyring.Fingerprint(plaintext), NotBefore: time.Now().UTC().Add(-time.Minute), NotAfter: notAfter, CreatedAt: time.Now().UTC()}
 	if err := e.Store.CreateSecret(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
