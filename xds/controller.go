@@ -385,6 +385,12 @@ func (c *Controller) applyAllLocked() {
 	}
 	for _, n := range c.nodes {
 		keep[n.served], keep[n.acked] = true, true
+		// A version sent but not yet ACKed may be what the node runs when it
+		// NACKs the next one (its ACK can arrive after a rebuild): keep it,
+		// or the rollback has nothing to roll back to.
+		for _, v := range n.sent {
+			keep[v] = true
+		}
 	}
 	for v := range c.builds {
 		if !keep[v] {

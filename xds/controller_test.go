@@ -311,3 +311,38 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+// A rebuild that happens while a node's ACK is still in flight must not
+// forget the version the node runs: when the node then NACKs the newer
+// version, it is rolled back to that one, not left with nothing.
+func TestNACKAfterRebuildDuringInflightACK(t *testing.T) {
+	env := xdstest.NewEnv(t)
+	org := env.Org(t)
+	env.Installation(t, org, "slack", store.PurposeSigning, []byte("s1"))
+	c := startController(t, env.Store, env, xdstest.Key(), false)
+	a := xdstest.DialADS(t, c.addr, "edge-i", "stable")
+	r1 := a.Recv(wait)
+	a.Send(r1.GetVersionInfo(), r1.GetNonce(), "")
+	env.Installation(t, org, "slack", store.PurposeSigning, []byte("s2"))
+	sync(t, c)
+	r2 := a.Recv(wait)
+	// r3 is built before the ACK of r2 reaches the control plane.
+	env.Installation(t, org, "slack", store.PurposeSigning, []byte("s3"))
+	sync(t, c)
+	a.Send(r2.GetVersionInfo(), r2.GetNonce(), "")
+	r3 := a.Recv(wait)
+	if r3.GetVersionInfo() == r2.GetVersionInfo() || r3.GetVersionInfo() != c.LatestVersion() {
+		t.Fatalf("got %s after ACK of %s, want the latest %s", r3.GetVersionInfo(), r2.GetVersionInfo(), c.LatestVersion())
+	}
+	a.Send(r2.GetVersionInfo(), r3.GetNonce(), "cannot load")
+	deadline := time.Now().Add(wait)
+	for ecdsVersion(t, c, "edge-i") != r2.GetVersionInfo() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after NACK of %s the node is served %q, want %s", r3.GetVersionInfo(), ecdsVersion(t, c, "edge-i"), r2.GetVersionInfo())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := c.Status(); len(st.Nodes) != 1 || st.Nodes[0].Acked != r2.GetVersionInfo() || st.Nodes[0].Rejected != r3.GetVersionInfo() {
+		t.Fatalf("status %+v", st.Nodes)
+	}
+}

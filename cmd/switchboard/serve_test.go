@@ -40,7 +40,8 @@ func startServe(t *testing.T, args ...string) (base string, out *syncBuffer, sto
 	ctx, cancel := context.WithCancel(context.Background())
 	out = &syncBuffer{}
 	done := make(chan error, 1)
-	args = append([]string{"--metrics-listen", "127.0.0.1:0"}, args...) // hermetic: no fixed port
+	// hermetic: no fixed port (a later flag in args overrides these)
+	args = append([]string{"--metrics-listen", "127.0.0.1:0", "--xds-listen", "127.0.0.1:0"}, args...)
 	go func() { done <- serve(ctx, args, out, &syncBuffer{}) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -190,7 +191,7 @@ func TestServeBadFlags(t *testing.T) {
 		t.Fatalf("unknown flag: %v", err)
 	}
 	t.Setenv("SWITCHBOARD_ADMIN_TOKEN", "")
-	err = serve(context.Background(), []string{"--data-dir", t.TempDir(), "--listen", "256.0.0.1:bad"}, &syncBuffer{}, &syncBuffer{})
+	err = serve(context.Background(), []string{"--data-dir", t.TempDir(), "--listen", "256.0.0.1:bad", "--xds-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, &syncBuffer{}, &syncBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Fatalf("bad listen address: %v", err)
 	}

@@ -60,6 +60,9 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("listen %s: %w", listen, err)
 			}
+			// serve may fail before it calls run (e.g. the API address is
+			// bad): the listener must not outlive the ctx it was opened for.
+			context.AfterFunc(ctx, func() { ln.Close() })
 			fmt.Fprintf(env.Out, "xDS (ADS) listening on %s; edge key %s\n", ln.Addr(), from)
 			return func(ctx context.Context) error {
 				errc := make(chan error, 1)
