@@ -265,15 +265,20 @@ func TestCanaryGroupGetsNewConfigFirst(t *testing.T) {
 	}
 }
 
-// Two control-plane replicas on one database: a change made through one
-// store handle is served by the other replica, with the same version.
+// Two control-plane replicas on one database (SQLite file, PostgreSQL): a
+// change made through one store handle is served by the other replica, with
+// the same version.
 func TestReplicasConverge(t *testing.T) {
-	env := xdstest.NewEnv(t)
+	t.Run("sqlite", func(t *testing.T) { testReplicasConverge(t, xdstest.NewEnv(t)) })
+	t.Run("postgres", func(t *testing.T) { testReplicasConverge(t, xdstest.NewPostgresEnv(t)) })
+}
+
+func testReplicasConverge(t *testing.T, env *xdstest.Env) {
 	org := env.Org(t)
 	env.Installation(t, org, "slack", store.PurposeSigning, []byte("s1"))
 	edgeKey := xdstest.Key()
 	c1 := startController(t, env.Store, env, edgeKey, true)
-	other := xdstest.OpenStore(t, env.Path)
+	other := env.Reopen(t)
 	c2 := startController(t, other, env, edgeKey, true)
 	if c1.LatestVersion() != c2.LatestVersion() {
 		t.Fatalf("replicas disagree: %s vs %s", c1.LatestVersion(), c2.LatestVersion())

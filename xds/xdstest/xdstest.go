@@ -25,7 +25,9 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/switchboard-dev/switchboard/secrets"
+	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/postgres"
 	"github.com/switchboard-dev/switchboard/store/sqlite"
 )
 
@@ -52,23 +54,51 @@ func ID(prefix string) string {
 	return prefix + "_" + hex.EncodeToString(b)
 }
 
-// Env is a store on a SQLite file in a temp dir with a keyring.
+// Env is a store with a keyring: a SQLite file in a temp dir (NewEnv) or a
+// fresh database on the test's PostgreSQL server (NewPostgresEnv).
 type Env struct {
-	Path    string
+	Path    string // SQLite file ("" on PostgreSQL)
 	Store   store.Store
 	Keyring *secrets.Keyring
+	// Reopen opens another handle on the same database, as a second
+	// control-plane replica would.
+	Reopen func(t testing.TB) store.Store
 }
 
-// NewEnv opens a fresh SQLite store.
-func NewEnv(t testing.TB) *Env {
+func testKeyring(t testing.TB) *secrets.Keyring {
 	t.Helper()
 	kr, err := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(Key()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return kr
+}
+
+// NewEnv opens a fresh SQLite store.
+func NewEnv(t testing.TB) *Env {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "switchboard.db")
 	st := OpenStore(t, path)
-	return &Env{Path: path, Store: st, Keyring: kr}
+	return &Env{Path: path, Store: st, Keyring: testKeyring(t),
+		Reopen: func(t testing.TB) store.Store { return OpenStore(t, path) }}
+}
+
+// NewPostgresEnv opens a store on a fresh database of the test binary's
+// PostgreSQL server (servicetest.StartPostgres: skipped outside CI when
+// PostgreSQL is not installed).
+func NewPostgresEnv(t testing.TB) *Env {
+	t.Helper()
+	pg := servicetest.StartPostgres(t)
+	open := func(t testing.TB) store.Store {
+		t.Helper()
+		st, err := postgres.Open(context.Background(), pg.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	return &Env{Store: open(t), Keyring: testKeyring(t), Reopen: open}
 }
 
 // OpenStore opens (another handle on) a SQLite store file.
