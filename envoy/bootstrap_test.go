@@ -70,10 +70,14 @@ func TestBootstrapStrictDecodeCatchesMistakes(t *testing.T) {
 	}
 	// A value PGV rejects (port out of range) passes decoding but not validation.
 	bad := strings.Replace(string(Bootstrap), "port_value: 18000", "port_value: 70000", 1)
+	if bad == string(Bootstrap) {
+		t.Fatal("port mutation did not apply")
+	}
 	var b bootstrapv3.Bootstrap
-	if err := xds.FromYAML([]byte(bad), &b); err == nil {
-		if err := xds.DeepValidate(&b); err == nil {
-			t.Error("port 70000 validated")
-		}
+	if err := xds.FromYAML([]byte(bad), &b); err != nil {
+		t.Fatalf("port 70000 should decode (uint32) and fail only validation: %v", err)
+	}
+	if err := xds.DeepValidate(&b); err == nil {
+		t.Error("port 70000 validated")
 	}
 }

@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/switchboard-dev/switchboard/filter"
@@ -275,10 +278,6 @@ func checkGolden(t *testing.T, name string, got []byte) {
 }
 
 func TestResourcesGolden(t *testing.T) {
-	cfg, err := EdgeConfig(fixture(), testEdgeKey, fixedNow)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for name, st := range map[string]*State{"fixture": fixture(), "empty": {}} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := EdgeConfig(st, testEdgeKey, fixedNow)
@@ -316,7 +315,6 @@ func TestResourcesGolden(t *testing.T) {
 			checkGolden(t, name+".golden.yaml", resourcesYAML(t, res))
 		})
 	}
-	_ = cfg
 }
 
 func TestOnlyReferencedExtensionConfigs(t *testing.T) {
@@ -327,18 +325,84 @@ func TestOnlyReferencedExtensionConfigs(t *testing.T) {
 	if n := len(res[resource.ExtensionConfigType]); n != 1 {
 		t.Fatalf("%d ECDS resources, want 1", n)
 	}
-	ext, _ := ExtensionConfig(filter.Config{}, testOpts)
-	other := proto.Clone(ext).(interface{ GetName() string })
-	_ = other
-	stray := proto.Clone(ext)
-	stray.ProtoReflect().Set(stray.ProtoReflect().Descriptor().Fields().ByName("name"), protoreflectString("unreferenced"))
-	got := referencedOnly(res[resource.ListenerType], []types.Resource{stray, ext})
-	if len(got) != 1 {
-		t.Fatalf("kept %d, want only the referenced one", len(got))
+	ext, err := ExtensionConfig(filter.Config{}, testOpts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A listener without config_discovery references nothing.
-	if got := referencedOnly(nil, []types.Resource{ext}); len(got) != 0 {
-		t.Fatal("ECDS kept without a referencing listener")
+	stray := proto.Clone(ext).(*corev3.TypedExtensionConfig)
+	stray.Name = "unreferenced"
+	got, err := referencedOnly(res[resource.ListenerType], []types.Resource{stray, ext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].(*corev3.TypedExtensionConfig).GetName() != FilterName {
+		t.Fatalf("kept %v, want only the referenced %s", got, FilterName)
+	}
+	// No listener references nothing.
+	if got, err := referencedOnly(nil, []types.Resource{ext}); err != nil || len(got) != 0 {
+		t.Fatalf("ECDS kept without a referencing listener: %v %v", got, err)
+	}
+	// Something that is not a listener is an error, not a silent empty set
+	// (which would leave every filter without configuration).
+	if _, err := referencedOnly([]types.Resource{ext}, []types.Resource{ext}); err == nil {
+		t.Fatal("non-listener accepted")
+	}
+}
+
+// TestResourcesFailClosed states the fail-closed properties explicitly (the
+// golden file shows them, but a regenerated golden file would not catch a
+// regression): the verify filter comes only from ECDS with no default and no
+// warming bypass, it runs before the router, a VM failure closes, keys come
+// from Envoy's environment by name, and only /v1/hooks/ reaches ingest.
+func TestResourcesFailClosed(t *testing.T) {
+	cfg, err := EdgeConfig(fixture(), testEdgeKey, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := BuildResources(cfg, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := res[resource.ListenerType][0].(*listenerv3.Listener)
+	var hcm hcmv3.HttpConnectionManager
+	if err := lis.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+		t.Fatal(err)
+	}
+	fs := hcm.GetHttpFilters()
+	if len(fs) != 2 || fs[0].GetName() != FilterName || fs[1].GetName() != "envoy.filters.http.router" {
+		t.Fatalf("http filters %v: want the verify filter, then the router", fs)
+	}
+	if fs[0].GetDisabled() || fs[0].GetIsOptional() {
+		t.Fatal("verify filter disabled or optional")
+	}
+	cd := fs[0].GetConfigDiscovery()
+	if cd == nil || cd.GetDefaultConfig() != nil || cd.GetApplyDefaultConfigWithoutWarming() ||
+		len(cd.GetTypeUrls()) != 1 || cd.GetTypeUrls()[0] != WasmTypeURL || cd.GetConfigSource().GetAds() == nil {
+		t.Fatalf("config_discovery %v: want ADS, Wasm only, no default", cd)
+	}
+	if len(res[resource.ExtensionConfigType]) != 1 {
+		t.Fatal("want exactly the one referenced ECDS resource")
+	}
+	var w wasmfilterv3.Wasm
+	if err := res[resource.ExtensionConfigType][0].(*corev3.TypedExtensionConfig).GetTypedConfig().UnmarshalTo(&w); err != nil {
+		t.Fatal(err)
+	}
+	pc := w.GetConfig()
+	if pc.GetFailurePolicy() != wasmv3.FailurePolicy_FAIL_CLOSED || pc.GetFailOpen() || !pc.GetAllowOnHeadersStopIteration().GetValue() {
+		t.Fatalf("plugin config: failure_policy=%v fail_open=%v allow_on_headers_stop_iteration=%v",
+			pc.GetFailurePolicy(), pc.GetFailOpen(), pc.GetAllowOnHeadersStopIteration())
+	}
+	env := pc.GetVmConfig().GetEnvironmentVariables()
+	if len(env.GetKeyValues()) != 0 || strings.Join(env.GetHostEnvKeys(), ",") != EnvEdgeKey+","+EnvAttestationKey {
+		t.Fatalf("vm environment %v: want the keys by name from the host only", env)
+	}
+	rc := res[resource.RouteType][0].(*routev3.RouteConfiguration)
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			if r.GetRoute() != nil && (r.GetMatch().GetPrefix() != HooksPrefix || r.GetRoute().GetCluster() != IngestName) {
+				t.Errorf("route %s forwards %v", r.GetName(), r.GetMatch())
+			}
+		}
 	}
 }
 
@@ -366,5 +430,3 @@ func TestDeepValidateCatchesNestedAny(t *testing.T) {
 		t.Fatal("unresolvable Any accepted")
 	}
 }
-
-func protoreflectString(s string) protoreflect.Value { return protoreflect.ValueOfString(s) }

@@ -100,7 +100,9 @@ func BuildResources(cfg filter.Config, opts ResourceOptions) (Resources, error) 
 		resource.RouteType:    {routeConfig()},
 		resource.ClusterType:  {cl},
 	}
-	res[resource.ExtensionConfigType] = referencedOnly(res[resource.ListenerType], []types.Resource{ext})
+	if res[resource.ExtensionConfigType], err = referencedOnly(res[resource.ListenerType], []types.Resource{ext}); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
@@ -301,19 +303,23 @@ func ReferencedExtensionConfigs(listeners []types.Resource) (map[string]bool, er
 	return names, nil
 }
 
-func referencedOnly(listeners, exts []types.Resource) []types.Resource {
+func referencedOnly(listeners, exts []types.Resource) ([]types.Resource, error) {
 	names, err := ReferencedExtensionConfigs(listeners)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	var out []types.Resource
 	for _, e := range exts {
-		if names[e.(*corev3.TypedExtensionConfig).GetName()] {
+		ext, ok := e.(*corev3.TypedExtensionConfig)
+		if !ok {
+			return nil, fmt.Errorf("not an extension config: %T", e)
+		}
+		if names[ext.GetName()] {
 			out = append(out, e)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].(*corev3.TypedExtensionConfig).GetName() < out[j].(*corev3.TypedExtensionConfig).GetName()
 	})
-	return out
+	return out, nil
 }
