@@ -1,0 +1,379 @@
+// Package e2e runs the whole runtime as separate processes of the real
+// binary (serve, edge, ingest, worker, demo-agent) beside a private
+// redis-server, drives it through the binding API and the edge, and asserts
+// on what the agent, the fake provider APIs and Redis actually received.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-dev/switchboard/demoagent"
+	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/servicetest"
+)
+
+var binary string // built once in TestMain
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_, here, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(here))
+	binary = filepath.Join(dir, "switchboard")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/switchboard")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/switchboard:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const shards = 4
+
+// stack is one running runtime.
+type stack struct {
+	t          *testing.T
+	dir        string
+	api, edge  string // base URLs
+	edgeAdmin  string
+	ingest     string
+	agentURL   string
+	adminToken string
+	agentKey   string // whsec_ secret of the demo agent (every agent of the test uses it)
+	rdb        *redis.Client
+	fake       *fakeProviders
+	procs      []*proc
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func key32() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	rs := servicetest.StartRedis(t)
+	s := &stack{t: t, dir: t.TempDir(), fake: newFakeProviders(t)}
+	s.rdb = redis.NewClient(&redis.Options{Addr: rs.Addr})
+	t.Cleanup(func() { s.rdb.Close() })
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
+	apiAddr, xdsAddr, edgeAddr, edgeAdmin, ingestAddr, agentAddr := port(), port(), port(), port(), port(), port()
+	s.api, s.edge, s.edgeAdmin, s.ingest, s.agentURL = "http://"+apiAddr, "http://"+edgeAddr, "http://"+edgeAdmin, "http://"+ingestAddr, "http://"+agentAddr+"/"
+	s.adminToken = "sbt_e2e_" + strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
+	s.agentKey = "whsec_" + key32()
+	env := append(os.Environ(),
+		"SWITCHBOARD_MASTER_KEYS=k1:"+key32(),
+		"SWITCHBOARD_EDGE_KEY="+key32(),
+		"SWITCHBOARD_ATTESTATION_KEY="+key32(),
+		"SWITCHBOARD_ADMIN_TOKEN="+s.adminToken,
+		"SWITCHBOARD_DATA_DIR="+s.dir,
+	)
+	t.Cleanup(func() {
+		// Stop in reverse order; show the logs of a failed test.
+		for i := len(s.procs) - 1; i >= 0; i-- {
+			s.procs[i].stop()
+		}
+		if t.Failed() {
+			for _, p := range s.procs {
+				b, _ := os.ReadFile(p.log)
+				t.Logf("---- %s log (last 40 lines) ----\n%s", p.name, tail(string(b), 40))
+			}
+		}
+	})
+	sh := strconv.Itoa(shards)
+	s.run("serve", env, "serve", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", port())
+	s.waitFor("serve", func() bool { return dialable(apiAddr) && dialable(xdsAddr) })
+	s.run("ingest", env, "ingest", "--listen", ingestAddr, "--redis", rs.Addr, "--shards", sh, "--metrics-listen", port())
+	s.run("worker", env, "worker", "--redis", rs.Addr, "--shards", sh, "--id", "e2e-worker", "--metrics-listen", port(),
+		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL)
+	s.run("edge", env, "edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest, "--node-id", "e2e-edge")
+	s.run("demo-agent", env, "demo-agent", "--listen", agentAddr, "--secret", s.agentKey, "--record")
+	s.waitFor("ingest", func() bool { return dialable(ingestAddr) })
+	s.waitFor("demo-agent", func() bool { return dialable(agentAddr) })
+	s.waitFor("edge", func() bool { return httpStatus(s.edgeAdmin+"/ready") == 200 })
+	leases := queue.NewLeases(s.rdb, shards, 15*time.Second)
+	s.waitFor("worker", func() bool {
+		o, err := leases.Owners(context.Background())
+		return err == nil && len(o) == shards
+	})
+	return s
+}
+
+func (s *stack) run(name string, env []string, args ...string) {
+	s.t.Helper()
+	logPath := filepath.Join(s.dir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, f, f, s.dir
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { cmd.Wait(); f.Close(); close(p.done) }()
+	s.procs = append(s.procs, p)
+}
+
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (s *stack) waitFor(what string, ok func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		for _, p := range s.procs {
+			select {
+			case <-p.done:
+				b, _ := os.ReadFile(p.log)
+				s.t.Fatalf("%s exited while waiting for %s:\n%s", p.name, what, tail(string(b), 30))
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s not ready after 30s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// call is a binding API request as the platform admin; it fails the test
+// unless the status is want.
+func (s *stack) call(method, path string, body any, want int) map[string]any {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.api+path, rd)
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		s.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, raw, want)
+	}
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	return out
+}
+
+// received is what the demo agent recorded.
+func (s *stack) received() []demoagent.Delivery {
+	s.t.Helper()
+	resp, err := http.Get(s.agentURL + "received")
+	if err != nil {
+		s.t.Fatalf("GET agent /received: %v", err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Received []demoagent.Delivery `json:"received"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		s.t.Fatalf("agent /received: %v", err)
+	}
+	return v.Received
+}
+
+// edgeCounter reads switchboard_edge_requests_total for the label set.
+func (s *stack) edgeCounter(provider, decision, reason string) float64 {
+	resp, err := http.Get(s.edgeAdmin + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	want := fmt.Sprintf(`switchboard_edge_requests_total{decision=%q,provider=%q,reason=%q} `, decision, provider, reason)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), want); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// taskPayloads returns the stored asynq task messages of every shard queue
+// (each holds the envelope JSON as its payload).
+func (s *stack) taskPayloads() map[string][]byte {
+	s.t.Helper()
+	ctx := context.Background()
+	out := map[string][]byte{}
+	iter := s.rdb.Scan(ctx, 0, "asynq:{sb-shard-*}:t:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		msg, err := s.rdb.HGet(ctx, k, "msg").Bytes()
+		if err == nil {
+			out[k] = msg
+		}
+	}
+	if err := iter.Err(); err != nil {
+		s.t.Fatalf("scan redis: %v", err)
+	}
+	return out
+}
+
+// drained reports whether no shard queue holds pending, active, scheduled or
+// retrying tasks.
+func (s *stack) drained() bool {
+	ctx := context.Background()
+	for i := 0; i < shards; i++ {
+		q := queue.QueueName(i)
+		for _, suffix := range []string{"pending", "active", "scheduled", "retry"} {
+			var n int64
+			var err error
+			if suffix == "pending" || suffix == "active" {
+				n, err = s.rdb.LLen(ctx, "asynq:{"+q+"}:"+suffix).Result()
+			} else {
+				n, err = s.rdb.ZCard(ctx, "asynq:{"+q+"}:"+suffix).Result()
+			}
+			if err != nil || n > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func httpStatus(u string) int {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fakeProviders is one local server standing in for the Slack Web API, the
+// Telegram Bot API, the Graph API (WhatsApp Cloud) and the Discord API,
+// answering each send as the provider documents a success.
+type fakeProviders struct {
+	srv  *httpServer
+	mu   sync.Mutex
+	sent []sentMessage
+}
+
+type httpServer struct{ URL string }
+
+type sentMessage struct {
+	Provider, Auth, Path string
+	Body                 string
+}
+
+func newFakeProviders(t *testing.T) *fakeProviders {
+	f := &fakeProviders{}
+	mux := http.NewServeMux()
+	record := func(p string, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.sent = append(f.sent, sentMessage{Provider: p, Auth: r.Header.Get("Authorization"), Path: r.URL.Path, Body: string(b)})
+		f.mu.Unlock()
+	}
+	mux.HandleFunc("POST /api/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+		record("slack", r)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true,"channel":"C1","ts":"1700000000.000100"}`))
+	})
+	mux.HandleFunc("POST /api/v10/channels/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
+		record("discord", r)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":"1183201108930498999","channel_id":"` + r.PathValue("id") + `"}`))
+	})
+	mux.HandleFunc("POST /{ver}/{phone}/messages", func(w http.ResponseWriter, r *http.Request) {
+		record("whatsapp", r)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"messaging_product":"whatsapp","contacts":[{"input":"1","wa_id":"1"}],"messages":[{"id":"wamid.e2e"}]}`))
+	})
+	mux.HandleFunc("POST /{bot}/sendMessage", func(w http.ResponseWriter, r *http.Request) {
+		record("telegram", r)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true,"result":{"message_id":7,"date":1700000000,"chat":{"id":1,"type":"private"}}}`))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	f.srv = &httpServer{URL: "http://" + ln.Addr().String()}
+	return f
+}
+
+func (f *fakeProviders) messages() []sentMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentMessage(nil), f.sent...)
+}
