@@ -293,7 +293,9 @@ func TestStack(t *testing.T) {
 			return sg.URL, sg.Headers, sg.Body
 		}
 	}
-	stale := func(d time.Duration) func(*testevent.Event) { return func(e *testevent.Event) { e.Now = time.Now().Add(d) } }
+	stale := func(d time.Duration) func(*testevent.Event) {
+		return func(e *testevent.Event) { e.Now = time.Now().Add(d) }
+	}
 	otherTenant := func(e *testevent.Event) { e.Account, e.AppID = "T0GLOBEX", "A0ACME" }
 	oversized := []byte(`{"type":"event_callback","team_id":"T0ACME","event_id":"EvBIG","event":{"type":"message","text":"MUSTNOT oversized ` +
 		strings.Repeat("x", filter.DefaultMaxBodyBytes) + `"}}`)
