@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/servicetest"
+)
+
+func TestUpStartsEverythingAndStopsCleanly(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
+	api, edgeAdmin := port(), port()
+	args := []string{"--data-dir", dir, "--api", api, "--xds", port(), "--edge", port(), "--edge-admin", edgeAdmin,
+		"--ingest", port(), "--redis-listen", port(), "--metrics-listen", port(), "--shards", "2"}
+	env := func(name string) string {
+		if strings.HasPrefix(name, "SWITCHBOARD_") {
+			return "" // generated into the data directory
+		}
+		return os.Getenv(name)
+	}
+	for _, k := range []string{"SWITCHBOARD_MASTER_KEYS", "SWITCHBOARD_MASTER_KEY_FILE", "SWITCHBOARD_ADMIN_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- up(ctx, args, env, out, errOut) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "switchboard is up") {
+		select {
+		case err := <-done:
+			t.Fatalf("up returned early: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("up not ready after 60s\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// One progress line per part, in start order.
+	text := out.String()
+	last := -1
+	for _, part := range []string{"✓ redis", "✓ api", "✓ xds", "✓ metrics", "✓ ingest", "✓ worker", "✓ edge"} {
+		i := strings.Index(text, part)
+		if i < 0 || i < last {
+			t.Fatalf("progress line %q missing or out of order:\n%s", part, text)
+		}
+		last = i
+	}
+	// Keys generated once, private to the owner.
+	for _, f := range []string{"master.keys", "edge.key", "attestation.key", "admin.token"} {
+		info, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v mode %v, want 0600", f, err, info.Mode().Perm())
+		}
+	}
+	tok, _ := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if !strings.Contains(text, "admin token: "+strings.TrimSpace(string(tok))) {
+		t.Errorf("admin token not printed:\n%s", text)
+	}
+	req, _ := http.NewRequest("GET", "http://"+api+"/v1/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("whoami with the printed token: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if code := httpGetStatus("http://" + edgeAdmin + "/ready"); code != 200 {
+		t.Errorf("edge /ready: %d", code)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("up stopped with an error: %v\n%s", err, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("up did not stop within 30s of ctx's end")
+	}
+	if dialable(api) {
+		t.Error("API still listening after up returned")
+	}
+	if !strings.Contains(errOut.String(), "redis-server stopped") {
+		t.Errorf("redis-server not stopped:\n%s", errOut.String())
+	}
+}
+
+func TestUpWithoutRedisSaysHowToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no redis-server on it
+	err := up(context.Background(), []string{"--data-dir", t.TempDir(), "--metrics-listen", ""}, func(string) string { return "" }, &syncBuffer{}, &syncBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "apt-get install redis-server") {
+		t.Fatalf("err = %v, want the install hint", err)
+	}
+}
+
+func httpGetStatus(u string) int {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
