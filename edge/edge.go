@@ -20,7 +20,6 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +30,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/xds"
@@ -259,7 +257,7 @@ func (h *Host) stream(ctx context.Context, conn *grpc.ClientConn) error {
 
 // apply loads the ECDS resource of resp and swaps it in.
 func (h *Host) apply(resp *discovery.DiscoveryResponse) error {
-	js, err := ConfigFromResponse(resp)
+	js, err := xds.ConfigFromResponse(resp)
 	if err != nil {
 		return err
 	}
@@ -276,34 +274,6 @@ func (h *Host) apply(resp *discovery.DiscoveryResponse) error {
 	h.mu.Unlock()
 	h.log.Info("configuration in force", "version", resp.GetVersionInfo(), "entries", e.Len())
 	return nil
-}
-
-// ConfigFromResponse extracts the filter configuration JSON from an ECDS
-// response, checking it is exactly the one resource the edge asked for and
-// that it is the Wasm filter type.
-func ConfigFromResponse(resp *discovery.DiscoveryResponse) ([]byte, error) {
-	if n := len(resp.GetResources()); n != 1 {
-		return nil, fmt.Errorf("ECDS response has %d resources, want 1 (%s)", n, xds.FilterName)
-	}
-	var ext corev3.TypedExtensionConfig
-	if err := resp.GetResources()[0].UnmarshalTo(&ext); err != nil {
-		return nil, fmt.Errorf("ECDS resource: %w", err)
-	}
-	if ext.GetName() != xds.FilterName {
-		return nil, fmt.Errorf("ECDS resource is %q, want %q", ext.GetName(), xds.FilterName)
-	}
-	if got := ext.GetTypedConfig().GetTypeUrl(); got != xds.WasmTypeURL {
-		return nil, fmt.Errorf("ECDS resource type %q, want %q", got, xds.WasmTypeURL)
-	}
-	var w wasmfilterv3.Wasm
-	if err := ext.GetTypedConfig().UnmarshalTo(&w); err != nil {
-		return nil, fmt.Errorf("wasm filter config: %w", err)
-	}
-	var sv wrapperspb.StringValue
-	if err := w.GetConfig().GetConfiguration().UnmarshalTo(&sv); err != nil {
-		return nil, fmt.Errorf("wasm plugin configuration: %w", err)
-	}
-	return []byte(sv.GetValue()), nil
 }
 
 // maxConfigBytes bounds an xDS message the edge accepts.

@@ -95,7 +95,7 @@ func TestADSRevocationRotationAndNACK(t *testing.T) {
 
 	a := xdstest.DialADS(t, c.addr, "edge-1", "stable")
 	r1 := a.Recv(wait)
-	js, err := xdstest.ConfigJSON(r1)
+	js, err := xds.ConfigFromResponse(r1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestADSRevocationRotationAndNACK(t *testing.T) {
 	sync(t, c)
 	r3 := a.Recv(wait)
 	var cfg filter.Config
-	js, _ = xdstest.ConfigJSON(r3)
+	js, _ = xds.ConfigFromResponse(r3)
 	if err := json.Unmarshal(js, &cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -322,4 +323,33 @@ func referencedOnly(listeners, exts []types.Resource) ([]types.Resource, error) 
 		return out[i].(*corev3.TypedExtensionConfig).GetName() < out[j].(*corev3.TypedExtensionConfig).GetName()
 	})
 	return out, nil
+}
+
+// ConfigFromResponse is ExtensionConfig's inverse on the receiving side (the
+// native edge, tests): it extracts the filter configuration JSON from an ECDS
+// response, checking it is exactly the one resource asked for and that it is
+// the Wasm filter type.
+func ConfigFromResponse(resp *discovery.DiscoveryResponse) ([]byte, error) {
+	if n := len(resp.GetResources()); n != 1 {
+		return nil, fmt.Errorf("ECDS response has %d resources, want 1 (%s)", n, FilterName)
+	}
+	var ext corev3.TypedExtensionConfig
+	if err := resp.GetResources()[0].UnmarshalTo(&ext); err != nil {
+		return nil, fmt.Errorf("ECDS resource: %w", err)
+	}
+	if ext.GetName() != FilterName {
+		return nil, fmt.Errorf("ECDS resource is %q, want %q", ext.GetName(), FilterName)
+	}
+	if got := ext.GetTypedConfig().GetTypeUrl(); got != WasmTypeURL {
+		return nil, fmt.Errorf("ECDS resource type %q, want %q", got, WasmTypeURL)
+	}
+	var w wasmfilterv3.Wasm
+	if err := ext.GetTypedConfig().UnmarshalTo(&w); err != nil {
+		return nil, fmt.Errorf("wasm filter config: %w", err)
+	}
+	var sv wrapperspb.StringValue
+	if err := w.GetConfig().GetConfiguration().UnmarshalTo(&sv); err != nil {
+		return nil, fmt.Errorf("wasm plugin configuration: %w", err)
+	}
+	return []byte(sv.GetValue()), nil
 }

@@ -9,26 +9,24 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/postgres"
 	"github.com/switchboard-dev/switchboard/store/sqlite"
+	"github.com/switchboard-dev/switchboard/xds"
 )
 
 // Key returns 32 random bytes.
@@ -232,7 +230,7 @@ func DialADS(t testing.TB, addr, id, group string) *ADS {
 func (a *ADS) Send(version, nonce, nack string) {
 	a.t.Helper()
 	req := &discovery.DiscoveryRequest{Node: a.node, TypeUrl: resource.ExtensionConfigType,
-		ResourceNames: []string{"switchboard-verify"}, VersionInfo: version, ResponseNonce: nonce}
+		ResourceNames: []string{xds.FilterName}, VersionInfo: version, ResponseNonce: nonce}
 	if nack != "" {
 		req.ErrorDetail = &statuspb.Status{Code: 3, Message: nack}
 	}
@@ -255,28 +253,8 @@ func (a *ADS) Recv(timeout time.Duration) *discovery.DiscoveryResponse {
 	return nil
 }
 
-// ConfigJSON extracts the edge configuration JSON from an ECDS response.
-func ConfigJSON(resp *discovery.DiscoveryResponse) ([]byte, error) {
-	if len(resp.GetResources()) != 1 {
-		return nil, fmt.Errorf("%d resources, want 1", len(resp.GetResources()))
-	}
-	var ext corev3.TypedExtensionConfig
-	if err := resp.GetResources()[0].UnmarshalTo(&ext); err != nil {
-		return nil, err
-	}
-	var w wasmfilterv3.Wasm
-	if err := ext.GetTypedConfig().UnmarshalTo(&w); err != nil {
-		return nil, err
-	}
-	var sv wrapperspb.StringValue
-	if err := w.GetConfig().GetConfiguration().UnmarshalTo(&sv); err != nil {
-		return nil, err
-	}
-	return []byte(sv.GetValue()), nil
-}
-
 // Contains reports whether the config JSON of resp mentions s.
 func Contains(resp *discovery.DiscoveryResponse, s string) bool {
-	js, err := ConfigJSON(resp)
+	js, err := xds.ConfigFromResponse(resp)
 	return err == nil && bytes.Contains(js, []byte(s))
 }

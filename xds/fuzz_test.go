@@ -1,4 +1,4 @@
-package edge
+package xds
 
 import (
 	"testing"
@@ -10,14 +10,13 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/switchboard-dev/switchboard/filter"
-	"github.com/switchboard-dev/switchboard/xds"
 )
 
 // FuzzConfigFromResponse feeds arbitrary xDS responses (outside input from
 // the network) to the extraction and the core's loader: no panic, and
 // anything accepted must be the one named Wasm resource.
 func FuzzConfigFromResponse(f *testing.F) {
-	res, err := xds.BuildResources(filter.Config{Version: "v1", Installations: []filter.Installation{}}, xds.ResourceOptions{IngestAddress: "127.0.0.1:1"})
+	res, err := BuildResources(filter.Config{Version: "v1", Installations: []filter.Installation{}}, ResourceOptions{IngestAddress: "127.0.0.1:1"})
 	if err != nil {
 		f.Fatal(err)
 	}
