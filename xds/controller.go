@@ -327,6 +327,10 @@ func (c *Controller) LatestVersion() string {
 // SetGroupVersion pins a node group to a built version ("" follows the
 // latest build again). Pin stable, let canary nodes take new builds, then
 // promote stable with SetGroupVersion(GroupStable, "").
+//
+// Pins are held in this replica's memory only: other replicas do not see
+// them, a restart drops them (the group follows the latest build again), and
+// a held group gets no change at all, revocations included (docs/envoy.md).
 func (c *Controller) SetGroupVersion(group, version string) error {
 	if group != GroupStable && group != GroupCanary {
 		return fmt.Errorf("unknown node group %q (stable or canary)", group)
