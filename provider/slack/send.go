@@ -1,17 +1,14 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
-	"time"
+
+	"github.com/switchboard-dev/switchboard/provider/httpsend"
 )
 
 // DefaultAPIBase is Slack's Web API origin; tests point a Sender at a fake.
@@ -20,19 +17,12 @@ const DefaultAPIBase = "https://slack.com"
 // Sender posts messages with chat.postMessage
 // (POST {base}/api/chat.postMessage, Bearer bot token, JSON body).
 type Sender struct {
-	base string
-	http *http.Client
+	api httpsend.API
 }
 
 // NewSender returns a Sender for the API at base ("" = DefaultAPIBase).
 func NewSender(base string, hc *http.Client) *Sender {
-	if base == "" {
-		base = DefaultAPIBase
-	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &Sender{base: strings.TrimRight(base, "/"), http: hc}
+	return &Sender{api: httpsend.NewAPI(base, DefaultAPIBase, hc)}
 }
 
 // Outgoing is one message to post.
@@ -44,27 +34,18 @@ type Outgoing struct {
 
 // SendError is a refused or failed send. Code is Slack's "error" string
 // ("channel_not_found", "ratelimited", ...) or "http_<status>" / "transport".
+// RetryAfter is the delay Slack asked for (429 Retry-After), 0 when none.
 type SendError struct {
-	Status     int
-	Code       string
-	retryAfter time.Duration
-	temporary  bool
-	err        error
+	httpsend.Failure
+	Code string
 }
 
 func (e *SendError) Error() string {
-	if e.err != nil {
-		return fmt.Sprintf("slack chat.postMessage: %s: %v", e.Code, e.err)
+	if e.Cause != nil {
+		return fmt.Sprintf("slack chat.postMessage: %s: %v", e.Code, e.Cause)
 	}
 	return fmt.Sprintf("slack chat.postMessage: %s (HTTP %d)", e.Code, e.Status)
 }
-func (e *SendError) Unwrap() error { return e.err }
-
-// RetryAfter is the delay Slack asked for (429 Retry-After), 0 when none.
-func (e *SendError) RetryAfter() time.Duration { return e.retryAfter }
-
-// Temporary reports whether trying again later may succeed.
-func (e *SendError) Temporary() bool { return e.temporary }
 
 var slackTemporaryCodes = map[string]bool{
 	"ratelimited": true, "service_unavailable": true, "fatal_error": true,
@@ -80,39 +61,32 @@ func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (string, er
 	if err != nil {
 		return "", fmt.Errorf("slack chat.postMessage: encode: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/api/chat.postMessage", bytes.NewReader(body))
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Bearer "+token)
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := s.api.Post(ctx, "/api/chat.postMessage", hdr, body)
+	if te := (*httpsend.TransportError)(nil); errors.As(err, &te) {
+		return "", &SendError{Code: "transport", Failure: httpsend.Failure{Transient: true, Cause: te.Err}}
+	}
 	if err != nil {
 		return "", fmt.Errorf("slack chat.postMessage: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	resp, err := s.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is not secret here, but keep errors uniform across providers
-		}
-		return "", &SendError{Code: "transport", temporary: true, err: err}
+	if resp.Status == http.StatusTooManyRequests {
+		return "", &SendError{Code: "ratelimited", Failure: httpsend.Failure{Status: resp.Status, Wait: httpsend.RetryAfterSeconds(resp.Header), Transient: true}}
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode == http.StatusTooManyRequests {
-		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return "", &SendError{Status: resp.StatusCode, Code: "ratelimited", retryAfter: time.Duration(secs) * time.Second, temporary: true}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", &SendError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), temporary: resp.StatusCode >= 500}
+	if resp.Status != http.StatusOK {
+		return "", &SendError{Code: "http_" + strconv.Itoa(resp.Status), Failure: httpsend.Failure{Status: resp.Status, Transient: resp.Status >= 500}}
 	}
 	var ans struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`
 		TS    string `json:"ts"`
 	}
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return "", &SendError{Status: resp.StatusCode, Code: "bad_response", temporary: true, err: err}
+	if err := json.Unmarshal(resp.Body, &ans); err != nil {
+		return "", &SendError{Code: "bad_response", Failure: httpsend.Failure{Status: resp.Status, Transient: true, Cause: err}}
 	}
 	if !ans.OK {
-		return "", &SendError{Status: resp.StatusCode, Code: ans.Error, temporary: slackTemporaryCodes[ans.Error]}
+		return "", &SendError{Code: ans.Error, Failure: httpsend.Failure{Status: resp.Status, Transient: slackTemporaryCodes[ans.Error]}}
 	}
 	return ans.TS, nil
 }

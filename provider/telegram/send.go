@@ -1,17 +1,16 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/provider/httpsend"
 )
 
 // DefaultAPIBase is the Telegram Bot API origin; tests point a Sender at a fake.
@@ -19,21 +18,14 @@ const DefaultAPIBase = "https://api.telegram.org"
 
 // Sender calls sendMessage (POST {base}/bot<token>/sendMessage, JSON body).
 // The bot token is part of the URL, so no error of this package carries the
-// URL (net/http's *url.Error would print it).
+// URL (httpsend drops it from net/http's errors).
 type Sender struct {
-	base string
-	http *http.Client
+	api httpsend.API
 }
 
 // NewSender returns a Sender for the API at base ("" = DefaultAPIBase).
 func NewSender(base string, hc *http.Client) *Sender {
-	if base == "" {
-		base = DefaultAPIBase
-	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &Sender{base: strings.TrimRight(base, "/"), http: hc}
+	return &Sender{api: httpsend.NewAPI(base, DefaultAPIBase, hc)}
 }
 
 // Outgoing is one message to send. ChatID is the chat id (or @channel name);
@@ -44,29 +36,20 @@ type Outgoing struct {
 	MessageThreadID int64  `json:"message_thread_id,omitempty"`
 }
 
-// SendError is a refused or failed send: Telegram's error_code and description.
+// SendError is a refused or failed send: Telegram's error_code and
+// description. RetryAfter is parameters.retry_after of a 429 answer, 0 when none.
 type SendError struct {
-	Status      int
+	httpsend.Failure
 	Code        int
 	Description string
-	retryAfter  time.Duration
-	temporary   bool
-	err         error
 }
 
 func (e *SendError) Error() string {
-	if e.err != nil {
-		return fmt.Sprintf("telegram sendMessage: %v", e.err)
+	if e.Cause != nil {
+		return fmt.Sprintf("telegram sendMessage: %v", e.Cause)
 	}
 	return fmt.Sprintf("telegram sendMessage: %d %s", e.Code, e.Description)
 }
-func (e *SendError) Unwrap() error { return e.err }
-
-// RetryAfter is parameters.retry_after of a 429 answer, 0 when none.
-func (e *SendError) RetryAfter() time.Duration { return e.retryAfter }
-
-// Temporary reports whether trying again later may succeed.
-func (e *SendError) Temporary() bool { return e.temporary }
 
 // Send sends o with the bot token and returns the message id.
 func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (int64, error) {
@@ -80,21 +63,15 @@ func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (int64, err
 	if err != nil {
 		return 0, fmt.Errorf("telegram sendMessage: encode: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/bot"+token+"/sendMessage", bytes.NewReader(body))
-	if err != nil {
-		return 0, &SendError{Description: "build request", err: errors.New("invalid API base URL")}
+	hdr := http.Header{}
+	hdr.Set("Content-Type", "application/json")
+	resp, err := s.api.Post(ctx, "/bot"+token+"/sendMessage", hdr, body)
+	if te := (*httpsend.TransportError)(nil); errors.As(err, &te) {
+		return 0, &SendError{Failure: httpsend.Failure{Transient: true, Cause: te.Err}}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.http.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // drop the URL: it holds the bot token
-		}
-		return 0, &SendError{temporary: true, err: err}
+		return 0, &SendError{Description: "build request", Failure: httpsend.Failure{Cause: errors.New("invalid API base URL")}}
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var ans struct {
 		OK          bool   `json:"ok"`
 		ErrorCode   int    `json:"error_code"`
@@ -106,19 +83,19 @@ func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (int64, err
 			MessageID int64 `json:"message_id"`
 		} `json:"result"`
 	}
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return 0, &SendError{Status: resp.StatusCode, Code: resp.StatusCode, Description: "unreadable answer", temporary: resp.StatusCode >= 500 || resp.StatusCode == 429}
+	if err := json.Unmarshal(resp.Body, &ans); err != nil {
+		return 0, &SendError{Code: resp.Status, Description: "unreadable answer", Failure: httpsend.Failure{Status: resp.Status, Transient: resp.Status >= 500 || resp.Status == 429}}
 	}
-	if !ans.OK || resp.StatusCode != http.StatusOK {
+	if !ans.OK || resp.Status != http.StatusOK {
 		code := ans.ErrorCode
 		if code == 0 {
-			code = resp.StatusCode
+			code = resp.Status
 		}
-		return 0, &SendError{
-			Status: resp.StatusCode, Code: code, Description: ans.Description,
-			retryAfter: time.Duration(ans.Parameters.RetryAfter) * time.Second,
-			temporary:  code == 429 || code >= 500,
-		}
+		return 0, &SendError{Code: code, Description: ans.Description, Failure: httpsend.Failure{
+			Status:    resp.Status,
+			Wait:      time.Duration(ans.Parameters.RetryAfter) * time.Second,
+			Transient: code == 429 || code >= 500,
+		}}
 	}
 	return ans.Result.MessageID, nil
 }

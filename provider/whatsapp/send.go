@@ -1,17 +1,15 @@
 package whatsapp
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/switchboard-dev/switchboard/provider/httpsend"
 )
 
 // DefaultAPIBase is the Graph API origin and DefaultAPIVersion the Graph API
@@ -24,24 +22,17 @@ const (
 // Sender sends text messages through the WhatsApp Cloud API
 // (POST {base}/{version}/{phone_number_id}/messages, Bearer access token).
 type Sender struct {
-	base    string
+	api     httpsend.API
 	version string
-	http    *http.Client
 }
 
 // NewSender returns a Sender for the API at base ("" = DefaultAPIBase) and
 // version ("" = DefaultAPIVersion).
 func NewSender(base, version string, hc *http.Client) *Sender {
-	if base == "" {
-		base = DefaultAPIBase
-	}
 	if version == "" {
 		version = DefaultAPIVersion
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &Sender{base: strings.TrimRight(base, "/"), version: version, http: hc}
+	return &Sender{api: httpsend.NewAPI(base, DefaultAPIBase, hc), version: version}
 }
 
 // Outgoing is one text message from the business number PhoneNumberID to the
@@ -54,30 +45,21 @@ type Outgoing struct {
 }
 
 // SendError is a refused or failed send: the Graph API error object.
+// RetryAfter is the Retry-After of the answer when present, else 0.
 type SendError struct {
-	Status     int
-	Code       int
-	Subcode    int
-	Type       string
-	Message    string
-	retryAfter time.Duration
-	temporary  bool
-	err        error
+	httpsend.Failure
+	Code    int
+	Subcode int
+	Type    string
+	Message string
 }
 
 func (e *SendError) Error() string {
-	if e.err != nil {
-		return fmt.Sprintf("whatsapp messages: %v", e.err)
+	if e.Cause != nil {
+		return fmt.Sprintf("whatsapp messages: %v", e.Cause)
 	}
 	return fmt.Sprintf("whatsapp messages: HTTP %d code %d: %s", e.Status, e.Code, e.Message)
 }
-func (e *SendError) Unwrap() error { return e.err }
-
-// RetryAfter is the Retry-After of the answer when present, else 0.
-func (e *SendError) RetryAfter() time.Duration { return e.retryAfter }
-
-// Temporary reports whether trying again later may succeed.
-func (e *SendError) Temporary() bool { return e.temporary }
 
 // Graph API error codes that mean "slow down / try later": 4 app rate limit,
 // 80007 WABA rate limit, 130429 throughput limit, 131056 pair rate limit,
@@ -106,23 +88,16 @@ func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (string, er
 	if err != nil {
 		return "", fmt.Errorf("whatsapp messages: encode: %w", err)
 	}
-	u := s.base + "/" + s.version + "/" + url.PathEscape(o.PhoneNumberID) + "/messages"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Bearer "+token)
+	hdr.Set("Content-Type", "application/json")
+	resp, err := s.api.Post(ctx, "/"+s.version+"/"+url.PathEscape(o.PhoneNumberID)+"/messages", hdr, body)
+	if te := (*httpsend.TransportError)(nil); errors.As(err, &te) {
+		return "", &SendError{Failure: httpsend.Failure{Transient: true, Cause: te.Err}}
+	}
 	if err != nil {
 		return "", fmt.Errorf("whatsapp messages: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return "", &SendError{temporary: true, err: err}
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var ans struct {
 		Messages []struct {
 			ID string `json:"id"`
@@ -134,18 +109,19 @@ func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (string, er
 			Subcode int    `json:"error_subcode"`
 		} `json:"error"`
 	}
-	_ = json.Unmarshal(raw, &ans)
-	if resp.StatusCode == http.StatusOK && ans.Error == nil && len(ans.Messages) > 0 {
+	_ = json.Unmarshal(resp.Body, &ans)
+	if resp.Status == http.StatusOK && ans.Error == nil && len(ans.Messages) > 0 {
 		return ans.Messages[0].ID, nil
 	}
-	e := &SendError{Status: resp.StatusCode, temporary: resp.StatusCode == 429 || resp.StatusCode >= 500}
-	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-		e.retryAfter = time.Duration(secs) * time.Second
-	}
+	e := &SendError{Failure: httpsend.Failure{
+		Status:    resp.Status,
+		Wait:      httpsend.RetryAfterSeconds(resp.Header),
+		Transient: resp.Status == 429 || resp.Status >= 500,
+	}}
 	if ans.Error != nil {
 		e.Code, e.Subcode, e.Type, e.Message = ans.Error.Code, ans.Error.Subcode, ans.Error.Type, ans.Error.Message
 		if whatsappTemporaryCodes[e.Code] {
-			e.temporary = true
+			e.Transient = true
 		}
 	} else {
 		e.Message = "unexpected answer"
