@@ -58,3 +58,24 @@ func BenchmarkSnapshot(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkControllerBuild is what one store change costs the control plane
+// after the state is loaded: BenchmarkSnapshot's work plus the check that the
+// filter core loads the configuration (which unseals every secret again).
+// Loading the state (store reads, master-key decryption) is not included.
+func BenchmarkControllerBuild(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("installations=%d", n), func(b *testing.B) {
+			st := benchState(n)
+			c := &Controller{cfg: ControllerConfig{EdgeKey: testEdgeKey, Resources: testOpts}}
+			now := time.Now()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Build(st, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/installation")
+		})
+	}
+}
