@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -97,20 +96,8 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, p principal
 }
 
 func visibleAgent(ctx context.Context, q store.Queries, p principal, id string) (store.Agent, error) {
-	if id == "" {
-		return store.Agent{}, notFound("agent", id)
-	}
-	a, err := q.GetAgent(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return a, notFound("agent", id)
-	}
-	if err != nil {
-		return a, fmt.Errorf("load agent %s: %w", id, err)
-	}
-	if _, err := visibleOrg(ctx, q, p, a.OrgID); err != nil {
-		return a, notFound("agent", id)
-	}
-	return a, nil
+	return loadVisible(ctx, q, p, "agent", id, q.GetAgent,
+		func(a store.Agent) (string, bool) { return a.OrgID, false })
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, p principal) error {

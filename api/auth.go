@@ -103,6 +103,31 @@ func visibleOrg(ctx context.Context, q store.Queries, p principal, id string) (s
 	return o, nil
 }
 
+// loadVisible loads the object id (what names it in errors) with get and
+// returns it when the caller may see the organisation orgOf names, or when
+// orgOf says every token may see it (shared). An empty id, a missing object
+// and another tenant's object are all not_found, as for visibleOrg.
+func loadVisible[T any](ctx context.Context, q store.Queries, p principal, what, id string,
+	get func(context.Context, string) (T, error), orgOf func(T) (org string, shared bool)) (T, error) {
+	var x T
+	if id == "" {
+		return x, notFound(what, id)
+	}
+	x, err := get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return x, notFound(what, id)
+	}
+	if err != nil {
+		return x, fmt.Errorf("load %s %s: %w", what, id, err)
+	}
+	if org, shared := orgOf(x); !shared {
+		if _, err := visibleOrg(ctx, q, p, org); err != nil {
+			return x, notFound(what, id)
+		}
+	}
+	return x, nil
+}
+
 func orgInScope(p principal, o store.Org) bool {
 	switch p.Kind {
 	case store.TokenPlatform:

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -88,17 +87,8 @@ func (s *Server) createBinding(w http.ResponseWriter, r *http.Request, p princip
 }
 
 func visibleBinding(ctx context.Context, q store.Queries, p principal, id string) (store.Binding, error) {
-	b, err := q.GetBinding(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return b, notFound("binding", id)
-	}
-	if err != nil {
-		return b, fmt.Errorf("load binding %s: %w", id, err)
-	}
-	if _, err := visibleOrg(ctx, q, p, b.OrgID); err != nil {
-		return b, notFound("binding", id)
-	}
-	return b, nil
+	return loadVisible(ctx, q, p, "binding", id, q.GetBinding,
+		func(b store.Binding) (string, bool) { return b.OrgID, false })
 }
 
 func (s *Server) listBindings(w http.ResponseWriter, r *http.Request, p principal) error {

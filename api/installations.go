@@ -130,20 +130,8 @@ func withField(err error, field string) error {
 }
 
 func visibleInstallation(ctx context.Context, q store.Queries, p principal, id string) (store.Installation, error) {
-	if id == "" {
-		return store.Installation{}, notFound("installation", id)
-	}
-	i, err := q.GetInstallation(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return i, notFound("installation", id)
-	}
-	if err != nil {
-		return i, fmt.Errorf("load installation %s: %w", id, err)
-	}
-	if _, err := visibleOrg(ctx, q, p, i.OrgID); err != nil {
-		return i, notFound("installation", id)
-	}
-	return i, nil
+	return loadVisible(ctx, q, p, "installation", id, q.GetInstallation,
+		func(i store.Installation) (string, bool) { return i.OrgID, false })
 }
 
 // orgsToList resolves the org_id query parameter (checked against scope) or

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -106,22 +105,8 @@ func (s *Server) createProfile(w http.ResponseWriter, r *http.Request, p princip
 // visibleProfile: platform profiles are visible to every token (tenants
 // install them); an organisation's profile only within that org's scope.
 func visibleProfile(ctx context.Context, q store.Queries, p principal, id string) (store.AppProfile, error) {
-	if id == "" {
-		return store.AppProfile{}, notFound("profile", id)
-	}
-	pr, err := q.GetProfile(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return pr, notFound("profile", id)
-	}
-	if err != nil {
-		return pr, fmt.Errorf("load profile %s: %w", id, err)
-	}
-	if pr.OwnerOrgID != store.OwnerPlatform {
-		if _, err := visibleOrg(ctx, q, p, pr.OwnerOrgID); err != nil {
-			return pr, notFound("profile", id)
-		}
-	}
-	return pr, nil
+	return loadVisible(ctx, q, p, "profile", id, q.GetProfile,
+		func(pr store.AppProfile) (string, bool) { return pr.OwnerOrgID, pr.OwnerOrgID == store.OwnerPlatform })
 }
 
 func (s *Server) listProfiles(w http.ResponseWriter, r *http.Request, p principal) error {
