@@ -106,18 +106,9 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	var agents []store.Agent
-	if orgs == nil {
-		if agents, err = s.store.ListAgents(ctx, ""); err != nil {
-			return fmt.Errorf("list agents: %w", err)
-		}
-	}
-	for _, o := range orgs {
-		as, err := s.store.ListAgents(ctx, o)
-		if err != nil {
-			return fmt.Errorf("list agents: %w", err)
-		}
-		agents = append(agents, as...)
+	agents, err := listInOrgs(ctx, orgs, "agents", s.store.ListAgents)
+	if err != nil {
+		return err
 	}
 	out := make([]agentView, 0, len(agents))
 	for _, a := range agents {

@@ -151,24 +151,36 @@ func orgsToList(r *http.Request, p principal, q store.Queries) ([]string, error)
 	return ids, err
 }
 
+// listInOrgs lists with list in each of orgs (orgsToList's answer; nil:
+// every organisation, one list(ctx, "") call). what names the objects in errors.
+func listInOrgs[T any](ctx context.Context, orgs []string, what string, list func(context.Context, string) ([]T, error)) ([]T, error) {
+	if orgs == nil {
+		all, err := list(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
+		}
+		return all, nil
+	}
+	var all []T
+	for _, o := range orgs {
+		xs, err := list(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
+		}
+		all = append(all, xs...)
+	}
+	return all, nil
+}
+
 func (s *Server) listInstallations(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
 	orgs, err := orgsToList(r, p, s.store)
 	if err != nil {
 		return err
 	}
-	var insts []store.Installation
-	if orgs == nil {
-		if insts, err = s.store.ListInstallations(ctx, ""); err != nil {
-			return fmt.Errorf("list installations: %w", err)
-		}
-	}
-	for _, o := range orgs {
-		is, err := s.store.ListInstallations(ctx, o)
-		if err != nil {
-			return fmt.Errorf("list installations: %w", err)
-		}
-		insts = append(insts, is...)
+	insts, err := listInOrgs(ctx, orgs, "installations", s.store.ListInstallations)
+	if err != nil {
+		return err
 	}
 	out := make([]installationView, 0, len(insts))
 	for _, i := range insts {
