@@ -31,12 +31,19 @@ const (
 	HeaderAttestation  = "x-switchboard-attestation"
 )
 
-// StripTrusted returns h without any header in the x-switchboard- namespace
-// (matched case-insensitively); a client must never be able to set them.
+// IsTrustedHeader reports whether name is in the x-switchboard- namespace
+// (matched case-insensitively): only the edge may set such a header. Hosts
+// that remove headers one by one use it; the others use StripTrusted.
+func IsTrustedHeader(name string) bool {
+	return len(name) >= len(HeaderPrefix) && strings.EqualFold(name[:len(HeaderPrefix)], HeaderPrefix)
+}
+
+// StripTrusted returns h without any trusted header (IsTrustedHeader); a
+// client must never be able to set them.
 func StripTrusted(h [][2]string) [][2]string {
 	out := make([][2]string, 0, len(h))
 	for _, kv := range h {
-		if len(kv[0]) >= len(HeaderPrefix) && strings.EqualFold(kv[0][:len(HeaderPrefix)], HeaderPrefix) {
+		if IsTrustedHeader(kv[0]) {
 			continue
 		}
 		out = append(out, kv)

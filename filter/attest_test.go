@@ -86,6 +86,18 @@ func TestStripTrusted(t *testing.T) {
 	}
 }
 
+func TestIsTrustedHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"x-switchboard-org": true, "X-Switchboard-Attestation": true, "X-SWITCHBOARD-": true,
+		"x-switchboard": false, "x-switchboardorg": false, "content-type": false, "": false,
+		"y-switchboard-org": false, "x-switchboard\u00e9-": false,
+	} {
+		if got := IsTrustedHeader(name); got != want {
+			t.Errorf("IsTrustedHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 // A request carrying forged x-switchboard- headers is still verified on its
 // own merits, and the decision's headers are the only trusted ones.
 func TestSpoofedTrustedHeaders(t *testing.T) {

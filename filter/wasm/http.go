@@ -165,7 +165,7 @@ func (h *httpContext) decide(body []byte) types.Action {
 	// Accept: drop every inbound x-switchboard-* header (a client must not
 	// choose its identity), then add the decision's identity and attestation.
 	for _, kv := range h.headers {
-		if strings.HasPrefix(strings.ToLower(kv[0]), filter.HeaderPrefix) {
+		if filter.IsTrustedHeader(kv[0]) {
 			if err := proxywasm.RemoveHttpRequestHeader(kv[0]); err != nil {
 				return h.failClosed("remove header", err)
 			}
