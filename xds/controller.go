@@ -97,6 +97,7 @@ type build struct {
 	generation    int64
 	at            time.Time
 	installations int
+	cfg           filter.Config
 	snapshot      *cache.Snapshot
 }
 
@@ -277,7 +278,7 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), snapshot: snap}, nil
+	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), cfg: ecfg, snapshot: snap}, nil
 }
 
 // NewSnapshot builds the resources of an edge configuration into a snapshot
@@ -328,9 +329,11 @@ func (c *Controller) LatestVersion() string {
 // latest build again). Pin stable, let canary nodes take new builds, then
 // promote stable with SetGroupVersion(GroupStable, "").
 //
+// A held group still gets every change that only refuses more (revocations,
+// removals, secrets ended by rotation): it is served Restrict(pinned, latest).
 // Pins are held in this replica's memory only: other replicas do not see
-// them, a restart drops them (the group follows the latest build again), and
-// a held group gets no change at all, revocations included (docs/envoy.md).
+// them, and a restart drops them (the group follows the latest build again;
+// see docs/envoy.md).
 func (c *Controller) SetGroupVersion(group, version string) error {
 	if group != GroupStable && group != GroupCanary {
 		return fmt.Errorf("unknown node group %q (stable or canary)", group)
@@ -371,10 +374,38 @@ func (c *Controller) GroupVersion(group string) string {
 }
 
 func (c *Controller) targetLocked(group string) string {
-	if v := c.pins[group]; v != "" {
-		return v
+	pin := c.pins[group]
+	if pin == "" || pin == c.latest {
+		return c.latest
 	}
-	return c.latest
+	return c.restrictedLocked(pin)
+}
+
+// restrictedLocked is the version a group pinned at pin is served: the pinned
+// build tightened by the latest one (see Restrict), built on first use. If it
+// cannot be built the group gets the latest build: refusing more is the safe
+// side of a failed hold.
+func (c *Controller) restrictedLocked(pin string) string {
+	held, latest := c.builds[pin], c.builds[c.latest]
+	if held == nil || latest == nil {
+		return c.latest
+	}
+	rcfg, err := Restrict(held.cfg, latest.cfg)
+	if err != nil {
+		c.log.Error("restrict held configuration; serving the latest", "pinned", pin, "latest", c.latest, "err", err)
+		return c.latest
+	}
+	if c.builds[rcfg.Version] != nil {
+		return rcfg.Version
+	}
+	snap, err := NewSnapshot(rcfg, c.cfg.Resources)
+	if err != nil {
+		c.log.Error("snapshot of held configuration; serving the latest", "pinned", pin, "latest", c.latest, "err", err)
+		return c.latest
+	}
+	c.builds[rcfg.Version] = &build{version: rcfg.Version, generation: latest.generation, at: latest.at,
+		installations: len(rcfg.Installations), cfg: rcfg, snapshot: snap}
+	return rcfg.Version
 }
 
 // applyAllLocked sets every node's snapshot to what it should be served and
@@ -384,8 +415,8 @@ func (c *Controller) applyAllLocked() {
 		c.applyNodeLocked(n)
 	}
 	keep := map[string]bool{c.latest: true}
-	for _, v := range c.pins {
-		keep[v] = true
+	for g, v := range c.pins {
+		keep[v], keep[c.targetLocked(g)] = true, true
 	}
 	for _, n := range c.nodes {
 		keep[n.served], keep[n.acked] = true, true

@@ -351,3 +351,48 @@ func TestNACKAfterRebuildDuringInflightACK(t *testing.T) {
 		t.Fatalf("status %+v", st.Nodes)
 	}
 }
+
+// A held group still gets every change that refuses more: a revocation made
+// during a hold reaches stable nodes at once, while a new installation waits
+// for the promotion.
+func TestHeldGroupGetsRevocationsButNotAdditions(t *testing.T) {
+	env := xdstest.NewEnv(t)
+	org := env.Org(t)
+	first := env.Installation(t, org, "slack", store.PurposeSigning, []byte("s1"))
+	c := startController(t, env.Store, env, xdstest.Key(), false)
+	stable := xdstest.DialADS(t, c.addr, "edge-s", "stable")
+	s1 := stable.Recv(wait)
+	stable.Send(s1.GetVersionInfo(), s1.GetNonce(), "")
+	if err := c.Hold(xds.GroupStable); err != nil {
+		t.Fatal(err)
+	}
+	added := env.Installation(t, org, "slack", store.PurposeSigning, []byte("s2"))
+	sync(t, c)
+	if v := ecdsVersion(t, c, "edge-s"); v != s1.GetVersionInfo() {
+		t.Fatalf("an addition moved the held stable node to %s", v)
+	}
+	env.Revoke(t, first.ID)
+	sync(t, c)
+	s2 := stable.Recv(wait)
+	js, err := xds.ConfigFromResponse(s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg filter.Config
+	if err := json.Unmarshal(js, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Installations) != 1 || cfg.Installations[0].IngressID != first.IngressID || !cfg.Installations[0].Revoked {
+		t.Fatalf("held stable node after a revocation: %+v", cfg.Installations)
+	}
+	if xdstest.Contains(s2, added.IngressID) {
+		t.Fatal("the held stable node got the installation added during the hold")
+	}
+	stable.Send(s2.GetVersionInfo(), s2.GetNonce(), "")
+	if err := c.Promote(xds.GroupStable); err != nil {
+		t.Fatal(err)
+	}
+	if s3 := stable.Recv(wait); !xdstest.Contains(s3, added.IngressID) || s3.GetVersionInfo() != c.LatestVersion() {
+		t.Fatalf("promoted stable got %s, want the latest %s with the added installation", s3.GetVersionInfo(), c.LatestVersion())
+	}
+}
