@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -357,7 +356,7 @@ func (h *Host) tooLarge(w http.ResponseWriter, route filter.Route) {
 func (h *Host) rewrite(pr *httputil.ProxyRequest) {
 	a := pr.In.Context().Value(decisionKey{}).(*accepted)
 	for name := range pr.Out.Header {
-		if strings.HasPrefix(strings.ToLower(name), filter.HeaderPrefix) {
+		if filter.IsTrustedHeader(name) {
 			pr.Out.Header.Del(name)
 		}
 	}
