@@ -66,9 +66,24 @@ func (s *Server) HandlePlatform(pattern string, h http.Handler) {
 		if p.Kind != store.TokenPlatform {
 			return forbidden("platform admin token required")
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, p.TokenID)))
 		return nil
 	}))
+}
+
+type actorKey struct{}
+
+// ActorFrom is the token id of the caller of a handler mounted with
+// HandlePlatform, for its audit events ("" outside such a handler).
+func ActorFrom(ctx context.Context) string {
+	id, _ := ctx.Value(actorKey{}).(string)
+	return id
+}
+
+// WriteFieldError answers bad input of a mounted handler in the API's error
+// format: 400 {"error":{"code":"invalid_field","field":...,"message":...}}.
+func WriteFieldError(w http.ResponseWriter, field, message string) {
+	writeJSON(w, http.StatusBadRequest, errorBody{Error: &apiError{Code: CodeInvalidField, Field: field, Message: message}})
 }
 
 // handlerFunc is an authenticated handler; a returned error is answered as JSON.

@@ -9,14 +9,18 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/xds"
 )
 
@@ -55,7 +59,7 @@ func init() {
 				env.Log.Error("first edge configuration build failed", "err", err)
 			}
 			env.API.HandlePlatform("GET /v1/xds/status", c.StatusHandler())
-			env.API.HandlePlatform("PUT /v1/xds/groups/{group}", groupVersionHandler(c))
+			env.API.HandlePlatform("PUT /v1/xds/groups/{group}", groupVersionHandler(c, env.Store, env.Log))
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return nil, fmt.Errorf("listen %s: %w", listen, err)
@@ -75,25 +79,39 @@ func init() {
 }
 
 // groupVersionHandler pins a node group to a version ({"version":"e…"}) or
-// lets it follow the latest build ({"version":""}).
-func groupVersionHandler(c *xds.Controller) http.Handler {
+// lets it follow the latest build ({"version":""}). Each change is audited.
+func groupVersionHandler(c *xds.Controller, st store.Store, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Version *string `json:"version"`
 		}
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 		dec.DisallowUnknownFields()
-		w.Header().Set("Content-Type", "application/json")
 		if err := dec.Decode(&body); err != nil || body.Version == nil {
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "field": "version", "message": `body must be {"version":"<built version>"} or {"version":""} to follow the latest`})
+			api.WriteFieldError(w, "version", `body must be {"version":"<built version>"} or {"version":""} to follow the latest`)
 			return
 		}
-		if err := c.SetGroupVersion(r.PathValue("group"), *body.Version); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "message": err.Error()})
+		group := r.PathValue("group")
+		if err := c.SetGroupVersion(group, *body.Version); err != nil {
+			field := "version"
+			if group != xds.GroupStable && group != xds.GroupCanary {
+				field = "group"
+			}
+			api.WriteFieldError(w, field, err.Error())
 			return
 		}
+		action, detail := "xds.group.promote", map[string]string{"group": group}
+		if *body.Version != "" {
+			action, detail["version"] = "xds.group.hold", *body.Version
+		}
+		js, _ := json.Marshal(detail)
+		// The pin is in force already; a failed audit write is logged loudly
+		// rather than undone (undoing could race a newer pin).
+		if _, err := st.AppendAudit(r.Context(), store.AuditEvent{At: time.Now().UTC(), Actor: api.ActorFrom(r.Context()),
+			Action: action, Target: group, Detail: string(js)}); err != nil {
+			log.Error("audit node group change", "group", group, "err", err)
+		}
+		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(c.Status())
 	})
 }
