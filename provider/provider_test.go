@@ -70,6 +70,11 @@ func (fake) Parse([]byte, string) (Result, error) { return Result{}, nil }
 
 func TestRegistry(t *testing.T) {
 	Register(fake{"test-registry"})
+	t.Cleanup(func() { // the registry is global: leave it as found (go test -count=N)
+		mu.Lock()
+		delete(registry, "test-registry")
+		mu.Unlock()
+	})
 	if p, ok := Get("test-registry"); !ok || p.Name() != "test-registry" {
 		t.Fatal("registered provider not found")
 	}
