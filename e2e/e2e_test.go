@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/switchboard-dev/switchboard/demoagent"
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/testevent"
 )
 
@@ -47,8 +49,39 @@ func (s *stack) newInstall(org, agent, provider, appID, account string, profSecr
 	inst := s.call("POST", "/v1/installations", map[string]any{"org_id": org, "profile_id": prof["id"], "external_id": account,
 		"secrets": instSecrets}, 201)
 	s.call("POST", "/v1/bindings", map[string]any{"installation_id": inst["id"], "agent_id": agent, "persona": "support"}, 201)
+	s.recordSecrets(profSecrets, instSecrets, cred)
 	return install{org: org, id: inst["id"].(string), ingress: inst["ingress_id"].(string), provider: provider,
 		account: account, appID: appID, botToken: botToken, cred: cred}
+}
+
+// newPlatformInstall creates a platform profile of provider (no org: the
+// platform's own app, verified on the profile's shared ingress) and an
+// installation of it for org, bound to agent.
+func (s *stack) newPlatformInstall(org, agent, provider, appID, account string, profSecrets map[string]string, cred testevent.Credentials, botToken string) install {
+	s.t.Helper()
+	prof := s.call("POST", "/v1/profiles", map[string]any{"provider": provider, "name": "platform " + provider + " app",
+		"external_app_id": appID, "secrets": profSecrets}, 201)
+	instSecrets := map[string]string{"bot_token": botToken}
+	inst := s.call("POST", "/v1/installations", map[string]any{"org_id": org, "profile_id": prof["id"], "external_id": account,
+		"secrets": instSecrets}, 201)
+	s.call("POST", "/v1/bindings", map[string]any{"installation_id": inst["id"], "agent_id": agent, "persona": "support"}, 201)
+	s.recordSecrets(profSecrets, instSecrets, cred)
+	return install{org: org, id: inst["id"].(string), ingress: prof["ingress_id"].(string), provider: provider,
+		account: account, appID: appID, botToken: botToken, cred: cred}
+}
+
+func (s *stack) recordSecrets(a, b map[string]string, cred testevent.Credentials) {
+	for _, m := range []map[string]string{a, b} {
+		for k, v := range m {
+			if k != "public_key" {
+				s.secret(v)
+			}
+		}
+	}
+	s.secret(cred.Secret)
+	if cred.PrivateKey != nil {
+		s.secret(hex.EncodeToString(cred.PrivateKey.Seed()), hex.EncodeToString(cred.PrivateKey))
+	}
 }
 
 func (in install) path() string { return "/v1/hooks/" + in.provider + "/" + in.ingress }
@@ -143,6 +176,9 @@ func TestStack(t *testing.T) {
 	discord := s.newInstall(orgA, agentA, "discord", "", "613425648685547541", map[string]string{"public_key": testevent.PublicKeyHex(discordKey)}, nil,
 		testevent.Credentials{PrivateKey: discordKey}, "discord-bot-"+randHex(8))
 	_ = slackB
+	platSecret := randHex(16)
+	platform := s.newPlatformInstall(orgB, agentB, "slack", "A0PLAT", "T0PLAT", map[string]string{"signing": platSecret},
+		testevent.Credentials{Secret: platSecret}, "xoxb-plat-"+randHex(8))
 
 	// The edge gets the installations over xDS: wait until it accepts the last one.
 	lastEv := discord.event("config-probe")
@@ -161,6 +197,9 @@ func TestStack(t *testing.T) {
 
 	accepted := map[string]int{} // text -> deliveries expected
 	accepted["config-probe"] = 1
+	// The platform app's shared ingress accepts the platform secret (so that
+	// the refusals of crossed secrets below mean something).
+	s.waitAccepted(platform, "platform path", platform.cred, accepted)
 
 	// 1. The walk: one signed event per provider, edge -> ingest -> Redis ->
 	// worker -> agent, and the agent's reply back through the provider API.
@@ -216,6 +255,35 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	// Every process's /metrics shows the walk: accepted requests by provider
+	// at the edge and ingest, delivery latency by provider at the worker,
+	// every shard queue's depth, the control plane's builds.
+	t.Run("metrics after the walk", func(t *testing.T) {
+		edgeM, ingestM, workerM, serveM := s.scrape(s.edgeAdmin+"/metrics"), s.scrape(s.ingestMetrics), s.scrape(s.workerMetrics), s.scrape(s.serveMetrics)
+		for _, p := range []string{"slack", "telegram", "whatsapp", "discord"} {
+			if n, _ := edgeM.sum("switchboard_edge_requests_total", "decision", "accept", "provider", p); n < 1 {
+				t.Errorf("edge: no accepted %s request counted", p)
+			}
+			if n, _ := ingestM.sum("switchboard_hook_requests_total", "outcome", "accepted", "provider", p); n < 1 {
+				t.Errorf("ingest: no accepted %s request counted", p)
+			}
+			if n, _ := workerM.sum("switchboard_delivery_latency_seconds_count", "provider", p, "status", "2xx"); n < 1 {
+				t.Errorf("worker: no %s delivery latency observed", p)
+			}
+		}
+		for i := 0; i < shards; i++ {
+			if _, ok := workerM.sum("switchboard_queue_tasks", "shard", strconv.Itoa(i), "state", "pending"); !ok {
+				t.Errorf("worker: no queue depth for shard %d", i)
+			}
+		}
+		if n, _ := workerM.sum("switchboard_queue_processed_total"); n < 4 {
+			t.Errorf("worker: %v tasks processed, want at least the 4 walked", n)
+		}
+		if n, _ := serveM.sum("switchboard_xds_builds_total"); n < 1 {
+			t.Errorf("serve: no xDS build counted")
+		}
+	})
+
 	// 2. A provider retry of one event (same event id, freshly signed) is
 	// acknowledged both times and delivered once.
 	replay := slackA.event("replayed event")
@@ -241,11 +309,19 @@ func TestStack(t *testing.T) {
 
 	// 4. The security failure-path matrix. Every text carries MUSTNOT: none
 	// may ever reach Redis or the agent.
+	// Each refusal is counted exactly once by the process that refused it
+	// (at: "edge" or "ingest", under provider), and a refusal by ingest is
+	// audited (webhook.reject) under the tenant it concerns (audit: the org,
+	// "-" for requests that carry no attested tenant). Refusals at the edge
+	// never reach ingest.
 	type tc struct {
 		name       string
 		req        func() (string, [][2]string, []byte)
 		wantStatus int
 		wantReason string
+		at         string
+		provider   string
+		audit      string
 	}
 	edgeReq := func(in install, text string, cred testevent.Credentials, mod func(*testevent.Event)) func() (string, [][2]string, []byte) {
 		return func() (string, [][2]string, []byte) {
@@ -300,47 +376,106 @@ func TestStack(t *testing.T) {
 	oversized := []byte(`{"type":"event_callback","team_id":"T0ACME","event_id":"EvBIG","event":{"type":"message","text":"MUSTNOT oversized ` +
 		strings.Repeat("x", filter.DefaultMaxBodyBytes) + `"}}`)
 	cases := []tc{
-		{"slack forged signature", edgeReq(slackA, "MUSTNOT forged", testevent.Forge("slack", slackA.cred), nil), 401, "bad_signature"},
-		{"whatsapp forged signature", edgeReq(whatsapp, "MUSTNOT forged meta", testevent.Forge("whatsapp", whatsapp.cred), nil), 401, "bad_signature"},
-		{"telegram wrong secret token", edgeReq(telegram, "MUSTNOT forged tg", testevent.Forge("telegram", telegram.cred), nil), 401, "bad_signature"},
-		{"discord forged signature", edgeReq(discord, "MUSTNOT forged discord", testevent.Forge("discord", discord.cred), nil), 401, "bad_signature"},
-		{"missing signature", without(edgeReq(slackA, "MUSTNOT unsigned", slackA.cred, nil), "X-Slack-Signature"), 401, "missing_signature"},
-		{"missing telegram token", without(edgeReq(telegram, "MUSTNOT unsigned tg", telegram.cred, nil), "X-Telegram-Bot-Api-Secret-Token"), 401, "missing_signature"},
-		{"stale timestamp", edgeReq(slackA, "MUSTNOT stale", slackA.cred, stale(-10*time.Minute)), 401, "stale_timestamp"},
-		{"future timestamp", edgeReq(slackA, "MUSTNOT future", slackA.cred, stale(10*time.Minute)), 401, "stale_timestamp"},
-		{"stale discord", edgeReq(discord, "MUSTNOT stale discord", discord.cred, stale(-10*time.Minute)), 401, "stale_timestamp"},
+		{"slack forged signature", edgeReq(slackA, "MUSTNOT forged", testevent.Forge("slack", slackA.cred), nil), 401, "bad_signature", "edge", "slack", ""},
+		{"whatsapp forged signature", edgeReq(whatsapp, "MUSTNOT forged meta", testevent.Forge("whatsapp", whatsapp.cred), nil), 401, "bad_signature", "edge", "whatsapp", ""},
+		{"telegram wrong secret token", edgeReq(telegram, "MUSTNOT forged tg", testevent.Forge("telegram", telegram.cred), nil), 401, "bad_signature", "edge", "telegram", ""},
+		{"discord forged signature", edgeReq(discord, "MUSTNOT forged discord", testevent.Forge("discord", discord.cred), nil), 401, "bad_signature", "edge", "discord", ""},
+		{"missing signature", without(edgeReq(slackA, "MUSTNOT unsigned", slackA.cred, nil), "X-Slack-Signature"), 401, "missing_signature", "edge", "slack", ""},
+		{"missing telegram token", without(edgeReq(telegram, "MUSTNOT unsigned tg", telegram.cred, nil), "X-Telegram-Bot-Api-Secret-Token"), 401, "missing_signature", "edge", "telegram", ""},
+		{"missing whatsapp signature", without(edgeReq(whatsapp, "MUSTNOT unsigned meta", whatsapp.cred, nil), "X-Hub-Signature-256"), 401, "missing_signature", "edge", "whatsapp", ""},
+		{"missing discord signature", without(edgeReq(discord, "MUSTNOT unsigned discord", discord.cred, nil), "X-Signature-Ed25519"), 401, "missing_signature", "edge", "discord", ""},
+		{"stale timestamp", edgeReq(slackA, "MUSTNOT stale", slackA.cred, stale(-10*time.Minute)), 401, "stale_timestamp", "edge", "slack", ""},
+		{"future timestamp", edgeReq(slackA, "MUSTNOT future", slackA.cred, stale(10*time.Minute)), 401, "stale_timestamp", "edge", "slack", ""},
+		{"stale discord", edgeReq(discord, "MUSTNOT stale discord", discord.cred, stale(-10*time.Minute)), 401, "stale_timestamp", "edge", "discord", ""},
+		{"future discord", edgeReq(discord, "MUSTNOT future discord", discord.cred, stale(10*time.Minute)), 401, "stale_timestamp", "edge", "discord", ""},
 		// Org B's correctly signed event sent to org A's ingress path.
 		{"cross-tenant path", func() (string, [][2]string, []byte) {
 			ev := slackB.event("MUSTNOT cross-tenant path")
 			sg := s.signed(s.edge, slackB, ev, slackB.cred)
 			return s.edge + slackA.path(), sg.Headers, sg.Body
-		}, 401, "bad_signature"},
+		}, 401, "bad_signature", "edge", "slack", ""},
+		// The platform app's secret on org A's BYOA path, and org A's BYOA
+		// secret on the platform app's shared path.
+		{"platform secret on a BYOA path", edgeReq(slackA, "MUSTNOT platform secret on byoa", platform.cred, nil), 401, "bad_signature", "edge", "slack", ""},
+		{"BYOA secret on the platform path", edgeReq(platform, "MUSTNOT byoa secret on platform", slackA.cred, nil), 401, "bad_signature", "edge", "slack", ""},
 		// Org A's secret, but the body names org B's workspace.
-		{"cross-tenant body", edgeReq(slackA, "MUSTNOT cross-tenant body", slackA.cred, otherTenant), 403, "tenant_mismatch"},
+		{"cross-tenant body", edgeReq(slackA, "MUSTNOT cross-tenant body", slackA.cred, otherTenant), 403, "tenant_mismatch", "ingest", "slack", orgA},
 		{"ingress of another provider", func() (string, [][2]string, []byte) {
 			sg := s.signed(s.edge, slackA, slackA.event("MUSTNOT provider mismatch"), slackA.cred)
 			return s.edge + "/v1/hooks/telegram/" + slackA.ingress, sg.Headers, sg.Body
-		}, 404, "provider_mismatch"},
+		}, 404, "provider_mismatch", "edge", "unknown", ""}, // (the edge never labels with a provider named by the path)
 		{"unknown ingress id", func() (string, [][2]string, []byte) {
 			sg := s.signed(s.edge, slackA, slackA.event("MUSTNOT unknown"), slackA.cred)
 			return s.edge + "/v1/hooks/slack/" + randHex(16), sg.Headers, sg.Body
-		}, 404, "unknown_ingress"},
+		}, 404, "unknown_ingress", "edge", "unknown", ""},
 		{"spoofed headers, bad signature", func() (string, [][2]string, []byte) {
 			u, h, b := edgeReq(slackA, "MUSTNOT spoof forged", testevent.Forge("slack", slackA.cred), nil)()
 			return u, append(h, filter.Attest(bytes.Repeat([]byte{1}, 32), filter.Identity{Org: orgA, Installation: slackA.id,
 				Provider: "slack", IngressID: slackA.ingress}, b, time.Now().Unix())...), b
-		}, 401, "bad_signature"},
-		{"straight to ingest, no attestation", toIngest(edgeReq(slackA, "MUSTNOT bypass", slackA.cred, nil), nil), 401, "attestation_missing"},
-		{"straight to ingest, forged attestation", toIngest(edgeReq(slackA, "MUSTNOT bypass forged", slackA.cred, nil), bytes.Repeat([]byte{9}, 32)), 401, "attestation_invalid"},
-		{"oversized body", raw(slackA, oversized, "application/json"), 413, "body_too_large"},
-		{"malformed payload", raw(slackA, []byte(`{"type":"event_callback","event":{"text":"MUSTNOT malformed"`), "application/json"), 400, "malformed_payload"},
+		}, 401, "bad_signature", "edge", "slack", ""},
+		{"straight to ingest, no attestation", toIngest(edgeReq(slackA, "MUSTNOT bypass", slackA.cred, nil), nil), 401, "attestation_missing", "ingest", "slack", "-"},
+		{"straight to ingest, forged attestation", toIngest(edgeReq(slackA, "MUSTNOT bypass forged", slackA.cred, nil), bytes.Repeat([]byte{9}, 32)), 401, "attestation_invalid", "ingest", "slack", "-"},
+		{"oversized body", raw(slackA, oversized, "application/json"), 413, "body_too_large", "edge", "slack", ""},
+		{"malformed payload", raw(slackA, []byte(`{"type":"event_callback","event":{"text":"MUSTNOT malformed"`), "application/json"), 400, "malformed_payload", "ingest", "slack", orgA},
 	}
 	t.Run("matrix", func(t *testing.T) {
+		const edgeReqs, hookReqs = "switchboard_edge_requests_total", "switchboard_hook_requests_total"
 		for _, c := range cases {
+			edgeBefore, ingestBefore := s.scrape(s.edgeAdmin+"/metrics"), s.scrape(s.ingestMetrics)
+			auditBefore := len(s.auditRejects(""))
 			u, h, b := c.req()
 			code, reason := post(t, u, h, b)
 			if code != c.wantStatus || reason != c.wantReason {
 				t.Errorf("%s: got %d %q, want %d %q", c.name, code, reason, c.wantStatus, c.wantReason)
+			}
+			edgeAfter, ingestAfter := s.scrape(s.edgeAdmin+"/metrics"), s.scrape(s.ingestMetrics)
+			delta := func(before, after metricSnap, name string, labels ...string) float64 {
+				a, _ := after.sum(name, labels...)
+				b, _ := before.sum(name, labels...)
+				return a - b
+			}
+			ingestAll := delta(ingestBefore, ingestAfter, hookReqs)
+			switch c.at {
+			case "edge":
+				if d := delta(edgeBefore, edgeAfter, edgeReqs, "decision", "reject", "provider", c.provider, "reason", c.wantReason); d != 1 {
+					t.Errorf("%s: edge counter {reject,%s,%s} moved by %v, want 1", c.name, c.provider, c.wantReason, d)
+				}
+				if ingestAll != 0 {
+					t.Errorf("%s: refused at the edge, yet ingest counted %v requests", c.name, ingestAll)
+				}
+			case "ingest":
+				if d := delta(ingestBefore, ingestAfter, hookReqs, "outcome", "rejected", "provider", c.provider, "reason", c.wantReason); d != 1 {
+					t.Errorf("%s: ingest counter {rejected,%s,%s} moved by %v, want 1", c.name, c.provider, c.wantReason, d)
+				}
+			}
+			if c.audit == "" {
+				continue
+			}
+			// The audit write happens before the answer: it is there now.
+			rej := s.auditRejects("")
+			var found bool
+			for _, d := range rej[min(auditBefore, len(rej)):] {
+				org, _ := d["org_id"].(string)
+				wantOrg := c.audit
+				if wantOrg == "-" {
+					wantOrg = ""
+				}
+				if d["reason"] == c.wantReason && org == wantOrg {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: no webhook.reject audit event with reason %s for org %q (new events: %v)", c.name, c.wantReason, c.audit, rej[min(auditBefore, len(rej)):])
+			}
+			if c.audit != "-" {
+				// The tenant sees it in its own audit log.
+				var mine bool
+				for _, d := range s.auditRejects(c.audit) {
+					mine = mine || d["reason"] == c.wantReason
+				}
+				if !mine {
+					t.Errorf("%s: the refusal is not in org %s's audit log", c.name, c.audit)
+				}
 			}
 		}
 	})
@@ -397,14 +532,39 @@ func TestStack(t *testing.T) {
 		t.Logf("edge refuses the revoked installation %s after the API call", time.Since(t0).Round(time.Millisecond))
 	})
 
-	// 7. What reached Redis and the agent.
-	deadline = time.Now().Add(20 * time.Second)
-	for !s.drained() {
-		if time.Now().After(deadline) {
-			t.Fatal("shard queues not drained after 20s")
+	// 7. An agent that cannot be reached: the event is retried once, then
+	// becomes a dead letter; the worker's metrics show both.
+	t.Run("retries and dead letters", func(t *testing.T) {
+		s.waitDrained(20 * time.Second) // earlier events settled: what moves now is this one
+		before := s.scrape(s.workerMetrics)
+		deadURL := "http://127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) + "/" // nothing listens there
+		agentD := s.call("POST", "/v1/agents", map[string]any{"org_id": orgA, "name": "unreachable", "url": deadURL, "signing_secret": s.agentKey}, 201)["id"].(string)
+		secret := randHex(16)
+		dl := s.newInstall(orgA, agentD, "slack", "", "T0DEAD", map[string]string{"signing": secret}, nil,
+			testevent.Credentials{Secret: secret}, "")
+		s.waitAccepted(dl, "dead letter", dl.cred, map[string]int{})
+		failedBefore, _ := before.sum("switchboard_queue_failed_total")
+		archivedBefore, _ := before.sum("switchboard_queue_tasks", "state", "archived")
+		errBefore, _ := before.sum("switchboard_delivery_latency_seconds_count", "provider", "slack", "status", "error")
+		deadline := time.Now().Add(30 * time.Second) // one 2 s backoff, generous for a loaded machine
+		for {
+			m := s.scrape(s.workerMetrics)
+			failed, _ := m.sum("switchboard_queue_failed_total")
+			archived, _ := m.sum("switchboard_queue_tasks", "state", "archived")
+			errs, _ := m.sum("switchboard_delivery_latency_seconds_count", "provider", "slack", "status", "error")
+			if failed-failedBefore >= 2 && archived-archivedBefore >= 1 && errs-errBefore >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30s: failed attempts +%v (want 2), dead letters +%v (want 1), failed deliveries +%v (want 2)",
+					failed-failedBefore, archived-archivedBefore, errs-errBefore)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
+
+	// 8. What reached Redis and the agent.
+	s.waitDrained(20 * time.Second)
 	for k, msg := range s.taskPayloads() {
 		if bytes.Contains(msg, []byte("MUSTNOT")) {
 			t.Errorf("a refused request reached Redis: task %s", k)
@@ -437,6 +597,12 @@ func TestStack(t *testing.T) {
 		}
 	}
 	t.Logf("total %s; %d deliveries, %d Redis tasks", time.Since(start).Round(time.Millisecond), len(s.received()), len(s.taskPayloads()))
+
+	// 9. No secret the stack was given or the test created (signing
+	// secrets, tokens, bot tokens, agent secret, admin token, master, edge
+	// and attestation keys) in any process's output.
+	s.secret(slackSecretA, slackSecretB, metaSecret, tgToken, platSecret)
+	s.checkLogsHoldNoSecret()
 }
 
 // waitAccepted sends fresh events signed with cred until the edge accepts one

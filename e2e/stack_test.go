@@ -61,12 +61,17 @@ const shards = 4
 
 // stack is one running runtime.
 type stack struct {
-	t          *testing.T
-	dir        string
-	api, edge  string // base URLs
-	edgeAdmin  string
-	ingest     string
-	agentURL   string
+	t         *testing.T
+	dir       string
+	api, edge string // base URLs
+	edgeAdmin string
+	ingest    string
+	agentURL  string
+	// Prometheus /metrics of each process (the edge's are on edgeAdmin).
+	serveMetrics, ingestMetrics, workerMetrics string
+	// secrets are every secret value the stack was given or the test
+	// created; none may ever appear in a process's output.
+	secrets    []string
 	adminToken string
 	agentKey   string // whsec_ secret of the demo agent (every agent of the test uses it)
 	rdb        *redis.Client
@@ -98,10 +103,13 @@ func startStack(t *testing.T) *stack {
 	s.api, s.edge, s.edgeAdmin, s.ingest, s.agentURL = "http://"+apiAddr, "http://"+edgeAddr, "http://"+edgeAdmin, "http://"+ingestAddr, "http://"+agentAddr+"/"
 	s.adminToken = "sbt_e2e_" + strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
 	s.agentKey = "whsec_" + key32()
+	masterKey, edgeKey, attKey := key32(), key32(), key32()
+	s.secret(s.adminToken, s.agentKey, masterKey, edgeKey, attKey)
+	s.serveMetrics, s.ingestMetrics, s.workerMetrics = "http://"+port()+"/metrics", "http://"+port()+"/metrics", "http://"+port()+"/metrics"
 	env := append(os.Environ(),
-		"SWITCHBOARD_MASTER_KEYS=k1:"+key32(),
-		"SWITCHBOARD_EDGE_KEY="+key32(),
-		"SWITCHBOARD_ATTESTATION_KEY="+key32(),
+		"SWITCHBOARD_MASTER_KEYS=k1:"+masterKey,
+		"SWITCHBOARD_EDGE_KEY="+edgeKey,
+		"SWITCHBOARD_ATTESTATION_KEY="+attKey,
 		"SWITCHBOARD_ADMIN_TOKEN="+s.adminToken,
 		"SWITCHBOARD_DATA_DIR="+s.dir,
 	)
@@ -118,10 +126,13 @@ func startStack(t *testing.T) *stack {
 		}
 	})
 	sh := strconv.Itoa(shards)
-	s.run("serve", env, "serve", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", port())
+	s.run("serve", env, "serve", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", hostPort(s.serveMetrics))
 	s.waitFor("serve", func() bool { return dialable(apiAddr) && dialable(xdsAddr) })
-	s.run("ingest", env, "ingest", "--listen", ingestAddr, "--redis", rs.Addr, "--shards", sh, "--metrics-listen", port())
-	s.run("worker", env, "worker", "--redis", rs.Addr, "--shards", sh, "--id", "e2e-worker", "--metrics-listen", port(),
+	s.run("ingest", env, "ingest", "--listen", ingestAddr, "--redis", rs.Addr, "--shards", sh, "--metrics-listen", hostPort(s.ingestMetrics))
+	// Two attempts: an event whose agent keeps failing becomes a dead letter
+	// after one retry (2 s backoff), so the suite sees retries and dead letters.
+	s.run("worker", env, "worker", "--redis", rs.Addr, "--shards", sh, "--id", "e2e-worker", "--metrics-listen", hostPort(s.workerMetrics),
+		"--attempts", "2",
 		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL)
 	s.run("edge", env, "edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest, "--node-id", "e2e-edge")
 	s.run("demo-agent", env, "demo-agent", "--listen", agentAddr, "--secret", s.agentKey, "--record")
@@ -230,6 +241,139 @@ func (s *stack) received() []demoagent.Delivery {
 	return v.Received
 }
 
+// secret records values that must never appear in a process's output.
+func (s *stack) secret(vals ...string) {
+	for _, v := range vals {
+		if v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+}
+
+// checkLogsHoldNoSecret fails the test for every recorded secret that
+// appears in any process's stdout or stderr.
+func (s *stack) checkLogsHoldNoSecret() {
+	s.t.Helper()
+	for _, p := range s.procs {
+		b, err := os.ReadFile(p.log)
+		if err != nil {
+			s.t.Fatalf("read %s log: %v", p.name, err)
+		}
+		if len(b) == 0 {
+			s.t.Errorf("%s wrote no log at all: the secret check would prove nothing", p.name)
+		}
+		for _, v := range s.secrets {
+			if i := bytes.Index(b, []byte(v)); i >= 0 {
+				line := string(b[max(0, bytes.LastIndexByte(b[:i], '\n')+1):i])
+				s.t.Errorf("%s log holds a secret (%d bytes) after %q", p.name, len(v), tail(line, 1))
+			}
+		}
+	}
+}
+
+func hostPort(u string) string {
+	rest := strings.TrimPrefix(u, "http://")
+	h, _, _ := strings.Cut(rest, "/")
+	return h
+}
+
+// metricSnap is one scrape of a /metrics page: series ("name{labels}") to value.
+type metricSnap map[string]float64
+
+// scrape reads a Prometheus text page; a failed scrape fails the test.
+func (s *stack) scrape(u string) metricSnap {
+	s.t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+	out := metricSnap{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			s.t.Fatalf("%s: bad sample line %q", u, line)
+		}
+		out[line[:i]] = v
+	}
+	if err := sc.Err(); err != nil {
+		s.t.Fatalf("read %s: %v", u, err)
+	}
+	return out
+}
+
+// sum adds the series of metric name whose labels include every
+// label="value" pair given (as "label", "value", …); found says whether any
+// series matched.
+func (m metricSnap) sum(name string, labels ...string) (total float64, found bool) {
+	for k, v := range m {
+		series, rest, _ := strings.Cut(k, "{")
+		if series != name {
+			continue
+		}
+		ok := true
+		for i := 0; i+1 < len(labels); i += 2 {
+			if !strings.Contains("{"+rest, fmt.Sprintf("%s=%q", labels[i], labels[i+1])) {
+				ok = false
+			}
+		}
+		if ok {
+			total += v
+			found = true
+		}
+	}
+	return total, found
+}
+
+// auditRejects returns the webhook.reject audit events visible to the
+// platform admin (orgID "": all), each as its detail JSON plus org and target.
+func (s *stack) auditRejects(orgID string) []map[string]any {
+	s.t.Helper()
+	var out []map[string]any
+	after := "0"
+	for {
+		q := "/v1/audit?limit=1000&after=" + after
+		if orgID != "" {
+			q += "&org_id=" + orgID
+		}
+		page := s.call("GET", q, nil, 200)
+		items, _ := page["items"].([]any)
+		for _, it := range items {
+			ev, _ := it.(map[string]any)
+			if ev["action"] != "webhook.reject" {
+				continue
+			}
+			d := map[string]any{}
+			if ds, ok := ev["detail"].(string); ok {
+				json.Unmarshal([]byte(ds), &d)
+			} else if dm, ok := ev["detail"].(map[string]any); ok {
+				d = dm
+			}
+			d["org_id"], d["target"] = ev["org_id"], ev["target"]
+			out = append(out, d)
+		}
+		next, _ := page["next_after"].(float64)
+		n := strconv.FormatInt(int64(next), 10)
+		if next == 0 || len(items) == 0 || n == after {
+			return out
+		}
+		after = n
+	}
+}
+
 // edgeCounter reads switchboard_edge_requests_total for the label set.
 func (s *stack) edgeCounter(provider, decision, reason string) float64 {
 	resp, err := http.Get(s.edgeAdmin + "/metrics")
@@ -288,6 +432,18 @@ func (s *stack) drained() bool {
 		}
 	}
 	return true
+}
+
+// waitDrained polls until no shard queue holds unfinished work.
+func (s *stack) waitDrained(within time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for !s.drained() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("shard queues not drained after %s", within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func dialable(addr string) bool {
