@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -60,20 +63,95 @@ func BenchmarkSnapshot(b *testing.B) {
 }
 
 // BenchmarkControllerBuild is what one store change costs the control plane
-// after the state is loaded: BenchmarkSnapshot's work plus the check that the
-// filter core loads the configuration (which unseals every secret again).
-// Loading the state (store reads, master-key decryption) is not included.
+// after the state is loaded: translation, sealing, the check that the filter
+// core loads the configuration (which unseals every secret again) and the
+// snapshot. Loading the state is BenchmarkOpenSecrets (decryption) plus
+// store reads, not included here.
+//
+//   - cold: a new controller each time (first build after start: every
+//     secret sealed);
+//   - unchanged: the same state again (nothing sealed);
+//   - revoke-one: one installation's revocation flips each time (the
+//     common change; one secret sealed again when it is un-revoked).
 func BenchmarkControllerBuild(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("installations=%d", n), func(b *testing.B) {
-			st := benchState(n)
-			c := &Controller{cfg: ControllerConfig{EdgeKey: testEdgeKey, Resources: testOpts}}
-			now := time.Now()
-			b.ResetTimer()
+		for _, mode := range []string{"cold", "unchanged", "revoke-one"} {
+			b.Run(fmt.Sprintf("installations=%d/%s", n, mode), func(b *testing.B) {
+				st := benchState(n)
+				newC := func() *Controller {
+					return &Controller{cfg: ControllerConfig{EdgeKey: testEdgeKey, Resources: testOpts}}
+				}
+				c := newC()
+				if mode != "cold" {
+					if _, err := c.Build(st, time.Now()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				now := time.Now()
+				revoked := now
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					switch mode {
+					case "cold":
+						c = newC()
+					case "revoke-one":
+						in := &st.Installations[n/2]
+						if in.RevokedAt == nil {
+							in.RevokedAt = &revoked
+						} else {
+							in.RevokedAt = nil
+						}
+					}
+					if _, err := c.Build(st, now); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/installation")
+			})
+		}
+	}
+}
+
+// BenchmarkOpenSecrets is the decryption part of LoadState: every
+// verification secret opened with the master keyring, directly (as every
+// load did before the cache) and through the controller's open cache when
+// nothing changed since the previous load.
+func BenchmarkOpenSecrets(b *testing.B) {
+	kr, err := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{10_000, 100_000} {
+		rows := make([]store.Secret, n)
+		for i := range rows {
+			id := fmt.Sprintf("sec_%08d", i)
+			keyID, ct, err := kr.Seal([]byte("0123456789abcdef0123456789abcdef"), id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows[i] = store.Secret{ID: id, OwnerKind: store.OwnerProfile, OwnerID: fmt.Sprintf("prof_%08d", i),
+				Purpose: store.PurposeSigning, KeyID: keyID, Ciphertext: ct}
+		}
+		b.Run(fmt.Sprintf("installations=%d/keyring", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if _, err := c.Build(st, now); err != nil {
+				if _, err := openSecrets(rows, kr); err != nil {
 					b.Fatal(err)
 				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/installation")
+		})
+		b.Run(fmt.Sprintf("installations=%d/cached", n), func(b *testing.B) {
+			oc := newOpenCache(kr)
+			if _, err := openSecrets(rows, oc); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				oc.begin()
+				if _, err := openSecrets(rows, oc); err != nil {
+					b.Fatal(err)
+				}
+				oc.sweep()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/installation")
 		})

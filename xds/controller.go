@@ -74,6 +74,12 @@ type Controller struct {
 
 	syncMu sync.Mutex // one Sync at a time
 
+	// Caches across builds (see cache.go): opened secrets by id and
+	// ciphertext, sealed values and fingerprints by secret and ingress id.
+	buildMu sync.Mutex // one Build at a time (cache rounds)
+	opened  *openCache
+	sealer  *sealCache
+
 	mu          sync.Mutex
 	builds      map[string]*build
 	latest      string
@@ -140,6 +146,8 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		pins:    map[string]string{},
 		nodes:   map[string]*nodeState{},
 		streams: map[int64]string{},
+		opened:  newOpenCache(cfg.Keyring),
+		sealer:  newSealCache(cfg.EdgeKey),
 		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_xds_nacks_total", Help: "Configurations rejected (NACKed) by edge nodes.",
 		}, []string{"group", "type"}),
@@ -223,10 +231,12 @@ func (c *Controller) Sync(ctx context.Context) error {
 	if fresh {
 		return nil
 	}
-	st, err := LoadState(ctx, c.cfg.Store, c.cfg.Keyring)
+	c.opened.begin()
+	st, err := LoadState(ctx, c.cfg.Store, c.opened)
 	if err != nil {
 		return c.failed(err)
 	}
+	c.opened.sweep()
 	b, err := c.Build(st, now)
 	if err != nil {
 		return c.failed(err)
@@ -262,11 +272,23 @@ func (c *Controller) failed(err error) error {
 // Build translates a state into a snapshot build without publishing it.
 // It refuses a configuration the filter core itself cannot load, so the
 // control plane never hands out something every edge would NACK.
+//
+// Secrets unchanged since the previous build are not sealed again (the
+// controller's seal cache); the cache keeps only what the last successful
+// build used.
 func (c *Controller) Build(st *State, now time.Time) (*build, error) {
-	ecfg, err := EdgeConfig(st, c.cfg.EdgeKey, now)
+	c.buildMu.Lock()
+	defer c.buildMu.Unlock()
+	if c.sealer == nil {
+		c.sealer = newSealCache(c.cfg.EdgeKey)
+	}
+	c.sealer.begin()
+	ecfg, err := EdgeConfigWith(st, now, c.sealer)
 	if err != nil {
 		return nil, fmt.Errorf("translate state (generation %d): %w", st.Generation, err)
 	}
+	// One encoding serves both the load check and the ECDS resource, so
+	// the check is on exactly the bytes the edges receive.
 	js, err := json.Marshal(ecfg)
 	if err != nil {
 		return nil, err
@@ -274,10 +296,11 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	if _, err := filter.Load(js, c.cfg.EdgeKey); err != nil {
 		return nil, fmt.Errorf("edge configuration %s does not load: %w", ecfg.Version, err)
 	}
-	snap, err := NewSnapshot(ecfg, c.cfg.Resources)
+	snap, err := newSnapshot(ecfg, js, c.cfg.Resources)
 	if err != nil {
 		return nil, err
 	}
+	c.sealer.sweep()
 	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), cfg: ecfg, snapshot: snap}, nil
 }
 
@@ -286,7 +309,16 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 // version is the configuration version), so a rollback of the filter
 // configuration does not re-send unchanged listeners.
 func NewSnapshot(ecfg filter.Config, opts ResourceOptions) (*cache.Snapshot, error) {
-	res, err := BuildResources(ecfg, opts)
+	js, err := json.Marshal(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode edge config: %w", err)
+	}
+	return newSnapshot(ecfg, js, opts)
+}
+
+// newSnapshot is NewSnapshot with ecfg already encoded as js.
+func newSnapshot(ecfg filter.Config, js []byte, opts ResourceOptions) (*cache.Snapshot, error) {
+	res, err := buildResources(ecfg, js, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -60,36 +60,60 @@ func EdgeConfig(st *State, edgeKey []byte, now time.Time) (filter.Config, error)
 	if len(edgeKey) == 0 {
 		return filter.Config{}, fmt.Errorf("edge key is empty")
 	}
-	return edgeConfig(st, now, func(plaintext []byte, aad string) (string, error) {
-		return filter.Seal(edgeKey, plaintext, aad)
-	}, func(token []byte) string {
-		return filter.Fingerprint(edgeKey, string(token))
-	})
+	return EdgeConfigWith(st, now, KeySealer(edgeKey))
 }
 
-type sealFunc func(plaintext []byte, aad string) (string, error)
-type fingerprintFunc func(token []byte) string
+// Sealer gives a verification secret its edge form: Seal for signing
+// material (bound to the ingress id it is served under), Fingerprint for
+// equality-only tokens. KeySealer does the work every time; the Controller
+// passes a cache in front of it so unchanged secrets are not re-sealed.
+type Sealer interface {
+	Seal(sec Secret, ingressID string) (string, error)
+	Fingerprint(sec Secret) string
+}
+
+// KeySealer seals and fingerprints under edgeKey, with no cache.
+func KeySealer(edgeKey []byte) Sealer { return keySealer(edgeKey) }
+
+type keySealer []byte
+
+func (k keySealer) Seal(sec Secret, ingressID string) (string, error) {
+	return filter.Seal(k, sec.Plaintext, filter.SealAAD(ingressID, sec.ID))
+}
+
+func (k keySealer) Fingerprint(sec Secret) string {
+	return filter.Fingerprint(k, string(sec.Plaintext))
+}
+
+// EdgeConfigWith is EdgeConfig with the sealing supplied by the caller; the
+// translation itself stays pure.
+func EdgeConfigWith(st *State, now time.Time, s Sealer) (filter.Config, error) {
+	return edgeConfig(st, now, s.Seal, s.Fingerprint)
+}
+
+type sealFunc func(sec Secret, ingressID string) (string, error)
+type fingerprintFunc func(sec Secret) string
 
 func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (filter.Config, error) {
-	orgRevoked := map[string]bool{}
+	orgRevoked := make(map[string]bool, len(st.Orgs))
 	for _, o := range st.Orgs {
 		orgRevoked[o.ID] = o.RevokedAt != nil
 	}
-	profiles := map[string]store.AppProfile{}
-	for _, p := range st.Profiles {
-		profiles[p.ID] = p
+	profiles := make(map[string]*store.AppProfile, len(st.Profiles))
+	for i := range st.Profiles {
+		profiles[st.Profiles[i].ID] = &st.Profiles[i]
 	}
 	stages := map[string]store.RolloutStage{}
 	for _, s := range st.Stages {
 		stages[s.Provider] = s
 	}
 	// secrets by owner kind/id, then by purpose
-	owned := map[string]map[string][]Secret{}
+	owned := make(map[ownerKey]map[string][]Secret, len(st.Secrets))
 	for _, s := range st.Secrets {
 		if !verificationPurposes[s.Purpose] {
 			continue
 		}
-		k := s.OwnerKind + "/" + s.OwnerID
+		k := ownerKey{s.OwnerKind, s.OwnerID}
 		if owned[k] == nil {
 			owned[k] = map[string][]Secret{}
 		}
@@ -118,9 +142,9 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 		}
 	}
 
-	var cfg filter.Config
-	seen := map[string]string{}
-	add := func(e filter.Installation, owner string) error {
+	cfg := filter.Config{Installations: make([]filter.Installation, 0, len(st.Installations))}
+	seen := make(map[string]ownerKey, len(st.Installations))
+	add := func(e filter.Installation, owner ownerKey) error {
 		if prev, dup := seen[e.IngressID]; dup {
 			return fmt.Errorf("ingress id of %s is also used by %s", owner, prev)
 		}
@@ -153,12 +177,12 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 		if revoked {
 			e.Revoked = true
 		} else {
-			own := owned[store.OwnerInstallation+"/"+in.ID]
+			own := owned[ownerKey{store.OwnerInstallation, in.ID}]
 			var fromProfile map[string][]Secret
 			// Never a platform profile's secrets for an org installation, and
 			// never another org's.
 			if hasProf && prof.OwnerOrgID != store.OwnerPlatform && prof.OwnerOrgID == in.OrgID {
-				fromProfile = owned[store.OwnerProfile+"/"+prof.ID]
+				fromProfile = owned[ownerKey{store.OwnerProfile, prof.ID}]
 			}
 			for _, purpose := range sortedPurposes(own, fromProfile) {
 				list := own[purpose]
@@ -172,7 +196,7 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 				e.Secrets = append(e.Secrets, secs...)
 			}
 		}
-		if err := add(e, "installation "+in.ID); err != nil {
+		if err := add(e, ownerKey{"installation", in.ID}); err != nil {
 			return filter.Config{}, err
 		}
 	}
@@ -198,7 +222,7 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 		if p.RevokedAt != nil {
 			e.Revoked = true
 		} else {
-			own := owned[store.OwnerProfile+"/"+p.ID]
+			own := owned[ownerKey{store.OwnerProfile, p.ID}]
 			for _, purpose := range sortedPurposes(own, nil) {
 				secs, err := edgeSecrets(own[purpose], p.IngressID, now, seal, fp)
 				if err != nil {
@@ -207,7 +231,7 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 				e.Secrets = append(e.Secrets, secs...)
 			}
 		}
-		if err := add(e, "profile "+p.ID); err != nil {
+		if err := add(e, ownerKey{"profile", p.ID}); err != nil {
 			return filter.Config{}, err
 		}
 	}
@@ -225,17 +249,20 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 	return cfg, nil
 }
 
+// ownerKey is an owner kind and id (map key without string building).
+type ownerKey struct{ kind, id string }
+
+func (k ownerKey) String() string { return k.kind + " " + k.id }
+
 func sortedPurposes(a, b map[string][]Secret) []string {
-	set := map[string]bool{}
+	out := make([]string, 0, len(a)+len(b))
 	for p := range a {
-		set[p] = true
+		out = append(out, p)
 	}
 	for p := range b {
-		set[p] = true
-	}
-	out := make([]string, 0, len(set))
-	for p := range set {
-		out = append(out, p)
+		if _, dup := a[p]; !dup {
+			out = append(out, p)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -255,9 +282,9 @@ func edgeSecrets(list []Secret, ingressID string, now time.Time, seal sealFunc, 
 			es.NotAfter = s.NotAfter.Unix()
 		}
 		if fingerprinted[s.Purpose] {
-			es.Fingerprint = fp(s.Plaintext)
+			es.Fingerprint = fp(s)
 		} else {
-			sealed, err := seal(s.Plaintext, ingressID+"/"+s.ID)
+			sealed, err := seal(s, ingressID)
 			if err != nil {
 				return nil, fmt.Errorf("seal secret %s: %w", s.ID, err)
 			}

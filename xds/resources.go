@@ -83,8 +83,18 @@ type Resources map[resource.Type][]types.Resource
 // TypedExtensionConfig. Only ECDS resources the listeners reference are
 // returned (an unreferenced one stalls ADS; see NOTES A2).
 func BuildResources(cfg filter.Config, opts ResourceOptions) (Resources, error) {
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode edge config: %w", err)
+	}
+	return buildResources(cfg, js, opts)
+}
+
+// buildResources is BuildResources with cfg already encoded as js (the
+// controller encodes once for both the load check and the ECDS resource).
+func buildResources(cfg filter.Config, js []byte, opts ResourceOptions) (Resources, error) {
 	opts = opts.withDefaults()
-	ext, err := ExtensionConfig(cfg, opts)
+	ext, err := extensionConfig(js, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +121,15 @@ func BuildResources(cfg filter.Config, opts ResourceOptions) (Resources, error) 
 // configuration is the edge configuration JSON (secrets sealed), failing
 // closed, with its own VM and the keys taken from Envoy's environment.
 func ExtensionConfig(cfg filter.Config, opts ResourceOptions) (*corev3.TypedExtensionConfig, error) {
-	opts = opts.withDefaults()
 	js, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode edge config: %w", err)
 	}
+	return extensionConfig(js, opts)
+}
+
+func extensionConfig(js []byte, opts ResourceOptions) (*corev3.TypedExtensionConfig, error) {
+	opts = opts.withDefaults()
 	conf, err := anypb.New(wrapperspb.String(string(js)))
 	if err != nil {
 		return nil, err

@@ -86,6 +86,17 @@ func LoadQueries(ctx context.Context, q store.Queries, kr Opener) (*State, error
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
+	if s.Secrets, err = openSecrets(all, kr); err != nil {
+		return nil, err
+	}
+	s.sort()
+	return &s, nil
+}
+
+// openSecrets opens the verification secrets of profiles and installations;
+// every other secret stays sealed.
+func openSecrets(all []store.Secret, kr Opener) ([]Secret, error) {
+	out := make([]Secret, 0, len(all))
 	for _, sec := range all {
 		if sec.OwnerKind != store.OwnerProfile && sec.OwnerKind != store.OwnerInstallation {
 			continue
@@ -98,10 +109,9 @@ func LoadQueries(ctx context.Context, q store.Queries, kr Opener) (*State, error
 			// Never include the ciphertext or plaintext in the error.
 			return nil, fmt.Errorf("open secret %s (%s of %s %s): %w", sec.ID, sec.Purpose, sec.OwnerKind, sec.OwnerID, err)
 		}
-		s.Secrets = append(s.Secrets, Secret{Secret: sec, Plaintext: pt})
+		out = append(out, Secret{Secret: sec, Plaintext: pt})
 	}
-	s.sort()
-	return &s, nil
+	return out, nil
 }
 
 // sort puts every list in id order so translation output does not depend on

@@ -1,0 +1,207 @@
+package xds
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"sync"
+
+	"github.com/switchboard-dev/switchboard/filter"
+)
+
+// The controller rebuilds the whole edge configuration on every store change.
+// Two caches, owned by one Controller, keep that rebuild from redoing the
+// cryptography of secrets that did not change: openCache in front of the
+// master keyring (LoadState), sealCache in front of the edge key (EdgeConfig).
+// Both are rounds-based: an entry not used since the last begin is dropped by
+// sweep, so a cache holds only what the current state references.
+//
+// Holding plaintext: a build already holds every verification secret in
+// plaintext (State.Secrets) while it runs; these caches keep that plaintext
+// for the controller's lifetime instead of one build's. Nothing here logs,
+// prints or returns a secret other than to the caller that asked for it.
+
+// openCache is an Opener that remembers each secret's plaintext by secret id
+// (the AAD), valid only for the key id and ciphertext it was opened from: a
+// rekeyed or replaced secret has another digest and is opened again.
+type openCache struct {
+	kr Opener
+
+	mu    sync.Mutex
+	round uint64
+	m     map[string]*openEntry
+	opens int // real Opens through kr (tests, logs)
+}
+
+type openEntry struct {
+	digest    [sha256.Size]byte // of key id and ciphertext
+	plaintext []byte
+	round     uint64
+}
+
+func newOpenCache(kr Opener) *openCache {
+	return &openCache{kr: kr, m: map[string]*openEntry{}}
+}
+
+func ciphertextDigest(keyID string, ciphertext []byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(keyID))
+	h.Write([]byte{0})
+	h.Write(ciphertext)
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// Open returns the cached plaintext when keyID and ciphertext are the ones it
+// was opened from, else opens with the keyring. The returned slice is shared
+// with the cache: callers must not modify it (State plaintext is read-only).
+func (c *openCache) Open(keyID string, ciphertext []byte, aad string) ([]byte, error) {
+	d := ciphertextDigest(keyID, ciphertext)
+	c.mu.Lock()
+	if e := c.m[aad]; e != nil && e.digest == d {
+		e.round = c.round
+		c.mu.Unlock()
+		return e.plaintext, nil
+	}
+	c.mu.Unlock()
+	pt, err := c.kr.Open(keyID, ciphertext, aad)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.m[aad] = &openEntry{digest: d, plaintext: pt, round: c.round}
+	c.opens++
+	c.mu.Unlock()
+	return pt, nil
+}
+
+// begin starts a load; sweep after a successful one drops every entry that
+// load did not use (removed secrets, old ciphertexts).
+func (c *openCache) begin() {
+	c.mu.Lock()
+	c.round++
+	c.mu.Unlock()
+}
+
+func (c *openCache) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.m {
+		if e.round != c.round {
+			// Not wiped: the slice was handed to a State that may still be read.
+			delete(c.m, id)
+		}
+	}
+}
+
+func (c *openCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// sealCache is a Sealer for one edge key (a Controller's key never changes,
+// so every entry is implicitly for that key). Sealed values are kept per
+// (secret id, ingress id) — the AAD binds both — and fingerprints per secret
+// id; each is reused only while the secret's plaintext is byte-for-byte the
+// one it was made from, so a rotated or changed secret is sealed again.
+// Reusing a sealed value is sound: it is the same AEAD output the edge
+// already unsealed, bound to the same ingress id and secret id.
+type sealCache struct {
+	key keySealer
+
+	mu           sync.Mutex
+	round        uint64
+	sealed       map[sealKey]*sealEntry
+	fps          map[string]*sealEntry
+	seals, fings int // real seals and fingerprints (tests, logs)
+}
+
+type sealKey struct{ secretID, ingressID string }
+
+type sealEntry struct {
+	plaintext []byte // private copy, compared on every use
+	out       string
+	round     uint64
+}
+
+func newSealCache(edgeKey []byte) *sealCache {
+	return &sealCache{key: keySealer(append([]byte(nil), edgeKey...)),
+		sealed: map[sealKey]*sealEntry{}, fps: map[string]*sealEntry{}}
+}
+
+func (c *sealCache) Seal(sec Secret, ingressID string) (string, error) {
+	k := sealKey{sec.ID, ingressID}
+	c.mu.Lock()
+	if e := c.sealed[k]; e != nil && bytes.Equal(e.plaintext, sec.Plaintext) {
+		e.round = c.round
+		c.mu.Unlock()
+		return e.out, nil
+	}
+	c.mu.Unlock()
+	out, err := filter.Seal(c.key, sec.Plaintext, filter.SealAAD(ingressID, sec.ID))
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.replace(c.sealed[k])
+	c.sealed[k] = &sealEntry{plaintext: append([]byte(nil), sec.Plaintext...), out: out, round: c.round}
+	c.seals++
+	c.mu.Unlock()
+	return out, nil
+}
+
+func (c *sealCache) Fingerprint(sec Secret) string {
+	c.mu.Lock()
+	if e := c.fps[sec.ID]; e != nil && bytes.Equal(e.plaintext, sec.Plaintext) {
+		e.round = c.round
+		c.mu.Unlock()
+		return e.out
+	}
+	c.mu.Unlock()
+	out := c.key.Fingerprint(sec)
+	c.mu.Lock()
+	c.replace(c.fps[sec.ID])
+	c.fps[sec.ID] = &sealEntry{plaintext: append([]byte(nil), sec.Plaintext...), out: out, round: c.round}
+	c.fings++
+	c.mu.Unlock()
+	return out
+}
+
+// replace wipes the plaintext copy of an entry being replaced.
+func (c *sealCache) replace(e *sealEntry) {
+	if e != nil {
+		clear(e.plaintext)
+	}
+}
+
+func (c *sealCache) begin() {
+	c.mu.Lock()
+	c.round++
+	c.mu.Unlock()
+}
+
+// sweep drops what the last build did not use: removed or rotated-out
+// secrets, revoked installations, ingress ids no longer served.
+func (c *sealCache) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.sealed {
+		if e.round != c.round {
+			clear(e.plaintext)
+			delete(c.sealed, k)
+		}
+	}
+	for k, e := range c.fps {
+		if e.round != c.round {
+			clear(e.plaintext)
+			delete(c.fps, k)
+		}
+	}
+}
+
+func (c *sealCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sealed) + len(c.fps)
+}

@@ -1,0 +1,240 @@
+package xds
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/secrets"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// countingOpener counts the opens that reach the keyring.
+type countingOpener struct {
+	kr    Opener
+	opens int
+}
+
+func (c *countingOpener) Open(keyID string, ct []byte, aad string) ([]byte, error) {
+	c.opens++
+	return c.kr.Open(keyID, ct, aad)
+}
+
+func cacheKeyring(t *testing.T) *secrets.Keyring {
+	t.Helper()
+	kr, err := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+func sealedRow(t *testing.T, kr *secrets.Keyring, id string, pt []byte) store.Secret {
+	t.Helper()
+	keyID, ct, err := kr.Seal(pt, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Secret{ID: id, OwnerKind: store.OwnerInstallation, OwnerID: "inst_" + id,
+		Purpose: store.PurposeSigning, KeyID: keyID, Ciphertext: ct}
+}
+
+func plaintexts(secs []Secret) map[string]string {
+	m := map[string]string{}
+	for _, s := range secs {
+		m[s.ID] = string(s.Plaintext)
+	}
+	return m
+}
+
+func TestOpenCache(t *testing.T) {
+	kr := cacheKeyring(t)
+	counter := &countingOpener{kr: kr}
+	oc := newOpenCache(counter)
+	rows := []store.Secret{sealedRow(t, kr, "sec_a", []byte("alpha")), sealedRow(t, kr, "sec_b", []byte("bravo")),
+		sealedRow(t, kr, "sec_c", []byte("charlie"))}
+	load := func(rows []store.Secret) map[string]string {
+		t.Helper()
+		oc.begin()
+		secs, err := openSecrets(rows, oc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oc.sweep()
+		return plaintexts(secs)
+	}
+	want := map[string]string{"sec_a": "alpha", "sec_b": "bravo", "sec_c": "charlie"}
+	if got := load(rows); counter.opens != 3 || !equalMaps(got, want) {
+		t.Fatalf("first load: %d opens, %v", counter.opens, got)
+	}
+	counter.opens = 0
+	if got := load(rows); counter.opens != 0 || !equalMaps(got, want) {
+		t.Fatalf("same rows again: %d opens (want 0), %v", counter.opens, got)
+	}
+
+	// Rekeyed (new envelope, same id): opened again. A replaced secret
+	// under the same id gets its new plaintext, not the cached one.
+	rows[0] = sealedRow(t, kr, "sec_a", []byte("alpha"))
+	rows[1] = sealedRow(t, kr, "sec_b", []byte("bravo-2"))
+	want["sec_b"] = "bravo-2"
+	if got := load(rows); counter.opens != 2 || !equalMaps(got, want) {
+		t.Fatalf("rekeyed and replaced: %d opens (want 2), %v", counter.opens, got)
+	}
+
+	// A ciphertext that no longer opens is an error, never the cached plaintext.
+	bad := append([]store.Secret(nil), rows...)
+	bad[2].Ciphertext = append([]byte(nil), bad[2].Ciphertext...)
+	bad[2].Ciphertext[len(bad[2].Ciphertext)-1] ^= 1
+	oc.begin()
+	if _, err := openSecrets(bad, oc); err == nil || !strings.Contains(err.Error(), "sec_c") {
+		t.Fatalf("tampered ciphertext: err = %v", err)
+	}
+
+	// A removed secret leaves the cache.
+	counter.opens = 0
+	if got := load(rows[:2]); counter.opens != 0 || len(got) != 2 || oc.len() != 2 {
+		t.Fatalf("after removal: %d opens, %d loaded, %d cached (want 0, 2, 2)", counter.opens, len(got), oc.len())
+	}
+	if _, cached := oc.m["sec_c"]; cached {
+		t.Fatal("removed secret sec_c is still cached")
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// cacheState is benchState plus a Telegram installation (fingerprinted token).
+func cacheState() *State {
+	st := benchState(3)
+	st.Orgs = append(st.Orgs, store.Org{ID: "org_tg"})
+	st.Profiles = append(st.Profiles, store.AppProfile{ID: "prof_tg", OwnerOrgID: "org_tg", Provider: "telegram"})
+	st.Installations = append(st.Installations, store.Installation{ID: "inst_tg", OrgID: "org_tg", ProfileID: "prof_tg",
+		Provider: "telegram", IngressID: strings.Repeat("ab", 16)})
+	st.Secrets = append(st.Secrets, Secret{Secret: store.Secret{ID: "sec_tg", OwnerKind: store.OwnerInstallation,
+		OwnerID: "inst_tg", Purpose: store.PurposeSecretToken}, Plaintext: []byte("tg-token")})
+	for i := range st.Secrets {
+		st.Secrets[i].Plaintext = append([]byte(nil), st.Secrets[i].Plaintext...)
+	}
+	return st
+}
+
+func sealedOf(t *testing.T, cfg filter.Config) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, in := range cfg.Installations {
+		for _, s := range in.Secrets {
+			m[in.IngressID+"/"+s.ID] = s.Sealed + s.Fingerprint
+		}
+	}
+	return m
+}
+
+func TestSealCache(t *testing.T) {
+	st := cacheState()
+	c := &Controller{cfg: ControllerConfig{EdgeKey: testEdgeKey, Resources: testOpts}}
+	build := func() (*build, int, int) {
+		t.Helper()
+		s0, f0 := 0, 0
+		if c.sealer != nil {
+			s0, f0 = c.sealer.seals, c.sealer.fings
+		}
+		b, err := c.Build(st, fixedNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, c.sealer.seals - s0, c.sealer.fings - f0
+	}
+	b1, seals, fps := build()
+	if seals != 3 || fps != 1 || c.sealer.len() != 4 {
+		t.Fatalf("first build: %d seals, %d fingerprints, %d cached (want 3, 1, 4)", seals, fps, c.sealer.len())
+	}
+	// The cached build is the uncached translation, sealed values aside.
+	plain, err := EdgeConfig(st, testEdgeKey, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Version != b1.cfg.Version || !bytes.Equal(mustJSON(t, canonical(plain)), mustJSON(t, canonical(b1.cfg))) {
+		t.Fatalf("cached build differs from EdgeConfig: %s vs %s", b1.cfg.Version, plain.Version)
+	}
+
+	// Same state again: nothing sealed, the very same sealed values.
+	b2, seals, fps := build()
+	if seals != 0 || fps != 0 {
+		t.Fatalf("same state: %d seals, %d fingerprints (want 0, 0)", seals, fps)
+	}
+	if !equalMaps(sealedOf(t, b1.cfg), sealedOf(t, b2.cfg)) {
+		t.Fatal("same state: sealed values changed")
+	}
+
+	// A secret whose plaintext changed under the same id is sealed again,
+	// and the edge unseals the new plaintext.
+	st.Secrets[0].Plaintext = []byte("rotated-signing-secret-0123456789")
+	st.Secrets[3].Plaintext = []byte("tg-token-2")
+	b3, seals, fps := build()
+	if seals != 1 || fps != 1 {
+		t.Fatalf("changed plaintext: %d seals, %d fingerprints (want 1, 1)", seals, fps)
+	}
+	if _, err := filter.Load(mustJSON(t, b3.cfg), testEdgeKey); err != nil {
+		t.Fatal(err)
+	}
+	in0 := b3.cfg.Installations[0]
+	for _, in := range b3.cfg.Installations {
+		if in.InstallationID == st.Installations[0].ID {
+			in0 = in
+		}
+	}
+	pt, err := filter.Unseal(testEdgeKey, in0.Secrets[0].Sealed, filter.SealAAD(in0.IngressID, in0.Secrets[0].ID))
+	if err != nil || string(pt) != "rotated-signing-secret-0123456789" {
+		t.Fatalf("re-sealed secret unseals to %q, %v", pt, err)
+	}
+	for _, in := range b3.cfg.Installations {
+		if in.InstallationID == "inst_tg" && in.Secrets[0].Fingerprint != filter.Fingerprint(testEdgeKey, "tg-token-2") {
+			t.Fatal("changed token: fingerprint not recomputed")
+		}
+	}
+
+	// A rotation (new secret id beside the old one): only the new one sealed.
+	st.Secrets = append(st.Secrets, Secret{Secret: store.Secret{ID: "sec_new", OwnerKind: store.OwnerProfile,
+		OwnerID: st.Profiles[1].ID, Purpose: store.PurposeSigning}, Plaintext: []byte("new-signing-secret")})
+	st.sort()
+	if _, seals, fps = build(); seals != 1 || fps != 0 || c.sealer.len() != 5 {
+		t.Fatalf("rotation: %d seals, %d fingerprints, %d cached (want 1, 0, 5)", seals, fps, c.sealer.len())
+	}
+
+	// A revoked installation and a removed secret leave the cache.
+	now := fixedNow
+	st.Installations[2].RevokedAt = &now
+	st.Secrets = st.Secrets[:len(st.Secrets)-1] // sec_tg (sorted last)
+	if _, seals, fps = build(); seals != 0 || fps != 0 || c.sealer.len() != 3 {
+		t.Fatalf("revocation and removal: %d seals, %d fingerprints, %d cached (want 0, 0, 3)", seals, fps, c.sealer.len())
+	}
+	if _, ok := c.sealer.fps["sec_tg"]; ok {
+		t.Fatal("removed secret sec_tg still cached")
+	}
+	for k := range c.sealer.sealed {
+		if k.ingressID == st.Installations[2].IngressID {
+			t.Fatalf("revoked installation's seal %v still cached", k)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, cfg filter.Config) []byte {
+	t.Helper()
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
