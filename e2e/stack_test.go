@@ -33,7 +33,10 @@ import (
 	"github.com/switchboard-dev/switchboard/servicetest"
 )
 
-var binary string // built once in TestMain
+var (
+	binary   string // built once in TestMain
+	repoRoot string
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "switchboard-e2e-bin-")
@@ -42,10 +45,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	_, here, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(here))
+	repoRoot = filepath.Dir(filepath.Dir(here))
 	binary = filepath.Join(dir, "switchboard")
 	build := exec.Command("go", "build", "-o", binary, "./cmd/switchboard")
-	build.Dir = root
+	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/switchboard:", err)

@@ -51,6 +51,7 @@ func sendTest(ctx context.Context, args []string, out, errOut io.Writer) error {
 	eventID := fs.String("event-id", "", "provider event id (default: random; repeat one to see deduplication)")
 	age := fs.Duration("age", 0, "sign as if sent this long ago (e.g. 10m shows a stale_timestamp refusal)")
 	timeout := fs.Duration("timeout", 10*time.Second, "HTTP timeout")
+	waitConfig := fs.Duration("wait-config", 5*time.Second, "while the edge answers unknown_ingress or no_config (a new installation reaches it over xDS within about a second), resend for up to this long; 0: answer at once")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -122,15 +123,6 @@ func sendTest(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, signed.URL, bytes.NewReader(signed.Body))
-	if err != nil {
-		return err
-	}
-	for _, h := range signed.Headers {
-		req.Header.Set(h[0], h[1])
-	}
-	req.Header.Set("User-Agent", "switchboard-send-test/1")
 	what := "signed"
 	if *forge {
 		what = "FORGED (signed with a wrong secret)"
@@ -143,17 +135,49 @@ func sendTest(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	fmt.Fprintf(out, " (%d bytes)\n", len(signed.Body))
 
-	resp, err := (&http.Client{Timeout: *timeout}).Do(req)
-	if err != nil {
-		return fmt.Errorf("send to the edge: %w (is `switchboard up` or `switchboard edge` running?)", err)
+	hc := &http.Client{Timeout: *timeout}
+	post := func() (status string, code int, answer []byte, err error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, signed.URL, bytes.NewReader(signed.Body))
+		if err != nil {
+			return "", 0, nil, err
+		}
+		for _, h := range signed.Headers {
+			req.Header.Set(h[0], h[1])
+		}
+		req.Header.Set("User-Agent", "switchboard-send-test/1")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return "", 0, nil, fmt.Errorf("send to the edge: %w (is `switchboard up` or `switchboard edge` running?)", err)
+		}
+		defer resp.Body.Close()
+		answer, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return resp.Status, resp.StatusCode, answer, nil
 	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	fmt.Fprintf(out, "← %s\n", resp.Status)
+	// A webhook verifies only once its installation reached the edge; the
+	// same signed request is resent (a provider would retry it too) while
+	// the edge does not know the ingress yet, for a bounded time.
+	waitUntil := time.Now().Add(*waitConfig)
+	status, code, answer, err := post()
+	for said := false; err == nil && notConfiguredYet(code, answer) && time.Now().Before(waitUntil); {
+		if !said {
+			fmt.Fprintf(out, "← %s %s: the edge has no configuration for this ingress yet; resending for up to %s\n", status, reasonOf(answer), *waitConfig)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		status, code, answer, err = post()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "← %s\n", status)
 	if a := strings.TrimSpace(string(answer)); a != "" {
 		fmt.Fprintf(out, "  %s\n", a)
 	}
-	accepted := resp.StatusCode/100 == 2
+	accepted := code/100 == 2
 	switch {
 	case *forge && accepted:
 		fmt.Fprintln(out, "FAIL: the edge ACCEPTED a forged event")
@@ -174,6 +198,13 @@ func sendTest(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		return exitError{code: 1}
 	}
+}
+
+// notConfiguredYet: the edge does not (yet) know the ingress, or has no
+// configuration at all.
+func notConfiguredYet(code int, answer []byte) bool {
+	r := reasonOf(answer)
+	return code == http.StatusNotFound && r == "unknown_ingress" || code == http.StatusServiceUnavailable && r == "no_config"
 }
 
 // reasonOf reads the {"error":reason} answer of the edge or ingest.

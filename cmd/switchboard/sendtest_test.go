@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/filter/sign"
 )
@@ -81,5 +83,66 @@ func TestSendTest(t *testing.T) {
 		if err := sendTest(context.Background(), append([]string{"--edge", srv.URL}, args...), io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// A new installation reaches the edge over xDS a moment after the API call:
+// send-test resends while the edge answers unknown_ingress, for a bounded
+// time, and never resends any other refusal.
+func TestSendTestWaitsForConfiguration(t *testing.T) {
+	const secret = "8f742231b10e8888abcd99yyyzzz85a5"
+	var calls atomic.Int32
+	known := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select {
+		case <-known:
+			w.WriteHeader(200)
+		default:
+			w.WriteHeader(404)
+			w.Write([]byte(`{"error":"unknown_ingress"}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	base := []string{"--edge", srv.URL, "--provider", "slack", "--ingress-id", "abc123", "--secret", secret}
+
+	// Never configured: refused once the wait is over, with the reason.
+	var out bytes.Buffer
+	err := sendTest(context.Background(), append(base, "--wait-config", "300ms"), &out, io.Discard)
+	if e, ok := err.(exitError); !ok || e.code != 1 || !strings.Contains(out.String(), "refused: unknown_ingress") ||
+		!strings.Contains(out.String(), "no configuration for this ingress yet") || calls.Load() < 2 {
+		t.Fatalf("never configured: err %v after %d requests, output:\n%s", err, calls.Load(), out.String())
+	}
+	// --wait-config 0: one request, answered at once.
+	calls.Store(0)
+	out.Reset()
+	err = sendTest(context.Background(), append(base, "--wait-config", "0"), &out, io.Discard)
+	if e, ok := err.(exitError); !ok || e.code != 1 || calls.Load() != 1 {
+		t.Fatalf("--wait-config 0: err %v after %d requests", err, calls.Load())
+	}
+	// Configured while waiting: accepted.
+	calls.Store(0)
+	out.Reset()
+	go func() {
+		for calls.Load() < 3 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(known)
+	}()
+	if err := sendTest(context.Background(), append(base, "--wait-config", "30s"), &out, io.Discard); err != nil {
+		t.Fatalf("configured while waiting: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "200 OK") || !strings.Contains(out.String(), "accepted") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+
+	// Any other refusal is answered at once (a wrong secret is not resent).
+	bad, _ := slackEdge(t, secret)
+	calls.Store(0)
+	start := time.Now()
+	err = sendTest(context.Background(), []string{"--edge", bad.URL, "--provider", "slack", "--ingress-id", "abc123",
+		"--secret", strings.Repeat("a", 32), "--wait-config", "30s"}, io.Discard, io.Discard)
+	if e, ok := err.(exitError); !ok || e.code != 1 || time.Since(start) > 10*time.Second {
+		t.Fatalf("bad signature: err %v after %s", err, time.Since(start))
 	}
 }

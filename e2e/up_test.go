@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/servicetest"
+)
+
+// TestUpQuickstart runs `switchboard up` as a user would, then the README's
+// Quickstart commands verbatim (only the loopback addresses are swapped for
+// free ports), asserts that the signed event reached the demo agent with its
+// session key and the forged one was refused with its reason, then stops up
+// with Ctrl-C (SIGINT) and checks that no redis-server is left behind.
+func TestUpQuickstart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test (-short)")
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash not installed")
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(binary, filepath.Join(dir, "bin", "switchboard")); err != nil {
+		t.Fatal(err)
+	}
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
+	api, edge, redisAddr, agent := port(), port(), port(), port()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SWITCHBOARD_") { // keys and token generated into .data, as on a fresh machine
+			env = append(env, kv)
+		}
+	}
+
+	upOut, upErr := filepath.Join(dir, "up.out"), filepath.Join(dir, "up.err")
+	fo, _ := os.Create(upOut)
+	fe, _ := os.Create(upErr)
+	up := exec.Command(binary, "up", "--data-dir", ".data", "--api", api, "--xds", port(), "--edge", edge,
+		"--edge-admin", port(), "--ingest", port(), "--redis-listen", redisAddr, "--metrics-listen", port(), "--shards", "4")
+	up.Dir, up.Env, up.Stdout, up.Stderr = dir, env, fo, fe
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	upDone := make(chan error, 1)
+	go func() { upDone <- up.Wait(); fo.Close(); fe.Close() }()
+	logs := func() string {
+		o, _ := os.ReadFile(upOut)
+		e, _ := os.ReadFile(upErr)
+		return "stdout:\n" + string(o) + "\nstderr (end):\n" + tail(string(e), 30)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			up.Process.Kill()
+			<-upDone
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		o, _ := os.ReadFile(upOut)
+		if bytes.Contains(o, []byte("switchboard is up")) {
+			break
+		}
+		select {
+		case err := <-upDone:
+			stopped = true
+			t.Fatalf("up exited while starting: %v\n%s", err, logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("up not ready after 90s\n%s", logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The README's commands, with the documented addresses swapped.
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := quickstartBlock(t, string(readme))
+	for _, sw := range [][2]string{
+		{"http://127.0.0.1:8080", "http://" + api},
+		{"http://127.0.0.1:9000/", "http://" + agent + "/"},
+		{"bin/switchboard demo-agent", "bin/switchboard demo-agent --listen " + agent},
+		{"bin/switchboard send-test", "bin/switchboard send-test --edge http://" + edge},
+	} {
+		if !strings.Contains(script, sw[0]) {
+			t.Fatalf("README quickstart no longer holds %q: update this test with it\n%s", sw[0], script)
+		}
+		script = strings.ReplaceAll(script, sw[0], sw[1])
+	}
+	// Wait (bounded) for the demo agent to log the event, then stop it.
+	script = "set -eu\n" + script + `
+for i in $(seq 1 600); do grep 'msg="event received"' quickstart.out | grep -q 'text="hello, agent"' && break; sleep 0.1; done
+kill $!
+`
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	qsOut := filepath.Join(dir, "quickstart.out")
+	f, _ := os.Create(qsOut)
+	sh := exec.CommandContext(ctx, "bash", "-c", script)
+	sh.Dir, sh.Env, sh.Stdout, sh.Stderr = dir, env, f, f
+	runErr := sh.Run()
+	f.Close()
+	outB, _ := os.ReadFile(qsOut)
+	out := string(outB)
+	if runErr != nil {
+		t.Fatalf("README quickstart commands failed: %v\n%s\n%s", runErr, out, logs())
+	}
+	var received string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, `msg="event received"`) && strings.Contains(line, `text="hello, agent"`) {
+			received = line
+		}
+	}
+	if received == "" || !strings.Contains(received, "session_key=s1/") || !strings.Contains(received, "provider=slack") {
+		t.Fatalf("the demo agent did not log the signed event with its session key:\n%s", out)
+	}
+	if !strings.Contains(out, "refused as expected: bad_signature") {
+		t.Fatalf("the forged event was not refused with its reason:\n%s", out)
+	}
+	t.Logf("demo agent: %s", received)
+
+	// Ctrl-C: everything stops, redis-server included.
+	if len(redisServers(filepath.Join(dir, ".data"), redisAddr)) == 0 {
+		t.Fatal("up's redis-server is not visible in /proc: the orphan check below would prove nothing")
+	}
+	up.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-upDone:
+		stopped = true
+		if err != nil {
+			t.Fatalf("up exited with %v after Ctrl-C\n%s", err, logs())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("up still running 60s after Ctrl-C\n%s", logs())
+	}
+	if o, _ := os.ReadFile(upOut); !bytes.Contains(o, []byte("stopped")) {
+		t.Errorf("up did not report its stop\n%s", logs())
+	}
+	if pids := redisServers(filepath.Join(dir, ".data"), redisAddr); len(pids) > 0 {
+		t.Errorf("redis-server still running after up stopped (pids %v)", pids)
+		for _, p := range pids {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	if dialable(redisAddr) {
+		t.Errorf("something still listens on the private Redis address %s", redisAddr)
+	}
+}
+
+// TestUpWithoutRedisServer: with no redis-server on PATH, up fails at once
+// with an install hint.
+func TestUpWithoutRedisServer(t *testing.T) {
+	cmd := exec.Command(binary, "up", "--data-dir", t.TempDir(), "--metrics-listen", "")
+	cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("up succeeded without redis-server:\n%s", out.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("up still running without redis-server:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "redis-server is not installed") || !strings.Contains(out.String(), "apt-get install redis-server") {
+		t.Fatalf("no install hint:\n%s", out.String())
+	}
+}
+
+// quickstartBlock is the first ```sh block under the README's Quickstart heading.
+func quickstartBlock(t *testing.T, readme string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(readme, "\n## Quickstart")
+	if !ok {
+		t.Fatal("README has no Quickstart section")
+	}
+	if i := strings.Index(rest, "\n## "); i >= 0 {
+		rest = rest[:i]
+	}
+	_, block, ok := strings.Cut(rest, "```sh\n")
+	if !ok {
+		t.Fatal("README Quickstart has no ```sh block")
+	}
+	block, _, ok = strings.Cut(block, "```")
+	if !ok {
+		t.Fatal("README Quickstart ```sh block is not closed")
+	}
+	return block
+}
+
+// redisServers lists running redis-server processes whose command line
+// names dir or addr (redis-server retitles itself "redis-server host:port").
+func redisServers(dir, addr string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmd := string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		if strings.Contains(cmd, "redis-server") && (strings.Contains(cmd, dir) || strings.Contains(cmd, addr)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
