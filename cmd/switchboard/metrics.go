@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,11 +40,16 @@ func startMetrics(ctx context.Context, addr string, out io.Writer) (errc <-chan 
 	}
 	fmt.Fprintf(out, "metrics on http://%s/metrics\n", ln.Addr())
 	go func() {
-		if err := metrics.Serve(ctx, ln, prometheus.DefaultGatherer); err != nil {
+		if err := serveMetrics(ctx, ln); err != nil {
 			ch <- fmt.Errorf("metrics: %w", err)
 		}
 	}()
 	return ch, nil
+}
+
+// serveMetrics serves the default registry's /metrics on ln until ctx ends.
+func serveMetrics(ctx context.Context, ln net.Listener) error {
+	return serveHTTP(ctx, ln, metrics.Mux(prometheus.DefaultGatherer), slog.Default())
 }
 
 // The control plane's metrics (xDS builds, NACKs, connected edges) are served
@@ -64,7 +70,7 @@ func init() {
 				return nil, fmt.Errorf("metrics listen %s: %w", listen, err)
 			}
 			fmt.Fprintf(env.Out, "metrics on http://%s/metrics\n", ln.Addr())
-			return func(ctx context.Context) error { return metrics.Serve(ctx, ln, prometheus.DefaultGatherer) }, nil
+			return func(ctx context.Context) error { return serveMetrics(ctx, ln) }, nil
 		},
 	})
 }

@@ -21,10 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/xds"
 )
@@ -168,7 +166,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 		if err != nil {
 			return g.fail("metrics", fmt.Errorf("listen %s: %w", c.metrics, err))
 		}
-		g.start(runCtx, "metrics", func(ctx context.Context) error { return metrics.Serve(ctx, ln, prometheus.DefaultGatherer) })
+		g.start(runCtx, "metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln) })
 		progress("✓ metrics    http://%s/metrics (edge: http://%s/metrics)", ln.Addr(), c.edgeAdmin)
 	}
 
