@@ -182,7 +182,7 @@ func TestStack(t *testing.T) {
 
 	// The edge gets the installations over xDS: wait until it accepts the last one.
 	lastEv := discord.event("config-probe")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		code, reason := s.send(s.signed(s.edge, discord, lastEv, discord.cred))
 		if code == 200 {
@@ -609,7 +609,7 @@ func TestStack(t *testing.T) {
 // (new configuration pushed), and records it as expected at the agent.
 func (s *stack) waitAccepted(in install, text string, cred testevent.Credentials, accepted map[string]int) {
 	s.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for i := 0; ; i++ {
 		t := fmt.Sprintf("%s %d", text, i)
 		code, reason := s.send(s.signed(s.edge, in, in.event(t), cred))
