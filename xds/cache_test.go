@@ -2,7 +2,9 @@ package xds
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -237,4 +239,51 @@ func mustJSON(t *testing.T, cfg filter.Config) []byte {
 		t.Fatal(err)
 	}
 	return js
+}
+
+// configVersionReference is ConfigVersion as first written (verbatim):
+// json.Marshal of a modified copy of the whole configuration. The streaming version must
+// give the same digest (versions are compared across replicas and pinned in
+// golden files).
+func configVersionReference(cfg filter.Config) string {
+	c := cfg
+	c.Version = ""
+	c.Installations = make([]filter.Installation, len(cfg.Installations))
+	for i, in := range cfg.Installations {
+		in.Secrets = append([]filter.Secret(nil), in.Secrets...)
+		for j := range in.Secrets {
+			if in.Secrets[j].Sealed != "" {
+				in.Secrets[j].Sealed = "id:" + in.Secrets[j].ID
+			}
+		}
+		c.Installations[i] = in
+	}
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return "e" + hex.EncodeToString(sum[:8])
+}
+
+func TestConfigVersionMatchesFullEncoding(t *testing.T) {
+	fix, err := EdgeConfig(fixture(), testEdgeKey, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := EdgeConfig(cacheState(), testEdgeKey, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := filter.Config{Version: "ignored", Installations: []filter.Installation{
+		{IngressID: "x", Provider: "slack", Secrets: nil, PublicURL: "https://a.example/<&>"},
+		{IngressID: "y", Provider: "telegram", Secrets: []filter.Secret{}, Revoked: true},
+	}}
+	for name, cfg := range map[string]filter.Config{"fixture": fix, "cache state": big, "odd": odd,
+		"nil": {}, "empty": {Installations: []filter.Installation{}}} {
+		got, err := ConfigVersion(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := configVersionReference(cfg); got != want {
+			t.Errorf("%s: ConfigVersion = %s, full encoding gives %s", name, got, want)
+		}
+	}
 }

@@ -108,17 +108,16 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 		stages[s.Provider] = s
 	}
 	// secrets by owner kind/id, then by purpose
-	owned := make(map[ownerKey]map[string][]Secret, len(st.Secrets))
-	for _, s := range st.Secrets {
+	owned := make(map[ownerKey][]*Secret, len(st.Secrets))
+	for i := range st.Secrets {
+		s := &st.Secrets[i]
 		if !verificationPurposes[s.Purpose] {
 			continue
 		}
 		k := ownerKey{s.OwnerKind, s.OwnerID}
-		if owned[k] == nil {
-			owned[k] = map[string][]Secret{}
-		}
-		owned[k][s.Purpose] = append(owned[k][s.Purpose], s)
+		owned[k] = append(owned[k], s)
 	}
+	var scratch []*Secret // one purpose's list, reused
 	served := func(provider, orgID string) bool {
 		stg, ok := stages[provider]
 		if !ok {
@@ -178,17 +177,21 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 			e.Revoked = true
 		} else {
 			own := owned[ownerKey{store.OwnerInstallation, in.ID}]
-			var fromProfile map[string][]Secret
+			var fromProfile []*Secret
 			// Never a platform profile's secrets for an org installation, and
 			// never another org's.
 			if hasProf && prof.OwnerOrgID != store.OwnerPlatform && prof.OwnerOrgID == in.OrgID {
 				fromProfile = owned[ownerKey{store.OwnerProfile, prof.ID}]
 			}
-			for _, purpose := range sortedPurposes(own, fromProfile) {
-				list := own[purpose]
+			for _, purpose := range purposeOrder {
+				list := withPurpose(scratch[:0], own, purpose)
 				if len(list) == 0 {
-					list = fromProfile[purpose]
+					list = withPurpose(list, fromProfile, purpose)
 				}
+				if len(list) == 0 {
+					continue
+				}
+				scratch = list
 				secs, err := edgeSecrets(list, in.IngressID, now, seal, fp)
 				if err != nil {
 					return filter.Config{}, fmt.Errorf("installation %s: %w", in.ID, err)
@@ -223,8 +226,13 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 			e.Revoked = true
 		} else {
 			own := owned[ownerKey{store.OwnerProfile, p.ID}]
-			for _, purpose := range sortedPurposes(own, nil) {
-				secs, err := edgeSecrets(own[purpose], p.IngressID, now, seal, fp)
+			for _, purpose := range purposeOrder {
+				list := withPurpose(scratch[:0], own, purpose)
+				if len(list) == 0 {
+					continue
+				}
+				scratch = list
+				secs, err := edgeSecrets(list, p.IngressID, now, seal, fp)
 				if err != nil {
 					return filter.Config{}, fmt.Errorf("profile %s: %w", p.ID, err)
 				}
@@ -254,21 +262,27 @@ type ownerKey struct{ kind, id string }
 
 func (k ownerKey) String() string { return k.kind + " " + k.id }
 
-func sortedPurposes(a, b map[string][]Secret) []string {
-	out := make([]string, 0, len(a)+len(b))
-	for p := range a {
+// purposeOrder is the order of an entry's secrets: by purpose name, then id.
+var purposeOrder = func() []string {
+	out := make([]string, 0, len(verificationPurposes))
+	for p := range verificationPurposes {
 		out = append(out, p)
-	}
-	for p := range b {
-		if _, dup := a[p]; !dup {
-			out = append(out, p)
-		}
 	}
 	sort.Strings(out)
 	return out
+}()
+
+// withPurpose appends the secrets of list with the given purpose to dst.
+func withPurpose(dst, list []*Secret, purpose string) []*Secret {
+	for _, s := range list {
+		if s.Purpose == purpose {
+			dst = append(dst, s)
+		}
+	}
+	return dst
 }
 
-func edgeSecrets(list []Secret, ingressID string, now time.Time, seal sealFunc, fp fingerprintFunc) ([]filter.Secret, error) {
+func edgeSecrets(list []*Secret, ingressID string, now time.Time, seal sealFunc, fp fingerprintFunc) ([]filter.Secret, error) {
 	var out []filter.Secret
 	for _, s := range list {
 		if s.NotAfter != nil && !s.NotAfter.After(now) {
@@ -282,9 +296,9 @@ func edgeSecrets(list []Secret, ingressID string, now time.Time, seal sealFunc, 
 			es.NotAfter = s.NotAfter.Unix()
 		}
 		if fingerprinted[s.Purpose] {
-			es.Fingerprint = fp(s)
+			es.Fingerprint = fp(*s)
 		} else {
-			sealed, err := seal(s, ingressID)
+			sealed, err := seal(*s, ingressID)
 			if err != nil {
 				return nil, fmt.Errorf("seal secret %s: %w", s.ID, err)
 			}
@@ -299,24 +313,39 @@ func edgeSecrets(list []Secret, ingressID string, now time.Time, seal sealFunc, 
 // ConfigVersion is a digest of the configuration with sealed values replaced
 // by their secret ids (sealing uses random nonces, the secret behind an id
 // never changes) and without the version itself.
+//
+// The digest is over exactly what json.Marshal gives for that modified
+// configuration, written into the hash entry by entry so that neither a copy
+// of the whole configuration nor its full encoding is built.
 func ConfigVersion(cfg filter.Config) (string, error) {
-	c := cfg
-	c.Version = ""
-	c.Installations = make([]filter.Installation, len(cfg.Installations))
+	// As first written (a copy made with make and append to nil): the list
+	// is never null, an entry without secrets has "secrets":null.
+	h := sha256.New()
+	h.Write([]byte(`{"version":"","installations":[`))
+	var secs []filter.Secret
 	for i, in := range cfg.Installations {
-		in.Secrets = append([]filter.Secret(nil), in.Secrets...)
-		for j := range in.Secrets {
-			if in.Secrets[j].Sealed != "" {
-				in.Secrets[j].Sealed = "id:" + in.Secrets[j].ID
-			}
+		if i > 0 {
+			h.Write([]byte{','})
 		}
-		c.Installations[i] = in
+		if len(in.Secrets) == 0 {
+			in.Secrets = nil
+		} else {
+			secs = append(secs[:0], in.Secrets...)
+			for j := range secs {
+				if secs[j].Sealed != "" {
+					secs[j].Sealed = "id:" + secs[j].ID
+				}
+			}
+			in.Secrets = secs
+		}
+		b, err := json.Marshal(in)
+		if err != nil {
+			return "", fmt.Errorf("digest edge config: %w", err)
+		}
+		h.Write(b)
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("digest edge config: %w", err)
-	}
-	sum := sha256.Sum256(b)
+	h.Write([]byte("]}"))
+	sum := h.Sum(nil)
 	return "e" + hex.EncodeToString(sum[:8]), nil
 }
 
