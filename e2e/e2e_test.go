@@ -499,9 +499,13 @@ func TestStack(t *testing.T) {
 			}
 		}
 		time.Sleep(time.Until(until) + 100*time.Millisecond) // wait for the window's end, not an assertion
+		before := s.edgeCounter("slack", "reject", "bad_signature")
 		code, reason := s.send(s.signed(s.edge, rot, rot.event("MUSTNOT rotated out"), rot.cred))
-		if code != 401 {
-			t.Errorf("previous secret after its window: %d %s, want 401", code, reason)
+		if code != 401 || reason != "bad_signature" {
+			t.Errorf("previous secret after its window: %d %s, want 401 bad_signature", code, reason)
+		}
+		if d := s.edgeCounter("slack", "reject", "bad_signature") - before; d != 1 {
+			t.Errorf("rotated-out secret: edge counter {reject,slack,bad_signature} moved by %v, want 1", d)
 		}
 		t.Logf("rotated-out secret refused %s after its window: %d %s", time.Since(until).Round(time.Millisecond), code, reason)
 	})
