@@ -3,6 +3,9 @@ package xds
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/switchboard-dev/switchboard/filter"
@@ -12,7 +15,8 @@ import (
 // Two caches, owned by one Controller, keep that rebuild from redoing the
 // cryptography of secrets that did not change: openCache in front of the
 // master keyring (LoadState), sealCache in front of the edge key (EdgeConfig).
-// Both are rounds-based: an entry not used since the last begin is dropped by
+// A third, encodeCache, keeps each entry's JSON so that only changed entries
+// are encoded again. All are rounds-based: an entry not used since the last begin is dropped by
 // sweep, so a cache holds only what the current state references.
 //
 // Holding plaintext: a build already holds every verification secret in
@@ -204,4 +208,122 @@ func (c *sealCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.sealed) + len(c.fps)
+}
+
+// encodeCache keeps, by ingress id, each entry's two encodings: the one the
+// edges receive and the one the version digests (versionForm). They are
+// reused while the entry is equal, field by field, to the one they were made
+// from, so a build encodes only the entries that changed. What encode
+// returns is byte for byte json.Marshal of the configuration and its version
+// is ConfigVersion's (tested against both).
+type encodeCache struct {
+	round   uint64
+	m       map[string]*encEntry
+	encodes int // entries encoded (tests)
+}
+
+type encEntry struct {
+	in      filter.Installation // private copy
+	js, vjs []byte
+	round   uint64
+}
+
+func newEncodeCache() *encodeCache { return &encodeCache{m: map[string]*encEntry{}} }
+
+// encode gives the configuration of entries with its version, and its JSON.
+// Not safe for concurrent use (Build holds buildMu).
+func (c *encodeCache) encode(entries []filter.Installation) (filter.Config, []byte, error) {
+	c.round++
+	parts := make([]*encEntry, len(entries))
+	size := 0
+	var scratch []filter.Secret
+	for i := range entries {
+		in := &entries[i]
+		e := c.m[in.IngressID]
+		if e == nil || !sameEntry(&e.in, in) {
+			js, err := json.Marshal(in)
+			if err != nil {
+				return filter.Config{}, nil, fmt.Errorf("encode edge config: %w", err)
+			}
+			var vjs []byte
+			if vjs, scratch, err = versionForm(*in, scratch); err != nil {
+				return filter.Config{}, nil, err
+			}
+			e = &encEntry{in: copyEntry(*in), js: js, vjs: vjs}
+			c.m[in.IngressID] = e
+			c.encodes++
+		}
+		e.round = c.round
+		parts[i] = e
+		size += len(e.js) + 1
+	}
+	// The version: ConfigVersion's digest, from the cached version forms.
+	h := sha256.New()
+	h.Write([]byte(`{"version":"","installations":[`))
+	for i, e := range parts {
+		if i > 0 {
+			h.Write([]byte{','})
+		}
+		h.Write(e.vjs)
+	}
+	h.Write([]byte("]}"))
+	sum := h.Sum(nil)
+	version := "e" + hex.EncodeToString(sum[:8])
+
+	js := make([]byte, 0, size+len(version)+64)
+	js = append(js, `{"version":"`...)
+	js = append(js, version...) // hex: nothing to escape
+	js = append(js, `","installations":`...)
+	if entries == nil {
+		js = append(js, "null"...)
+	} else {
+		js = append(js, '[')
+		for i, e := range parts {
+			if i > 0 {
+				js = append(js, ',')
+			}
+			js = append(js, e.js...)
+		}
+		js = append(js, ']')
+	}
+	js = append(js, '}')
+	return filter.Config{Version: version, Installations: entries}, js, nil
+}
+
+// sweep drops the entries the last encode did not see.
+func (c *encodeCache) sweep() {
+	for k, e := range c.m {
+		if e.round != c.round {
+			delete(c.m, k)
+		}
+	}
+}
+
+func (c *encodeCache) len() int { return len(c.m) }
+
+// sameEntry compares every field of filter.Installation (a test fails when
+// the type gains a field this does not know).
+func sameEntry(a, b *filter.Installation) bool {
+	if a.IngressID != b.IngressID || a.Provider != b.Provider || a.Scheme != b.Scheme || a.OrgID != b.OrgID ||
+		a.InstallationID != b.InstallationID || a.ProfileID != b.ProfileID || a.Platform != b.Platform ||
+		a.Revoked != b.Revoked || a.MaxBodyBytes != b.MaxBodyBytes || a.ToleranceSeconds != b.ToleranceSeconds ||
+		a.PublicURL != b.PublicURL {
+		return false
+	}
+	if len(a.Secrets) != len(b.Secrets) || (a.Secrets == nil) != (b.Secrets == nil) {
+		return false
+	}
+	for i := range a.Secrets {
+		if a.Secrets[i] != b.Secrets[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func copyEntry(in filter.Installation) filter.Installation {
+	if in.Secrets != nil {
+		in.Secrets = append(make([]filter.Secret, 0, len(in.Secrets)), in.Secrets...)
+	}
+	return in
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -285,5 +286,77 @@ func TestConfigVersionMatchesFullEncoding(t *testing.T) {
 		if want := configVersionReference(cfg); got != want {
 			t.Errorf("%s: ConfigVersion = %s, full encoding gives %s", name, got, want)
 		}
+	}
+}
+
+func TestEncodeCache(t *testing.T) {
+	sc := newSealCache(testEdgeKey)
+	enc := newEncodeCache()
+	check := func(name string, entries []filter.Installation, wantEncodes int) {
+		t.Helper()
+		before := enc.encodes
+		cfg, js, err := enc.encode(entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc.sweep()
+		if got := enc.encodes - before; got != wantEncodes {
+			t.Errorf("%s: %d entries encoded, want %d", name, got, wantEncodes)
+		}
+		v, err := ConfigVersion(filter.Config{Installations: entries})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Version != v {
+			t.Errorf("%s: version %s, ConfigVersion gives %s", name, cfg.Version, v)
+		}
+		want, err := json.Marshal(filter.Config{Version: v, Installations: entries})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(js, want) {
+			t.Errorf("%s: encoding differs from json.Marshal:\n got %s\nwant %s", name, js, want)
+		}
+		if enc.len() != len(entries) {
+			t.Errorf("%s: %d cached, want %d", name, enc.len(), len(entries))
+		}
+	}
+	entries, err := edgeEntries(fixture(), fixedNow, sc.Seal, sc.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(entries)
+	check("fixture", entries, n)
+	check("fixture again", entries, 0)
+
+	// Each kind of change re-encodes exactly that entry.
+	entries[0].Revoked = true
+	check("revoked", entries, 1)
+	entries[1].Secrets = append([]filter.Secret(nil), entries[1].Secrets...)
+	entries[1].Secrets[0].NotAfter = entries[1].Secrets[0].NotBefore + 60
+	check("secret window", entries, 1)
+	entries[2].Secrets = nil // nil and empty encode differently
+	check("secrets nil", entries, 1)
+	entries[3].PublicURL = "https://hooks.example/<x>&y"
+	check("public url", entries, 1)
+
+	// A removed entry leaves the cache; an empty and a nil list encode as
+	// json.Marshal does.
+	check("removed", entries[1:], 0)
+	check("empty", []filter.Installation{}, 0)
+	check("nil", nil, 0)
+}
+
+// TestSameEntryKnowsEveryField fails when filter.Installation gains a field:
+// sameEntry must compare it, or a changed entry would keep a stale encoding.
+func TestSameEntryKnowsEveryField(t *testing.T) {
+	known := "IngressID Provider Scheme OrgID InstallationID ProfileID Platform Revoked MaxBodyBytes ToleranceSeconds PublicURL Secrets"
+	typ := reflect.TypeOf(filter.Installation{})
+	var got []string
+	for i := 0; i < typ.NumField(); i++ {
+		got = append(got, typ.Field(i).Name)
+	}
+	if strings.Join(got, " ") != known {
+		t.Fatalf("filter.Installation fields are now %v: update sameEntry (xds/cache.go) and this list", got)
 	}
 }

@@ -79,6 +79,7 @@ type Controller struct {
 	buildMu sync.Mutex // one Build at a time (cache rounds)
 	opened  *openCache
 	sealer  *sealCache
+	encoded *encodeCache
 
 	mu          sync.Mutex
 	builds      map[string]*build
@@ -148,6 +149,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		streams: map[int64]string{},
 		opened:  newOpenCache(cfg.Keyring),
 		sealer:  newSealCache(cfg.EdgeKey),
+		encoded: newEncodeCache(),
 		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_xds_nacks_total", Help: "Configurations rejected (NACKed) by edge nodes.",
 		}, []string{"group", "type"}),
@@ -282,14 +284,18 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	if c.sealer == nil {
 		c.sealer = newSealCache(c.cfg.EdgeKey)
 	}
+	if c.encoded == nil {
+		c.encoded = newEncodeCache()
+	}
 	c.sealer.begin()
-	ecfg, err := EdgeConfigWith(st, now, c.sealer)
+	// EdgeConfigWith(st, now, c.sealer), with the encoding cached per entry.
+	entries, err := edgeEntries(st, now, c.sealer.Seal, c.sealer.Fingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("translate state (generation %d): %w", st.Generation, err)
 	}
 	// One encoding serves both the load check and the ECDS resource, so
 	// the check is on exactly the bytes the edges receive.
-	js, err := json.Marshal(ecfg)
+	ecfg, js, err := c.encoded.encode(entries)
 	if err != nil {
 		return nil, err
 	}
@@ -301,6 +307,7 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 		return nil, err
 	}
 	c.sealer.sweep()
+	c.encoded.sweep()
 	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), cfg: ecfg, snapshot: snap}, nil
 }
 

@@ -88,13 +88,23 @@ func (k keySealer) Fingerprint(sec Secret) string {
 // EdgeConfigWith is EdgeConfig with the sealing supplied by the caller; the
 // translation itself stays pure.
 func EdgeConfigWith(st *State, now time.Time, s Sealer) (filter.Config, error) {
-	return edgeConfig(st, now, s.Seal, s.Fingerprint)
+	entries, err := edgeEntries(st, now, s.Seal, s.Fingerprint)
+	if err != nil {
+		return filter.Config{}, err
+	}
+	cfg := filter.Config{Installations: entries}
+	if cfg.Version, err = ConfigVersion(cfg); err != nil {
+		return filter.Config{}, err
+	}
+	return cfg, nil
 }
 
 type sealFunc func(sec Secret, ingressID string) (string, error)
 type fingerprintFunc func(sec Secret) string
 
-func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (filter.Config, error) {
+// edgeEntries is the translation without the version: the entries in
+// ingress id order (never nil).
+func edgeEntries(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) ([]filter.Installation, error) {
 	orgRevoked := make(map[string]bool, len(st.Orgs))
 	for _, o := range st.Orgs {
 		orgRevoked[o.ID] = o.RevokedAt != nil
@@ -157,10 +167,10 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 		}
 		scheme, ok := providerSchemes[in.Provider]
 		if !ok {
-			return filter.Config{}, fmt.Errorf("installation %s: unknown provider %q", in.ID, in.Provider)
+			return nil, fmt.Errorf("installation %s: unknown provider %q", in.ID, in.Provider)
 		}
 		if in.IngressID == "" {
-			return filter.Config{}, fmt.Errorf("installation %s: empty ingress id", in.ID)
+			return nil, fmt.Errorf("installation %s: empty ingress id", in.ID)
 		}
 		prof, hasProf := profiles[in.ProfileID]
 		e := filter.Installation{
@@ -194,13 +204,13 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 				scratch = list
 				secs, err := edgeSecrets(list, in.IngressID, now, seal, fp)
 				if err != nil {
-					return filter.Config{}, fmt.Errorf("installation %s: %w", in.ID, err)
+					return nil, fmt.Errorf("installation %s: %w", in.ID, err)
 				}
 				e.Secrets = append(e.Secrets, secs...)
 			}
 		}
 		if err := add(e, ownerKey{"installation", in.ID}); err != nil {
-			return filter.Config{}, err
+			return nil, err
 		}
 	}
 	for _, p := range st.Profiles {
@@ -212,7 +222,7 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 		}
 		scheme, ok := providerSchemes[p.Provider]
 		if !ok {
-			return filter.Config{}, fmt.Errorf("profile %s: unknown provider %q", p.ID, p.Provider)
+			return nil, fmt.Errorf("profile %s: unknown provider %q", p.ID, p.Provider)
 		}
 		e := filter.Installation{
 			IngressID: p.IngressID,
@@ -234,27 +244,19 @@ func edgeConfig(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (fi
 				scratch = list
 				secs, err := edgeSecrets(list, p.IngressID, now, seal, fp)
 				if err != nil {
-					return filter.Config{}, fmt.Errorf("profile %s: %w", p.ID, err)
+					return nil, fmt.Errorf("profile %s: %w", p.ID, err)
 				}
 				e.Secrets = append(e.Secrets, secs...)
 			}
 		}
 		if err := add(e, ownerKey{"profile", p.ID}); err != nil {
-			return filter.Config{}, err
+			return nil, err
 		}
 	}
 	sort.Slice(cfg.Installations, func(i, j int) bool {
 		return cfg.Installations[i].IngressID < cfg.Installations[j].IngressID
 	})
-	if cfg.Installations == nil {
-		cfg.Installations = []filter.Installation{}
-	}
-	v, err := ConfigVersion(cfg)
-	if err != nil {
-		return filter.Config{}, err
-	}
-	cfg.Version = v
-	return cfg, nil
+	return cfg.Installations, nil
 }
 
 // ownerKey is an owner kind and id (map key without string building).
@@ -327,26 +329,38 @@ func ConfigVersion(cfg filter.Config) (string, error) {
 		if i > 0 {
 			h.Write([]byte{','})
 		}
-		if len(in.Secrets) == 0 {
-			in.Secrets = nil
-		} else {
-			secs = append(secs[:0], in.Secrets...)
-			for j := range secs {
-				if secs[j].Sealed != "" {
-					secs[j].Sealed = "id:" + secs[j].ID
-				}
-			}
-			in.Secrets = secs
-		}
-		b, err := json.Marshal(in)
-		if err != nil {
-			return "", fmt.Errorf("digest edge config: %w", err)
+		var b []byte
+		var err error
+		if b, secs, err = versionForm(in, secs); err != nil {
+			return "", err
 		}
 		h.Write(b)
 	}
 	h.Write([]byte("]}"))
 	sum := h.Sum(nil)
 	return "e" + hex.EncodeToString(sum[:8]), nil
+}
+
+// versionForm is the encoding of one entry that ConfigVersion digests: sealed
+// values replaced by "id:" + secret id, no secrets encoded as null. scratch
+// is reused for the copy of the secrets and returned for the next call.
+func versionForm(in filter.Installation, scratch []filter.Secret) ([]byte, []filter.Secret, error) {
+	if len(in.Secrets) == 0 {
+		in.Secrets = nil
+	} else {
+		scratch = append(scratch[:0], in.Secrets...)
+		for j := range scratch {
+			if scratch[j].Sealed != "" {
+				scratch[j].Sealed = "id:" + scratch[j].ID
+			}
+		}
+		in.Secrets = scratch
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, scratch, fmt.Errorf("digest edge config: %w", err)
+	}
+	return b, scratch, nil
 }
 
 // NextExpiry is the earliest NotAfter after now among the state's secrets:
