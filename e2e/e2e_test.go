@@ -37,9 +37,26 @@ func randHex(n int) string {
 // newInstall creates a profile and an installation of provider for org and
 // binds it to agent with persona "support".
 func (s *stack) newInstall(org, agent, provider, appID, account string, profSecrets, instSecrets map[string]string, cred testevent.Credentials, botToken string) install {
+	return s.createInstall(org, org, agent, provider, appID, account, profSecrets, instSecrets, cred, botToken)
+}
+
+// newPlatformInstall creates a platform profile of provider (no org: the
+// platform's own app, verified on the profile's shared ingress) and an
+// installation of it for org, bound to agent.
+func (s *stack) newPlatformInstall(org, agent, provider, appID, account string, profSecrets map[string]string, cred testevent.Credentials, botToken string) install {
+	return s.createInstall("", org, agent, provider, appID, account, profSecrets, nil, cred, botToken)
+}
+
+// createInstall: a profile owned by profOrg ("": the platform), an
+// installation of it for org, bound to agent. Its webhooks go to the
+// installation's ingress, or the profile's for a platform profile.
+func (s *stack) createInstall(profOrg, org, agent, provider, appID, account string, profSecrets, instSecrets map[string]string, cred testevent.Credentials, botToken string) install {
 	s.t.Helper()
-	prof := s.call("POST", "/v1/profiles", map[string]any{"org_id": org, "provider": provider, "name": provider + " app",
-		"external_app_id": appID, "secrets": profSecrets}, 201)
+	profReq := map[string]any{"provider": provider, "name": provider + " app", "external_app_id": appID, "secrets": profSecrets}
+	if profOrg != "" {
+		profReq["org_id"] = profOrg
+	}
+	prof := s.call("POST", "/v1/profiles", profReq, 201)
 	if botToken != "" {
 		if instSecrets == nil {
 			instSecrets = map[string]string{}
@@ -50,23 +67,11 @@ func (s *stack) newInstall(org, agent, provider, appID, account string, profSecr
 		"secrets": instSecrets}, 201)
 	s.call("POST", "/v1/bindings", map[string]any{"installation_id": inst["id"], "agent_id": agent, "persona": "support"}, 201)
 	s.recordSecrets(profSecrets, instSecrets, cred)
-	return install{org: org, id: inst["id"].(string), ingress: inst["ingress_id"].(string), provider: provider,
-		account: account, appID: appID, botToken: botToken, cred: cred}
-}
-
-// newPlatformInstall creates a platform profile of provider (no org: the
-// platform's own app, verified on the profile's shared ingress) and an
-// installation of it for org, bound to agent.
-func (s *stack) newPlatformInstall(org, agent, provider, appID, account string, profSecrets map[string]string, cred testevent.Credentials, botToken string) install {
-	s.t.Helper()
-	prof := s.call("POST", "/v1/profiles", map[string]any{"provider": provider, "name": "platform " + provider + " app",
-		"external_app_id": appID, "secrets": profSecrets}, 201)
-	instSecrets := map[string]string{"bot_token": botToken}
-	inst := s.call("POST", "/v1/installations", map[string]any{"org_id": org, "profile_id": prof["id"], "external_id": account,
-		"secrets": instSecrets}, 201)
-	s.call("POST", "/v1/bindings", map[string]any{"installation_id": inst["id"], "agent_id": agent, "persona": "support"}, 201)
-	s.recordSecrets(profSecrets, instSecrets, cred)
-	return install{org: org, id: inst["id"].(string), ingress: prof["ingress_id"].(string), provider: provider,
+	ingress := inst["ingress_id"].(string)
+	if profOrg == "" {
+		ingress = prof["ingress_id"].(string)
+	}
+	return install{org: org, id: inst["id"].(string), ingress: ingress, provider: provider,
 		account: account, appID: appID, botToken: botToken, cred: cred}
 }
 

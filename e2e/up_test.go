@@ -37,31 +37,15 @@ func TestUpQuickstart(t *testing.T) {
 	if err := os.Symlink(binary, filepath.Join(dir, "bin", "switchboard")); err != nil {
 		t.Fatal(err)
 	}
-	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
-	api, edge, redisAddr, agent := port(), port(), port(), port()
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SWITCHBOARD_") { // keys and token generated into .data, as on a fresh machine
 			env = append(env, kv)
 		}
 	}
-
-	upOut, upErr := filepath.Join(dir, "up.out"), filepath.Join(dir, "up.err")
-	fo, _ := os.Create(upOut)
-	fe, _ := os.Create(upErr)
-	up := exec.Command(binary, "up", "--data-dir", ".data", "--api", api, "--xds", port(), "--edge", edge,
-		"--edge-admin", port(), "--ingest", port(), "--redis-listen", redisAddr, "--metrics-listen", port(), "--shards", "4")
-	up.Dir, up.Env, up.Stdout, up.Stderr = dir, env, fo, fe
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	upDone := make(chan error, 1)
-	go func() { upDone <- up.Wait(); fo.Close(); fe.Close() }()
-	logs := func() string {
-		o, _ := os.ReadFile(upOut)
-		e, _ := os.ReadFile(upErr)
-		return "stdout:\n" + string(o) + "\nstderr (end):\n" + tail(string(e), 30)
-	}
+	u := startUp(t, dir, env)
+	api, edge, redisAddr, agent := u.api, u.edge, u.redis, "127.0.0.1:"+strconv.Itoa(servicetest.FreePort(t))
+	up, upDone, logs := u.cmd, u.done, u.logs
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
@@ -69,23 +53,6 @@ func TestUpQuickstart(t *testing.T) {
 			<-upDone
 		}
 	})
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		o, _ := os.ReadFile(upOut)
-		if bytes.Contains(o, []byte("switchboard is up")) {
-			break
-		}
-		select {
-		case err := <-upDone:
-			stopped = true
-			t.Fatalf("up exited while starting: %v\n%s", err, logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("up not ready after 90s\n%s", logs())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 
 	// The README's commands, with the documented addresses swapped.
 	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
@@ -150,7 +117,7 @@ kill $!
 	case <-time.After(60 * time.Second):
 		t.Fatalf("up still running 60s after Ctrl-C\n%s", logs())
 	}
-	if o, _ := os.ReadFile(upOut); !bytes.Contains(o, []byte("stopped")) {
+	if o, _ := os.ReadFile(u.out); !bytes.Contains(o, []byte("\nstopped")) {
 		t.Errorf("up did not report its stop\n%s", logs())
 	}
 	if pids := redisServers(filepath.Join(dir, ".data"), redisAddr); len(pids) > 0 {
@@ -161,6 +128,65 @@ kill $!
 	}
 	if dialable(redisAddr) {
 		t.Errorf("something still listens on the private Redis address %s", redisAddr)
+	}
+}
+
+type upProc struct {
+	cmd              *exec.Cmd
+	done             chan error
+	logs             func() string
+	api, edge, redis string
+	out              string // its stdout file
+}
+
+// startUp starts `switchboard up` in dir on free loopback ports and waits
+// until it says it is up. A port taken by someone else between FreePort and
+// up's bind (other tests run beside this one) is retried on new ports.
+func startUp(t *testing.T, dir string, env []string) *upProc {
+	t.Helper()
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
+attempts:
+	for attempt := 1; ; attempt++ {
+		u := &upProc{done: make(chan error, 1), api: port(), edge: port(), redis: port()}
+		upOut, upErr := filepath.Join(dir, "up.out"), filepath.Join(dir, "up.err")
+		fo, _ := os.Create(upOut)
+		fe, _ := os.Create(upErr)
+		u.out = upOut
+		u.cmd = exec.Command(binary, "up", "--data-dir", ".data", "--api", u.api, "--xds", port(), "--edge", u.edge,
+			"--edge-admin", port(), "--ingest", port(), "--redis-listen", u.redis, "--metrics-listen", port(), "--shards", "4")
+		u.cmd.Dir, u.cmd.Env, u.cmd.Stdout, u.cmd.Stderr = dir, env, fo, fe
+		if err := u.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { u.done <- u.cmd.Wait(); fo.Close(); fe.Close() }()
+		u.logs = func() string {
+			o, _ := os.ReadFile(upOut)
+			e, _ := os.ReadFile(upErr)
+			return "stdout:\n" + string(o) + "\nstderr (end):\n" + tail(string(e), 30)
+		}
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			o, _ := os.ReadFile(upOut)
+			if bytes.Contains(o, []byte("switchboard is up")) {
+				return u
+			}
+			select {
+			case err := <-u.done:
+				l := u.logs()
+				if attempt < 3 && (strings.Contains(l, "address already in use") || strings.Contains(l, "already listens there")) {
+					t.Logf("up attempt %d: a port was taken meanwhile; retrying on new ports\n%s", attempt, l)
+					continue attempts
+				}
+				t.Fatalf("up exited while starting: %v\n%s", err, l)
+			default:
+			}
+			if time.Now().After(deadline) {
+				u.cmd.Process.Kill()
+				<-u.done
+				t.Fatalf("up not ready after 90s\n%s", u.logs())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
 

@@ -33,17 +33,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/queue"
 )
 
-// Providers is the label allow-list for provider names.
-var Providers = []string{"slack", "telegram", "whatsapp", "messenger", "instagram", "discord", "twilio", "line", "standardwebhooks", "github"}
-
+// providerLabel bounds the provider label to the providers the verification
+// core knows (filter.ProviderSchemes); anything else is "other".
 func providerLabel(p string) string {
-	for _, k := range Providers {
-		if k == p {
-			return p
-		}
+	if _, ok := filter.ProviderSchemes[p]; ok {
+		return p
 	}
 	return "other"
 }
