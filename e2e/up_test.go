@@ -6,13 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/switchboard-dev/switchboard/servicetest"
 )
 
 // TestUpQuickstart runs `switchboard up` as a user would, then the README's
@@ -44,7 +43,7 @@ func TestUpQuickstart(t *testing.T) {
 		}
 	}
 	u := startUp(t, dir, env)
-	api, edge, redisAddr, agent := u.api, u.edge, u.redis, "127.0.0.1:"+strconv.Itoa(servicetest.FreePort(t))
+	api, edge, redisAddr, agent := u.api, u.edge, u.redis, "127.0.0.1:"+strconv.Itoa(listenPort(t))
 	up, upDone, logs := u.cmd, u.done, u.logs
 	stopped := false
 	t.Cleanup(func() {
@@ -120,6 +119,40 @@ kill $!
 	if o, _ := os.ReadFile(u.out); !bytes.Contains(o, []byte("\nstopped")) {
 		t.Errorf("up did not report its stop\n%s", logs())
 	}
+	// No generated key and no secret of the walk in up's logs (the admin
+	// token is printed on purpose: the issue asks for it).
+	var secrets []string
+	for _, f := range []string{"master.keys", "edge.key", "attestation.key"} {
+		b, err := os.ReadFile(filepath.Join(dir, ".data", f))
+		if err != nil {
+			t.Fatalf("generated key file: %v", err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if _, v, ok := strings.Cut(line, ":"); ok { // master.keys: id:base64key
+				line = v
+			}
+			secrets = append(secrets, line)
+		}
+	}
+	if m := regexp.MustCompile(`SIGNING_SECRET=(\S+)`).FindStringSubmatch(script); m != nil {
+		secrets = append(secrets, m[1])
+	} else {
+		t.Error("README quickstart sets no SIGNING_SECRET")
+	}
+	if len(secrets) != 4 {
+		t.Errorf("read %d secrets (3 generated keys and the README's signing secret), want 4", len(secrets))
+	}
+	upLogs, _ := os.ReadFile(filepath.Join(dir, "up.err"))
+	upLogs = append(upLogs, u.logs()...)
+	for _, v := range secrets {
+		if strings.Contains(string(upLogs), v) {
+			t.Errorf("up's output holds a secret (%d bytes)", len(v))
+		}
+	}
+
 	if pids := redisServers(filepath.Join(dir, ".data"), redisAddr); len(pids) > 0 {
 		t.Errorf("redis-server still running after up stopped (pids %v)", pids)
 		for _, p := range pids {
@@ -140,11 +173,11 @@ type upProc struct {
 }
 
 // startUp starts `switchboard up` in dir on free loopback ports and waits
-// until it says it is up. A port taken by someone else between FreePort and
-// up's bind (other tests run beside this one) is retried on new ports.
+// until it says it is up. A port taken by someone else between the pick and
+// up's bind (other test binaries run beside this one) is retried on new ports.
 func startUp(t *testing.T, dir string, env []string) *upProc {
 	t.Helper()
-	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(listenPort(t)) }
 attempts:
 	for attempt := 1; ; attempt++ {
 		u := &upProc{done: make(chan error, 1), api: port(), edge: port(), redis: port()}
