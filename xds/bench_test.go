@@ -70,9 +70,10 @@ func BenchmarkSnapshot(b *testing.B) {
 //
 //   - cold: a new controller each time (first build after start: every
 //     secret sealed);
-//   - unchanged: the same state again (nothing sealed);
+//   - unchanged: the same state again (nothing sealed or encoded again);
 //   - revoke-one: one installation's revocation flips each time (the
-//     common change; one secret sealed again when it is un-revoked).
+//     common change: one entry encoded again, and one secret sealed again
+//     when it is un-revoked).
 func BenchmarkControllerBuild(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		for _, mode := range []string{"cold", "unchanged", "revoke-one"} {

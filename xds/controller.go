@@ -275,9 +275,10 @@ func (c *Controller) failed(err error) error {
 // It refuses a configuration the filter core itself cannot load, so the
 // control plane never hands out something every edge would NACK.
 //
-// Secrets unchanged since the previous build are not sealed again (the
-// controller's seal cache); the cache keeps only what the last successful
-// build used.
+// Work of the previous build is reused (cache.go): secrets unchanged since
+// then are not sealed or fingerprinted again, and unchanged entries are not
+// encoded again; the caches keep only what the last successful build used.
+// The load check always runs on the whole configuration.
 func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	c.buildMu.Lock()
 	defer c.buildMu.Unlock()
