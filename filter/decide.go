@@ -183,6 +183,10 @@ func Load(data []byte, edgeKey []byte) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
+	aead, err := sealAEAD(edgeKey)
+	if err != nil {
+		return nil, err
+	}
 	e := &Edge{
 		version: cfg.Version,
 		entries: make(map[string]*entry, len(cfg.Installations)),
@@ -208,7 +212,7 @@ func Load(data []byte, edgeKey []byte) (*Edge, error) {
 			sp := p + ".secrets[" + strconv.Itoa(k) + "]"
 			m := material{id: s.ID, purpose: s.Purpose, notBefore: s.NotBefore, notAfter: s.NotAfter}
 			if s.Sealed != "" {
-				pt, err := Unseal(edgeKey, s.Sealed, SealAAD(in.IngressID, s.ID))
+				pt, err := unsealWith(aead, s.Sealed, SealAAD(in.IngressID, s.ID))
 				if err != nil {
 					return nil, cfgErr(sp+".sealed", err.Error())
 				}

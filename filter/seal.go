@@ -76,6 +76,12 @@ func Unseal(edgeKey []byte, sealed string, aad string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return unsealWith(aead, sealed, aad)
+}
+
+// unsealWith opens with a cipher set up once (Load opens every secret of a
+// configuration; deriving the key and the cipher per secret dominated it).
+func unsealWith(aead cipher.AEAD, sealed string, aad string) ([]byte, error) {
 	if !strings.HasPrefix(sealed, sealPrefix) {
 		return nil, errors.New("sealed secret must start with " + sealPrefix)
 	}
