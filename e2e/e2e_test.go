@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-dev/switchboard/demoagent"
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/testevent"
 )
 
@@ -545,7 +546,7 @@ func TestStack(t *testing.T) {
 	t.Run("retries and dead letters", func(t *testing.T) {
 		s.waitDrained(20 * time.Second) // earlier events settled: what moves now is this one
 		before := s.scrape(s.workerMetrics)
-		deadURL := "http://127.0.0.1:" + strconv.Itoa(listenPort(t)) + "/" // nothing listens there
+		deadURL := "http://127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) + "/" // nothing listens there
 		agentD := s.call("POST", "/v1/agents", map[string]any{"org_id": orgA, "name": "unreachable", "url": deadURL, "signing_secret": s.agentKey}, 201)["id"].(string)
 		secret := randHex(16)
 		dl := s.newInstall(orgA, agentD, "slack", "", "T0DEAD", map[string]string{"signing": secret}, nil,

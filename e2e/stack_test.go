@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -102,7 +101,7 @@ func startStack(t *testing.T) *stack {
 	s := &stack{t: t, dir: t.TempDir(), fake: newFakeProviders(t)}
 	s.rdb = redis.NewClient(&redis.Options{Addr: rs.Addr})
 	t.Cleanup(func() { s.rdb.Close() })
-	port := func() string { return "127.0.0.1:" + strconv.Itoa(listenPort(t)) }
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
 	apiAddr, xdsAddr, edgeAddr, edgeAdmin, ingestAddr, agentAddr := port(), port(), port(), port(), port(), port()
 	s.api, s.edge, s.edgeAdmin, s.ingest, s.agentURL = "http://"+apiAddr, "http://"+edgeAddr, "http://"+edgeAdmin, "http://"+ingestAddr, "http://"+agentAddr+"/"
 	s.adminToken = "sbt_e2e_" + strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
@@ -449,45 +448,6 @@ func (s *stack) waitDrained(within time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-// listenPort picks a free loopback port below the kernel's ephemeral range
-// (servicetest.FreePort's ports are inside it): the stack's processes open
-// many outgoing connections while they start, and one of them taking the
-// picked port before its listener binds it made starts fail now and then
-// with "address already in use".
-func listenPort(t *testing.T) int {
-	t.Helper()
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				lo = n
-			}
-		}
-	}
-	const base = 10000
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for i := 0; i < 500 && lo > base+1000; i++ {
-		p := base + mrand.IntN(lo-base)
-		if portsUsed[p] {
-			continue
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsUsed[p] = true
-		return p
-	}
-	return servicetest.FreePort(t)
-}
-
-var (
-	portsMu   sync.Mutex
-	portsUsed = map[int]bool{} // handed out by this test binary
-)
 
 func dialable(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/servicetest"
 )
 
 // TestUpQuickstart runs `switchboard up` as a user would, then the README's
@@ -43,7 +45,7 @@ func TestUpQuickstart(t *testing.T) {
 		}
 	}
 	u := startUp(t, dir, env)
-	api, edge, redisAddr, agent := u.api, u.edge, u.redis, "127.0.0.1:"+strconv.Itoa(listenPort(t))
+	api, edge, redisAddr, agent := u.api, u.edge, u.redis, "127.0.0.1:"+strconv.Itoa(servicetest.FreePort(t))
 	up, upDone, logs := u.cmd, u.done, u.logs
 	stopped := false
 	t.Cleanup(func() {
@@ -177,7 +179,7 @@ type upProc struct {
 // up's bind (other test binaries run beside this one) is retried on new ports.
 func startUp(t *testing.T, dir string, env []string) *upProc {
 	t.Helper()
-	port := func() string { return "127.0.0.1:" + strconv.Itoa(listenPort(t)) }
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
 attempts:
 	for attempt := 1; ; attempt++ {
 		u := &upProc{done: make(chan error, 1), api: port(), edge: port(), redis: port()}

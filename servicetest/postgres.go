@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -210,9 +209,9 @@ func (s *pgServer) startLocked(bin string) error {
 	logPath := filepath.Join(dir, "postgres.log")
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port := freePort()
-		if port == 0 {
-			lastErr = errors.New("no free port")
+		port, err := freePort()
+		if err != nil {
+			lastErr = err
 			continue
 		}
 		logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
@@ -296,13 +295,4 @@ func (s *pgServer) stopLocked() {
 	}
 	os.RemoveAll(s.dir)
 	s.cmd, s.exited, s.dir, s.addr, s.admin = nil, nil, "", "", ""
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

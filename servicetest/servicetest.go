@@ -5,11 +5,14 @@ package servicetest
 
 import (
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -17,13 +20,55 @@ import (
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
 		t.Fatalf("find free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
+
+// freePort picks a random free loopback port below the kernel's ephemeral
+// range. A port the kernel hands out for ":0" is inside that range, where the
+// many outgoing connections a starting process opens may take it before its
+// listener binds it ("address already in use" now and then); random choice
+// and a per-binary record keep test binaries running in parallel apart.
+func freePort() (int, error) {
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	const base = 10000
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for i := 0; i < 500 && lo > base+1000; i++ {
+		p := base + mrand.IntN(lo-base)
+		if portsUsed[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsUsed[p] = true
+		return p, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var (
+	portsMu   sync.Mutex
+	portsUsed = map[int]bool{} // handed out by this test binary
+)
 
 // WaitTCP waits until addr accepts TCP connections.
 func WaitTCP(addr string, timeout time.Duration) error {
