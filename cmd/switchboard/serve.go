@@ -195,7 +195,7 @@ func ensureServeAdmin(ctx context.Context, st store.Store, dataDir string, out i
 		os.Remove(path)
 		return err
 	}
-	fmt.Fprintf(out, "admin token (generated, shown once, saved to %s): %s\n", path, tok)
+	fmt.Fprintf(out, "admin token (generated, saved to %s): %s\n", path, tok)
 	return nil
 }
 

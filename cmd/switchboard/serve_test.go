@@ -103,7 +103,7 @@ func TestServeDefaults(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	base, out, stop := startServe(t, "--listen", "127.0.0.1:0", "--data-dir", dir)
 
-	m := regexp.MustCompile(`admin token \(generated, shown once, saved to (.+)\): (sbt_\S+)`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`admin token \(generated, saved to (.+)\): (sbt_\S+)`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no generated admin token printed:\n%s", out.String())
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -26,8 +27,12 @@ func init() {
 	register(command{name: "worker", usage: "consume shard queues: deliver to agents, send replies", run: runWorker})
 }
 
-func runWorker(ctx context.Context, args []string) error {
+func runWorker(ctx context.Context, args []string) error { return workerMain(ctx, args, os.Stderr) }
+
+// workerMain runs a worker pool; logs go to errOut (up prefixes them per part).
+func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	so := addStoreFlags(fs)
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
 	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
@@ -49,7 +54,7 @@ func runWorker(ctx context.Context, args []string) error {
 	if *shards <= 0 {
 		return fmt.Errorf("--shards must be positive, got %d", *shards)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(errOut, nil))
 	keys, err := loadKeyring(so.DataDir)
 	if err != nil {
 		return err
