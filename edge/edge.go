@@ -50,6 +50,13 @@ type Config struct {
 	Now                 func() time.Time
 	// Transport to ingest (nil: http.DefaultTransport).
 	Transport http.RoundTripper
+
+	// Refusal reports to ingest (see package rejection): the refusals that
+	// concern a tenant, aggregated per window, for ingest's audit log.
+	ReportURL      *url.URL      // nil: Ingest + rejection.Path
+	ReportInterval time.Duration // window; 0: DefaultReportInterval
+	ReportMaxKeys  int           // rows itemised per window; 0: rejection.DefaultMaxKeys
+	ReportQueue    int           // batches waiting to be sent; 0: DefaultReportQueue
 }
 
 // Host is one native edge node.
@@ -63,6 +70,7 @@ type Host struct {
 
 	requests *prometheus.CounterVec
 	updates  *prometheus.CounterVec
+	rep      *reporter
 
 	mu       sync.Mutex
 	acked    string // last version loaded and ACKed
@@ -102,6 +110,18 @@ func New(cfg Config) (*Host, error) {
 		Name: "switchboard_edge_config_updates_total",
 		Help: "Edge configurations received, by result (ack, nack).",
 	}, []string{"result"})
+	tr := cfg.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
+	if cfg.ReportQueue <= 0 {
+		cfg.ReportQueue = DefaultReportQueue
+	}
+	rep, err := newReporter(h, cfg, tr)
+	if err != nil {
+		return nil, err
+	}
+	h.rep = rep
 	var r prometheus.Registerer = cfg.Registerer
 	h.gather = prometheus.DefaultGatherer
 	if r == nil {
@@ -110,14 +130,10 @@ func New(cfg Config) (*Host, error) {
 	} else if g, ok := r.(prometheus.Gatherer); ok {
 		h.gather = g
 	}
-	for _, c := range []prometheus.Collector{h.requests, h.updates} {
+	for _, c := range []prometheus.Collector{h.requests, h.updates, rep.dropped, rep.sent} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("edge: register metrics: %w", err)
 		}
-	}
-	tr := cfg.Transport
-	if tr == nil {
-		tr = http.DefaultTransport
 	}
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:   h.rewrite,
@@ -162,8 +178,16 @@ func (h *Host) Rejected() []string {
 
 // Run keeps an ADS stream to the control plane open, reconnecting with
 // backoff, until ctx ends. The configuration in force stays in force while
-// the control plane is unreachable.
+// the control plane is unreachable. Beside it, the refusal reporter sends
+// its batches to ingest; Run returns after the reporter's last flush.
 func (h *Host) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { defer close(done); h.rep.run(ctx) }()
+	defer func() { <-done }()
+	return h.runXDS(ctx)
+}
+
+func (h *Host) runXDS(ctx context.Context) error {
 	conn, err := grpc.NewClient(h.cfg.ControlPlane,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
@@ -305,7 +329,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
-		d := filter.Reject(filter.ReasonMalformedRequest)
+		d := filter.RejectFor(filter.ReasonMalformedRequest, route.Identity)
 		h.count(route.Installation.Provider, d)
 		h.reply(w, d)
 		return
@@ -345,7 +369,7 @@ type accepted struct {
 }
 
 func (h *Host) tooLarge(w http.ResponseWriter, route filter.Route) {
-	d := filter.Reject(filter.ReasonBodyTooLarge)
+	d := filter.RejectFor(filter.ReasonBodyTooLarge, route.Identity)
 	h.count(route.Installation.Provider, d)
 	h.reply(w, d)
 }
@@ -391,6 +415,9 @@ func (h *Host) count(provider string, d filter.Decision) {
 		decision = "respond"
 	}
 	h.requests.WithLabelValues(provider, decision, string(d.Reason)).Inc()
+	if decision == "reject" {
+		h.rep.note(d)
+	}
 }
 
 func (h *Host) reply(w http.ResponseWriter, d filter.Decision) {
