@@ -6,7 +6,8 @@
 // 503 when the queue or the store is unavailable so the provider retries; the
 // deterministic task ids make the retry safe.
 //
-// Route: POST /v1/hooks/{provider}/{ingress}. Rejections answer a JSON body
+// Routes: POST /v1/hooks/{provider}/{ingress}, and POST /v1/edge/rejections
+// for the edge's refusal reports (edgereport.go). Rejections answer a JSON body
 // {"error":"<reason>"} with a typed Reason, are logged with slog and audited
 // (action webhook.reject) — never with the payload or a secret.
 //
@@ -40,6 +41,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/provider"
@@ -121,6 +123,7 @@ type Handler struct {
 	// unattestedAudit bounds audit writes for requests that bypassed the edge,
 	// so a flood of them cannot become a flood of store writes (all are logged).
 	unattestedAudit *rate.Limiter
+	seenReports     seenBatches // edge report batch ids (replay guard), see edgereport.go
 }
 
 // New checks cfg and returns a Handler.
@@ -150,6 +153,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), unattestedAudit: rate.NewLimiter(5, 20)}
 	h.mux.HandleFunc("POST /v1/hooks/{provider}/{ingress}", h.hook)
+	h.mux.HandleFunc("POST "+edgereport.Path, h.edgeRejections)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok\n")
@@ -473,11 +477,26 @@ func rawJSON(body []byte) json.RawMessage {
 	return s
 }
 
+// maxLoggedValue bounds a client-chosen value (path segment, header) in the
+// log line and audit event of a refusal: before the attestation is checked it
+// is whatever the client sent, up to the server's header limit (a megabyte),
+// and unattested refusals are logged and audited too.
+const maxLoggedValue = 64
+
+// clip returns s, or its first maxLoggedValue characters and its length.
+func clip(s string) string {
+	if len(s) <= maxLoggedValue {
+		return s
+	}
+	return fmt.Sprintf("%.*s...(%d bytes)", maxLoggedValue, s, len(s))
+}
+
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, req *request, rej *rejection) {
 	status := rej.reason.Status()
+	pv, ingress := clip(req.provider), clip(req.ingress)
 	target := rej.target
 	if target == "" {
-		target = req.ingress
+		target = ingress
 	}
 	org := rej.org
 	if org == "" && req.attested {
@@ -488,12 +507,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, req *request, r
 		level = slog.LevelError
 	}
 	h.cfg.Logger.Log(r.Context(), level, "webhook refused", "reason", string(rej.reason), "status", status,
-		"provider", req.provider, "ingress", req.ingress, "org", org, "target", target, "detail", rej.detail,
-		"slack_retry", r.Header.Get("X-Slack-Retry-Num"))
+		"provider", pv, "ingress", ingress, "org", org, "target", target, "detail", rej.detail,
+		"slack_retry", clip(r.Header.Get("X-Slack-Retry-Num")))
 
 	if req.attested || h.unattestedAudit.Allow() {
 		detail, _ := json.Marshal(map[string]any{
-			"reason": rej.reason, "status": status, "provider": req.provider, "ingress": req.ingress, "detail": rej.detail,
+			"reason": rej.reason, "status": status, "provider": pv, "ingress": ingress, "detail": rej.detail,
 		})
 		// Audit on its own short deadline: the client may be gone, the record must not.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Second)
