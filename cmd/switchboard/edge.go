@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/edge"
+	"github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/xds"
 )
 
@@ -35,6 +36,8 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	nodeID := fs.String("node-id", "edge-"+host, "xDS node id (unique per edge)")
 	group := fs.String("group", xds.GroupStable, "node group: stable or canary")
 	keyFile := fs.String("edge-key-file", "", "file holding the base64 edge key (default: $"+xds.EnvEdgeKey+")")
+	reportURL := fs.String("report-url", "", "where refusals concerning a tenant are reported for the audit log (default: <ingest>"+rejection.Path+")")
+	reportInterval := fs.Duration("report-interval", edge.DefaultReportInterval, "window over which refusals are aggregated before they are reported")
 	trustProto := fs.Bool("trust-forwarded-proto", false, "take the scheme from X-Forwarded-Proto (only behind your own TLS proxy)")
 	if err := fs.Parse(args); err != nil {
 		return exitError{code: 2}
@@ -54,9 +57,19 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--ingest %q: want an http(s) URL", *ingestURL)
 	}
+	var ru *url.URL
+	if *reportURL != "" {
+		if ru, err = url.Parse(*reportURL); err != nil || (ru.Scheme != "http" && ru.Scheme != "https") || ru.Host == "" {
+			return fmt.Errorf("--report-url %q: want an http(s) URL", *reportURL)
+		}
+	}
+	if *reportInterval < 100*time.Millisecond {
+		return fmt.Errorf("--report-interval %s: want at least 100ms", *reportInterval)
+	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
 	h, err := edge.New(edge.Config{ControlPlane: *controlPlane, NodeID: *nodeID, Group: *group, EdgeKey: edgeKey,
-		AttestationKey: attKey, Ingest: u, TrustForwardedProto: *trustProto, Logger: log})
+		AttestationKey: attKey, Ingest: u, TrustForwardedProto: *trustProto, Logger: log,
+		ReportURL: ru, ReportInterval: *reportInterval})
 	if err != nil {
 		return err
 	}
@@ -71,6 +84,7 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	}
 	fmt.Fprintf(out, "edge %s (%s) listening on http://%s/v1/hooks/; admin on http://%s; xDS %s; ingest %s\n",
 		*nodeID, *group, ln.Addr(), aln.Addr(), *controlPlane, u)
+	fmt.Fprintf(out, "edge reports refusals concerning a tenant to %s every %s\n", h.ReportURL(), *reportInterval)
 	fmt.Fprintln(out, "edge refuses all traffic (503 no_config) until the first configuration arrives")
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/ingest"
 	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/queue"
@@ -93,8 +94,12 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		ln.Close()
 		return err
 	}
+	// Edge refusal reports are not webhooks: they stay out of the hook metrics.
+	mux := http.NewServeMux()
+	mux.Handle("/", metrics.Hooks(h, prometheus.DefaultRegisterer, "ingest"))
+	mux.Handle("POST "+edgereport.Path, h)
 	srv := &http.Server{
-		Handler:           metrics.Hooks(h, prometheus.DefaultRegisterer, "ingest"),
+		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
