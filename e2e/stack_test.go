@@ -134,7 +134,7 @@ func startStack(t *testing.T) *stack {
 	s.run("ingest", env, "ingest", "--listen", ingestAddr, "--redis", rs.Addr, "--shards", sh, "--metrics-listen", hostPort(s.ingestMetrics))
 	// Two attempts: an event whose agent keeps failing becomes a dead letter
 	// after one retry (2 s backoff), so the suite sees retries and dead letters.
-	s.run("worker", env, "worker", "--redis", rs.Addr, "--shards", sh, "--id", "e2e-worker", "--metrics-listen", hostPort(s.workerMetrics),
+	s.run("worker", env, "worker", "--allow-private-agent-urls", "--redis", rs.Addr, "--shards", sh, "--id", "e2e-worker", "--metrics-listen", hostPort(s.workerMetrics),
 		"--attempts", "2",
 		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL)
 	s.run("edge", env, "edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest, "--node-id", "e2e-edge")

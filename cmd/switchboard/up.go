@@ -183,7 +183,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	workerID := fmt.Sprintf("up-%s-%d", host, os.Getpid())
 	workerDone := g.start(runCtx, "worker", func(ctx context.Context) error {
 		return workerMain(ctx, append([]string{"--redis", redisAddr, "--shards", strconv.Itoa(c.shards), "--id", workerID,
-			"--metrics-listen", ""}, storeArgs...), logs.writer("worker"))
+			"--metrics-listen", "", "--allow-private-agent-urls"}, storeArgs...), logs.writer("worker"))
 	})
 	leases := queue.NewLeases(rdb, c.shards, 15*time.Second)
 	owned := 0

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-dev/switchboard/egress"
 	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/provider/discord"
 	"github.com/switchboard-dev/switchboard/provider/slack"
@@ -45,6 +46,7 @@ func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
 	whatsappVer := fs.String("whatsapp-api-version", whatsapp.DefaultAPIVersion, "Graph API version")
 	discordAPI := fs.String("discord-api", discord.DefaultAPIBase, "Discord API origin")
 	metricsAddr := addMetricsFlag(fs, defaultWorkerMetrics)
+	allowPrivate := fs.Bool("allow-private-agent-urls", false, "let agent URLs reach loopback, private and link-local addresses (local development; by default an org's agent URL may reach only public addresses, never this platform's own services)")
 	if err := fs.Parse(args); err != nil {
 		return exitError{code: 2}
 	}
@@ -67,7 +69,8 @@ func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	// Agent deliveries are measured (delivery latency, agent answer time);
 	// the shard queues' depth, retries and dead letters are read from Redis.
-	agentHC := &http.Client{Timeout: 30 * time.Second, Transport: metrics.AgentTransport(nil, prometheus.DefaultRegisterer)}
+	// Agent URLs are chosen by tenants: connections go through the egress policy.
+	agentHC := &http.Client{Timeout: 30 * time.Second, Transport: metrics.AgentTransport(egress.Transport(*allowPrivate), prometheus.DefaultRegisterer)}
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
 	if err := prometheus.DefaultRegisterer.Register(metrics.NewQueueCollector(rdb, *shards, log)); err != nil {

@@ -1,0 +1,105 @@
+// Package egress is the policy for outbound connections to addresses a
+// tenant chooses (agent URLs): by default they may reach only public
+// addresses, so an organisation cannot point its agent at the platform's own
+// services (Redis, the binding API, metrics, a cloud metadata endpoint) and
+// have the worker POST to them. The check runs when the connection is made,
+// on the resolved address, so DNS names that resolve (or later re-resolve)
+// to a private address and redirects to one are refused as well.
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// ErrBlocked is wrapped by every refusal of the policy.
+var ErrBlocked = errors.New("egress: address not allowed for agent deliveries (loopback, private, link-local or reserved); run the worker with --allow-private-agent-urls only where that is intended")
+
+// blocked lists the ranges a tenant-chosen URL may not reach besides what
+// netip's own predicates cover.
+var blocked = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT (RFC 6598)
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and 255.255.255.255
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("2001::/32"),       // Teredo
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+}
+
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
+
+// Public reports whether a tenant-chosen URL may connect to ip: not
+// loopback, private (RFC 1918, fc00::/7), link-local (169.254/16 holds cloud
+// metadata endpoints), unspecified, multicast or another reserved range.
+// IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses are
+// judged as the IPv4 address they carry.
+func Public(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case nat64.Contains(ip):
+			return Public(netip.AddrFrom4([4]byte(b[12:16])))
+		case sixToFour.Contains(ip):
+			return Public(netip.AddrFrom4([4]byte(b[2:6])))
+		}
+	}
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() ||
+		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() ||
+		ip.IsMulticast() {
+		return false
+	}
+	for _, p := range blocked {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+// Control is a net.Dialer Control function that refuses a connection to any
+// address Public rejects.
+func Control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrBlocked, address)
+	}
+	if !Public(ap.Addr()) {
+		return fmt.Errorf("%w: %s", ErrBlocked, ap.Addr())
+	}
+	return nil
+}
+
+// Transport returns an HTTP transport for tenant-chosen URLs: with
+// allowPrivate false every connection goes through Control; with it true (local
+// development, tests, agents on a private network you trust) any address is
+// reached. Proxy settings from the environment are not used: a proxy would
+// make the check judge the proxy's address instead of the agent's.
+func Transport(allowPrivate bool) *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = Control
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
+	return t
+}
