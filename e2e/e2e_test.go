@@ -487,10 +487,12 @@ func TestStack(t *testing.T) {
 
 	// 5. Rotation: the previous secret verifies until previous_valid_until,
 	// then never again.
+	var rotID, revID string // for the edge refusal audit below
 	t.Run("rotated-out secret", func(t *testing.T) {
 		oldSecret, newSecret := randHex(16), randHex(16)
 		rot := s.newInstall(orgA, agentA, "slack", "", "T0ROT", nil, map[string]string{"signing": oldSecret},
 			testevent.Credentials{Secret: oldSecret}, "xoxb-rot-"+randHex(4))
+		rotID = rot.id
 		s.waitAccepted(rot, "rot before", rot.cred, accepted)
 		until := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 		s.call("POST", "/v1/installations/"+rot.id+"/secrets/signing/rotate",
@@ -521,6 +523,7 @@ func TestStack(t *testing.T) {
 		secret := randHex(16)
 		rv := s.newInstall(orgA, agentA, "slack", "", "T0REV", map[string]string{"signing": secret}, nil,
 			testevent.Credentials{Secret: secret}, "")
+		revID = rv.id
 		s.waitAccepted(rv, "rev before", rv.cred, accepted)
 		before := s.edgeCounter("slack", "reject", "revoked")
 		s.call("POST", "/v1/installations/"+rv.id+"/revoke", map[string]any{}, 200)
@@ -539,6 +542,37 @@ func TestStack(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		t.Logf("edge refuses the revoked installation %s after the API call", time.Since(t0).Round(time.Millisecond))
+	})
+
+	// 6b. The refusals above made at the edge that concern a tenant reach
+	// the tenant's audit log through the edge's refusal reports (source
+	// "edge", counted per installation, provider and reason); the platform
+	// app's shared ingress is audited at platform level (org "", its
+	// profile); org B, whose paths were never attacked, sees none.
+	t.Run("edge refusals audited", func(t *testing.T) {
+		platProfile, _ := s.call("GET", "/v1/installations/"+platform.id, nil, 200)["profile_id"].(string)
+		k := edgeAuditKey
+		want := map[string]float64{
+			// forged, cross-tenant path, platform secret on the BYOA path, spoofed headers
+			k(orgA, slackA.id, "slack", "bad_signature"):          4,
+			k(orgA, slackA.id, "slack", "missing_signature"):      1,
+			k(orgA, slackA.id, "slack", "stale_timestamp"):        2,
+			k(orgA, slackA.id, "slack", "body_too_large"):         1,
+			k(orgA, whatsapp.id, "whatsapp", "bad_signature"):     1,
+			k(orgA, whatsapp.id, "whatsapp", "missing_signature"): 1,
+			k(orgA, telegram.id, "telegram", "bad_signature"):     1,
+			k(orgA, telegram.id, "telegram", "missing_signature"): 1,
+			k(orgA, discord.id, "discord", "bad_signature"):       1,
+			k(orgA, discord.id, "discord", "missing_signature"):   1,
+			k(orgA, discord.id, "discord", "stale_timestamp"):     2,
+			k("", platProfile, "slack", "bad_signature"):          1, // BYOA secret on the platform path
+		}
+		atLeast := map[string]float64{
+			// (waiting for the rotation to reach the edge may add refusals)
+			k(orgA, rotID, "slack", "bad_signature"): 1,
+			k(orgA, revID, "slack", "revoked"):       1,
+		}
+		s.checkEdgeRefusalsAudited(t, orgA, orgB, want, atLeast)
 	})
 
 	// 7. An agent that cannot be reached: the event is retried once, then
