@@ -89,9 +89,8 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	asrv := &http.Server{Handler: h.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(h, log)
+	asrv := newHTTPServer(h.AdminHandler(), log)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	serveOn := func(s *http.Server, l net.Listener) {
