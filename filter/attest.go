@@ -32,10 +32,28 @@ const (
 )
 
 // IsTrustedHeader reports whether name is in the x-switchboard- namespace
-// (matched case-insensitively): only the edge may set such a header. Hosts
-// that remove headers one by one use it; the others use StripTrusted.
+// (matched case-insensitively, with '_' taken as '-'): only the edge may set
+// such a header. Underscores count because proxies and CGI-style frameworks
+// behind the edge may turn X_Switchboard_Org into X-Switchboard-Org (or both
+// into HTTP_X_SWITCHBOARD_ORG). Hosts that remove headers one by one use it;
+// the others use StripTrusted.
 func IsTrustedHeader(name string) bool {
-	return len(name) >= len(HeaderPrefix) && strings.EqualFold(name[:len(HeaderPrefix)], HeaderPrefix)
+	if len(name) < len(HeaderPrefix) {
+		return false
+	}
+	for i := 0; i < len(HeaderPrefix); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != HeaderPrefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // StripTrusted returns h without any trusted header (IsTrustedHeader); a
