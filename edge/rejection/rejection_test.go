@@ -255,3 +255,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAdd is the request path's cost of reporting: one refusal counted
+// into an existing row.
+func BenchmarkAdd(b *testing.B) {
+	a := NewAggregator(0)
+	d := filter.RejectFor(filter.ReasonBadSignature, idA)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		a.Add(d, 100)
+	}
+}
