@@ -391,6 +391,9 @@ func (h *Host) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.ContentLength = int64(len(a.body))
 	pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(a.body)), nil }
 	pr.Out.Header.Del("Transfer-Encoding")
+	// The body is already read and verified: an Expect would only make ingest
+	// send a 100 Continue the proxy relays as a second one to the client.
+	pr.Out.Header.Del("Expect")
 	pr.SetURL(h.cfg.Ingest)
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
