@@ -44,6 +44,13 @@ type seenBatches struct {
 	ids map[string]time.Time
 }
 
+// forget drops id (its batch was not recorded after all).
+func (s *seenBatches) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+}
+
 // add records id at now and reports whether it was new.
 func (s *seenBatches) add(id string, now time.Time, keep time.Duration) bool {
 	s.mu.Lock()
@@ -116,17 +123,36 @@ func (h *Handler) edgeRejections(w http.ResponseWriter, r *http.Request) {
 	// half-audited because the edge hung up would be lost for good.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	for i, row := range b.Rows {
-		ev := auditEvent(b, row, now)
-		if _, err := h.cfg.Store.AppendAudit(actx, ev); err != nil {
-			h.cfg.Logger.Error("audit edge report failed", "edge", b.Edge, "batch", b.ID, "written", i, "rows", len(b.Rows), "error", err.Error())
-			w.Header().Set("Retry-After", "1")
-			refuse(ReasonStoreUnavailable, http.StatusServiceUnavailable, "append audit: "+err.Error(), nil)
-			return
-		}
+	if err := h.auditReport(actx, b, now); err != nil {
+		// Nothing of the batch stays written (one transaction where the store
+		// has them) and the id is forgotten, so a resend is audited in full.
+		h.seenReports.forget(b.ID)
+		h.cfg.Logger.Error("audit edge report failed", "edge", b.Edge, "batch", b.ID, "rows", len(b.Rows), "error", err.Error())
+		w.Header().Set("Retry-After", "1")
+		refuse(ReasonStoreUnavailable, http.StatusServiceUnavailable, "append audit: "+err.Error(), nil)
+		return
 	}
 	h.cfg.Logger.Info("edge report audited", "edge", b.Edge, "batch", b.ID, "rows", len(b.Rows), "refusals", b.Refusals())
 	answer(http.StatusOK, map[string]any{"audited": len(b.Rows)})
+}
+
+// auditReport writes one webhook.reject event per row, all in one
+// transaction when the store offers them (store.Store does).
+func (h *Handler) auditReport(ctx context.Context, b *edgereport.Batch, now time.Time) error {
+	write := func(q store.Queries) error {
+		for _, row := range b.Rows {
+			if _, err := q.AppendAudit(ctx, auditEvent(b, row, now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if tx, ok := h.cfg.Store.(interface {
+		InTx(context.Context, func(store.Queries) error) error
+	}); ok {
+		return tx.InTx(ctx, write)
+	}
+	return write(h.cfg.Store)
 }
 
 // auditEvent is the webhook.reject audit event of one report row.

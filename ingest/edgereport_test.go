@@ -2,11 +2,15 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/filter"
@@ -144,5 +148,57 @@ func TestEdgeReportRefused(t *testing.T) {
 	h.h.ServeHTTP(w, httptest.NewRequest("GET", edgereport.Path, nil))
 	if w.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET %s: %d", edgereport.Path, w.Code)
+	}
+}
+
+// failingAudit fails the n-th AppendAudit made inside a transaction while armed.
+type failingAudit struct {
+	store.Store
+	armed bool
+	n     int
+}
+
+type failingQueries struct {
+	store.Queries
+	f     *failingAudit
+	calls int
+}
+
+func (q *failingQueries) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
+	q.calls++
+	if q.f.armed && q.calls == q.f.n {
+		return 0, errors.New("injected audit failure")
+	}
+	return q.Queries.AppendAudit(ctx, e)
+}
+
+func (f *failingAudit) InTx(ctx context.Context, fn func(store.Queries) error) error {
+	return f.Store.InTx(ctx, func(q store.Queries) error { return fn(&failingQueries{Queries: q, f: f}) })
+}
+
+// A batch whose audit fails part-way leaves nothing written and is not
+// remembered as seen: the edge's resend is audited in full, once.
+func TestEdgeReportAuditFailureWritesNothing(t *testing.T) {
+	h := newHarness(t)
+	fa := &failingAudit{Store: h.st, armed: true, n: 3}
+	hh, err := New(Config{Store: fa, Queue: h.q, AttestationKey: attKey,
+		Logger: slog.New(slog.NewJSONHandler(h.logs, nil)), Now: func() time.Time { return testNow }})
+	must(t, err)
+	h.h = hh
+	body, err := edgereport.Encode(reportBatch(strings.Repeat("2", 32)))
+	must(t, err)
+	if w := h.report(body, filter.SignReport(attKey, body, testNow.Unix())); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("audit failure: %d %s, want 503", w.Code, w.Body)
+	}
+	if got := h.audits("webhook.reject"); len(got) != 0 {
+		t.Fatalf("%d audit events written by a failed batch, want none", len(got))
+	}
+	fa.armed = false
+	w := h.report(body, filter.SignReport(attKey, body, testNow.Unix()))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"audited":4`) {
+		t.Fatalf("resend after the failure: %d %s", w.Code, w.Body)
+	}
+	if got := h.audits("webhook.reject"); len(got) != 4 {
+		t.Fatalf("%d audit events after the resend, want 4", len(got))
 	}
 }
