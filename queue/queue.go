@@ -42,6 +42,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/envelope"
+	"github.com/switchboard-dev/switchboard/redisconf"
 )
 
 // TaskType is the Asynq task type of a delivery.
@@ -105,6 +106,8 @@ type Client struct {
 	retention  time.Duration
 	sessionTTL time.Duration
 	now        func() time.Time
+	redisOpts  *redis.Options
+	err        error // a bad redisAddr, returned by Enqueue
 }
 
 // Option configures a Client.
@@ -120,12 +123,22 @@ func WithRedisClient(rc redis.UniversalClient) Option {
 	return func(c *Client) { c.rdb = rc }
 }
 
+// WithRedisOptions makes the Client dial Redis with o (see redisconf.Parse:
+// password, database, TLS) instead of redisAddr; the Asynq client shares that
+// connection, so the same credentials apply to it.
+func WithRedisOptions(o *redis.Options) Option {
+	return func(c *Client) { c.redisOpts = o }
+}
+
 // SessionTTL is how long an idle session's state (counter, fence) lives: it is
 // refreshed by every enqueue and every completion, and is longer than the task
 // retention so a replayed dead letter still finds its session.
 func SessionTTL(retention time.Duration) time.Duration { return 4 * retention }
 
-// NewClient returns a Client for the Redis at redisAddr with shards shard queues.
+// NewClient returns a Client for the Redis at redisAddr (host:port or a
+// redis:// URL, see redisconf.Parse) with shards shard queues. An unusable
+// redisAddr makes every Enqueue fail; commands parse it first
+// (WithRedisOptions) to refuse it at start.
 func NewClient(redisAddr string, shards int, opts ...Option) *Client {
 	c := &Client{shards: shards, retention: DefaultRetention, now: time.Now}
 	for _, o := range opts {
@@ -135,7 +148,15 @@ func NewClient(redisAddr string, shards int, opts ...Option) *Client {
 		c.shards = DefaultShards
 	}
 	if c.rdb == nil {
-		c.rdb = redis.NewClient(&redis.Options{Addr: redisAddr})
+		o := c.redisOpts
+		if o == nil {
+			var err error
+			if o, err = redisconf.Parse(redisAddr, ""); err != nil {
+				c.err = fmt.Errorf("queue: %w", err)
+				o = &redis.Options{} // never dialled: Enqueue returns c.err
+			}
+		}
+		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
 	}
 	c.sessionTTL = SessionTTL(c.retention)
@@ -202,6 +223,9 @@ return {1, seq, ''}
 // ErrDuplicate when the task id is already present, and an error (ingest
 // answers 503) on any Redis failure or an invalid envelope.
 func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
+	if c.err != nil {
+		return c.err
+	}
 	if err := env.Validate(); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}

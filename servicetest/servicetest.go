@@ -90,20 +90,38 @@ func WaitTCP(addr string, timeout time.Duration) error {
 // the data directory (and so the AOF) survives a restart.
 type Redis struct {
 	Addr string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-	t    testing.TB
+	// Password is the one the server requires (StartRedisWithPassword);
+	// empty for StartRedis.
+	Password string
+	dir      string
+	port     int
+	cmd      *exec.Cmd
+	t        testing.TB
 }
 
 // StartRedis starts redis-server from PATH, or skips the test with a clear
 // message when it is missing outside CI (in CI it fails: `make deps` installs it).
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	return startRedis(t, "")
+}
+
+// StartRedisWithPassword is StartRedis with a server that requires password
+// (given in its configuration file, so it stays out of the process listing).
+func StartRedisWithPassword(t testing.TB, password string) *Redis {
+	t.Helper()
+	if password == "" {
+		t.Fatal("StartRedisWithPassword: empty password")
+	}
+	return startRedis(t, password)
+}
+
+func startRedis(t testing.TB, password string) *Redis {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		missing(t, "redis-server", "apt-get install redis-server (or run `make deps`)")
 	}
-	r := &Redis{dir: t.TempDir(), port: FreePort(t), t: t}
+	r := &Redis{dir: t.TempDir(), port: FreePort(t), t: t, Password: password}
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.Start()
 	t.Cleanup(r.Stop)
@@ -116,11 +134,19 @@ func (r *Redis) Start() {
 	if r.cmd != nil {
 		return
 	}
-	cmd := exec.Command("redis-server",
+	var args []string
+	if r.Password != "" {
+		conf := filepath.Join(r.dir, "redis.conf")
+		if err := os.WriteFile(conf, []byte("requirepass \""+r.Password+"\"\n"), 0o600); err != nil {
+			r.t.Fatalf("redis-server configuration: %v", err)
+		}
+		args = append(args, conf)
+	}
+	cmd := exec.Command("redis-server", append(args,
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--dir", r.dir, "--appendonly", "yes", "--appendfsync", "always",
 		"--save", "", "--daemonize", "no", "--protected-mode", "yes",
-		"--logfile", filepath.Join(r.dir, "redis.log"))
+		"--logfile", filepath.Join(r.dir, "redis.log"))...)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/switchboard-dev/switchboard/provider/telegram"
 	"github.com/switchboard-dev/switchboard/provider/whatsapp"
 	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -77,10 +78,14 @@ func DefaultSenders(hc *http.Client) map[string]TextSender {
 
 // Config configures a Pool. Zero values take the defaults in brackets.
 type Config struct {
-	Redis     redis.UniversalClient // shared connection (not closed by the pool); or RedisAddr
-	RedisAddr string
-	Shards    int    // [queue.DefaultShards]; the same count as ingest
-	ID        string // worker id [hostname-pid]
+	Redis redis.UniversalClient // shared connection (not closed by the pool); or RedisOptions, or RedisAddr
+	// RedisOptions are dialled by the pool (see redisconf.Parse: password,
+	// database, TLS); the shard queues' Asynq servers and inspector share
+	// that connection, so the same credentials apply to them.
+	RedisOptions *redis.Options
+	RedisAddr    string // host:port or a redis:// URL, without the environment's password
+	Shards       int    // [queue.DefaultShards]; the same count as ingest
+	ID           string // worker id [hostname-pid]
 
 	Store   Directory
 	Keyring Opener
@@ -105,8 +110,15 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.Redis == nil && c.RedisAddr == "" {
-		return errors.New("worker: no Redis (Config.Redis or Config.RedisAddr)")
+	if c.Redis == nil && c.RedisOptions == nil {
+		if c.RedisAddr == "" {
+			return errors.New("worker: no Redis (Config.Redis, Config.RedisOptions or Config.RedisAddr)")
+		}
+		o, err := redisconf.Parse(c.RedisAddr, "")
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		c.RedisOptions = o
 	}
 	if c.Store == nil || c.Keyring == nil {
 		return errors.New("worker: Config.Store and Config.Keyring are required")
@@ -192,7 +204,7 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, rdb: cfg.Redis, owned: map[int]*shardRun{}, log: cfg.Logger.With("worker", cfg.ID)}
 	if p.rdb == nil {
-		p.rdb = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		p.rdb = redis.NewClient(cfg.RedisOptions)
 		p.ownsRedis = true
 	}
 	p.leases = queue.NewLeases(p.rdb, cfg.Shards, cfg.LeaseTTL)

@@ -18,18 +18,18 @@ import (
 
 func init() {
 	register(command{name: "deadletters", usage: "list or replay events that failed their last attempt (list | replay ID)", run: func(ctx context.Context, args []string) error {
-		return runDeadLetters(ctx, args, os.Stdout, os.Stderr)
+		return runDeadLetters(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 	}})
 }
 
-func runDeadLetters(ctx context.Context, args []string, out, errOut io.Writer) error {
+func runDeadLetters(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("deadletters", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
 		fmt.Fprintln(errOut, "usage: switchboard deadletters [flags] list | replay ID")
 		fs.PrintDefaults()
 	}
-	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
+	redisAddr := addRedisFlag(fs)
 	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues")
 	asJSON := fs.Bool("json", false, "list as JSON lines")
 	// Flags may come before or after the verb and the ID:
@@ -49,10 +49,19 @@ func runDeadLetters(ctx context.Context, args []string, out, errOut io.Writer) e
 		return exitError{code: 2}
 	}
 	verb, rest := pos[0], pos[1:]
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+	redisOpts, err := redisOptions(*redisAddr, getenv)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(redisOpts)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if unreachable, err := checkRedis(ctx, rdb, redisOpts); err != nil {
+		return err
+	} else if unreachable != nil {
+		return unreachable
+	}
 	switch verb {
 	case "list":
 		if len(rest) != 0 {

@@ -14,21 +14,21 @@ func TestDeadLettersCommand(t *testing.T) {
 	r := servicetest.StartRedis(t)
 	ctx := context.Background()
 	var out, errOut bytes.Buffer
-	if err := runDeadLetters(ctx, []string{"list", "--redis", r.Addr, "--shards", "4"}, &out, &errOut); err != nil {
+	if err := runDeadLetters(ctx, []string{"list", "--redis", r.Addr, "--shards", "4"}, noEnv, &out, &errOut); err != nil {
 		t.Fatalf("list: %v %s", err, errOut.String())
 	}
 	if !strings.HasPrefix(out.String(), "ID") || strings.Count(out.String(), "\n") != 1 {
 		t.Fatalf("empty list output %q", out.String())
 	}
-	err := runDeadLetters(ctx, []string{"replay", "0123", "--redis", r.Addr}, &out, &errOut)
+	err := runDeadLetters(ctx, []string{"replay", "0123", "--redis", r.Addr}, noEnv, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "no dead letter") {
 		t.Fatalf("replay of unknown id: %v", err)
 	}
 	var ee exitError
-	if err := runDeadLetters(ctx, nil, &out, &errOut); !errors.As(err, &ee) || ee.code != 2 {
+	if err := runDeadLetters(ctx, nil, noEnv, &out, &errOut); !errors.As(err, &ee) || ee.code != 2 {
 		t.Fatalf("no verb: %v", err)
 	}
-	if err := runDeadLetters(ctx, []string{"--redis", r.Addr, "bogus"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "unknown verb") {
+	if err := runDeadLetters(ctx, []string{"--redis", r.Addr, "bogus"}, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "unknown verb") {
 		t.Fatalf("bad verb: %v", err)
 	}
 }

@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/ingest"
 	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/redisconf"
 )
 
 // envAttestationKey holds the HMAC key shared by the edge and ingest.
@@ -54,7 +56,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", defaultIngestListen, "address to serve /v1/hooks/... on (only the edge should reach it)")
 	storeOpts := addStoreFlags(fs)
-	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
+	redisAddr := addRedisFlag(fs)
 	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
 	maxBody := fs.Int64("max-body-bytes", ingest.DefaultMaxBodyBytes, "largest webhook body accepted")
 	metricsAddr := addMetricsFlag(fs, defaultIngestMetrics)
@@ -71,6 +73,10 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	if err != nil {
 		return err
 	}
+	redisOpts, err := redisOptions(*redisAddr, getenv)
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
 
 	st, err := openStore(ctx, storeOpts.DSN())
@@ -78,7 +84,14 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		return err
 	}
 	defer st.Close()
-	q := queue.NewClient(*redisAddr, *shards)
+	rdb := redis.NewClient(redisOpts)
+	defer rdb.Close()
+	if unreachable, err := checkRedis(ctx, rdb, redisOpts); err != nil {
+		return err
+	} else if unreachable != nil {
+		log.Warn("redis not reachable yet; webhooks are answered 503 until it is", "err", unreachable)
+	}
+	q := queue.NewClient("", *shards, queue.WithRedisClient(rdb))
 	defer q.Close()
 
 	h, err := ingest.New(ingest.Config{Store: st, Queue: q, AttestationKey: key, MaxBodyBytes: *maxBody, Logger: log})
@@ -105,7 +118,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	fmt.Fprintf(out, "ingest listening on http://%s (redis %s, %d shards)\n", ln.Addr(), *redisAddr, *shards)
+	fmt.Fprintf(out, "ingest listening on http://%s (redis %s, %d shards)\n", ln.Addr(), redisconf.Display(redisOpts), *shards)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/xds"
 )
 
@@ -61,7 +62,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	fset.StringVar(&c.edgeAdmin, "edge-admin", "127.0.0.1:9902", "edge admin address (/ready, edge /metrics)")
 	fset.StringVar(&c.ingest, "ingest", defaultIngestListen, "ingest address (only the edge talks to it)")
 	fset.StringVar(&c.redisListen, "redis-listen", "127.0.0.1:6390", "address of the private redis-server started by up")
-	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server")
+	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server: host:port or redis://[user:password@]host:port[/db] (rediss://… for TLS), password from $"+redisconf.EnvPassword+" when the URL has none")
 	fset.StringVar(&c.metrics, "metrics-listen", "127.0.0.1:9100", "Prometheus /metrics of the control plane, ingest and workers (the edge's are on --edge-admin)")
 	fset.IntVar(&c.shards, "shards", queue.DefaultShards, "number of shard queues")
 	if err := fset.Parse(args); err != nil {
@@ -112,27 +113,52 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 
 	// Redis first: ingest and the workers need it. It lives on its own
 	// context so that it stops last.
+	// The private one has a generated password (<data dir>/redis.password),
+	// handed to ingest and the workers as their $SWITCHBOARD_REDIS_PASSWORD.
 	redisAddr := c.redisAddr
 	var rs *redisServer
 	if redisAddr == "" {
-		rs, err = startRedisServer(filepath.Join(dataDir, "redis"), c.redisListen, logs.writer("redis"))
+		pw, err := loadOrCreateRedisPassword(dataDir)
+		if err != nil {
+			return err
+		}
+		rs, err = startRedisServer(filepath.Join(dataDir, "redis"), c.redisListen, pw, logs.writer("redis"))
 		if err != nil {
 			return err
 		}
 		defer rs.stop(logs)
 		redisAddr = c.redisListen
+		userEnv := env
+		env = func(name string) string {
+			if name == redisconf.EnvPassword {
+				return pw
+			}
+			return userEnv(name)
+		}
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	redisOpts, err := redisOptions(redisAddr, env)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(redisOpts)
 	defer rdb.Close()
+	var pingErr error
 	if err := waitUntil(ctx, upReadyTimeout, rs.exited(), func(ctx context.Context) bool {
-		return dialable(redisAddr) && rdb.Ping(ctx).Err() == nil
+		if !dialable(redisOpts.Addr) {
+			return false
+		}
+		pingErr = rdb.Ping(ctx).Err()
+		return pingErr == nil || isAuthError(pingErr)
 	}); err != nil {
-		return fmt.Errorf("redis at %s: %w%s", redisAddr, err, rs.logTail())
+		return fmt.Errorf("redis at %s: %w%s", redisconf.Display(redisOpts), err, rs.logTail())
+	}
+	if _, err := checkRedis(ctx, rdb, redisOpts); err != nil {
+		return err
 	}
 	if rs != nil {
-		progress("✓ redis      %s (private redis-server, data in %s)", redisAddr, rs.dir)
+		progress("✓ redis      %s (private redis-server, data in %s, password in %s)", redisOpts.Addr, rs.dir, filepath.Join(dataDir, redisPasswordFile))
 	} else {
-		progress("✓ redis      %s", redisAddr)
+		progress("✓ redis      %s", redisconf.Display(redisOpts))
 	}
 
 	// The parts, each on the run function of its own command.
@@ -183,7 +209,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	workerID := fmt.Sprintf("up-%s-%d", host, os.Getpid())
 	workerDone := g.start(runCtx, "worker", func(ctx context.Context) error {
 		return workerMain(ctx, append([]string{"--redis", redisAddr, "--shards", strconv.Itoa(c.shards), "--id", workerID,
-			"--metrics-listen", "", "--allow-private-agent-urls"}, storeArgs...), logs.writer("worker"))
+			"--metrics-listen", "", "--allow-private-agent-urls"}, storeArgs...), env, logs.writer("worker"))
 	})
 	leases := queue.NewLeases(rdb, c.shards, 15*time.Second)
 	owned := 0
@@ -398,7 +424,7 @@ type redisServer struct {
 
 // startRedisServer starts redis-server from PATH with its data (append-only
 // file) in dir, listening on addr (loopback).
-func startRedisServer(dir, addr string, logw io.Writer) (*redisServer, error) {
+func startRedisServer(dir, addr, password string, logw io.Writer) (*redisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("redis-server is not installed (not on PATH). Install it with:\n" +
@@ -418,10 +444,15 @@ func startRedisServer(dir, addr string, logw io.Writer) (*redisServer, error) {
 	if dir, err = filepath.Abs(dir); err != nil { // redis-server chdirs into --dir
 		return nil, fmt.Errorf("redis data directory: %w", err)
 	}
+	conf, err := writeRedisConfig(dir, password)
+	if err != nil {
+		return nil, err
+	}
 	// Durable enough for a local runtime: an acknowledged webhook must
 	// survive a restart of `up`. The server is bound to loopback, protected
-	// mode on, and never daemonises (we own its lifetime).
-	cmd := exec.Command(bin, "--bind", host, "--port", port, "--dir", dir,
+	// mode on, requires the password (from its configuration file, not the
+	// command line) and never daemonises (we own its lifetime).
+	cmd := exec.Command(bin, conf, "--bind", host, "--port", port, "--dir", dir,
 		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
 		"--daemonize", "no", "--protected-mode", "yes", "--logfile", filepath.Join(dir, "redis.log"))
 	cmd.Stdout, cmd.Stderr = logw, logw

@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-dev/switchboard/provider/telegram"
 	"github.com/switchboard-dev/switchboard/provider/whatsapp"
 	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/worker"
 )
 
@@ -28,14 +29,16 @@ func init() {
 	register(command{name: "worker", usage: "consume shard queues: deliver to agents, send replies", run: runWorker})
 }
 
-func runWorker(ctx context.Context, args []string) error { return workerMain(ctx, args, os.Stderr) }
+func runWorker(ctx context.Context, args []string) error {
+	return workerMain(ctx, args, os.Getenv, os.Stderr)
+}
 
 // workerMain runs a worker pool; logs go to errOut (up prefixes them per part).
-func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
+func workerMain(ctx context.Context, args []string, getenv func(string) string, errOut io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	so := addStoreFlags(fs)
-	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address of the queue")
+	redisAddr := addRedisFlag(fs)
 	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
 	id := fs.String("id", "", "worker id (default hostname-pid); unique per running worker")
 	lease := fs.Duration("lease", 15*time.Second, "shard lease time-to-live: a dead worker's shards are taken over after it")
@@ -56,6 +59,10 @@ func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
 	if *shards <= 0 {
 		return fmt.Errorf("--shards must be positive, got %d", *shards)
 	}
+	redisOpts, err := redisOptions(*redisAddr, getenv)
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
 	keys, err := loadKeyring(so.DataDir)
 	if err != nil {
@@ -71,8 +78,15 @@ func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
 	// the shard queues' depth, retries and dead letters are read from Redis.
 	// Agent URLs are chosen by tenants: connections go through the egress policy.
 	agentHC := &http.Client{Timeout: 30 * time.Second, Transport: metrics.AgentTransport(egress.Transport(*allowPrivate), prometheus.DefaultRegisterer)}
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+	// One connection for the pool, its Asynq servers and the queue metrics,
+	// so the password and TLS apply to all of them.
+	rdb := redis.NewClient(redisOpts)
 	defer rdb.Close()
+	if unreachable, err := checkRedis(ctx, rdb, redisOpts); err != nil {
+		return err
+	} else if unreachable != nil {
+		log.Warn("redis not reachable yet; shards are taken once it is", "err", unreachable)
+	}
 	if err := prometheus.DefaultRegisterer.Register(metrics.NewQueueCollector(rdb, *shards, log)); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if !errors.As(err, &are) {
@@ -84,7 +98,7 @@ func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
 		return err
 	}
 	p, err := worker.New(worker.Config{
-		RedisAddr: *redisAddr, Shards: *shards, ID: *id,
+		Redis: rdb, Shards: *shards, ID: *id,
 		Store: st, Keyring: keys, Logger: log, HTTP: agentHC,
 		LeaseTTL: *lease, Attempts: *attempts,
 		Senders: map[string]worker.TextSender{
@@ -97,7 +111,7 @@ func workerMain(ctx context.Context, args []string, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("worker starting", "id", p.ID(), "redis", *redisAddr, "shards", *shards)
+	log.Info("worker starting", "id", p.ID(), "redis", redisconf.Display(redisOpts), "shards", *shards)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var merr error

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-dev/switchboard/redisconf"
+)
+
+const defaultRedis = "127.0.0.1:6379"
+
+// redisFlagHelp is the --redis help every command that uses the queue shows.
+const redisFlagHelp = "Redis of the queue: host:port, or redis://[user:password@]host:port[/db] (rediss://… for TLS); " +
+	"without a password in the URL, $" + redisconf.EnvPassword + " is the password (keeps it out of process listings)"
+
+// addRedisFlag registers --redis on fs.
+func addRedisFlag(fs *flag.FlagSet) *string {
+	return fs.String("redis", defaultRedis, redisFlagHelp)
+}
+
+// redisOptions parses a --redis setting, with the environment's password
+// when the setting has none.
+func redisOptions(setting string, getenv func(string) string) (*redis.Options, error) {
+	o, err := redisconf.Parse(setting, getenv(redisconf.EnvPassword))
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	return o, nil
+}
+
+// checkRedis pings Redis once at start. A refused authentication is err,
+// saying what to set; any other failure is unreachable, so a long-running
+// part can start anyway (Redis may come up later) while a one-shot command
+// fails. Neither shows the password.
+func checkRedis(ctx context.Context, rdb redis.UniversalClient, o *redis.Options) (unreachable error, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	perr := rdb.Ping(ctx).Err()
+	switch {
+	case perr == nil:
+		return nil, nil
+	case isAuthError(perr):
+		hint := "set " + redisconf.EnvPassword + " (or give the password in the --redis URL)"
+		if o.Password != "" {
+			hint = "check " + redisconf.EnvPassword + " or the --redis URL's user and password"
+		}
+		return nil, fmt.Errorf("redis at %s refused authentication (%s): %s", redisconf.Display(o), firstWord(perr), hint)
+	default:
+		return fmt.Errorf("redis at %s: %w", redisconf.Display(o), perr), nil
+	}
+}
+
+// isAuthError reports Redis's answers to a missing or wrong password.
+func isAuthError(err error) bool {
+	switch firstWord(err) {
+	case "NOAUTH", "WRONGPASS", "NOPERM":
+		return true
+	}
+	return strings.Contains(err.Error(), "without any password configured") // AUTH sent to a server without one
+}
+
+func firstWord(err error) string {
+	w, _, _ := strings.Cut(err.Error(), " ")
+	return w
+}
+
+// redisPasswordFile holds the password of up's private redis-server.
+const redisPasswordFile = "redis.password"
+
+// loadOrCreateRedisPassword reads <dataDir>/redis.password, else generates
+// it (0600, 32 random bytes in hex): the private redis-server is on loopback,
+// but without a password any local user could queue work past the edge.
+func loadOrCreateRedisPassword(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, redisPasswordFile)
+	read := func() (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("redis password: %w", err)
+		}
+		pw := strings.TrimSpace(string(b))
+		if pw == "" {
+			return "", fmt.Errorf("redis password file %s is empty (delete it to have a new one generated)", path)
+		}
+		return pw, nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return read()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("redis password file: %w", err)
+	}
+	pw := rand.Text() + rand.Text() // 52 base32 characters, 256 random bits
+	if err := writeFileExcl(path, []byte(pw+"\n")); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return read()
+		}
+		return "", fmt.Errorf("create redis password file: %w", err)
+	}
+	return pw, nil
+}
+
+// writeRedisConfig writes the private redis-server's password into a
+// configuration file (0600) in its directory: given as --requirepass it
+// would show in the process listing.
+func writeRedisConfig(dir, password string) (string, error) {
+	path := filepath.Join(dir, "redis.conf")
+	content := "# Written by `switchboard up` at every start; the password is " + redisPasswordFile + " in the data directory.\n" +
+		"requirepass \"" + password + "\"\n"
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("redis configuration: %w", err)
+	}
+	// An existing file keeps its mode through O_TRUNC: make it private.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return "", fmt.Errorf("redis configuration: %w", err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return "", fmt.Errorf("redis configuration: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("redis configuration: %w", err)
+	}
+	return path, nil
+}
