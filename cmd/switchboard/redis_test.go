@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/redisconf"
@@ -214,5 +217,47 @@ func TestRedisPasswordFile(t *testing.T) {
 	}
 	if _, err := loadOrCreateRedisPassword(dir); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("empty password file: %v", err)
+	}
+}
+
+// TestUpRedisServerRequiresThePassword: up's private redis-server refuses a
+// client without the password, and the password is not on its command line.
+func TestUpRedisServerRequiresThePassword(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed")
+	}
+	dir := t.TempDir()
+	pw, err := loadOrCreateRedisPassword(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t))
+	rs, err := startRedisServer(filepath.Join(dir, "redis"), addr, pw, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.stop(&lineMux{w: io.Discard})
+	if err := servicetest.WaitTCP(addr, 10*time.Second); err != nil {
+		t.Fatal(err, rs.logTail())
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		pw       string
+		wantAuth bool // refused authentication
+	}{{"", true}, {"wrong", true}, {pw, false}} {
+		o, _ := redisOptions(addr, func(string) string { return tc.pw })
+		rdb := redis.NewClient(o)
+		_, err := checkRedis(ctx, rdb, o)
+		rdb.Close()
+		if (err != nil) != tc.wantAuth {
+			t.Errorf("password %q: %v", tc.pw, err)
+		}
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(rs.cmd.Process.Pid) + "/cmdline")
+	if err == nil && strings.Contains(string(cmdline), pw) {
+		t.Errorf("the password is on redis-server's command line: %q", cmdline)
+	}
+	if strings.Contains(strings.Join(rs.cmd.Args, " "), pw) {
+		t.Errorf("the password is in redis-server's arguments: %q", rs.cmd.Args)
 	}
 }

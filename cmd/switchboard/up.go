@@ -142,13 +142,13 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	}
 	rdb := redis.NewClient(redisOpts)
 	defer rdb.Close()
-	var pingErr error
+	// Ready when it answers, even with a refusal: checkRedis then says why.
 	if err := waitUntil(ctx, upReadyTimeout, rs.exited(), func(ctx context.Context) bool {
 		if !dialable(redisOpts.Addr) {
 			return false
 		}
-		pingErr = rdb.Ping(ctx).Err()
-		return pingErr == nil || isAuthError(pingErr)
+		err := rdb.Ping(ctx).Err()
+		return err == nil || isAuthError(err)
 	}); err != nil {
 		return fmt.Errorf("redis at %s: %w%s", redisconf.Display(redisOpts), err, rs.logTail())
 	}
