@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	gomigrate "github.com/golang-migrate/migrate/v4"
@@ -58,6 +60,25 @@ func SQLiteDSN(path string) string {
 	// The path is a URI path: escape what SQLite would decode or cut at.
 	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + esc + "?" + q.Encode()
+}
+
+// CreateSQLiteFile creates the database file at path, empty and mode 0600,
+// when it does not exist (and its directory, 0700, when missing). SQLite would create it with the umask's mode
+// (usually 0644: readable by every local user, secrets' ciphertexts and all),
+// and it gives the -wal and -shm files the database file's mode. An existing
+// file keeps its mode.
+func CreateSQLiteFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create directory of the sqlite database: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("create sqlite database file: %w", err)
+	}
+	return f.Close()
 }
 
 // Up applies every pending migration. dsn is a file path for SQLite and a
@@ -152,6 +173,9 @@ func run(ctx context.Context, d Dialect, dsn, what string, fn func(*gomigrate.Mi
 	)
 	switch d {
 	case SQLite:
+		if err := CreateSQLiteFile(dsn); err != nil {
+			return err
+		}
 		db, err = sql.Open("sqlite", SQLiteDSN(dsn))
 		if err == nil {
 			drv, err = sqlitemigrate.WithInstance(db, &sqlitemigrate.Config{})

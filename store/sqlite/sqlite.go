@@ -33,7 +33,9 @@ var dialect = &sqlstore.Dialect{
 }
 
 // Open opens (creating when missing, with its directory) the database file at
-// path and migrates it up.
+// path and migrates it up. A new file is created 0600 in a directory created
+// 0700 (its -wal and -shm files take its mode): it holds sealed secrets and
+// every binding.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite store: empty database path")
@@ -42,6 +44,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlite store: create directory for %s: %w", path, err)
 		}
+	}
+	if err := migrate.CreateSQLiteFile(path); err != nil {
+		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
 	}
 	if err := migrate.Up(ctx, migrate.SQLite, path); err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
