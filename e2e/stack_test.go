@@ -97,9 +97,12 @@ func key32() string {
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	rs := servicetest.StartRedis(t)
+	// Redis requires a password, as in production: the stack's processes get
+	// it from the environment, never on a command line.
+	redisPassword := strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
+	rs := servicetest.StartRedisWithPassword(t, redisPassword)
 	s := &stack{t: t, dir: t.TempDir(), fake: newFakeProviders(t)}
-	s.rdb = redis.NewClient(&redis.Options{Addr: rs.Addr})
+	s.rdb = redis.NewClient(&redis.Options{Addr: rs.Addr, Password: redisPassword})
 	t.Cleanup(func() { s.rdb.Close() })
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
 	apiAddr, xdsAddr, edgeAddr, edgeAdmin, ingestAddr, agentAddr := port(), port(), port(), port(), port(), port()
@@ -107,7 +110,7 @@ func startStack(t *testing.T) *stack {
 	s.adminToken = "sbt_e2e_" + strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
 	s.agentKey = "whsec_" + key32()
 	masterKey, edgeKey, attKey := key32(), key32(), key32()
-	s.secret(s.adminToken, s.agentKey, masterKey, edgeKey, attKey)
+	s.secret(s.adminToken, s.agentKey, masterKey, edgeKey, attKey, redisPassword)
 	s.serveMetrics, s.ingestMetrics, s.workerMetrics = "http://"+port()+"/metrics", "http://"+port()+"/metrics", "http://"+port()+"/metrics"
 	env := append(os.Environ(),
 		"SWITCHBOARD_MASTER_KEYS=k1:"+masterKey,
@@ -115,6 +118,7 @@ func startStack(t *testing.T) *stack {
 		"SWITCHBOARD_ATTESTATION_KEY="+attKey,
 		"SWITCHBOARD_ADMIN_TOKEN="+s.adminToken,
 		"SWITCHBOARD_DATA_DIR="+s.dir,
+		"SWITCHBOARD_REDIS_PASSWORD="+redisPassword,
 	)
 	t.Cleanup(func() {
 		// Stop in reverse order; show the logs of a failed test.
