@@ -53,9 +53,9 @@ type Config struct {
 
 	// Refusal reports to ingest (see package rejection): the refusals that
 	// concern a tenant, aggregated per window, for ingest's audit log.
-	ReportURL      *url.URL      // nil: Ingest + rejection.Path
+	ReportURL      *url.URL      // nil: Ingest + filter.ReportPath
 	ReportInterval time.Duration // window; 0: DefaultReportInterval
-	ReportMaxKeys  int           // rows itemised per window; 0: rejection.DefaultMaxKeys
+	ReportMaxKeys  int           // rows itemised per window; 0: filter.DefaultReportMaxKeys
 	ReportQueue    int           // batches waiting to be sent; 0: DefaultReportQueue
 }
 

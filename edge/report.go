@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/filter"
 )
 
@@ -26,9 +25,10 @@ const (
 )
 
 // reporter aggregates the refusals that concern a tenant and sends them to
-// ingest as signed batches (see package rejection), off the request path: a
-// request only takes a lock to bump a counter; a ticker closes the window
-// into a bounded queue, and one sender posts. When ingest is unreachable or
+// ingest as signed batches (filter.ReportAggregator, filter.EncodeReport:
+// the same code the Envoy Wasm plugin uses), off the request path: a request
+// only takes a lock to bump a counter; a ticker closes the window into a
+// bounded queue, and one sender posts. When ingest is unreachable or
 // the queue is full the batch is dropped and its refusals counted in
 // switchboard_edge_reports_dropped_total (they stay in the edge's request
 // counter and logs).
@@ -39,9 +39,9 @@ type reporter struct {
 	interval time.Duration
 
 	mu  sync.Mutex
-	agg *rejection.Aggregator
+	agg *filter.ReportAggregator
 
-	queue   chan rejection.Batch
+	queue   chan filter.ReportBatch
 	dropped prometheus.Counter
 	sent    *prometheus.CounterVec
 }
@@ -49,7 +49,7 @@ type reporter struct {
 func newReporter(h *Host, cfg Config, tr http.RoundTripper) (*reporter, error) {
 	u := cfg.ReportURL
 	if u == nil {
-		u = cfg.Ingest.JoinPath(rejection.Path)
+		u = cfg.Ingest.JoinPath(filter.ReportPath)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("edge: report URL %q: want an http(s) URL", u.Redacted())
@@ -59,8 +59,8 @@ func newReporter(h *Host, cfg Config, tr http.RoundTripper) (*reporter, error) {
 		url:      u.String(),
 		client:   &http.Client{Transport: tr, Timeout: reportTimeout},
 		interval: cfg.ReportInterval,
-		agg:      rejection.NewAggregator(cfg.ReportMaxKeys),
-		queue:    make(chan rejection.Batch, max(cfg.ReportQueue, 1)),
+		agg:      filter.NewReportAggregator(cfg.ReportMaxKeys),
+		queue:    make(chan filter.ReportBatch, max(cfg.ReportQueue, 1)),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_edge_reports_dropped_total",
 			Help: "Refusals concerning a tenant that the edge could not report to ingest for the audit log (ingest unreachable or refused the batch, queue full).",
@@ -78,7 +78,7 @@ func newReporter(h *Host, cfg Config, tr http.RoundTripper) (*reporter, error) {
 
 // note counts d if it concerns a tenant; it never blocks on I/O.
 func (r *reporter) note(d filter.Decision) {
-	if !rejection.Concerns(d) {
+	if !filter.Reportable(d) {
 		return
 	}
 	now := r.h.cfg.Now().Unix()
@@ -95,7 +95,7 @@ func (r *reporter) flush() {
 	if len(rows) == 0 {
 		return
 	}
-	b := rejection.Batch{Version: rejection.Version, ID: rejection.NewBatchID(), Edge: r.h.cfg.NodeID, Rows: rows}
+	b := filter.ReportBatch{Version: filter.ReportVersion, ID: filter.NewReportBatchID(), Edge: r.h.cfg.NodeID, Rows: rows}
 	select {
 	case r.queue <- b:
 	default:
@@ -148,7 +148,7 @@ func (r *reporter) run(ctx context.Context) {
 	}
 }
 
-func (r *reporter) send(ctx context.Context, b rejection.Batch) {
+func (r *reporter) send(ctx context.Context, b filter.ReportBatch) {
 	err := r.post(ctx, b)
 	if err == nil {
 		r.sent.WithLabelValues("sent").Inc()
@@ -159,11 +159,8 @@ func (r *reporter) send(ctx context.Context, b rejection.Batch) {
 	r.h.log.Warn("refusal report dropped", "rows", len(b.Rows), "refusals", b.Refusals(), "err", err)
 }
 
-func (r *reporter) post(ctx context.Context, b rejection.Batch) error {
-	body, err := rejection.Encode(b)
-	if err != nil {
-		return err
-	}
+func (r *reporter) post(ctx context.Context, b filter.ReportBatch) error {
+	body := filter.EncodeReport(b)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
 	if err != nil {
 		return err

@@ -34,7 +34,9 @@ const (
 	FilterName   = "switchboard-verify"
 	ListenerName = "switchboard-edge"
 	RouteName    = "switchboard-hooks"
-	IngestName   = "switchboard-ingest"
+	// IngestName is the ingest cluster; the Wasm plugin dispatches its
+	// refusal reports to it by this name.
+	IngestName = filter.IngestCluster
 	// HooksPrefix is the only path prefix forwarded to ingest.
 	HooksPrefix = "/v1/hooks/"
 	// WasmTypeURL is the only type ECDS may deliver for the filter.

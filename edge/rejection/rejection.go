@@ -1,11 +1,9 @@
-// Package rejection is the edge's refusal report: which refusals concern a
-// tenant, their aggregation per (tenant, provider, reason) over a window with
-// a bounded number of rows, and the signed batch the edge sends to ingest
-// (POST /v1/edge/rejections), which audits each row as webhook.reject.
-//
-// The edge has no store; ingest has one and already audits its own
-// refusals, so the edge reports there. Everything here is pure: the host
-// (edge.Host) owns the clock, the lock, the queue and the HTTP client.
+// Package rejection is the main module's view of the edge refusal report
+// (shared by the native edge and the Envoy Wasm plugin): its types and
+// aggregation are the filter core's (filter.ReportAggregator,
+// filter.EncodeReport; TinyGo-safe, so the plugin uses the same code), and
+// this package adds ingest's strict, fuzzed parser of the batch ingest
+// audits (POST /v1/edge/rejections, each row a webhook.reject).
 //
 // Batch JSON (version 1):
 //
@@ -20,198 +18,56 @@ package rejection
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 
 	"github.com/switchboard-dev/switchboard/filter"
 )
 
-// Path is ingest's endpoint for edge reports.
-const Path = "/v1/edge/rejections"
-
-// Version is the batch format version.
-const Version = 1
-
-// Limits of a batch ingest accepts.
+// The shared definitions (filter/reportbatch.go) under this package's names.
 const (
-	MaxBatchBytes = 1 << 20
-	MaxRows       = 4096
-	maxField      = 128
+	Path           = filter.ReportPath
+	Version        = filter.ReportVersion
+	MaxBatchBytes  = filter.ReportMaxBatchBytes
+	MaxRows        = filter.ReportMaxRows
+	DefaultMaxKeys = filter.DefaultReportMaxKeys
+	maxField       = 128
 )
 
-// DefaultMaxKeys bounds the rows one window itemises.
-const DefaultMaxKeys = 1024
+type (
+	// Row is one aggregated refusal count.
+	Row = filter.ReportRow
+	// Batch is what one flush sends.
+	Batch = filter.ReportBatch
+	// Aggregator counts refusals of one window (bounded); not safe for
+	// concurrent use.
+	Aggregator = filter.ReportAggregator
+)
 
-// Row is one aggregated refusal count.
-type Row struct {
-	Org          string `json:"org,omitempty"`
-	Installation string `json:"installation,omitempty"`
-	Profile      string `json:"profile,omitempty"`
-	Platform     bool   `json:"platform,omitempty"`
-	Provider     string `json:"provider,omitempty"`
-	Reason       string `json:"reason"`
-	Count        int64  `json:"count"`
-	From         int64  `json:"from"` // unix seconds of the first refusal counted
-	To           int64  `json:"to"`   // unix seconds of the last
-	// Summary rows count refusals beyond the row bound, per reason only.
-	Summary bool `json:"summary,omitempty"`
-}
+// Concerns reports whether d is a refusal that concerns a tenant.
+func Concerns(d filter.Decision) bool { return filter.Reportable(d) }
 
-// Batch is what one flush sends.
-type Batch struct {
-	Version int    `json:"version"`
-	ID      string `json:"id"` // random; ingest drops a batch id it has seen (replay)
-	Edge    string `json:"edge"`
-	Rows    []Row  `json:"rows"`
-}
+// NewAggregator itemises at most maxKeys rows per window (<= 0: DefaultMaxKeys).
+func NewAggregator(maxKeys int) *Aggregator { return filter.NewReportAggregator(maxKeys) }
 
-// Refusals counts the refusals a batch's rows hold.
-func (b Batch) Refusals() int64 {
-	var n int64
-	for _, r := range b.Rows {
-		n += r.Count
-	}
-	return n
-}
+// NewBatchID returns a random batch id (32 lowercase hex).
+func NewBatchID() string { return filter.NewReportBatchID() }
 
-// notTenant are the reasons whose request has no established owner: the
-// path names no installation this configuration knows (or none at all).
-var notTenant = map[filter.Reason]bool{
-	filter.ReasonNoConfig:         true,
-	filter.ReasonUnknownIngress:   true,
-	filter.ReasonProviderMismatch: true,
-}
+// Encode returns the batch JSON (filter.EncodeReport; never fails).
+func Encode(b Batch) ([]byte, error) { return filter.EncodeReport(b), nil }
 
 var knownReasons = func() map[string]bool {
 	m := map[string]bool{}
 	for _, r := range filter.Reasons {
-		if !notTenant[r] {
+		if filter.ReportableReason(string(r)) {
 			m[string(r)] = true
 		}
 	}
 	return m
 }()
-
-// Concerns reports whether d is a refusal that concerns a tenant: a reject
-// (not an accept, not an edge-answered handshake) with a reason about a
-// known ingress, whose identity names an org's installation or a platform
-// profile.
-func Concerns(d filter.Decision) bool {
-	if d.Accept || d.Respond || !knownReasons[string(d.Reason)] {
-		return false
-	}
-	id := d.Identity
-	if id.Platform {
-		return id.Profile != ""
-	}
-	return id.Org != "" && id.Installation != ""
-}
-
-type key struct {
-	org, installation, profile, provider, reason string
-	platform                                     bool
-}
-
-// Aggregator counts refusals of one window. It is not safe for concurrent
-// use; the host locks around it.
-type Aggregator struct {
-	max     int
-	rows    map[key]*Row
-	summary map[string]*Row // by reason: bounded by filter.Reasons
-}
-
-// NewAggregator itemises at most maxKeys rows per window (<= 0: DefaultMaxKeys).
-func NewAggregator(maxKeys int) *Aggregator {
-	if maxKeys <= 0 {
-		maxKeys = DefaultMaxKeys
-	}
-	return &Aggregator{max: maxKeys, rows: map[key]*Row{}, summary: map[string]*Row{}}
-}
-
-// Add counts d at time now (unix seconds) if it concerns a tenant, and
-// reports whether it did.
-func (a *Aggregator) Add(d filter.Decision, now int64) bool {
-	if !Concerns(d) {
-		return false
-	}
-	id := d.Identity
-	k := key{org: id.Org, installation: id.Installation, profile: id.Profile, provider: id.Provider,
-		reason: string(d.Reason), platform: id.Platform}
-	r := a.rows[k]
-	if r == nil {
-		if len(a.rows) >= a.max {
-			r = a.summary[k.reason]
-			if r == nil {
-				r = &Row{Reason: k.reason, Summary: true, From: now}
-				a.summary[k.reason] = r
-			}
-		} else {
-			r = &Row{Org: k.org, Installation: k.installation, Profile: k.profile, Platform: k.platform,
-				Provider: k.provider, Reason: k.reason, From: now}
-			a.rows[k] = r
-		}
-	}
-	r.Count++
-	r.From, r.To = min(r.From, now), max(r.To, now)
-	return true
-}
-
-// Len is the number of rows (itemised and summary) the window holds.
-func (a *Aggregator) Len() int { return len(a.rows) + len(a.summary) }
-
-// Take returns the window's rows in a stable order (itemised, then
-// summaries) and starts a new window.
-func (a *Aggregator) Take() []Row {
-	out := make([]Row, 0, a.Len())
-	for _, r := range a.rows {
-		out = append(out, *r)
-	}
-	sort.Sort(byKey(out))
-	n := len(out)
-	for _, r := range a.summary {
-		out = append(out, *r)
-	}
-	sort.Sort(byKey(out[n:]))
-	clear(a.rows)
-	clear(a.summary)
-	return out
-}
-
-type byKey []Row
-
-func (s byKey) Len() int      { return len(s) }
-func (s byKey) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
-func (s byKey) Less(i, j int) bool {
-	a, b := s[i], s[j]
-	for _, p := range [...][2]string{{a.Org, b.Org}, {a.Installation, b.Installation}, {a.Profile, b.Profile},
-		{a.Provider, b.Provider}, {a.Reason, b.Reason}} {
-		if p[0] != p[1] {
-			return p[0] < p[1]
-		}
-	}
-	return !a.Platform && b.Platform
-}
-
-// NewBatchID returns a random batch id (32 lowercase hex).
-func NewBatchID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// Encode returns the batch JSON.
-func Encode(b Batch) ([]byte, error) {
-	if b.Rows == nil {
-		b.Rows = []Row{}
-	}
-	return json.Marshal(b)
-}
 
 // FieldError names the field of a batch that is wrong.
 type FieldError struct {
