@@ -32,6 +32,9 @@ var (
 // now0 is the pinned clock: passed to the plugin as Envoy's request.time.
 const now0 = int64(1_800_000_000)
 
+// nodeID is Envoy's node id as the plugin sees it (node.id property).
+const nodeID = "envoy-test-1"
+
 // harness runs the plugin on one VM: the Go code or the compiled module.
 type harness struct {
 	vm       types.VMContext
@@ -91,7 +94,8 @@ func (h *harness) start(t *testing.T, cfg []byte) *run {
 		WithVMContext(h.vm).
 		WithPluginConfiguration(cfg).
 		WithVMConfiguration(h.vmConfig).
-		WithProperty([]string{"request", "time"}, le)
+		WithProperty([]string{"request", "time"}, le).
+		WithProperty([]string{"node", "id"}, []byte(nodeID))
 	host, reset := proxytest.NewHostEmulator(opt)
 	var once sync.Once
 	r := &run{t: t, host: host, reset: func() { once.Do(reset) }}

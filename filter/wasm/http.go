@@ -207,6 +207,7 @@ func (h *httpContext) reject(d filter.Decision) types.Action {
 		body = []byte(`{"error":"` + string(d.Reason) + `"}`)
 	}
 	h.plugin.count(metricRejected(h.provider, d.Reason))
+	h.plugin.noteRefusal(d) // for the tenant's audit log (report.go)
 	proxywasm.LogInfo(string(d.JSONLine()))
 	if err := proxywasm.SendHttpResponse(uint32(status), contentType(d), body, -1); err != nil {
 		proxywasm.LogErrorf("switchboard: send response: %v", err)

@@ -47,6 +47,9 @@ type vmContext struct {
 	// emulator running the compiled .wasm): vm_config.configuration shows in
 	// Envoy's /config_dump, so production passes keys with host_env_keys.
 	vmKeys map[string]string
+	// reports is the refusal window shared by the VM's plugin contexts
+	// (report.go); nil until the first reportable refusal.
+	reports *filter.ReportAggregator
 }
 
 func (v *vmContext) OnVMStart(vmConfigurationSize int) types.OnVMStartStatus {
@@ -125,6 +128,10 @@ type pluginContext struct {
 	// edge is nil until a configuration is loaded: requests are then refused.
 	edge     *filter.Edge
 	counters map[string]proxywasm.MetricCounter
+	// attKey signs refusal reports; set with the configuration.
+	attKey []byte
+	// reportsInFlight counts report batches dispatched and not yet answered.
+	reportsInFlight int
 }
 
 func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
@@ -141,27 +148,32 @@ func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPlugi
 		proxywasm.LogWarn("switchboard: no configuration; every request is refused (no_config)")
 		return types.OnPluginStartStatusOK
 	}
-	edge, err := p.load(data)
+	edge, attKey, err := p.load(data)
 	if err != nil {
 		// Keep whatever this context had: Envoy NACKs and keeps the previous one.
 		proxywasm.LogCriticalf("switchboard: configuration refused: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	p.edge = edge
+	p.edge, p.attKey = edge, attKey
+	p.startReports()
 	proxywasm.LogInfo("switchboard: configuration loaded")
 	return types.OnPluginStartStatusOK
 }
 
-func (p *pluginContext) load(data []byte) (*filter.Edge, error) {
+func (p *pluginContext) load(data []byte) (*filter.Edge, []byte, error) {
 	edgeKey, err := p.vm.key(EnvEdgeKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	attKey, err := p.vm.key(EnvAttestationKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return loadEdge(data, edgeKey, attKey)
+	edge, err := loadEdge(data, edgeKey, attKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return edge, attKey, nil
 }
 
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
@@ -171,11 +183,13 @@ func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
 // count increments a counter, defining it on first use. Names are built only
 // from configured providers and the core's fixed reasons, never from request
 // bytes, so their number is bounded.
-func (p *pluginContext) count(name string) {
+func (p *pluginContext) count(name string) { p.countN(name, 1) }
+
+func (p *pluginContext) countN(name string, n uint64) {
 	c, ok := p.counters[name]
 	if !ok {
 		c = proxywasm.DefineCounterMetric(name)
 		p.counters[name] = c
 	}
-	c.Increment(1)
+	c.Increment(n)
 }

@@ -9,6 +9,8 @@ import "github.com/switchboard-dev/switchboard/filter"
 //	switchboard_edge.accepted.provider.<provider>
 //	switchboard_edge.responded.provider.<provider>        (edge-answered handshakes)
 //	switchboard_edge.rejected.provider.<provider>.reason.<reason>
+//	switchboard_edge.reports.result.<sent|failed|queue_full>  (refusal report batches)
+//	switchboard_edge.reports_dropped                          (refusals in dropped batches)
 //
 // <provider> is the configured provider of the matched installation, or
 // "none" when no installation matched (unknown ingress, no configuration):
@@ -45,4 +47,15 @@ func label(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// metricReportsDropped counts the refusals of report batches that did not
+// reach ingest's audit log (the native edge's
+// switchboard_edge_reports_dropped_total).
+const metricReportsDropped = metricPrefix + "reports_dropped"
+
+// metricReports counts report batches by result: sent, failed, queue_full
+// (the native edge's switchboard_edge_reports_total{result}).
+func metricReports(result string) string {
+	return metricPrefix + "reports.result." + result
 }
