@@ -14,6 +14,8 @@
 //   - vm_config.environment_variables.host_env_keys: SWITCHBOARD_EDGE_KEY and
 //     SWITCHBOARD_ATTESTATION_KEY (read with os.Getenv).
 //   - failure_policy: FAIL_CLOSED (the default) or FAIL_RELOAD, never FAIL_OPEN.
+//   - a cluster named switchboard-ingest (filter.IngestCluster, which the xDS
+//     translation emits): refusal reports are dispatched to it (report.go).
 package main
 
 import (
