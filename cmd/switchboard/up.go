@@ -77,6 +77,17 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	if c.shards <= 0 {
 		return fmt.Errorf("--shards must be positive, got %d", c.shards)
 	}
+	if c.redisAddr == "" {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			return errRedisServerMissing
+		}
+	}
+	// Readiness is checked by dialling each address, which another program
+	// already listening there would pass: refuse taken addresses up front,
+	// naming the flag that moves them.
+	if err := c.checkListenAddrs(); err != nil {
+		return err
+	}
 	dataDir := so.DataDir
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -414,6 +425,44 @@ func httpOK(ctx context.Context, url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+var errRedisServerMissing = errors.New("redis-server is not installed (not on PATH). Install it with:\n" +
+	"    sudo apt-get install redis-server     # Debian / Ubuntu\n" +
+	"then run `switchboard up` again (or pass --redis HOST:PORT to use a Redis you already run)")
+
+// checkListenAddrs refuses to start when an address up would listen on is
+// already taken (or invalid), naming the flag and address.
+func (c *upConfig) checkListenAddrs() error {
+	addrs := []struct{ flag, addr string }{
+		{"--api", c.api}, {"--xds", c.xds}, {"--metrics-listen", c.metrics},
+		{"--ingest", c.ingest}, {"--edge", c.edge}, {"--edge-admin", c.edgeAdmin},
+	}
+	if c.redisAddr == "" {
+		addrs = append(addrs, struct{ flag, addr string }{"--redis-listen", c.redisListen})
+	}
+	seen := map[string]string{}
+	for _, a := range addrs {
+		if a.addr == "" {
+			continue // a part that is switched off
+		}
+		if other, dup := seen[a.addr]; dup {
+			return fmt.Errorf("%s %s: the same address as %s; give each part its own address", a.flag, a.addr, other)
+		}
+		seen[a.addr] = a.flag
+		if a.flag == "--redis-listen" && dialable(a.addr) {
+			return fmt.Errorf("--redis-listen %s: something already listens there (another `switchboard up`?); pick another address or pass --redis %s to use it", a.addr, a.addr)
+		}
+		ln, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("%s %s: address already in use (another `switchboard up` or another program listens there); stop it or pick another address with %s", a.flag, a.addr, a.flag)
+			}
+			return fmt.Errorf("%s %s: cannot listen there: %w", a.flag, a.addr, err)
+		}
+		ln.Close()
+	}
+	return nil
+}
+
 // redisServer is the private redis-server of `up`.
 type redisServer struct {
 	dir  string
@@ -427,9 +476,7 @@ type redisServer struct {
 func startRedisServer(dir, addr, password string, logw io.Writer) (*redisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return nil, errors.New("redis-server is not installed (not on PATH). Install it with:\n" +
-			"    sudo apt-get install redis-server     # Debian / Ubuntu\n" +
-			"then run `switchboard up` again (or pass --redis HOST:PORT to use a Redis you already run)")
+		return nil, errRedisServerMissing
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -114,4 +115,40 @@ func httpGetStatus(u string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// A taken address is refused before anything starts, naming the flag: up's
+// readiness checks dial each address, which another program listening there
+// would pass (it then failed on a missing admin token file).
+func TestUpRefusesATakenAddressNamingItsFlag(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
+	for _, flag := range []string{"--api", "--xds", "--edge", "--edge-admin", "--ingest", "--metrics-listen"} {
+		t.Run(flag, func(t *testing.T) {
+			addrs := map[string]string{"--api": port(), "--xds": port(), "--edge": port(), "--edge-admin": port(),
+				"--ingest": port(), "--metrics-listen": port()}
+			addrs[flag] = taken.Addr().String()
+			args := []string{"--data-dir", t.TempDir(), "--redis", "127.0.0.1:1"}
+			for f, a := range addrs {
+				args = append(args, f, a)
+			}
+			err := up(context.Background(), args, func(string) string { return "" }, &syncBuffer{}, &syncBuffer{})
+			want := flag + " " + taken.Addr().String() + ": address already in use"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want it to contain %q", err, want)
+			}
+		})
+	}
+	t.Run("same address twice", func(t *testing.T) {
+		a := port()
+		err := up(context.Background(), []string{"--data-dir", t.TempDir(), "--redis", "127.0.0.1:1", "--api", port(), "--xds", port(),
+			"--edge", a, "--edge-admin", a, "--ingest", port(), "--metrics-listen", port()}, func(string) string { return "" }, &syncBuffer{}, &syncBuffer{})
+		if err == nil || !strings.Contains(err.Error(), "--edge-admin "+a+": the same address as --edge") {
+			t.Fatalf("err = %v, want the duplicate named", err)
+		}
+	})
 }
