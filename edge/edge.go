@@ -74,6 +74,7 @@ type Host struct {
 
 	mu       sync.Mutex
 	acked    string // last version loaded and ACKed
+	raw      []byte // that configuration's JSON (sealed secrets only), for GET /config
 	rejected []string
 	changed  chan struct{}
 }
@@ -292,6 +293,7 @@ func (h *Host) apply(resp *discovery.DiscoveryResponse) error {
 	h.current.Store(e)
 	h.mu.Lock()
 	h.acked = resp.GetVersionInfo()
+	h.raw = js
 	close(h.changed)
 	h.changed = make(chan struct{})
 	h.mu.Unlock()
@@ -440,9 +442,23 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// AdminHandler serves /metrics and /ready (bind it to loopback).
+// AdminHandler serves /metrics, /ready and /config (bind it to loopback).
 func (h *Host) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	// The configuration in force, as `switchboard verify --config` reads it:
+	// the operator's answer to "why was my webhook refused?". Its secrets are
+	// sealed under the edge key, as in any xDS snapshot or config dump.
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		raw := h.raw
+		h.mu.Unlock()
+		if raw == nil {
+			writeJSON(w, http.StatusServiceUnavailable, []byte(`{"error":"no_config"}`))
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, raw)
+	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		if !h.Ready() {

@@ -198,11 +198,28 @@ func TestEdgeLifecycle(t *testing.T) {
 	if code, body := do(t, slackRequest(t, srv.URL, first.IngressID, "slack-secret-1", false)); code != 503 || !strings.Contains(body, "no_config") {
 		t.Fatalf("before first config: %d %s", code, body)
 	}
+	rec := httptest.NewRecorder()
+	h.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/config", nil))
+	if rec.Code != 503 {
+		t.Fatalf("GET /config before the first configuration: %d %s", rec.Code, rec.Body)
+	}
 	start()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := h.WaitVersion(ctx, func(v string) bool { return v != "" }); err != nil {
 		t.Fatal(err)
+	}
+	// GET /config on the admin handler is the configuration in force, in the
+	// format `switchboard verify --config` reads.
+	rec = httptest.NewRecorder()
+	h.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/config", nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET /config: %d %s", rec.Code, rec.Body)
+	}
+	if dumped, err := filter.Load(rec.Body.Bytes(), edgeKey); err != nil {
+		t.Fatalf("GET /config does not load: %v", err)
+	} else if dumped.Version() != h.Version() || dumped.Len() != 1 {
+		t.Fatalf("GET /config: version %q (%d entries), in force %q", dumped.Version(), dumped.Len(), h.Version())
 	}
 
 	// Accepted, with spoofed identity headers replaced by the attested ones.
@@ -254,7 +271,7 @@ func TestEdgeLifecycle(t *testing.T) {
 	eventually(t, 10*time.Second, "edge caught up after reconnect", expect(t, srv.URL, third.IngressID, "slack-secret-3", 200, ""))
 
 	// Metrics by provider and reason on the admin handler.
-	rec := httptest.NewRecorder()
+	rec = httptest.NewRecorder()
 	h.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{
 		`switchboard_edge_requests_total{decision="reject",provider="slack",reason="bad_signature"} `,

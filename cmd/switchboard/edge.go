@@ -29,7 +29,7 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", "127.0.0.1:8443", "address serving /v1/hooks/... (put TLS in front, or run behind your load balancer)")
-	admin := fs.String("admin", "127.0.0.1:9902", "admin address (/metrics, /ready); keep it on loopback")
+	admin := fs.String("admin", "127.0.0.1:9902", "admin address (/metrics, /ready, /config: the configuration in force); keep it on loopback")
 	controlPlane := fs.String("xds", defaultXDSListen, "xDS (ADS) server of the control plane")
 	ingestURL := fs.String("ingest", "http://127.0.0.1:8090", "ingest base URL accepted requests are forwarded to")
 	host, _ := os.Hostname()

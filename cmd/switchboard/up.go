@@ -59,7 +59,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	fset.StringVar(&c.api, "api", defaultListen, "binding API address")
 	fset.StringVar(&c.xds, "xds", defaultXDSListen, "xDS (ADS) server address (Envoy nodes and the edge subscribe here)")
 	fset.StringVar(&c.edge, "edge", "127.0.0.1:8443", "edge address: providers POST to http://<edge>/v1/hooks/<provider>/<ingress-id>")
-	fset.StringVar(&c.edgeAdmin, "edge-admin", "127.0.0.1:9902", "edge admin address (/ready, edge /metrics)")
+	fset.StringVar(&c.edgeAdmin, "edge-admin", "127.0.0.1:9902", "edge admin address (/ready, edge /metrics, /config)")
 	fset.StringVar(&c.ingest, "ingest", defaultIngestListen, "ingest address (only the edge talks to it)")
 	fset.StringVar(&c.redisListen, "redis-listen", "127.0.0.1:6390", "address of the private redis-server started by up")
 	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server: host:port or redis://[user:password@]host:port[/db] (rediss://… for TLS), password from $"+redisconf.EnvPassword+" when the URL has none")
