@@ -20,7 +20,7 @@ func runMigrate(ctx context.Context, args []string, out, errOut io.Writer) error
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	opts := addStoreFlags(fs)
-	yes := fs.Bool("yes", false, "confirm `down` (drops every table and its data)")
+	yes := fs.Bool("yes", false, "confirm down (drops every table and its data)")
 	fs.Usage = func() {
 		fmt.Fprintln(errOut, "usage: switchboard migrate up|down|status [flags]")
 		fs.PrintDefaults()
