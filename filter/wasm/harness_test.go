@@ -55,7 +55,7 @@ func eachVM(t *testing.T, fn func(t *testing.T, h *harness)) {
 		path := os.Getenv(EnvFilterWasm)
 		if path == "" {
 			t.Skip(EnvFilterWasm + " is not set: build the plugin with `make filter` (needs TinyGo) and set " +
-				EnvFilterWasm + "=bin/filter.wasm to run this test on the compiled module too")
+				EnvFilterWasm + "=$PWD/bin/filter.wasm (an absolute path: the test runs in filter/wasm) to run this test on the compiled module too")
 		}
 		code, err := os.ReadFile(path)
 		if err != nil {
