@@ -490,3 +490,37 @@ func TestRevokeAgency(t *testing.T) {
 		t.Fatalf("client org token after its agency was revoked: %d, want 200", s)
 	}
 }
+
+// An installation that verifies with its profile's secret must not get a
+// secret of that purpose by rotation: its own would replace the profile's at
+// the edge at once, ignoring previous_valid_until. The API refuses, names the
+// profile route, and writes nothing.
+func TestRotationOfInheritedSecretRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	f := h.fixture()
+	a1 := f.org["A1"] // its installation has a bot_token; signing is the profile's
+	ctx := context.Background()
+	before, err := h.raw.ListSecrets(ctx, store.OwnerInstallation, a1.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, out := h.call("POST", "/v1/installations/"+a1.inst+"/secrets/signing/rotate", f.orgTok, map[string]any{"value": slackSigning2, "previous_valid_until": rotateUntil})
+	e, _ := out["error"].(map[string]any)
+	if status != 409 || e["code"] != "conflict" || !strings.Contains(e["message"].(string), "/v1/profiles/"+a1.prof+"/secrets/signing/rotate") {
+		t.Fatalf("rotate inherited signing: %d %v", status, out)
+	}
+	after, err := h.raw.ListSecrets(ctx, store.OwnerInstallation, a1.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("refused rotation wrote secrets: %d before, %d after", len(before), len(after))
+	}
+	// Its own secret rotates as before; so does the profile's.
+	if status, out := h.call("POST", "/v1/installations/"+a1.inst+"/secrets/bot_token/rotate", f.orgTok, map[string]any{"value": "xoxb-rotated-value", "previous_valid_until": rotateUntil}); status != 200 {
+		t.Fatalf("rotate own bot_token: %d %v", status, out)
+	}
+	if status, out := h.call("POST", "/v1/profiles/"+a1.prof+"/secrets/signing/rotate", f.orgTok, map[string]any{"value": slackSigning2, "previous_valid_until": rotateUntil}); status != 200 {
+		t.Fatalf("rotate profile signing: %d %v", status, out)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -19,6 +20,9 @@ type secretOwner struct {
 	checks   map[string]secretCheck
 	revoked  bool
 	generate bool // the value may be omitted and is then generated (agent signing secrets)
+	// inheritsFrom is the profile an installation takes a purpose's secrets
+	// from while it has none of its own (its org's own profile only).
+	inheritsFrom string
 }
 
 type rotateView struct {
@@ -84,6 +88,17 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, p principal, loa
 		if o.revoked {
 			return conflict("%s %s is revoked", o.kind, o.id)
 		}
+		// An installation's own secret of a purpose replaces its profile's at
+		// the edge and in the worker: rotating one in here would end the
+		// profile's secret at once, not at previous_valid_until.
+		if o.inheritsFrom != "" {
+			if inherited, err := usesProfileSecret(ctx, q, o, purpose, now); err != nil {
+				return err
+			} else if inherited {
+				return conflict("%s %s has no %s secret of its own: it uses profile %s's, which this rotation would replace at once; rotate it on the profile (POST /v1/profiles/%s/secrets/%s/rotate)",
+					o.kind, o.id, purpose, o.inheritsFrom, o.inheritsFrom, purpose)
+			}
+		}
 		if err := q.ExpireSecrets(ctx, o.kind, o.id, purpose, until); err != nil {
 			return storeErr(err, "expire previous secrets")
 		}
@@ -120,8 +135,41 @@ func (s *Server) rotateInstallationSecret(w http.ResponseWriter, r *http.Request
 		if err != nil {
 			return secretOwner{}, err
 		}
-		return secretOwner{kind: store.OwnerInstallation, id: i.ID, orgID: i.OrgID, checks: providerSecrets[i.Provider], revoked: i.RevokedAt != nil}, nil
+		o := secretOwner{kind: store.OwnerInstallation, id: i.ID, orgID: i.OrgID, checks: providerSecrets[i.Provider], revoked: i.RevokedAt != nil}
+		pr, err := q.GetProfile(ctx, i.ProfileID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return secretOwner{}, storeErr(err, "load profile")
+		}
+		if err == nil && pr.OwnerOrgID != store.OwnerPlatform && pr.OwnerOrgID == i.OrgID {
+			o.inheritsFrom = pr.ID
+		}
+		return o, nil
 	})
+}
+
+// usesProfileSecret reports whether installation o verifies or sends with its
+// profile's secret of purpose: it has none of its own, and the profile has
+// one that is still valid.
+func usesProfileSecret(ctx context.Context, q store.Queries, o secretOwner, purpose string, now time.Time) (bool, error) {
+	own, err := q.ListSecrets(ctx, o.kind, o.id)
+	if err != nil {
+		return false, storeErr(err, "list secrets")
+	}
+	for _, s := range own {
+		if s.Purpose == purpose {
+			return false, nil
+		}
+	}
+	prof, err := q.ListSecrets(ctx, store.OwnerProfile, o.inheritsFrom)
+	if err != nil {
+		return false, storeErr(err, "list profile secrets")
+	}
+	for _, s := range prof {
+		if s.Purpose == purpose && (s.NotAfter == nil || s.NotAfter.After(now)) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Server) rotateProfileSecret(w http.ResponseWriter, r *http.Request, p principal) error {
