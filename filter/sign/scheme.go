@@ -2,8 +2,10 @@ package sign
 
 import (
 	"crypto/ed25519"
-	"fmt"
-	"net/url"
+	"errors"
+	"strconv"
+
+	"github.com/switchboard-dev/switchboard/filter"
 )
 
 // Request describes what to sign for Headers. Which fields matter depends on
@@ -26,7 +28,7 @@ type Request struct {
 	URL string
 	// Form holds Twilio's form parameters; nil means parse Body as a form.
 	// For Twilio JSON bodies use TwilioJSON, which also changes the URL.
-	Form url.Values
+	Form map[string][]string
 	// ID is the message id (Standard Webhooks) or delivery id (GitHub).
 	ID string
 }
@@ -44,13 +46,17 @@ func Headers(r Request) ([][2]string, error) {
 		return Discord(r.PrivateKey, r.Now, r.Body)
 	case "twilio_sha1":
 		if r.URL == "" {
-			return nil, fmt.Errorf("twilio: the full URL Twilio calls is required")
+			return nil, errors.New("twilio: the full URL Twilio calls is required")
 		}
 		form := r.Form
 		if form == nil {
-			var err error
-			if form, err = url.ParseQuery(string(r.Body)); err != nil {
-				return nil, fmt.Errorf("twilio: body is not a form: %w", err)
+			pairs, err := filter.ParseForm(string(r.Body))
+			if err != nil {
+				return nil, errors.New("twilio: body is not a form: " + err.Error())
+			}
+			form = map[string][]string{}
+			for _, kv := range pairs {
+				form[kv[0]] = append(form[kv[0]], kv[1])
 			}
 		}
 		return Twilio(r.Secret, r.URL, form), nil
@@ -61,6 +67,6 @@ func Headers(r Request) ([][2]string, error) {
 	case "github_sha256":
 		return GitHub(r.Secret, r.Body, r.ID), nil
 	default:
-		return nil, fmt.Errorf("unknown scheme %q", r.Scheme)
+		return nil, errors.New("unknown scheme " + strconv.Quote(r.Scheme))
 	}
 }

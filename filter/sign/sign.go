@@ -17,8 +17,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,11 +82,28 @@ func Meta(appSecret string, body []byte) [][2]string {
 // MetaVerifyQuery is the query string of Meta's GET subscription handshake
 // (not signed: the edge compares the verify token and echoes the challenge).
 func MetaVerifyQuery(verifyToken, challenge string) string {
-	v := url.Values{}
-	v.Set("hub.mode", "subscribe")
-	v.Set("hub.verify_token", verifyToken)
-	v.Set("hub.challenge", challenge)
-	return v.Encode()
+	// Keys in sorted order, as url.Values.Encode writes them.
+	return "hub.challenge=" + queryEscape(challenge) + "&hub.mode=subscribe&hub.verify_token=" + queryEscape(verifyToken)
+}
+
+// queryEscape escapes s for a query component like url.QueryEscape (the
+// filter module uses no net package): unreserved bytes stay, space is '+',
+// every other byte is %XX.
+func queryEscape(s string) string {
+	const hexUpper = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hexUpper[c>>4], hexUpper[c&15])
+		}
+	}
+	return string(b)
 }
 
 // GitHub returns the headers of a GitHub webhook delivery. deliveryID may
@@ -140,7 +155,7 @@ func DiscordSignature(priv ed25519.PrivateKey, timestamp string, body []byte) st
 // public key, hex, as Discord shows it).
 func Discord(priv ed25519.PrivateKey, ts int64, body []byte) ([][2]string, error) {
 	if len(priv) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("discord private key: %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
+		return nil, errors.New("discord private key: " + strconv.Itoa(len(priv)) + " bytes, want " + strconv.Itoa(ed25519.PrivateKeySize))
 	}
 	t := strconv.FormatInt(ts, 10)
 	return [][2]string{
@@ -152,7 +167,7 @@ func Discord(priv ed25519.PrivateKey, ts int64, body []byte) ([][2]string, error
 // TwilioSignature is base64 HMAC-SHA1 under the auth token of the full URL as
 // Twilio called it, followed, for form posts, by every parameter sorted by
 // name (values of a repeated name sorted too), name then value, concatenated.
-// url.Values can be passed as params.
+// url.Values can be passed as params (same underlying map type).
 func TwilioSignature(authToken, fullURL string, params map[string][]string) string {
 	names := make([]string, 0, len(params))
 	for k := range params {
@@ -216,7 +231,7 @@ func StandardWebhooksKey(secret string) ([]byte, error) {
 	}
 	key, err := base64.StdEncoding.DecodeString(secret[len(StandardWebhooksPrefix):])
 	if err != nil {
-		return nil, fmt.Errorf("standard webhooks secret: base64 after whsec_: %w", err)
+		return nil, errors.New("standard webhooks secret: base64 after whsec_: " + err.Error())
 	}
 	if len(key) == 0 {
 		return nil, errors.New("standard webhooks secret: empty key")
@@ -228,7 +243,7 @@ func StandardWebhooksKey(secret string) ([]byte, error) {
 func NewStandardWebhooksSecret() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("standard webhooks secret: %w", err)
+		return "", errors.New("standard webhooks secret: " + err.Error())
 	}
 	return StandardWebhooksPrefix + base64.StdEncoding.EncodeToString(b), nil
 }
@@ -264,7 +279,7 @@ func StandardWebhooks(id string, ts int64, body []byte, secrets ...string) ([][2
 	for i, s := range secrets {
 		sig, err := StandardWebhooksSignature(s, id, ts, body)
 		if err != nil {
-			return nil, fmt.Errorf("secret %d: %w", i, err)
+			return nil, errors.New("secret " + strconv.Itoa(i) + ": " + err.Error())
 		}
 		sigs = append(sigs, sig)
 	}

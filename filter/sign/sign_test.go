@@ -203,3 +203,15 @@ func TestHeadersDispatch(t *testing.T) {
 		}
 	}
 }
+
+// queryEscape must agree with net/url's (which the filter module may not import).
+func FuzzQueryEscape(f *testing.F) {
+	for _, s := range []string{"", "abc", "a b&c=d", "ünï/cødé?#%+", "\x00\xff~-_."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := queryEscape(s), url.QueryEscape(s); got != want {
+			t.Fatalf("queryEscape(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
