@@ -12,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/worker"
 )
 
@@ -30,7 +29,8 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		fs.PrintDefaults()
 	}
 	redisAddr := addRedisFlag(fs)
-	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues")
+	var shards int
+	shardsFlag(fs, &shards)
 	asJSON := fs.Bool("json", false, "list as JSON lines")
 	// Flags may come before or after the verb and the ID:
 	// `deadletters replay ID --redis X`.
@@ -49,6 +49,9 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		return exitError{code: 2}
 	}
 	verb, rest := pos[0], pos[1:]
+	if err := checkShards(shards); err != nil {
+		return err
+	}
 	redisOpts, err := redisOptions(*redisAddr, getenv)
 	if err != nil {
 		return err
@@ -67,7 +70,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		if len(rest) != 0 {
 			return fmt.Errorf("list takes no arguments, got %v", rest)
 		}
-		dl, err := worker.DeadLetters(ctx, rdb, *shards)
+		dl, err := worker.DeadLetters(ctx, rdb, shards)
 		if err != nil {
 			return err
 		}
@@ -91,7 +94,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		if len(rest) != 1 {
 			return fmt.Errorf("replay takes exactly one dead-letter ID, got %d arguments", len(rest))
 		}
-		if err := worker.Replay(ctx, rdb, *shards, rest[0]); err != nil {
+		if err := worker.Replay(ctx, rdb, shards, rest[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "replayed %s\n", rest[0])

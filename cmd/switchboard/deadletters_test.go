@@ -31,4 +31,8 @@ func TestDeadLettersCommand(t *testing.T) {
 	if err := runDeadLetters(ctx, []string{"--redis", r.Addr, "bogus"}, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "unknown verb") {
 		t.Fatalf("bad verb: %v", err)
 	}
+	// The shard count is checked like ingest's and the worker's (0 would divide by zero).
+	if err := runDeadLetters(ctx, []string{"list", "--redis", r.Addr, "--shards", "0"}, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--shards must be positive") {
+		t.Fatalf("--shards 0: %v", err)
+	}
 }

@@ -57,7 +57,8 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	listen := fs.String("listen", defaultIngestListen, "address to serve /v1/hooks/... on (only the edge should reach it)")
 	storeOpts := addStoreFlags(fs)
 	redisAddr := addRedisFlag(fs)
-	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
+	var shards int
+	shardsFlag(fs, &shards)
 	maxBody := fs.Int64("max-body-bytes", ingest.DefaultMaxBodyBytes, "largest webhook body accepted")
 	metricsAddr := addMetricsFlag(fs, defaultIngestMetrics)
 	if err := fs.Parse(args); err != nil {
@@ -66,8 +67,8 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if *shards <= 0 {
-		return fmt.Errorf("--shards must be positive, got %d", *shards)
+	if err := checkShards(shards); err != nil {
+		return err
 	}
 	key, err := readAttestationKey(getenv)
 	if err != nil {
@@ -91,7 +92,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	} else if unreachable != nil {
 		log.Warn("redis not reachable yet; webhooks are answered 503 until it is", "err", unreachable)
 	}
-	q := queue.NewClient("", *shards, queue.WithRedisClient(rdb))
+	q := queue.NewClient("", shards, queue.WithRedisClient(rdb))
 	defer q.Close()
 
 	h, err := ingest.New(ingest.Config{Store: st, Queue: q, AttestationKey: key, MaxBodyBytes: *maxBody, Logger: log})
@@ -118,7 +119,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	fmt.Fprintf(out, "ingest listening on http://%s (redis %s, %d shards)\n", ln.Addr(), redisconf.Display(redisOpts), *shards)
+	fmt.Fprintf(out, "ingest listening on http://%s (redis %s, %d shards)\n", ln.Addr(), redisconf.Display(redisOpts), shards)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 )
 
@@ -26,6 +27,19 @@ const redisFlagHelp = "Redis of the queue: host:port, or redis://[user:password@
 // addRedisFlag registers --redis on fs.
 func addRedisFlag(fs *flag.FlagSet) *string {
 	return fs.String("redis", defaultRedis, redisFlagHelp)
+}
+
+// shardsFlag is the shard-count flag of every command on the shard queues;
+// ingest and workers must agree on it, or sessions land in unread queues.
+func shardsFlag(fs *flag.FlagSet, p *int) {
+	fs.IntVar(p, "shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
+}
+
+func checkShards(n int) error {
+	if n <= 0 {
+		return fmt.Errorf("--shards must be positive, got %d", n)
+	}
+	return nil
 }
 
 // redisOptions parses a --redis setting, with the environment's password

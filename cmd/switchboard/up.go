@@ -64,7 +64,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	fset.StringVar(&c.redisListen, "redis-listen", "127.0.0.1:6390", "address of the private redis-server started by up")
 	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server: host:port or redis://[user:password@]host:port[/db] (rediss://… for TLS), password from $"+redisconf.EnvPassword+" when the URL has none")
 	fset.StringVar(&c.metrics, "metrics-listen", "127.0.0.1:9100", "Prometheus /metrics of the control plane, ingest and workers (the edge's are on --edge-admin)")
-	fset.IntVar(&c.shards, "shards", queue.DefaultShards, "number of shard queues")
+	shardsFlag(fset, &c.shards)
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -74,8 +74,8 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	if fset.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fset.Args())
 	}
-	if c.shards <= 0 {
-		return fmt.Errorf("--shards must be positive, got %d", c.shards)
+	if err := checkShards(c.shards); err != nil {
+		return err
 	}
 	if c.redisAddr == "" {
 		if _, err := exec.LookPath("redis-server"); err != nil {

@@ -20,7 +20,6 @@ import (
 	"github.com/switchboard-dev/switchboard/provider/slack"
 	"github.com/switchboard-dev/switchboard/provider/telegram"
 	"github.com/switchboard-dev/switchboard/provider/whatsapp"
-	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/worker"
 )
@@ -39,7 +38,8 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	fs.SetOutput(errOut)
 	so := addStoreFlags(fs)
 	redisAddr := addRedisFlag(fs)
-	shards := fs.Int("shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
+	var shards int
+	shardsFlag(fs, &shards)
 	id := fs.String("id", "", "worker id (default hostname-pid); unique per running worker")
 	lease := fs.Duration("lease", 15*time.Second, "shard lease time-to-live: a dead worker's shards are taken over after it")
 	attempts := fs.Int("attempts", 8, "delivery attempts per event before it becomes a dead letter")
@@ -56,8 +56,8 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if *shards <= 0 {
-		return fmt.Errorf("--shards must be positive, got %d", *shards)
+	if err := checkShards(shards); err != nil {
+		return err
 	}
 	redisOpts, err := redisOptions(*redisAddr, getenv)
 	if err != nil {
@@ -87,7 +87,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	} else if unreachable != nil {
 		log.Warn("redis not reachable yet; shards are taken once it is", "err", unreachable)
 	}
-	if err := prometheus.DefaultRegisterer.Register(metrics.NewQueueCollector(rdb, *shards, log)); err != nil {
+	if err := prometheus.DefaultRegisterer.Register(metrics.NewQueueCollector(rdb, shards, log)); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if !errors.As(err, &are) {
 			return err
@@ -98,7 +98,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	p, err := worker.New(worker.Config{
-		Redis: rdb, Shards: *shards, ID: *id,
+		Redis: rdb, Shards: shards, ID: *id,
 		Store: st, Keyring: keys, Logger: log, HTTP: agentHC,
 		LeaseTTL: *lease, Attempts: *attempts,
 		Senders: map[string]worker.TextSender{
@@ -111,7 +111,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	log.Info("worker starting", "id", p.ID(), "redis", redisconf.Display(redisOpts), "shards", *shards)
+	log.Info("worker starting", "id", p.ID(), "redis", redisconf.Display(redisOpts), "shards", shards)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var merr error
