@@ -87,22 +87,11 @@ func TestIngestCommandServes(t *testing.T) {
 		t.Fatal(err, <-done)
 	}
 
-	body := []byte(`{"update_id":42,"message":{"message_id":1,"from":{"id":7,"is_bot":false},"chat":{"id":7,"type":"private"},"text":"hi"}}`)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/hooks/telegram/ing_a", bytes.NewReader(body))
-	id := filter.Identity{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "telegram", IngressID: "ing_a"}
-	for _, kv := range filter.Attest(key, id, body, time.Now().Unix()) {
-		req.Header.Set(kv[0], kv[1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d", resp.StatusCode)
+	if code := postAttestedTelegram(t, addr, key); code != http.StatusOK {
+		t.Fatalf("status %d", code)
 	}
 	// Unattested: refused.
-	resp, err = http.Post("http://"+addr+"/v1/hooks/telegram/ing_a", "application/json", bytes.NewReader(body))
+	resp, err := http.Post("http://"+addr+"/v1/hooks/telegram/ing_a", "application/json", strings.NewReader(telegramUpdate))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,4 +114,25 @@ func TestIngestCommandServes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("ingest exited: %v", err)
 	}
+}
+
+// telegramUpdate is a Telegram update for installation inst_a (ingress ing_a).
+const telegramUpdate = `{"update_id":42,"message":{"message_id":1,"from":{"id":7,"is_bot":false},"chat":{"id":7,"type":"private"},"text":"hi"}}`
+
+// postAttestedTelegram posts telegramUpdate to ingest at addr as the edge
+// would (attested under key for org_a/inst_a) and returns the status.
+func postAttestedTelegram(t *testing.T, addr string, key []byte) int {
+	t.Helper()
+	body := []byte(telegramUpdate)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/hooks/telegram/ing_a", bytes.NewReader(body))
+	id := filter.Identity{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "telegram", IngressID: "ing_a"}
+	for _, kv := range filter.Attest(key, id, body, time.Now().Unix()) {
+		req.Header.Set(kv[0], kv[1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/store"
@@ -131,19 +130,8 @@ func TestRedisPasswordIngestAndWorker(t *testing.T) {
 	if !strings.Contains(ingestOut.String(), "redis redis://:xxxxx@"+r.Addr) {
 		t.Errorf("ingest does not show the Redis address redacted: %q", ingestOut.String())
 	}
-	body := []byte(`{"update_id":42,"message":{"message_id":1,"from":{"id":7,"is_bot":false},"chat":{"id":7,"type":"private"},"text":"hi"}}`)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+ingestAddr+"/v1/hooks/telegram/ing_a", bytes.NewReader(body))
-	id := filter.Identity{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "telegram", IngressID: "ing_a"}
-	for _, kv := range filter.Attest(attKey, id, body, time.Now().Unix()) {
-		req.Header.Set(kv[0], kv[1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("ingest answered %d", resp.StatusCode)
+	if code := postAttestedTelegram(t, ingestAddr, attKey); code != http.StatusOK {
+		t.Fatalf("ingest answered %d", code)
 	}
 	select {
 	case got := <-delivered:
