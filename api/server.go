@@ -32,6 +32,9 @@ type Config struct {
 	Keyring Sealer
 	Logger  *slog.Logger     // nil: slog.Default()
 	Now     func() time.Time // nil: time.Now
+	// PublicURL is the edge's public base URL (checked with ParsePublicURL);
+	// answers carry webhook_url = PublicURL + webhook_path. "": none known.
+	PublicURL string
 }
 
 // Server serves the binding API.
@@ -41,11 +44,13 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	mux   *http.ServeMux
+
+	publicURL string
 }
 
 // New builds a Server with every /v1 route mounted.
 func New(cfg Config) *Server {
-	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), publicURL: strings.TrimRight(cfg.PublicURL, "/")}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

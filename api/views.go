@@ -48,6 +48,7 @@ type profileView struct {
 	ExternalAppID string       `json:"external_app_id,omitempty"`
 	IngressID     string       `json:"ingress_id,omitempty"`   // platform profiles, platform admin only
 	WebhookPath   string       `json:"webhook_path,omitempty"` // platform profiles, platform admin only
+	WebhookURL    string       `json:"webhook_url,omitempty"`  // public URL + webhook_path (serve --public-url)
 	Secrets       []secretView `json:"secrets"`
 	CreatedAt     time.Time    `json:"created_at"`
 	RevokedAt     *time.Time   `json:"revoked_at,omitempty"`
@@ -61,6 +62,7 @@ type installationView struct {
 	ExternalID          string       `json:"external_id"`
 	IngressID           string       `json:"ingress_id"`
 	WebhookPath         string       `json:"webhook_path"`
+	WebhookURL          string       `json:"webhook_url,omitempty"` // public URL + webhook_path (serve --public-url)
 	PlatformCredentials bool         `json:"platform_credentials"`
 	Secrets             []secretView `json:"secrets"`
 	CreatedAt           time.Time    `json:"created_at"`
@@ -146,6 +148,7 @@ func (s *Server) viewProfile(ctx context.Context, q store.Queries, p principal, 
 		v.IngressID = pr.IngressID
 		if pr.IngressID != "" {
 			v.WebhookPath = WebhookPath(pr.Provider, pr.IngressID)
+			v.WebhookURL = s.webhookURL(v.WebhookPath)
 		}
 	}
 	var err error
@@ -156,7 +159,8 @@ func (s *Server) viewProfile(ctx context.Context, q store.Queries, p principal, 
 func (s *Server) viewInstallation(ctx context.Context, q store.Queries, i store.Installation) (installationView, error) {
 	sv, err := s.secretsOf(ctx, q, store.OwnerInstallation, i.ID)
 	return installationView{ID: i.ID, OrgID: i.OrgID, ProfileID: i.ProfileID, Provider: i.Provider, ExternalID: i.ExternalID,
-		IngressID: i.IngressID, WebhookPath: WebhookPath(i.Provider, i.IngressID), PlatformCredentials: i.PlatformCredentials,
+		IngressID: i.IngressID, WebhookPath: WebhookPath(i.Provider, i.IngressID),
+		WebhookURL: s.webhookURL(WebhookPath(i.Provider, i.IngressID)), PlatformCredentials: i.PlatformCredentials,
 		Secrets: sv, CreatedAt: i.CreatedAt, RevokedAt: i.RevokedAt}, err
 }
 

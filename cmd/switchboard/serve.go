@@ -61,6 +61,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", defaultListen, "address of the binding API (HTTP)")
 	so := addStoreFlags(fs) // --data-dir (also holds admin.token) and --store
+	publicURL := fs.String("public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. https://hooks.example.com: answers then carry webhook_url and setup packets name it")
 	for _, p := range serveParts {
 		if p.flags != nil {
 			p.flags(fs)
@@ -71,6 +72,10 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	pub, err := api.ParsePublicURL(*publicURL)
+	if err != nil {
+		return fmt.Errorf("--public-url %q: %w", *publicURL, err)
 	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
 	dataDir := &so.DataDir
@@ -93,7 +98,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 
-	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log})
+	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub})
 	env := &serveEnv{Store: st, Keyring: keys, API: apiSrv, DataDir: *dataDir, Log: log, Out: out}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -196,3 +196,19 @@ func TestServeBadFlags(t *testing.T) {
 		t.Fatalf("bad listen address: %v", err)
 	}
 }
+
+// TestPublicURLFlag: serve and up refuse a public URL that is not https
+// (unless its host is loopback), naming the flag, before starting anything.
+func TestPublicURLFlag(t *testing.T) {
+	t.Setenv("SWITCHBOARD_ADMIN_TOKEN", "")
+	for _, bad := range []string{"http://hooks.example.com", "ftp://x", "hooks.example.com", "https://u:p@hooks.example.com", "https://hooks.example.com/?a=b"} {
+		err := serve(context.Background(), []string{"--data-dir", t.TempDir(), "--public-url", bad}, &syncBuffer{}, &syncBuffer{})
+		if err == nil || !strings.Contains(err.Error(), "--public-url") {
+			t.Errorf("serve --public-url %s: %v, want a refusal naming the flag", bad, err)
+		}
+		err = up(context.Background(), []string{"--data-dir", t.TempDir(), "--redis", "127.0.0.1:1", "--public-url", bad}, func(string) string { return "" }, &syncBuffer{}, &syncBuffer{})
+		if err == nil || !strings.Contains(err.Error(), "--public-url") {
+			t.Errorf("up --public-url %s: %v, want a refusal naming the flag", bad, err)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/xds"
 )
@@ -43,6 +44,7 @@ const upReadyTimeout = 60 * time.Second
 
 type upConfig struct {
 	api, xds, edge, edgeAdmin, ingest, redisListen, redisAddr, metrics string
+	publicURL                                                          string
 	shards                                                             int
 }
 
@@ -64,6 +66,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	fset.StringVar(&c.redisListen, "redis-listen", "127.0.0.1:6390", "address of the private redis-server started by up")
 	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server: host:port or redis://[user:password@]host:port[/db] (rediss://… for TLS), password from $"+redisconf.EnvPassword+" when the URL has none")
 	fset.StringVar(&c.metrics, "metrics-listen", "127.0.0.1:9100", "Prometheus /metrics of the control plane, ingest and workers (the edge's are on --edge-admin)")
+	fset.StringVar(&c.publicURL, "public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. a tunnel's https://….example; default http://<--edge>, which only this machine reaches")
 	shardsFlag(fset, &c.shards)
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -76,6 +79,12 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	}
 	if err := checkShards(c.shards); err != nil {
 		return err
+	}
+	if c.publicURL == "" {
+		c.publicURL = "http://" + c.edge
+	}
+	if _, err := api.ParsePublicURL(c.publicURL); err != nil {
+		return fmt.Errorf("--public-url %q: %w", c.publicURL, err)
 	}
 	if c.redisAddr == "" {
 		if _, err := exec.LookPath("redis-server"); err != nil {
@@ -185,7 +194,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	// Control plane: binding API + xDS.
 	cpDone := g.start(runCtx, "serve", func(ctx context.Context) error {
 		return serve(ctx, append([]string{"--listen", c.api, "--xds-listen", c.xds, "--envoy-ingest", c.ingest,
-			"--metrics-listen", ""}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
+			"--metrics-listen", "", "--public-url", c.publicURL}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
 	})
 	if err := waitUntil(runCtx, upReadyTimeout, cpDone, func(context.Context) bool { return dialable(c.api) && dialable(c.xds) }); err != nil {
 		return g.fail("control plane", err)
