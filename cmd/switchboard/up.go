@@ -23,8 +23,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/api"
+	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/xds"
 )
