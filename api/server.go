@@ -155,6 +155,8 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/providers/{provider}/stage", s.setStage)
 
 	s.handle("GET /v1/audit", s.listAudit)
+
+	s.handle("POST /v1/simulate", s.simulate)
 }
 
 // Identifiers (CONTRACTS.md): prefix + "_" + 26 lowercase base32 chars of 128
