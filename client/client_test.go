@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -181,6 +182,17 @@ func TestEveryRoute(t *testing.T) {
 	}
 	if g := must[client.Stage](t, "get stage")(owner.GetStage(ctx, "telegram")); g.Stage != client.StageCanary || g.Default {
 		t.Fatalf("get stage = %+v", g)
+	}
+	sim := must[client.Simulation](t, "simulate")(owner.Simulate(ctx, client.SimulateRequest{InstallationID: inst.ID,
+		Event: &client.SimulateEvent{Account: "T0ACME", Channel: "C1", User: "U1", Text: "hello"}}))
+	if sim.Enqueued || len(sim.Events) != 1 || len(sim.Events[0].Targets) != 1 || sim.Events[0].Targets[0].AgentID != agent.ID ||
+		!sim.Events[0].Bindings[0].Won || sim.Events[0].Outcome != "delivered" {
+		t.Fatalf("simulation = %+v", sim)
+	}
+	payload := `{"type":"event_callback","team_id":"T0ACME","api_app_id":"A0ACME","event_id":"Ev1","event":{"type":"message","channel":"C2","user":"U1","text":"hi","ts":"1.1"}}`
+	sim = must[client.Simulation](t, "simulate payload")(owner.Simulate(ctx, client.SimulateRequest{InstallationID: inst.ID, Payload: json.RawMessage(payload)}))
+	if len(sim.Events) != 1 || len(sim.Events[0].Targets) != 0 || sim.Events[0].Bindings[0].Matched {
+		t.Fatalf("simulation of another channel = %+v", sim)
 	}
 	xs := must[client.XDSStatus](t, "xds status")(admin.XDSStatus(ctx))
 	if xs.Groups == nil || xs.Nodes == nil {
