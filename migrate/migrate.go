@@ -233,3 +233,45 @@ func redact(err error, dsn string) error {
 	}
 	return err
 }
+
+// Versions lists a dialect's migration versions, oldest first (what the
+// embedded files hold).
+func Versions(d Dialect) ([]uint, error) {
+	src, err := sourceFor(d)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	v, err := src.First()
+	if err != nil {
+		return nil, fmt.Errorf("migrations %s: %w", d, err)
+	}
+	out := []uint{v}
+	for {
+		next, err := src.Next(v)
+		if errors.Is(err, fs.ErrNotExist) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("migrations %s: %w", d, err)
+		}
+		out = append(out, next)
+		v = next
+	}
+}
+
+// To migrates up or down to version v (0: every migration reverted).
+func To(ctx context.Context, d Dialect, dsn string, v uint) error {
+	return run(ctx, d, dsn, fmt.Sprintf("to %d", v), func(m *gomigrate.Migrate) error {
+		var err error
+		if v == 0 {
+			err = m.Down()
+		} else {
+			err = m.Migrate(v)
+		}
+		if err != nil && !errors.Is(err, gomigrate.ErrNoChange) {
+			return err
+		}
+		return nil
+	})
+}

@@ -247,3 +247,31 @@ type Store interface {
 	Generation(ctx context.Context) (int64, error)
 	Close() error
 }
+
+// Import key kinds.
+const (
+	ImportProfile      = "profile"
+	ImportInstallation = "installation"
+	ImportAgent        = "agent"
+	ImportBinding      = "binding"
+)
+
+// ImportKey records an object created by `switchboard import`: the key of
+// the source row it came from (unique per org), so a rerun recognises it.
+type ImportKey struct {
+	OrgID     string
+	Key       string
+	Kind      string // ImportProfile, ImportInstallation, ImportAgent, ImportBinding
+	ObjectID  string
+	Digest    string // of the source row's non-secret content
+	RunID     string
+	CreatedAt time.Time
+}
+
+// ImportKeys is what an import needs of the store besides Queries; every
+// Queries of the SQL backends implements it (assert with a type check).
+type ImportKeys interface {
+	// CreateImportKey fails with ErrConflict when the org already has the key.
+	CreateImportKey(ctx context.Context, k ImportKey) error
+	ListImportKeys(ctx context.Context, orgID string) ([]ImportKey, error)
+}

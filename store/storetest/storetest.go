@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Generation", testGeneration},
 		{"TimesAreUTC", testTimesAreUTC},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"ImportKeys", testImportKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -690,5 +691,46 @@ func testConcurrentWrites(t *testing.T, s store.Store) {
 	must(t, err)
 	if g != g0+workers*each {
 		t.Fatalf("generation %d, want %d (one state write per transaction; audit appends do not count)", g, g0+workers*each)
+	}
+}
+
+// testImportKeys: keys are unique per org (a second create is ErrConflict),
+// listed per org in key order, kept inside a transaction only when it commits.
+func testImportKeys(t *testing.T, s store.Store) {
+	ik, ok := s.(store.ImportKeys)
+	if !ok {
+		t.Fatalf("%T does not implement store.ImportKeys", s)
+	}
+	a := store.Org{ID: id("org"), Name: "A", CreatedAt: us(t0)}
+	b := store.Org{ID: id("org"), Name: "B", CreatedAt: us(t0)}
+	must(t, s.CreateOrg(ctx, a))
+	must(t, s.CreateOrg(ctx, b))
+	k2 := store.ImportKey{OrgID: a.ID, Key: "telegram/default/binding/2", Kind: store.ImportBinding, ObjectID: "bind_2", Digest: "d2", RunID: "imp_1", CreatedAt: us(t0)}
+	k1 := store.ImportKey{OrgID: a.ID, Key: "telegram/default/binding/1", Kind: store.ImportBinding, ObjectID: "bind_1", Digest: "d1", RunID: "imp_1", CreatedAt: us(t0)}
+	must(t, ik.CreateImportKey(ctx, k2))
+	must(t, ik.CreateImportKey(ctx, k1))
+	// Same key in another org: a different row.
+	must(t, ik.CreateImportKey(ctx, store.ImportKey{OrgID: b.ID, Key: k1.Key, Kind: store.ImportBinding, ObjectID: "bind_b", Digest: "d", RunID: "imp_2", CreatedAt: us(t0)}))
+	dup := k1
+	dup.ObjectID = "bind_other"
+	wantErr(t, ik.CreateImportKey(ctx, dup), store.ErrConflict, "duplicate import key")
+	wantErr(t, ik.CreateImportKey(ctx, store.ImportKey{OrgID: "org_missing", Key: "k", Kind: store.ImportAgent, ObjectID: "x", Digest: "d", RunID: "r", CreatedAt: us(t0)}), store.ErrNotFound, "import key of a missing org")
+	got, err := ik.ListImportKeys(ctx, a.ID)
+	must(t, err)
+	equal(t, got, []store.ImportKey{k1, k2}, "import keys of org a")
+	// Rolled back with its transaction.
+	err = s.InTx(ctx, func(q store.Queries) error {
+		if err := q.(store.ImportKeys).CreateImportKey(ctx, store.ImportKey{OrgID: a.ID, Key: "rolled-back", Kind: store.ImportAgent, ObjectID: "agt_x", Digest: "d", RunID: "imp_3", CreatedAt: us(t0)}); err != nil {
+			return err
+		}
+		return errors.New("abort")
+	})
+	if err == nil {
+		t.Fatal("InTx: want the abort error")
+	}
+	got, err = ik.ListImportKeys(ctx, a.ID)
+	must(t, err)
+	if len(got) != 2 {
+		t.Fatalf("import key of a rolled-back transaction kept: %+v", got)
 	}
 }

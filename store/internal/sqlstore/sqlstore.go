@@ -833,3 +833,39 @@ func (q *queries) GetTokenByHash(ctx context.Context, hash []byte) (store.APITok
 func (q *queries) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	return q.revoke(ctx, "api_tokens", "token", id, at)
 }
+
+// Import keys
+
+var _ store.ImportKeys = (*queries)(nil)
+var _ store.ImportKeys = (*DB)(nil)
+
+const importKeyCols = `org_id, import_key, kind, object_id, digest, run_id, created_at`
+
+func scanImportKey(sc func(...any) error) (store.ImportKey, error) {
+	var k store.ImportKey
+	err := sc(&k.OrgID, &k.Key, &k.Kind, &k.ObjectID, &k.Digest, &k.RunID, tm(&k.CreatedAt))
+	return k, err
+}
+
+// CreateImportKey records an imported object. It leaves the generation alone:
+// the object it names was created (and bumped it) in the same transaction.
+func (q *queries) CreateImportKey(ctx context.Context, k store.ImportKey) error {
+	if _, err := q.exec(ctx, `INSERT INTO import_keys (`+importKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.OrgID, k.Key, k.Kind, k.ObjectID, k.Digest, k.RunID, q.d.timeArg(k.CreatedAt)); err != nil {
+		return fmt.Errorf("create import key %q of org %s: %w", k.Key, k.OrgID, err)
+	}
+	return nil
+}
+
+func (q *queries) ListImportKeys(ctx context.Context, orgID string) ([]store.ImportKey, error) {
+	return list(ctx, q, "import keys", scanImportKey,
+		`SELECT `+importKeyCols+` FROM import_keys WHERE org_id = ? ORDER BY import_key`, orgID)
+}
+
+func (s *DB) CreateImportKey(ctx context.Context, k store.ImportKey) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateImportKey(ctx, k) })
+}
+
+func (s *DB) ListImportKeys(ctx context.Context, orgID string) ([]store.ImportKey, error) {
+	return s.q.ListImportKeys(ctx, orgID)
+}
