@@ -1,7 +1,9 @@
 package filter
 
 import (
+	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -57,8 +59,17 @@ func TestAttestation(t *testing.T) {
 		{"missing", StripTrusted(hdrs), body, testAttestKey, T0, ErrNoAttestation},
 		{"retimed", set(HeaderAttestation, strings.Replace(att, "t=1700000000", "t=1700000050", 1)), body, testAttestKey, T0, ErrAttestationInvalid},
 		{"leading zero time", set(HeaderAttestation, strings.Replace(att, "t=", "t=0", 1)), body, testAttestKey, T0, ErrMalformedAttest},
-		{"v2", set(HeaderAttestation, "v2"+att[2:]), body, testAttestKey, T0, ErrMalformedAttest},
+		{"unknown version", set(HeaderAttestation, "v3"+att[2:]), body, testAttestKey, T0, ErrMalformedAttest},
+		{"v1 label on a v2 header", set(HeaderAttestation, "v1"+att[2:]), body, testAttestKey, T0, ErrMalformedAttest},
+		{"counter changed", set(HeaderAttestation, strings.Replace(att, ",n=1,", ",n=2,", 1)), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"counter leading zero", set(HeaderAttestation, strings.Replace(att, ",n=1,", ",n=01,", 1)), body, testAttestKey, T0, ErrMalformedAttest},
+		{"counter zero", set(HeaderAttestation, strings.Replace(att, ",n=1,", ",n=0,", 1)), body, testAttestKey, T0, ErrMalformedAttest},
+		{"counter overflows", set(HeaderAttestation, strings.Replace(att, ",n=1,", ",n=18446744073709551616,", 1)), body, testAttestKey, T0, ErrMalformedAttest},
+		{"instance changed", set(HeaderAttestation, strings.Replace(att, ",k=", ",k=A", 1)), body, testAttestKey, T0, ErrMalformedAttest},
+		{"other instance", set(HeaderAttestation, otherInstance(t, att)), body, testAttestKey, T0, ErrAttestationInvalid},
+		{"short tag", set(HeaderAttestation, att[:strings.LastIndexByte(att, ',')+1]+"AAAA"), body, testAttestKey, T0, ErrMalformedAttest},
 		{"not base64", set(HeaderAttestation, "v1,t=1700000000,!!"), body, testAttestKey, T0, ErrMalformedAttest},
+		{"v2 not base64", set(HeaderAttestation, att[:strings.LastIndexByte(att, ',')+1]+"!!"), body, testAttestKey, T0, ErrMalformedAttest},
 		{"bad platform", set(HeaderPlatform, "yes"), body, testAttestKey, T0, ErrMalformedAttest},
 	}
 	for _, c := range cases {
@@ -136,5 +147,82 @@ func TestDecisionJSONLine(t *testing.T) {
 		if r.Status() < 400 || r.Status() > 503 {
 			t.Fatalf("%s -> %d", r, r.Status())
 		}
+	}
+}
+
+// otherInstance swaps the instance id of a v2 header for another valid one.
+func otherInstance(t *testing.T, att string) string {
+	t.Helper()
+	parts := strings.Split(att, ",")
+	if len(parts) != 5 || !strings.HasPrefix(parts[2], "k=") {
+		t.Fatalf("not a v2 attestation: %q", att)
+	}
+	parts[2] = "k=" + strings.Repeat("A", 22)
+	return strings.Join(parts, ",")
+}
+
+// attestV1 makes the header an edge of the previous release sends.
+func attestV1(key []byte, id Identity, body []byte, now int64) [][2]string {
+	t := strconv.FormatInt(now, 10)
+	h := Attest(key, id, body, now)
+	h[len(h)-1][1] = attestVersion + ",t=" + t + "," + base64.StdEncoding.EncodeToString(attestMAC(key, t, id, bodyHex(body)))
+	return h
+}
+
+// During a rolling upgrade ingest accepts the previous release's v1
+// attestation, with the same bindings.
+func TestAttestationV1StillVerifies(t *testing.T) {
+	id := Identity{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "slack", IngressID: ingSlackA}
+	body := []byte(`{"x":1}`)
+	h := attestV1(testAttestKey, id, body, T0)
+	get := func(h [][2]string) func(string) string {
+		return func(name string) string {
+			for _, kv := range h {
+				if kv[0] == name {
+					return kv[1]
+				}
+			}
+			return ""
+		}
+	}
+	if got, err := VerifyAttestation(testAttestKey, get(h), body, T0, 60); err != nil || got != id {
+		t.Fatalf("v1: %+v %v", got, err)
+	}
+	if _, err := VerifyAttestation(testAttestKey, get(h), []byte(`{"x":2}`), T0, 60); !errors.Is(err, ErrAttestationInvalid) {
+		t.Fatalf("v1 other body: %v", err)
+	}
+	h[0][1] = "org_b"
+	if _, err := VerifyAttestation(testAttestKey, get(h), body, T0, 60); !errors.Is(err, ErrAttestationInvalid) {
+		t.Fatalf("v1 spoofed org: %v", err)
+	}
+}
+
+// Nonces never repeat: one attester counts up, two attesters (two
+// processes, VMs or loaded configurations) have different instances.
+func TestAttesterNonces(t *testing.T) {
+	a, err := NewAttester(testAttestKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewAttester(testAttestKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := Identity{Org: "o", Installation: "i", Provider: "slack", IngressID: ingSlackA}
+	seen := map[string]bool{}
+	for i, at := range []*Attester{a, a, a, b, b} {
+		h := at.Attest(id, []byte("x"), T0)[6][1]
+		parts := strings.Split(h, ",")
+		nonce := parts[2] + parts[3]
+		if seen[nonce] {
+			t.Fatalf("attestation %d reuses instance+counter %s", i, nonce)
+		}
+		seen[nonce] = true
+	}
+	if a.inst == b.inst {
+		t.Fatal("two attesters drew the same instance id")
+	}
+	if _, err := NewAttester(nil); !errors.Is(err, ErrNoAttestationKey) {
+		t.Fatalf("no key: %v", err)
 	}
 }

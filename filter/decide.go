@@ -142,10 +142,10 @@ type Route struct {
 // Edge is a loaded configuration, ready to decide. Safe for concurrent
 // Decide calls once loaded (it is never mutated after SetAttestationKey).
 type Edge struct {
-	version   string
-	entries   map[string]*entry
-	fpKey     []byte
-	attestKey []byte
+	version  string
+	entries  map[string]*entry
+	fpKey    []byte
+	attester *Attester
 }
 
 type entry struct {
@@ -161,6 +161,7 @@ type material struct {
 	id        string
 	purpose   string
 	key       []byte            // signing: HMAC key
+	mac       *keyedMAC         // signing: pooled HMAC states keyed with key
 	pub       ed25519.PublicKey // public_key
 	fp        []byte            // verify_token / secret_token: fingerprint MAC
 	notBefore int64
@@ -222,6 +223,9 @@ func Load(data []byte, edgeKey []byte) (*Edge, error) {
 			} else {
 				m.fp, _ = hex.DecodeString(s.Fingerprint[len(fingerprintPrefix):])
 			}
+			if m.key != nil {
+				m.mac = newKeyedMAC(hashFor(in.Scheme), m.key)
+			}
 			ent.secrets = append(ent.secrets, m)
 		}
 		e.entries[in.IngressID] = ent
@@ -271,8 +275,10 @@ func (m *material) setPlaintext(s Scheme, pt []byte) error {
 // SWITCHBOARD_ATTESTATION_KEY shared with ingest). Without it Decide refuses
 // everything with no_config: an accepted request must carry an attestation.
 // Call it before the Edge is shared between goroutines.
+// Each call draws a new attester instance (its own derived key and nonce
+// counter); if no randomness is available the Edge keeps refusing.
 func (e *Edge) SetAttestationKey(key []byte) {
-	e.attestKey = append([]byte(nil), key...)
+	e.attester, _ = NewAttester(key)
 }
 
 // Version is the configuration's version string.
@@ -345,7 +351,7 @@ func (e *Edge) lookup(method, target string) (*entry, *Decision) {
 // time now (unix seconds) and returns the decision. A nil Edge, or one
 // without an attestation key, refuses with no_config.
 func (e *Edge) Decide(req *Request, now int64) Decision {
-	if e == nil || len(e.attestKey) == 0 {
+	if e == nil || e.attester == nil {
 		return reject(ReasonNoConfig, Identity{})
 	}
 	ent, d := e.lookup(req.Method, req.Path)
@@ -388,5 +394,5 @@ func (e *Edge) Decide(req *Request, now int64) Decision {
 	if r != ReasonNone {
 		return reject(r, ent.id)
 	}
-	return Decision{Accept: true, Identity: ent.id, Headers: Attest(e.attestKey, ent.id, req.Body, now)}
+	return Decision{Accept: true, Identity: ent.id, Headers: e.attester.Attest(ent.id, req.Body, now)}
 }

@@ -31,6 +31,8 @@ var allowedImports = map[string]bool{
 	"sort":            true, // sort.Sort only (no sort.Slice: reflection)
 	"strconv":         true,
 	"strings":         true,
+	"sync":            true, // sync.Pool of keyed HMAC states and attestation scratch (TinyGo implements it)
+	"sync/atomic":     true, // Attester's nonce counter (TinyGo implements it)
 	"unicode/utf8":    true,
 }
 

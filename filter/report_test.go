@@ -21,6 +21,7 @@ func TestReportSignature(t *testing.T) {
 			att = kv[1]
 		}
 	}
+	att1 := attestV1(key, Identity{}, body, now)[6][1]
 	for _, c := range []struct {
 		name   string
 		key    []byte
@@ -35,7 +36,8 @@ func TestReportSignature(t *testing.T) {
 		{"future", key, good, string(body), now - 121, ErrAttestationStale},
 		{"other body", key, good, `{"version":2}`, now, ErrAttestationInvalid},
 		{"other key", []byte("another key another key another k"), good, string(body), now, ErrAttestationInvalid},
-		{"attestation header as report signature", key, att, string(body), now, ErrAttestationInvalid},
+		{"attestation header as report signature", key, att, string(body), now, ErrMalformedAttest},
+		{"v1 attestation header as report signature", key, att1, string(body), now, ErrAttestationInvalid},
 		{"time changed", key, strings.Replace(good, "t=1772000000", "t=1772000001", 1), string(body), now, ErrAttestationInvalid},
 		{"empty", key, "", string(body), now, ErrNoAttestation},
 		{"no key", nil, good, string(body), now, ErrNoAttestationKey},

@@ -7,8 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
-	"hash"
 	"sort"
 	"strings"
 )
@@ -61,21 +59,22 @@ func (ent *entry) validSecrets(purpose string, now int64) []*material {
 	return out
 }
 
-// macMatches reports whether HMAC(key, parts...) equals want for any valid
-// signing secret. It returns no_valid_secret when none is valid now.
-func (ent *entry) macMatches(h func() hash.Hash, now int64, want []byte, parts ...[]byte) Reason {
-	keys := ent.validSecrets(PurposeSigning, now)
-	if len(keys) == 0 {
-		return ReasonNoValidSecret
-	}
-	for _, k := range keys {
-		m := hmac.New(h, k.key)
-		for _, p := range parts {
-			m.Write(p)
+// macMatches reports whether HMAC(key, prefix... || body) equals want for
+// any valid signing secret. It returns no_valid_secret when none is valid now.
+func (ent *entry) macMatches(now int64, want, body []byte, prefix ...string) Reason {
+	valid := false
+	for i := range ent.secrets {
+		m := &ent.secrets[i]
+		if m.purpose != PurposeSigning || !m.validAt(now) {
+			continue
 		}
-		if hmac.Equal(m.Sum(nil), want) {
+		valid = true
+		if m.mac.matches(want, body, prefix...) {
 			return ReasonNone
 		}
+	}
+	if !valid {
+		return ReasonNoValidSecret
 	}
 	return ReasonBadSignature
 }
@@ -93,13 +92,21 @@ func oneHeader(req *Request, name string) (string, Reason) {
 	return v, ReasonNone
 }
 
-// decodePrefixedHex decodes "<prefix><hex of size bytes>" (hex in either case).
-func decodePrefixedHex(v, prefix string, size int) ([]byte, bool) {
-	if !strings.HasPrefix(v, prefix) || len(v)-len(prefix) != 2*size {
-		return nil, false
+// decodePrefixedHex decodes "<prefix><hex of len(dst) bytes>" (hex in either
+// case) into dst.
+func decodePrefixedHex(dst []byte, v, prefix string) bool {
+	if !strings.HasPrefix(v, prefix) || len(v)-len(prefix) != 2*len(dst) {
+		return false
 	}
-	b, err := hex.DecodeString(v[len(prefix):])
-	return b, err == nil
+	v = v[len(prefix):]
+	for i := range dst {
+		hi, lo := hexVal(v[2*i]), hexVal(v[2*i+1])
+		if hi < 0 || lo < 0 {
+			return false
+		}
+		dst[i] = byte(hi<<4 | lo)
+	}
+	return true
 }
 
 // ---- Slack v0 ----
@@ -122,11 +129,11 @@ func (e *Edge) verifySlack(ent *entry, req *Request, now int64) (Reason, *Decisi
 	if r := checkTimestamp(ts, now, ent.tol); r != ReasonNone {
 		return r, nil
 	}
-	want, ok := decodePrefixedHex(sig, "v0=", sha256.Size)
-	if !ok {
+	var want [sha256.Size]byte
+	if !decodePrefixedHex(want[:], sig, "v0=") {
 		return ReasonBadSignature, nil
 	}
-	return ent.macMatches(sha256.New, now, want, []byte("v0:"+ts+":"), req.Body), nil
+	return ent.macMatches(now, want[:], req.Body, "v0:", ts, ":"), nil
 }
 
 func isSlackSSLCheck(req *Request) bool {
@@ -149,11 +156,11 @@ func verifyHubSHA256(ent *entry, req *Request, now int64) Reason {
 	if r != ReasonNone {
 		return r
 	}
-	want, ok := decodePrefixedHex(sig, "sha256=", sha256.Size)
-	if !ok {
+	var want [sha256.Size]byte
+	if !decodePrefixedHex(want[:], sig, "sha256=") {
 		return ReasonBadSignature
 	}
-	return ent.macMatches(sha256.New, now, want, req.Body)
+	return ent.macMatches(now, want[:], req.Body)
 }
 
 // maxChallengeLen bounds the echoed hub.challenge.
@@ -240,8 +247,8 @@ func verifyDiscord(ent *entry, req *Request, now int64) Reason {
 	if r := checkTimestamp(ts, now, ent.tol); r != ReasonNone {
 		return r
 	}
-	s, ok := decodePrefixedHex(sig, "", ed25519.SignatureSize)
-	if !ok {
+	var s [ed25519.SignatureSize]byte
+	if !decodePrefixedHex(s[:], sig, "") {
 		return ReasonBadSignature
 	}
 	keys := ent.validSecrets(PurposePublicKey, now)
@@ -251,7 +258,7 @@ func verifyDiscord(ent *entry, req *Request, now int64) Reason {
 	msg := make([]byte, 0, len(ts)+len(req.Body))
 	msg = append(append(msg, ts...), req.Body...)
 	for _, k := range keys {
-		if ed25519.Verify(k.pub, msg, s) {
+		if ed25519.Verify(k.pub, msg, s[:]) {
 			return ReasonNone
 		}
 	}
@@ -315,19 +322,20 @@ func verifyTwilio(ent *entry, req *Request, now int64) Reason {
 	case hasBodyHash:
 		// JSON (or other) bodies: only the URL is signed, and it carries the
 		// body's SHA-256, which must match the bytes received.
-		got, ok := decodePrefixedHex(bodyHash, "", sha256.Size)
+		var got [sha256.Size]byte
+		ok := decodePrefixedHex(got[:], bodyHash, "")
 		sum := sha256.Sum256(req.Body)
-		if !ok || subtle.ConstantTimeCompare(got, sum[:]) != 1 {
+		if !ok || subtle.ConstantTimeCompare(got[:], sum[:]) != 1 {
 			return ReasonBadSignature
 		}
 	case len(req.Body) > 0:
 		// A body no signature covers is never forwarded.
 		return ReasonBadSignature
 	}
-	r = ent.macMatches(sha1.New, now, want, []byte(u), params)
+	r = ent.macMatches(now, want, params, u)
 	if r == ReasonBadSignature {
 		if alt := portVariant(u); alt != "" {
-			r = ent.macMatches(sha1.New, now, want, []byte(alt), params)
+			r = ent.macMatches(now, want, params, alt)
 		}
 	}
 	return r
@@ -344,7 +352,7 @@ func verifyLINE(ent *entry, req *Request, now int64) Reason {
 	if err != nil || len(want) != sha256.Size {
 		return ReasonBadSignature
 	}
-	return ent.macMatches(sha256.New, now, want, req.Body)
+	return ent.macMatches(now, want, req.Body)
 }
 
 // ---- Standard Webhooks ----
@@ -403,16 +411,15 @@ func verifyStandardWebhooks(ent *entry, req *Request, now int64) Reason {
 	if len(keys) == 0 {
 		return ReasonNoValidSecret
 	}
-	prefix := []byte(id + "." + ts + ".")
 	for _, k := range keys {
-		m := hmac.New(sha256.New, k.key)
-		m.Write(prefix)
-		m.Write(req.Body)
-		sum := m.Sum(nil)
+		st, sum := k.mac.sum(req.Body, id, ".", ts, ".")
+		match := false
 		for _, s := range sigs {
-			if hmac.Equal(sum, s) {
-				return ReasonNone
-			}
+			match = match || hmac.Equal(sum, s)
+		}
+		k.mac.put(st)
+		if match {
+			return ReasonNone
 		}
 	}
 	return ReasonBadSignature
