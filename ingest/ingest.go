@@ -245,7 +245,7 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 		return provider.Response{}, reject(ReasonProviderOff, "provider rollout stage is off")
 	}
 
-	res, err := p.Parse(body, r.Header.Get("Content-Type"))
+	res, err := provider.Parse(p, provider.Request{Body: body, ContentType: r.Header.Get("Content-Type"), Header: r.Header})
 	if err == nil {
 		err = provider.Check(res)
 	}

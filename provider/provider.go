@@ -9,6 +9,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,12 +24,23 @@ const (
 	KindMessage     = "message"     // a chat message
 	KindCommand     = "command"     // Slack slash command, Discord application command
 	KindInteraction = "interaction" // button / menu / modal / callback query
+	// KindMembership: someone started or stopped following the bot, or the bot
+	// joined or left a conversation (LINE follow/unfollow/join/leave); Type
+	// says which and Text is empty.
+	KindMembership = "membership"
 )
 
 // Event is one normalised inbound event, before installation resolution and routing.
 type Event struct {
-	Kind    string `json:"kind"`
+	Kind string `json:"kind"`
+	// Type is the provider's own event type where it has several that map to
+	// one Kind (GitHub "issue_comment", LINE "follow", a Standard Webhooks
+	// payload's "type"); "" otherwise.
+	Type    string `json:"type,omitempty"`
 	EventID string `json:"event_id"` // provider event id: the dedup key (with installation and target)
+	// Redelivery is the provider's own flag that this event was delivered
+	// before (LINE deliveryContext.isRedelivery); dedup is by EventID either way.
+	Redelivery bool `json:"redelivery,omitempty"`
 	// Account is the provider-side tenant id read from the body, used to resolve the
 	// installation of a shared platform app: Slack team id, WhatsApp
 	// phone_number_id, Discord guild id. "" when the body carries none (Telegram).
@@ -77,6 +89,64 @@ type Inbound interface {
 	// Parse normalises a verified body. contentType is the request's Content-Type.
 	// A body that is not what the provider sends yields a *MalformedError.
 	Parse(body []byte, contentType string) (Result, error)
+}
+
+// Request is what a parser sees of one verified webhook request.
+type Request struct {
+	Body        []byte
+	ContentType string
+	// Header holds the request's headers as the edge forwarded them (the
+	// provider's metadata headers: X-GitHub-Event, X-GitHub-Delivery,
+	// webhook-id, ...). nil when the caller has only a body.
+	Header http.Header
+	// Settings are the provider settings of the installation the attested
+	// identity names (see SettingsValidator); nil for a shared platform
+	// app, whose installation is only known from the body.
+	Settings map[string]string
+}
+
+// RequestParser is implemented by a provider that needs more of the request
+// than its body and Content-Type (headers, the installation's settings).
+// Its ParseRequest replaces Parse for requests; Parse stays the body-only form
+// (Parse(body, ct) must equal ParseRequest with no headers and no settings).
+type RequestParser interface {
+	ParseRequest(r Request) (Result, error)
+}
+
+// SettingsValidator is implemented by a provider whose installations take
+// settings (name -> value, e.g. Standard Webhooks' conversation pointer). The
+// API validates an installation's settings with it before storing them and
+// refuses settings for a provider that does not implement it. The error
+// names the setting and never needs to quote a secret (settings are not
+// secrets).
+type SettingsValidator interface {
+	ValidateSettings(settings map[string]string) error
+}
+
+// Parse parses r with p: through ParseRequest when p implements
+// RequestParser, else Parse(body, content type).
+func Parse(p Inbound, r Request) (Result, error) {
+	if rp, ok := p.(RequestParser); ok {
+		return rp.ParseRequest(r)
+	}
+	return p.Parse(r.Body, r.ContentType)
+}
+
+// ValidateSettings checks an installation's settings for the provider name:
+// none is always valid; some need the provider to implement SettingsValidator.
+func ValidateSettings(name string, settings map[string]string) error {
+	p, ok := Get(name)
+	if !ok {
+		return fmt.Errorf("no inbound adapter for %s", Quote(name))
+	}
+	v, ok := p.(SettingsValidator)
+	if !ok {
+		if len(settings) > 0 {
+			return fmt.Errorf("%s installations take no settings", name)
+		}
+		return nil
+	}
+	return v.ValidateSettings(settings)
 }
 
 // ErrMalformed is matched (errors.Is) by every *MalformedError.

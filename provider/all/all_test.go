@@ -8,7 +8,7 @@ import (
 )
 
 func TestAllRegistered(t *testing.T) {
-	want := []string{"discord", "slack", "telegram", "whatsapp"}
+	want := []string{"discord", "github", "instagram", "line", "messenger", "slack", "standardwebhooks", "telegram", "twilio", "whatsapp"}
 	if got := provider.Names(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("registered providers = %v, want %v", got, want)
 	}

@@ -4,14 +4,19 @@
 //
 // Inputs: testdata/<name>.json (application/json) or testdata/<name>.form
 // (application/x-www-form-urlencoded). Output: testdata/<name>.golden.
+// Optional beside an input: testdata/<name>.headers ("Name: value" lines, the
+// request headers a RequestParser reads) and testdata/<name>.settings
+// ("name=value" lines, the installation's settings).
 // `go test ./provider/... -update` rewrites the golden files.
 package providertest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +54,53 @@ func Inputs(t testing.TB, dir string) []string {
 		t.Fatalf("no inputs in %s", dir)
 	}
 	return out
+}
+
+// Request reads the request an input file stands for: its body, content type,
+// and the optional .headers and .settings files beside it.
+func Request(t testing.TB, in string) provider.Request {
+	t.Helper()
+	body, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := provider.Request{Body: body, ContentType: ContentType(in)}
+	stem := strings.TrimSuffix(in, filepath.Ext(in))
+	if b, err := os.ReadFile(stem + ".headers"); err == nil {
+		r.Header = ParseHeaders(string(b))
+	}
+	if b, err := os.ReadFile(stem + ".settings"); err == nil {
+		r.Settings = map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				r.Settings[k] = v
+			}
+		}
+	}
+	return r
+}
+
+// ParseHeaders reads "Name: value" lines (bad lines are skipped).
+func ParseHeaders(s string) http.Header {
+	h := http.Header{}
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) != "" {
+			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	return h
+}
+
+// FormatHeaders is the inverse of ParseHeaders (for fuzz seeds).
+func FormatHeaders(h http.Header) string {
+	var b strings.Builder
+	for k, vs := range h {
+		for _, v := range vs {
+			b.WriteString(k + ": " + v + "\n")
+		}
+	}
+	return b.String()
 }
 
 type response struct {
@@ -93,11 +145,7 @@ func Golden(t *testing.T, p provider.Inbound, dir string) {
 	for _, in := range Inputs(t, dir) {
 		name := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
 		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, perr := p.Parse(body, ContentType(in))
+			res, perr := provider.Parse(p, Request(t, in))
 			if strings.HasPrefix(name, "bad_") {
 				if !errors.Is(perr, provider.ErrMalformed) {
 					t.Fatalf("want a malformed-payload error, got %v", perr)
@@ -136,6 +184,30 @@ func Seed(f *testing.F, dir string) {
 			f.Fatal(err)
 		}
 		f.Add(body, ContentType(in))
+	}
+}
+
+// SeedRequests adds every input of dir to the fuzz corpus as (body, content
+// type, header lines), for FuzzRequest.
+func SeedRequests(f *testing.F, dir string) {
+	for _, in := range Inputs(f, dir) {
+		r := Request(f, in)
+		f.Add(r.Body, r.ContentType, FormatHeaders(r.Header))
+	}
+}
+
+// FuzzRequest is the fuzz body of a RequestParser: headers come from
+// header lines, settings are fixed by the caller.
+func FuzzRequest(t *testing.T, p provider.Inbound, body []byte, contentType, headerLines string, settings map[string]string) {
+	res, err := provider.Parse(p, provider.Request{Body: body, ContentType: contentType, Header: ParseHeaders(headerLines), Settings: settings})
+	if err != nil {
+		if !errors.Is(err, provider.ErrMalformed) {
+			t.Fatalf("error is not a malformed-payload error: %v", err)
+		}
+		return
+	}
+	if err := provider.Check(res); err != nil {
+		t.Fatalf("invariants: %v", err)
 	}
 }
 

@@ -1,0 +1,31 @@
+// Package messenger is the Messenger (Facebook Pages) provider: Messenger Platform webhooks
+// (object "page", entry[].messaging[]) normalised into events, and replies
+// through the Send API. Verification (X-Hub-Signature-256 with the Meta app
+// secret) and the GET verify handshake happen at the edge, scheme
+// meta_sha256. The parsing and sending shared with the other Meta messaging
+// provider live in provider/internal/metamsg.
+package messenger
+
+import (
+	"github.com/switchboard-dev/switchboard/provider"
+	"github.com/switchboard-dev/switchboard/provider/internal/metamsg"
+)
+
+// Name is the provider name.
+const Name = "messenger"
+
+// Object is the webhook's object field.
+const Object = "page"
+
+// Inbound parses messenger webhooks.
+type Inbound struct{}
+
+func init() { provider.Register(Inbound{}) }
+
+func (Inbound) Name() string { return Name }
+
+// Parse yields one event per message or postback; the account is entry[].id,
+// the Page id (see metamsg.Parse).
+func (Inbound) Parse(body []byte, _ string) (provider.Result, error) {
+	return metamsg.Parse(Name, Object, body)
+}
