@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"strings"
+
+	"github.com/switchboard-dev/switchboard/client"
+)
+
+var profileHeader = []string{"ID", "OWNER", "ORG", "PROVIDER", "NAME", "APP ID", "WEBHOOK", "SECRETS", "STATUS"}
+
+func profileRow(p client.Profile) []string {
+	return []string{p.ID, p.Owner, dash(p.OrgID), p.Provider, p.Name, dash(p.ExternalAppID), webhook(p.WebhookURL, p.WebhookPath),
+		secretsCell(p.Secrets), status(p.RevokedAt)}
+}
+
+var installationHeader = []string{"ID", "ORG", "PROFILE", "PROVIDER", "EXTERNAL ID", "WEBHOOK", "SECRETS", "STATUS"}
+
+func installationRow(i client.Installation) []string {
+	return []string{i.ID, i.OrgID, i.ProfileID, i.Provider, i.ExternalID, webhook(i.WebhookURL, i.WebhookPath), secretsCell(i.Secrets), status(i.RevokedAt)}
+}
+
+func webhook(u, path string) string {
+	if u != "" {
+		return u
+	}
+	return dash(path)
+}
+
+func init() {
+	add(noun{name: "profiles", summary: "list, show, create and revoke provider app profiles", verbs: []verb{
+		{name: "list", summary: "list app profiles (an organisation's own and the platform's)", setup: func(fs *flag.FlagSet, env *Env) action {
+			org := fs.String("org", "", "only this organisation's profiles, or \"platform\" for the platform's")
+			return func(ctx context.Context, c *client.Client, _ []string) (result, error) {
+				l, err := c.ListProfiles(ctx, *org)
+				return result{value: l, table: rows(profileHeader, l, profileRow)}, err
+			}
+		}},
+		{name: "get", summary: "show one app profile", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				v, err := c.GetProfile(ctx, a[0])
+				return result{value: v, table: one(profileHeader, v, profileRow)}, err
+			}
+		}},
+		{name: "create", summary: "create an app profile (an organisation's own app, or without --org a platform app)", setup: func(fs *flag.FlagSet, env *Env) action {
+			org := fs.String("org", "", "the organisation whose app it is (none: a platform profile, platform admin only)")
+			prov := fs.String("provider", "", "provider: slack, telegram, whatsapp, messenger, instagram, discord, twilio, line, github, standardwebhooks (required)")
+			name := fs.String("name", "", "a name for the app (required)")
+			appID := fs.String("app-id", "", "the provider's id of the app (Slack api_app_id, Discord application id, …)")
+			secrets := secretFlags(fs)
+			return func(ctx context.Context, c *client.Client, _ []string) (result, error) {
+				if *prov == "" || *name == "" {
+					return result{}, errors.New("--provider and --name are required")
+				}
+				s, err := secrets()
+				if err != nil {
+					return result{}, err
+				}
+				v, err := c.CreateProfile(ctx, client.CreateProfileRequest{OrgID: *org, Provider: *prov, Name: *name, ExternalAppID: *appID, Secrets: s})
+				return result{value: v, table: one(profileHeader, v, profileRow)}, err
+			}
+		}},
+		{name: "revoke", summary: "revoke an app profile and its installations", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				v, err := c.RevokeProfile(ctx, a[0])
+				return result{value: v, table: one(profileHeader, v, profileRow)}, err
+			}
+		}},
+	}}.command())
+
+	add(noun{name: "installations", summary: "list, show, create and revoke installations (a workspace, bot, number or guild of an app)", verbs: []verb{
+		{name: "list", summary: "list installations", setup: func(fs *flag.FlagSet, env *Env) action {
+			org := fs.String("org", "", "only this organisation's installations")
+			return func(ctx context.Context, c *client.Client, _ []string) (result, error) {
+				l, err := c.ListInstallations(ctx, *org)
+				return result{value: l, table: rows(installationHeader, l, installationRow)}, err
+			}
+		}},
+		{name: "get", summary: "show one installation", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				v, err := c.GetInstallation(ctx, a[0])
+				return result{value: v, table: one(installationHeader, v, installationRow)}, err
+			}
+		}},
+		{name: "create", summary: "create an installation of an app profile", setup: func(fs *flag.FlagSet, env *Env) action {
+			org := fs.String("org", "", "the organisation (required)")
+			prof := fs.String("profile", "", "the app profile (required)")
+			ext := fs.String("external-id", "", "the provider's id of the installation: Slack team id, Telegram bot id, WhatsApp phone_number_id, Discord guild id (required)")
+			prov := fs.String("provider", "", "the provider (default: the profile's)")
+			platform := fs.Bool("platform-credentials", false, "use the platform's credentials (platform admin only)")
+			secrets := secretFlags(fs)
+			return func(ctx context.Context, c *client.Client, _ []string) (result, error) {
+				if *org == "" || *prof == "" || *ext == "" {
+					return result{}, errors.New("--org, --profile and --external-id are required")
+				}
+				s, err := secrets()
+				if err != nil {
+					return result{}, err
+				}
+				v, err := c.CreateInstallation(ctx, client.CreateInstallationRequest{OrgID: *org, ProfileID: *prof, Provider: *prov,
+					ExternalID: *ext, Secrets: s, PlatformCredentials: *platform})
+				return result{value: v, table: one(installationHeader, v, installationRow)}, err
+			}
+		}},
+		{name: "revoke", summary: "revoke an installation (the edge refuses its webhooks after the next configuration push)", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				v, err := c.RevokeInstallation(ctx, a[0])
+				return result{value: v, table: one(installationHeader, v, installationRow)}, err
+			}
+		}},
+		{name: "platform-credentials", summary: "opt an installation in or out of the platform's credentials (platform admin)", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			enabled := fs.Bool("enabled", true, "true: use the platform's credentials; false: the installation's own")
+			reason := fs.String("reason", "", "why (required, audited)")
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				if strings.TrimSpace(*reason) == "" {
+					return result{}, errors.New("--reason is required")
+				}
+				v, err := c.SetPlatformCredentials(ctx, a[0], client.PlatformCredentialsRequest{Enabled: *enabled, Reason: *reason})
+				return result{value: v, table: one(installationHeader, v, installationRow)}, err
+			}
+		}},
+	}}.command())
+}

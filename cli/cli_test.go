@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-dev/switchboard/apitest"
+	"github.com/switchboard-dev/switchboard/client"
+	"github.com/switchboard-dev/switchboard/datadir"
+)
+
+const (
+	slackSigning = "8f742231b10e8888abcd99yyyzzz85a5"
+	slackBot     = "xoxb-test-1234-secretbotvalue"
+)
+
+// run runs one command line against the API with env vars vars.
+func run(t *testing.T, vars map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(k string) string { return vars[k] }}
+	for _, c := range Commands() {
+		if c.Name == args[0] {
+			err = c.Run(context.Background(), env, args[1:])
+			return o.String(), e.String(), err
+		}
+	}
+	t.Fatalf("no command %q", args[0])
+	return
+}
+
+// ok runs args and fails the test on an error.
+func ok(t *testing.T, vars map[string]string, args ...string) string {
+	t.Helper()
+	out, errOut, err := run(t, vars, args...)
+	if err != nil {
+		t.Fatalf("%v: %v\nstdout:\n%s\nstderr:\n%s", args, err, out, errOut)
+	}
+	return out
+}
+
+func jsonOf[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return v
+}
+
+// TestNounsEndToEnd walks every noun's verbs against the real API with the
+// address and token from the environment, in JSON and as tables.
+func TestNounsEndToEnd(t *testing.T) {
+	srv := apitest.New(t)
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+
+	agc := jsonOf[client.Agency](t, ok(t, vars, "agencies", "create", "--name", "Acme Agency", "--json"))
+	org := jsonOf[client.Org](t, ok(t, vars, "orgs", "create", "--name", "Acme", "--agency", agc.ID, "--json"))
+	if org.AgencyID != agc.ID {
+		t.Fatalf("org %+v", org)
+	}
+	if out := ok(t, vars, "orgs", "list"); !strings.HasPrefix(out, "ID ") || !strings.Contains(out, org.ID) || !strings.Contains(out, "Acme") {
+		t.Fatalf("orgs list table:\n%s", out)
+	}
+	if out := ok(t, vars, "orgs", "get", org.ID); !strings.Contains(out, "active") {
+		t.Fatalf("orgs get:\n%s", out)
+	}
+	secretFile := filepath.Join(t.TempDir(), "signing")
+	os.WriteFile(secretFile, []byte(slackSigning+"\n"), 0o600)
+	prof := jsonOf[client.Profile](t, ok(t, vars, "profiles", "create", "--org", org.ID, "--provider", "slack", "--name", "Acme Slack",
+		"--app-id", "A0ACME", "--secret-file", "signing="+secretFile, "--json"))
+	if len(prof.Secrets) != 1 || prof.Secrets[0].Purpose != "signing" {
+		t.Fatalf("profile %+v", prof)
+	}
+	// Flags after the positional argument work too.
+	inst := jsonOf[client.Installation](t, ok(t, vars, "installations", "create", "--org", org.ID, "--profile", prof.ID,
+		"--external-id", "T0ACME", "--secret", "bot_token="+slackBot, "--json"))
+	if out := ok(t, vars, "installations", "get", inst.ID); !strings.Contains(out, inst.WebhookPath) || strings.Contains(out, slackBot) {
+		t.Fatalf("installations get:\n%s", out)
+	}
+	agentSecret := filepath.Join(t.TempDir(), "agent.secret")
+	out := ok(t, vars, "agents", "create", "--org", org.ID, "--name", "demo", "--url", "https://agent.example/", "--secret-file", agentSecret)
+	if !strings.Contains(out, "signing secret in "+agentSecret) {
+		t.Fatalf("agents create:\n%s", out)
+	}
+	if b, _ := os.ReadFile(agentSecret); !strings.HasPrefix(string(b), "whsec_") {
+		t.Fatalf("agent secret file holds %d bytes, not a whsec_ secret", len(b))
+	}
+	agents := jsonOf[[]client.Agent](t, ok(t, vars, "agents", "list", "--org", org.ID, "--json"))
+	if len(agents) != 1 {
+		t.Fatalf("agents %+v", agents)
+	}
+	out = ok(t, vars, "agents", "create", "--org", org.ID, "--name", "other", "--url", "https://agent.example/2")
+	if !strings.Contains(out, "signing secret (shown this once): whsec_") {
+		t.Fatalf("agents create without a file does not show the generated secret:\n%s", out)
+	}
+	b := jsonOf[client.Binding](t, ok(t, vars, "bindings", "create", "--installation", inst.ID, "--agent", agents[0].ID, "--channel", "C1", "--persona", "support", "--json"))
+	if b.Selector.Channel != "C1" {
+		t.Fatalf("binding %+v", b)
+	}
+	if out := ok(t, vars, "bindings", "list", "--installation", inst.ID); !strings.Contains(out, "channel=C1") {
+		t.Fatalf("bindings list:\n%s", out)
+	}
+	tok := jsonOf[client.Token](t, ok(t, vars, "tokens", "create", "--kind", "org", "--subject", org.ID, "--json"))
+	orgVars := map[string]string{EnvAPI: srv.URL, EnvToken: tok.Token, datadir.Env: vars[datadir.Env]}
+	if out := ok(t, orgVars, "tokens", "whoami"); !strings.Contains(out, org.ID) {
+		t.Fatalf("whoami:\n%s", out)
+	}
+	out = ok(t, orgVars, "rotate", "profile", prof.ID, "signing", "--value", "0123456789abcdef0123456789abcdef", "--keep-previous", "1h")
+	if !strings.Contains(out, "rotated signing of profile "+prof.ID) || strings.Count(out, "signing ") < 2 {
+		t.Fatalf("rotate:\n%s", out)
+	}
+	if out := ok(t, orgVars, "rotate", "agent", agents[0].ID, "signing"); !strings.Contains(out, "new secret (shown this once): whsec_") {
+		t.Fatalf("rotate agent:\n%s", out)
+	}
+	for _, args := range [][]string{{"bindings", "revoke", b.ID}, {"agents", "revoke", agents[0].ID}, {"installations", "revoke", inst.ID},
+		{"profiles", "revoke", prof.ID}, {"tokens", "revoke", tok.ID}, {"orgs", "revoke", org.ID}, {"agencies", "revoke", agc.ID}} {
+		if out := ok(t, vars, args...); !strings.Contains(out, "revoked") && !strings.Contains(out, "true") {
+			t.Fatalf("%v:\n%s", args, out)
+		}
+	}
+	if out := ok(t, vars, "profiles", "list", "--org", "platform"); !strings.HasPrefix(out, "ID ") {
+		t.Fatalf("empty profile list has no header:\n%s", out)
+	}
+}
+
+// TestAPIRefusalShown: a refusal reaches the user with the API's code,
+// field and message, and no secret.
+func TestAPIRefusalShown(t *testing.T) {
+	srv := apitest.New(t)
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	org := jsonOf[client.Org](t, ok(t, vars, "orgs", "create", "--name", "Acme", "--json"))
+	_, _, err := run(t, vars, "profiles", "create", "--org", org.ID, "--provider", "slack", "--name", "x", "--secret", "signing=tooshort-secret")
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Field != "secrets.signing" || strings.Contains(err.Error(), "tooshort-secret") {
+		t.Fatalf("bad secret: %v", err)
+	}
+	if _, _, err := run(t, vars, "orgs", "get", "org_nosuch"); !client.IsNotFound(err) {
+		t.Fatalf("missing org: %v", err)
+	}
+}
+
+// TestConnectionFromDataDir: without flags or environment, the address is
+// the one `switchboard up` recorded and the token its admin token.
+func TestConnectionFromDataDir(t *testing.T) {
+	srv := apitest.New(t)
+	dir := t.TempDir()
+	if err := datadir.WriteRuntime(dir, datadir.Runtime{API: srv.URL, PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, datadir.AdminTokenFile), []byte(srv.Admin+"\n"), 0o600)
+	if out := ok(t, map[string]string{datadir.Env: dir}, "tokens", "whoami"); !strings.Contains(out, "platform") {
+		t.Fatalf("whoami from the data dir:\n%s", out)
+	}
+	if out := ok(t, map[string]string{}, "tokens", "whoami", "--data-dir", dir); !strings.Contains(out, "platform") {
+		t.Fatalf("whoami with --data-dir:\n%s", out)
+	}
+	// Flags beat the environment, which beats the data directory.
+	_, _, err := run(t, map[string]string{datadir.Env: dir, EnvToken: "sbt_wrong-token-value-xxxxxxxx"}, "tokens", "whoami")
+	if client.ErrorCode(err) != client.CodeUnauthorized {
+		t.Fatalf("$SWITCHBOARD_TOKEN not used: %v", err)
+	}
+	tf := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(tf, []byte(srv.Admin), 0o600)
+	if out := ok(t, map[string]string{datadir.Env: dir, EnvToken: "sbt_wrong"}, "tokens", "whoami", "--token-file", tf); !strings.Contains(out, "platform") {
+		t.Fatalf("--token-file not preferred:\n%s", out)
+	}
+	_, _, err = run(t, map[string]string{datadir.Env: t.TempDir()}, "tokens", "whoami")
+	if err == nil || !strings.Contains(err.Error(), "no API token") || !strings.Contains(err.Error(), EnvToken) {
+		t.Fatalf("no token anywhere: %v", err)
+	}
+}
+
+// TestHelpAndMistakes: --help prints to stdout and succeeds for every
+// command and verb; a mistyped verb is named with the nearest one.
+func TestHelpAndMistakes(t *testing.T) {
+	for _, c := range Commands() {
+		for _, h := range []string{"--help", "-h", "help"} {
+			out, errOut, err := run(t, nil, c.Name, h)
+			if err != nil || errOut != "" || !strings.Contains(out, c.Summary) || !strings.Contains(out, "usage: switchboard "+c.Name) {
+				t.Errorf("%s %s: err %v, stderr %q, stdout:\n%s", c.Name, h, err, errOut, out)
+			}
+		}
+	}
+	out, _, err := run(t, nil, "orgs", "create", "--help")
+	if err != nil || !strings.Contains(out, "-name") || !strings.Contains(out, "-json") {
+		t.Errorf("orgs create --help: %v\n%s", err, out)
+	}
+	_, errOut, err := run(t, nil, "orgs", "lst")
+	if err != (ExitError{Code: 2}) || !strings.Contains(errOut, `did you mean "list"?`) {
+		t.Errorf("orgs lst: %v\n%s", err, errOut)
+	}
+	_, errOut, err = run(t, nil, "orgs", "get")
+	if err != (ExitError{Code: 2}) || !strings.Contains(errOut, "want ID") {
+		t.Errorf("orgs get without ID: %v\n%s", err, errOut)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	cands := []string{"orgs", "agencies", "agents", "installations", "deadletters", "demo-agent", "send-test", "up", "serve"}
+	for typed, want := range map[string]string{
+		"org": "orgs", "agnets": "agents", "instalations": "installations", "deadleters": "deadletters",
+		"sendtest": "send-test", "upp": "up", "xyzzy": "", "sreve": "serve", "install": "installations",
+	} {
+		if got := Suggest(typed, cands); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", typed, got, want)
+		}
+	}
+}
