@@ -225,3 +225,6 @@ func FuzzParse(t *testing.T, p provider.Inbound, body []byte, contentType string
 		t.Fatalf("invariants: %v", err)
 	}
 }
+
+// Updating reports whether the test run rewrites golden files (-update).
+func Updating() bool { return *update }
