@@ -275,3 +275,36 @@ type ImportKeys interface {
 	CreateImportKey(ctx context.Context, k ImportKey) error
 	ListImportKeys(ctx context.Context, orgID string) ([]ImportKey, error)
 }
+
+// Handoff is the agency handoff record of an installation (a JSON object
+// the API defines; never a secret).
+type Handoff struct {
+	InstallationID string
+	Record         string // JSON object
+	UpdatedAt      time.Time
+	UpdatedBy      string // token id
+}
+
+// OAuthClient is the OAuth client id of an app profile (its client secret
+// is a Secret of the profile with purpose PurposeClientSecret).
+type OAuthClient struct {
+	ProfileID string
+	ClientID  string
+	UpdatedAt time.Time
+}
+
+// PurposeClientSecret is an app profile's OAuth client secret (Slack, Discord).
+const PurposeClientSecret = "client_secret"
+
+// SetupRecords is what the setup routes need of the store besides Queries;
+// every Queries of the SQL backends implements it (assert with a type check).
+type SetupRecords interface {
+	// PutHandoff creates or replaces an installation's handoff record.
+	PutHandoff(ctx context.Context, h Handoff) error
+	GetHandoff(ctx context.Context, installationID string) (Handoff, error) // ErrNotFound when none
+	PutOAuthClient(ctx context.Context, c OAuthClient) error
+	GetOAuthClient(ctx context.Context, profileID string) (OAuthClient, error) // ErrNotFound when none
+	// UseOAuthState records a state's nonce as used; ErrConflict when it was
+	// used before (a replay).
+	UseOAuthState(ctx context.Context, nonce string, at, expiresAt time.Time) error
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TimesAreUTC", testTimesAreUTC},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ImportKeys", testImportKeys},
+		{"SetupRecords", testSetupRecords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -733,4 +734,48 @@ func testImportKeys(t *testing.T, s store.Store) {
 	if len(got) != 2 {
 		t.Fatalf("import key of a rolled-back transaction kept: %+v", got)
 	}
+}
+
+// testSetupRecords: handoff records and OAuth clients are replaced on a
+// second put; an OAuth state's nonce is usable once; missing rows are ErrNotFound.
+func testSetupRecords(t *testing.T, s store.Store) {
+	sr, ok := s.(store.SetupRecords)
+	if !ok {
+		t.Fatalf("%T does not implement store.SetupRecords", s)
+	}
+	o := store.Org{ID: id("org"), Name: "A", CreatedAt: us(t0)}
+	must(t, s.CreateOrg(ctx, o))
+	p := store.AppProfile{ID: id("prof"), OwnerOrgID: o.ID, Provider: "slack", Name: "p", CreatedAt: us(t0)}
+	must(t, s.CreateProfile(ctx, p))
+	inst := store.Installation{ID: id("inst"), OrgID: o.ID, ProfileID: p.ID, Provider: "slack", IngressID: ingress(), CreatedAt: us(t0)}
+	must(t, s.CreateInstallation(ctx, inst))
+
+	_, err := sr.GetHandoff(ctx, inst.ID)
+	wantErr(t, err, store.ErrNotFound, "handoff before any put")
+	h := store.Handoff{InstallationID: inst.ID, Record: `{"owner_account":"a@example.com"}`, UpdatedAt: us(t0), UpdatedBy: "tok_1"}
+	must(t, sr.PutHandoff(ctx, h))
+	h2 := store.Handoff{InstallationID: inst.ID, Record: `{"owner_account":"b@example.com"}`, UpdatedAt: us(t0.Add(time.Hour)), UpdatedBy: "tok_2"}
+	must(t, sr.PutHandoff(ctx, h2))
+	got, err := sr.GetHandoff(ctx, inst.ID)
+	must(t, err)
+	equal(t, got, h2, "handoff after a second put")
+	wantErr(t, sr.PutHandoff(ctx, store.Handoff{InstallationID: "inst_missing", Record: "{}", UpdatedAt: us(t0), UpdatedBy: "t"}), store.ErrNotFound, "handoff of a missing installation")
+
+	_, err = sr.GetOAuthClient(ctx, p.ID)
+	wantErr(t, err, store.ErrNotFound, "oauth client before any put")
+	c := store.OAuthClient{ProfileID: p.ID, ClientID: "123.456", UpdatedAt: us(t0)}
+	must(t, sr.PutOAuthClient(ctx, c))
+	c.ClientID = "789.000"
+	must(t, sr.PutOAuthClient(ctx, c))
+	gc, err := sr.GetOAuthClient(ctx, p.ID)
+	must(t, err)
+	equal(t, gc, c, "oauth client after a second put")
+
+	exp := us(t0.Add(10 * time.Minute))
+	must(t, sr.UseOAuthState(ctx, "nonce-1", us(t0), exp))
+	wantErr(t, sr.UseOAuthState(ctx, "nonce-1", us(t0), exp), store.ErrConflict, "second use of a state")
+	must(t, sr.UseOAuthState(ctx, "nonce-2", us(t0), exp))
+	// Expired rows are pruned (their states are refused by expiry anyway).
+	must(t, sr.UseOAuthState(ctx, "nonce-3", us(t0.Add(time.Hour)), us(t0.Add(2*time.Hour))))
+	must(t, sr.UseOAuthState(ctx, "nonce-1", us(t0.Add(time.Hour)), us(t0.Add(2*time.Hour))))
 }

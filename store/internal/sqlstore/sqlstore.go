@@ -869,3 +869,67 @@ func (s *DB) CreateImportKey(ctx context.Context, k store.ImportKey) error {
 func (s *DB) ListImportKeys(ctx context.Context, orgID string) ([]store.ImportKey, error) {
 	return s.q.ListImportKeys(ctx, orgID)
 }
+
+// Setup records (handoffs, OAuth clients, used OAuth states)
+
+var _ store.SetupRecords = (*queries)(nil)
+var _ store.SetupRecords = (*DB)(nil)
+
+func (q *queries) PutHandoff(ctx context.Context, h store.Handoff) error {
+	return q.write(ctx, "put handoff of "+h.InstallationID,
+		`INSERT INTO installation_handoffs (installation_id, record, updated_at, updated_by) VALUES (?, ?, ?, ?)
+		 ON CONFLICT (installation_id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		h.InstallationID, h.Record, q.d.timeArg(h.UpdatedAt), h.UpdatedBy)
+}
+
+func (q *queries) GetHandoff(ctx context.Context, installationID string) (store.Handoff, error) {
+	return get(ctx, q, "handoff", installationID, func(sc func(...any) error) (store.Handoff, error) {
+		var h store.Handoff
+		err := sc(&h.InstallationID, &h.Record, tm(&h.UpdatedAt), &h.UpdatedBy)
+		return h, err
+	}, `SELECT installation_id, record, updated_at, updated_by FROM installation_handoffs WHERE installation_id = ?`, installationID)
+}
+
+func (q *queries) PutOAuthClient(ctx context.Context, c store.OAuthClient) error {
+	return q.write(ctx, "put oauth client of "+c.ProfileID,
+		`INSERT INTO oauth_clients (profile_id, client_id, updated_at) VALUES (?, ?, ?)
+		 ON CONFLICT (profile_id) DO UPDATE SET client_id = excluded.client_id, updated_at = excluded.updated_at`,
+		c.ProfileID, c.ClientID, q.d.timeArg(c.UpdatedAt))
+}
+
+func (q *queries) GetOAuthClient(ctx context.Context, profileID string) (store.OAuthClient, error) {
+	return get(ctx, q, "oauth client", profileID, func(sc func(...any) error) (store.OAuthClient, error) {
+		var c store.OAuthClient
+		err := sc(&c.ProfileID, &c.ClientID, tm(&c.UpdatedAt))
+		return c, err
+	}, `SELECT profile_id, client_id, updated_at FROM oauth_clients WHERE profile_id = ?`, profileID)
+}
+
+// UseOAuthState leaves the generation alone (no configuration changes) and
+// prunes states that expired before at.
+func (q *queries) UseOAuthState(ctx context.Context, nonce string, at, expiresAt time.Time) error {
+	if _, err := q.exec(ctx, `DELETE FROM oauth_states_used WHERE expires_at < ?`, q.d.timeArg(at)); err != nil {
+		return fmt.Errorf("prune oauth states: %w", err)
+	}
+	if _, err := q.exec(ctx, `INSERT INTO oauth_states_used (nonce, used_at, expires_at) VALUES (?, ?, ?)`,
+		nonce, q.d.timeArg(at), q.d.timeArg(expiresAt)); err != nil {
+		return fmt.Errorf("use oauth state: %w", err)
+	}
+	return nil
+}
+
+func (s *DB) PutHandoff(ctx context.Context, h store.Handoff) error {
+	return s.tx(ctx, func(q *queries) error { return q.PutHandoff(ctx, h) })
+}
+func (s *DB) GetHandoff(ctx context.Context, installationID string) (store.Handoff, error) {
+	return s.q.GetHandoff(ctx, installationID)
+}
+func (s *DB) PutOAuthClient(ctx context.Context, c store.OAuthClient) error {
+	return s.tx(ctx, func(q *queries) error { return q.PutOAuthClient(ctx, c) })
+}
+func (s *DB) GetOAuthClient(ctx context.Context, profileID string) (store.OAuthClient, error) {
+	return s.q.GetOAuthClient(ctx, profileID)
+}
+func (s *DB) UseOAuthState(ctx context.Context, nonce string, at, expiresAt time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.UseOAuthState(ctx, nonce, at, expiresAt) })
+}
