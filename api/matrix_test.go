@@ -146,6 +146,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"revoke an org token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("token") + "/revoke" }, nil, 200, 200, 200, 404},
 		{"revoke an agency token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("agency-token") + "/revoke" }, nil, 200, 404, 404, 404},
 		{"platform handler", "GET", static("/v1/xds/status"), nil, 200, 403, 403, 403},
+		{"installation setup packet", "GET", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/setup" }, nil, 200, 200, 200, 404},
+		{"profile setup packet", "GET", func(c mctx) string { return "/v1/profiles/" + c.o.prof + "/setup" }, nil, 200, 200, 200, 404},
+		{"platform profile setup packet", "GET", func(c mctx) string { return "/v1/profiles/" + c.f.platformProf + "/setup" }, nil, 200, 403, 403, 403},
+		{"put handoff", "PUT", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/handoff" }, func(mctx) any {
+			return map[string]any{"owner_account": "owner@example.com", "rotation_owner": "ops", "next_rotation": "2030-03-01"}
+		}, 200, 200, 200, 404},
 		{"simulate", "POST", static("/v1/simulate"), func(c mctx) any {
 			return map[string]any{"installation_id": c.o.inst, "event": map[string]any{"channel": "C1", "user": "U1", "text": "hi"}}
 		}, 200, 200, 200, 404},

@@ -35,6 +35,9 @@ type Config struct {
 	// PublicURL is the edge's public base URL (checked with ParsePublicURL);
 	// answers carry webhook_url = PublicURL + webhook_path. "": none known.
 	PublicURL string
+	// APIURL is the binding API's public base URL (OAuth redirect URLs,
+	// Add-to-Slack links); "": packets show a placeholder.
+	APIURL string
 }
 
 // Server serves the binding API.
@@ -46,11 +49,13 @@ type Server struct {
 	mux   *http.ServeMux
 
 	publicURL string
+	apiURL    string
 }
 
 // New builds a Server with every /v1 route mounted.
 func New(cfg Config) *Server {
-	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), publicURL: strings.TrimRight(cfg.PublicURL, "/")}
+	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		apiURL: strings.TrimRight(cfg.APIURL, "/")}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -131,6 +136,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/profiles/{id}", s.getProfile)
 	s.handle("POST /v1/profiles/{id}/revoke", s.revokeProfile)
 	s.handle("POST /v1/profiles/{id}/secrets/{purpose}/rotate", s.rotateProfileSecret)
+	s.handle("GET /v1/profiles/{id}/setup", s.profileSetup)
 
 	s.handle("POST /v1/installations", s.createInstallation)
 	s.handle("GET /v1/installations", s.listInstallations)
@@ -138,6 +144,8 @@ func (s *Server) routes() {
 	s.handle("POST /v1/installations/{id}/revoke", s.revokeInstallation)
 	s.handle("POST /v1/installations/{id}/secrets/{purpose}/rotate", s.rotateInstallationSecret)
 	s.handle("PUT /v1/installations/{id}/platform-credentials", s.setPlatformCredentials)
+	s.handle("GET /v1/installations/{id}/setup", s.installationSetup)
+	s.handle("PUT /v1/installations/{id}/handoff", s.putHandoff)
 
 	s.handle("POST /v1/agents", s.createAgent)
 	s.handle("GET /v1/agents", s.listAgents)

@@ -61,6 +61,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", defaultListen, "address of the binding API (HTTP)")
 	so := addStoreFlags(fs) // --data-dir (also holds admin.token) and --store
+	apiURL := fs.String("api-public-url", "", "the binding API's public base URL (https; http only for a loopback host), e.g. https://switchboard.example.com: OAuth redirect URLs and Add-to-Slack links in setup packets")
 	publicURL := fs.String("public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. https://hooks.example.com: answers then carry webhook_url and setup packets name it")
 	for _, p := range serveParts {
 		if p.flags != nil {
@@ -76,6 +77,10 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	pub, err := api.ParsePublicURL(*publicURL)
 	if err != nil {
 		return fmt.Errorf("--public-url %q: %w", *publicURL, err)
+	}
+	apiPub, err := api.ParsePublicURL(*apiURL)
+	if err != nil {
+		return fmt.Errorf("--api-public-url %q: %w", *apiURL, err)
 	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
 	dataDir := &so.DataDir
@@ -98,7 +103,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 
-	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub})
+	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub})
 	env := &serveEnv{Store: st, Keyring: keys, API: apiSrv, DataDir: *dataDir, Log: log, Out: out}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -44,7 +44,7 @@ const upReadyTimeout = 60 * time.Second
 
 type upConfig struct {
 	api, xds, edge, edgeAdmin, ingest, redisListen, redisAddr, metrics string
-	publicURL                                                          string
+	publicURL, apiURL                                                  string
 	shards                                                             int
 }
 
@@ -67,6 +67,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server: host:port or redis://[user:password@]host:port[/db] (rediss://… for TLS), password from $"+redisconf.EnvPassword+" when the URL has none")
 	fset.StringVar(&c.metrics, "metrics-listen", "127.0.0.1:9100", "Prometheus /metrics of the control plane, ingest and workers (the edge's are on --edge-admin)")
 	fset.StringVar(&c.publicURL, "public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. a tunnel's https://….example; default http://<--edge>, which only this machine reaches")
+	fset.StringVar(&c.apiURL, "api-public-url", "", "the binding API's public base URL for OAuth redirects (https; http only for a loopback host); default http://<--api>")
 	shardsFlag(fset, &c.shards)
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,6 +86,12 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	}
 	if _, err := api.ParsePublicURL(c.publicURL); err != nil {
 		return fmt.Errorf("--public-url %q: %w", c.publicURL, err)
+	}
+	if c.apiURL == "" {
+		c.apiURL = "http://" + c.api
+	}
+	if _, err := api.ParsePublicURL(c.apiURL); err != nil {
+		return fmt.Errorf("--api-public-url %q: %w", c.apiURL, err)
 	}
 	if c.redisAddr == "" {
 		if _, err := exec.LookPath("redis-server"); err != nil {
@@ -194,7 +201,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	// Control plane: binding API + xDS.
 	cpDone := g.start(runCtx, "serve", func(ctx context.Context) error {
 		return serve(ctx, append([]string{"--listen", c.api, "--xds-listen", c.xds, "--envoy-ingest", c.ingest,
-			"--metrics-listen", "", "--public-url", c.publicURL}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
+			"--metrics-listen", "", "--public-url", c.publicURL, "--api-public-url", c.apiURL}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
 	})
 	if err := waitUntil(runCtx, upReadyTimeout, cpDone, func(context.Context) bool { return dialable(c.api) && dialable(c.xds) }); err != nil {
 		return g.fail("control plane", err)

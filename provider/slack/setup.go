@@ -68,7 +68,7 @@ func Setup(in setup.Input) setup.Spec {
 		URLs:   []string{"Event Subscriptions request URL " + hook, "Interactivity request URL " + hook, "Slash command " + SlashCommand + " " + hook, "OAuth redirect URL " + redirect},
 		Data:   map[string]any{"manifest": m, "create_app_url": CreateAppURL(m), "bot_scopes": BotScopes, "bot_events": BotEvents},
 		Rotate: map[string]string{
-			"signing": "Basic Information → App Credentials → Signing Secret → Regenerate; store the new one with previous_valid_until a few minutes ahead (Slack signs with the new one at once)",
+			"signing":   "Basic Information → App Credentials → Signing Secret → Regenerate; store the new one with previous_valid_until a few minutes ahead (Slack signs with the new one at once)",
 			"bot_token": "reinstall the app (OAuth & Permissions → Reinstall to Workspace) or revoke the token with auth.revoke after storing the new one; Slack bot tokens do not expire unless token rotation is on",
 		},
 	}
