@@ -22,6 +22,9 @@ type simulateRequest struct {
 	InstallationID string          `json:"installation_id"`
 	Payload        json.RawMessage `json:"payload"`
 	ContentType    string          `json:"content_type"`
+	// Headers are the provider's metadata headers some parsers read
+	// (X-GitHub-Event, webhook-id, ...).
+	Headers map[string]string `json:"headers"`
 	Event          *simulateEvent  `json:"event"`
 }
 
@@ -133,7 +136,12 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request, p principal) e
 		if !ok {
 			return fieldErr("installation_id", "provider %s has no inbound parser", inst.Provider)
 		}
-		res, err := pv.Parse(body, ct)
+		hdr := http.Header{}
+		for k, v := range req.Headers {
+			hdr.Set(k, v)
+		}
+		hdr.Set("Content-Type", ct)
+		res, err := provider.Parse(pv, provider.Request{Body: body, ContentType: ct, Header: hdr})
 		if err == nil {
 			err = provider.Check(res)
 		}
