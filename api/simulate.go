@@ -25,7 +25,7 @@ type simulateRequest struct {
 	// Headers are the provider's metadata headers some parsers read
 	// (X-GitHub-Event, webhook-id, ...).
 	Headers map[string]string `json:"headers"`
-	Event          *simulateEvent  `json:"event"`
+	Event   *simulateEvent    `json:"event"`
 }
 
 type simulateEvent struct {
