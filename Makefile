@@ -12,7 +12,7 @@ build:
 run: build
 	$(BIN) up
 
-# deps installs what the tests need and is missing (redis-server, PostgreSQL).
+# deps installs what the tests need and is missing (redis-server, PostgreSQL, Chromium).
 deps:
 	@bash scripts/install-test-deps
 

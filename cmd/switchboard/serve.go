@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/api"
+	"github.com/switchboard-dev/switchboard/console"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -59,7 +60,8 @@ const (
 func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	listen := fs.String("listen", defaultListen, "address of the binding API (HTTP)")
+	listen := fs.String("listen", defaultListen, "address of the binding API (HTTP) and the web console (at /)")
+	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure (set when a TLS proxy serves the console over https; a request that arrives over TLS always gets them)")
 	so := addStoreFlags(fs) // --data-dir (also holds admin.token) and --store
 	apiURL := fs.String("api-public-url", "", "the binding API's public base URL (https; http only for a loopback host), e.g. https://switchboard.example.com: OAuth redirect URLs and Add-to-Slack links in setup packets")
 	publicURL := fs.String("public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. https://hooks.example.com: answers then carry webhook_url and setup packets name it")
@@ -127,7 +129,11 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
-	httpSrv := newHTTPServer(apiSrv.Handler(), log)
+	con, err := console.New(console.Config{API: apiSrv.Handler(), Secure: *consoleSecure, Logger: log})
+	if err != nil {
+		return err
+	}
+	httpSrv := newHTTPServer(console.Mount(apiSrv.Handler(), con.Handler()), log)
 	runs = append(runs, running{"api", func(ctx context.Context) error {
 		errc := make(chan error, 1)
 		go func() { errc <- httpSrv.Serve(ln) }()
@@ -144,6 +150,8 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		<-errc // http.ErrServerClosed
 		return nil
 	}})
+	// The console's line first: tests and scripts wait for the API's.
+	fmt.Fprintf(out, "web console on http://%s/\n", ln.Addr())
 	fmt.Fprintf(out, "binding API listening on http://%s/v1\n", ln.Addr())
 
 	// Run everything; the first failure (or ctx's end) stops all.

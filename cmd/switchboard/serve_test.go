@@ -127,6 +127,19 @@ func TestServeDefaults(t *testing.T) {
 	if s := serveGet(t, base+"/v1/whoami", "sbt_wrong"); s != 401 {
 		t.Fatalf("whoami with wrong token: %d", s)
 	}
+	// The web console is at / (its sign-in form), beside the API under /v1.
+	if !strings.Contains(out.String(), "web console on "+base+"/") {
+		t.Fatalf("serve does not print the console's address:\n%s", out.String())
+	}
+	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != 200 || resp.Request.URL.Path != "/signin" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / of serve: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if s := serveGet(t, base+"/v1/nothing", token); s != 404 {
+		t.Fatalf("an unknown /v1 route answers %d, want the API's 404", s)
+	}
 	// Create something that needs the master key, so a restart proves the
 	// generated key file is reused.
 	req, _ := http.NewRequest("POST", base+"/v1/orgs", strings.NewReader(`{"name":"Acme"}`))

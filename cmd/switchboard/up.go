@@ -267,6 +267,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	progress("✓ edge       http://%s/v1/hooks/<provider>/<ingress-id> (configuration received over xDS)", c.edge)
 
 	fmt.Fprintf(out, "\nswitchboard is up (data in %s). Ctrl-C stops everything.\n", dataDir)
+	fmt.Fprintf(out, "  web console: http://%s/ (sign in with the admin token)\n", c.api)
 	if token != "" {
 		fmt.Fprintf(out, "  admin token: %s\n", token)
 		fmt.Fprintf(out, "  try: curl -s -H 'Authorization: Bearer %s' http://%s/v1/whoami\n", token, c.api)

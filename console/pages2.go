@@ -1,0 +1,635 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func detailString(d json.RawMessage, key string) string {
+	var m map[string]any
+	if json.Unmarshal(d, &m) != nil {
+		return ""
+	}
+	v, _ := m[key].(string)
+	return v
+}
+
+func detailNumber(d json.RawMessage, key string) int {
+	var m map[string]any
+	if json.Unmarshal(d, &m) != nil {
+		return 0
+	}
+	v, _ := m[key].(float64)
+	return int(v)
+}
+
+func isNoRoute(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Code == "no_route"
+}
+
+// ---- connect a provider
+
+func (s *Server) connectPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	o, err := loadOrg(ctx, c, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	stages, err := stagesByProvider(ctx, c)
+	if err != nil {
+		return err
+	}
+	var ps []providerInfo
+	for name := range stages {
+		ps = append(ps, providerOf(name))
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Title < ps[j].Title })
+	s.render(w, r, http.StatusOK, "connect", &pageData{Title: "Connect a provider", Nav: "connect", Org: o,
+		Data: map[string]any{"Providers": ps, "Stages": stages}}, c)
+	return nil
+}
+
+func (s *Server) connectProviderPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	o, err := loadOrg(ctx, c, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	p := providerOf(r.PathValue("provider"))
+	stages, err := stagesByProvider(ctx, c)
+	if err != nil {
+		return err
+	}
+	if _, ok := stages[p.Name]; !ok {
+		return &APIError{Status: 404, Code: "not_found", Message: "no provider " + p.Name}
+	}
+	var profs list[profile]
+	if err := c.api.get(ctx, "/v1/profiles", nil, &profs); err != nil {
+		return err
+	}
+	var platform, own []profile
+	for _, pr := range profs.Items {
+		if pr.Provider != p.Name || pr.RevokedAt != nil {
+			continue
+		}
+		switch {
+		case pr.Owner == "platform":
+			platform = append(platform, pr)
+		case pr.OrgID == o.ID:
+			own = append(own, pr)
+		}
+	}
+	s.render(w, r, http.StatusOK, "connect_provider", &pageData{Title: "Connect " + p.Title, Nav: "connect", Org: o,
+		Data: map[string]any{"P": p, "Platform": platform, "Own": own, "Stage": stages[p.Name]}}, c)
+	return nil
+}
+
+// connectProvider creates what the chosen mode needs: with the org's own app
+// a profile (unless an existing one is chosen) and an installation holding
+// the pasted secrets; with the platform's app an installation of the
+// platform profile (apps that install through OAuth go through the
+// provider's consent screen instead).
+func (s *Server) connectProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	orgID := r.PathValue("org")
+	p := providerOf(r.PathValue("provider"))
+	f := r.PostForm
+	mode := f.Get("mode")
+	profileID := f.Get("profile_id")
+	secretsIn := map[string]string{}
+	externalID := strings.TrimSpace(f.Get("external_id"))
+	switch mode {
+	case "platform":
+		if profileID == "" {
+			return &APIError{Status: 400, Code: "invalid_field", Field: "profile_id", Message: "choose the platform's app"}
+		}
+		if p.OAuth {
+			return s.startOAuth(w, r, c, orgID, p, profileID)
+		}
+	case "own":
+		for _, sf := range p.Secrets {
+			if v := strings.TrimSpace(f.Get("secret_" + sf.Purpose)); v != "" {
+				secretsIn[sf.Purpose] = v
+			}
+		}
+		if p.Name == "telegram" {
+			if _, ok := secretsIn["secret_token"]; !ok {
+				secretsIn["secret_token"] = randomValue() // base64url: the setWebhook alphabet
+			}
+			if bt := secretsIn["bot_token"]; externalID == "" && bt != "" {
+				externalID, _, _ = strings.Cut(bt, ":")
+			}
+		}
+		if profileID == "" {
+			name := strings.TrimSpace(f.Get("app_name"))
+			if name == "" {
+				name = p.Title + " app"
+			}
+			var pr profile
+			body := map[string]any{"org_id": orgID, "provider": p.Name, "name": name}
+			if a := strings.TrimSpace(f.Get("external_app_id")); a != "" {
+				body["external_app_id"] = a
+			}
+			if err := c.api.do(ctx, http.MethodPost, "/v1/profiles", body, &pr); err != nil {
+				return err
+			}
+			profileID = pr.ID
+		}
+	default:
+		return &APIError{Status: 400, Code: "invalid_field", Field: "mode", Message: "choose the platform's app or your own app"}
+	}
+	body := map[string]any{"org_id": orgID, "profile_id": profileID, "provider": p.Name, "external_id": externalID}
+	if len(secretsIn) > 0 {
+		body["secrets"] = secretsIn
+	}
+	var in installation
+	if err := c.api.do(ctx, http.MethodPost, "/v1/installations", body, &in); err != nil {
+		return err
+	}
+	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/installations/"+seg(in.ID), &flash{Kind: "ok", Message: p.Title + " installation " + in.ExternalID + " created: follow the setup steps below."})
+	return nil
+}
+
+// startOAuth asks the API to start the provider's OAuth install for this org
+// and sends the browser to the provider's consent screen.
+func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, orgID string, p providerInfo, profileID string) error {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet,
+		internalBase+"/v1/oauth/"+seg(p.Name)+"/start?"+url.Values{"org_id": {orgID}, "profile_id": {profileID}}.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.api.token)
+	resp, err := s.api.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		http.Redirect(w, r, loc, http.StatusSeeOther)
+		return nil
+	}
+	var out struct {
+		URL          string    `json:"url"`
+		AuthorizeURL string    `json:"authorize_url"`
+		Error        *APIError `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if out.Error != nil {
+		out.Error.Status = resp.StatusCode
+		if out.Error.Code == "no_route" {
+			out.Error.Message = "this server does not offer OAuth installs yet: connect your own app instead"
+		}
+		return out.Error
+	}
+	u := out.AuthorizeURL
+	if u == "" {
+		u = out.URL
+	}
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return &APIError{Status: 502, Code: "oauth", Message: "the API gave no authorisation address"}
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
+	return nil
+}
+
+// ---- one installation
+
+// loadInstallation loads the installation the URL names; one of another
+// organisation than the URL's is not found either.
+func loadInstallation(ctx context.Context, c *reqCtx, orgID, id string) (*installation, error) {
+	var in installation
+	if err := c.api.get(ctx, "/v1/installations/"+seg(id), nil, &in); err != nil {
+		return nil, err
+	}
+	if in.OrgID != orgID {
+		return nil, &APIError{Status: 404, Code: "not_found", Message: "installation \"" + id + "\" not found"}
+	}
+	return &in, nil
+}
+
+type installationData struct {
+	Inst       *installation
+	P          providerInfo
+	Profile    *profile
+	Stage      stage
+	Refusals   map[string]int
+	Bindings   []binding
+	Agents     map[string]agent
+	Setup      map[string]any // the setup packet, when the API serves one
+	SetupMD    string
+	Health     map[string]any // GET …/health, when the API serves it
+	Handoff    map[string]any
+	Tomorrow   string
+	MaxDate    string
+	PollMillis int64
+	Purposes   []string
+}
+
+func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	o, err := loadOrg(ctx, c, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	in, err := loadInstallation(ctx, c, o.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d := installationData{Inst: in, P: providerOf(in.Provider), PollMillis: s.cfg.PollInterval.Milliseconds()}
+	now := s.now().UTC()
+	d.Tomorrow = now.Add(24 * time.Hour).Format("2006-01-02")
+	d.MaxDate = now.Add(29 * 24 * time.Hour).Format("2006-01-02")
+	seen := map[string]bool{}
+	for _, sc := range in.Secrets {
+		if !seen[sc.Purpose] {
+			seen[sc.Purpose] = true
+			d.Purposes = append(d.Purposes, sc.Purpose)
+		}
+	}
+	var pr profile
+	if err := c.api.get(ctx, "/v1/profiles/"+seg(in.ProfileID), nil, &pr); err == nil {
+		d.Profile = &pr
+	}
+	stages, err := stagesByProvider(ctx, c)
+	if err != nil {
+		return err
+	}
+	d.Stage = stages[in.Provider]
+	ref, err := refusals24h(ctx, c, o.ID, s.now())
+	if err != nil {
+		return err
+	}
+	d.Refusals = ref[in.ID]
+	var bs list[binding]
+	if err := c.api.get(ctx, "/v1/bindings", url.Values{"installation_id": {in.ID}}, &bs); err != nil {
+		return err
+	}
+	d.Bindings = bs.Items
+	d.Agents, err = agentsByID(ctx, c, o.ID)
+	if err != nil {
+		return err
+	}
+	if in.RevokedAt == nil {
+		var setup map[string]any
+		if err := c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/setup", nil, &setup); err == nil {
+			d.Setup = setup
+		} else if !isNoRoute(err) {
+			return err
+		}
+	}
+	s.render(w, r, http.StatusOK, "installation", &pageData{Title: d.P.Title + " " + in.ExternalID, Nav: "installations", Org: o, Data: d}, c)
+	return nil
+}
+
+func agentsByID(ctx context.Context, c *reqCtx, orgID string) (map[string]agent, error) {
+	var as list[agent]
+	if err := c.api.get(ctx, "/v1/agents", url.Values{"org_id": {orgID}}, &as); err != nil {
+		return nil, err
+	}
+	m := map[string]agent{}
+	for _, a := range as.Items {
+		m[a.ID] = a
+	}
+	return m, nil
+}
+
+// installationStatus answers the live panel's poll (JSON): whether a
+// verified event (the self-test or a real one) has arrived.
+func (s *Server) installationStatus(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	in, err := loadInstallation(ctx, c, r.PathValue("org"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	st := struct {
+		State   string `json:"state"` // waiting, ok, unknown
+		Message string `json:"message"`
+	}{State: "unknown", Message: "this server does not report events per installation yet"}
+	var h map[string]any
+	err = c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/health", nil, &h)
+	switch {
+	case err == nil:
+		if at, _ := h["last_accepted_at"].(string); at != "" {
+			st.State, st.Message = "ok", "first verified event received ("+at+")"
+		} else {
+			st.State, st.Message = "waiting", "waiting for the first verified event…"
+		}
+	case !isNoRoute(err):
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(st)
+}
+
+func (s *Server) rotateInstallation(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	orgID, id := r.PathValue("org"), r.PathValue("id")
+	f := r.PostForm
+	if f.Get("confirm") != "yes" {
+		return &APIError{Status: 400, Code: "invalid_field", Field: "confirm", Message: "tick the box to confirm the rotation"}
+	}
+	until, err := rotationDeadline(f.Get("previous_valid_until"), s.now())
+	if err != nil {
+		return err
+	}
+	// The API decides whether this user may rotate this installation's secret.
+	var out struct {
+		Purpose            string    `json:"purpose"`
+		PreviousValidUntil time.Time `json:"previous_valid_until"`
+		Secret             secret    `json:"secret"`
+	}
+	body := map[string]string{"value": f.Get("value"), "previous_valid_until": until}
+	if err := c.api.do(ctx, http.MethodPost, "/v1/installations/"+seg(id)+"/secrets/"+seg(f.Get("purpose"))+"/rotate", body, &out); err != nil {
+		return err
+	}
+	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/installations/"+seg(id), &flash{Kind: "ok",
+		Message: "Rotated " + out.Purpose + ": new secret " + out.Secret.Fingerprint + "; the previous one stays valid until " + out.PreviousValidUntil.UTC().Format("2006-01-02 15:04 UTC") + "."})
+	return nil
+}
+
+// rotationDeadline turns the form's date (YYYY-MM-DD, the last day the
+// previous secret works) or "now" into the API's previous_valid_until.
+func rotationDeadline(v string, now time.Time) (string, error) {
+	if v == "now" {
+		return now.UTC().Add(time.Second).Format(time.RFC3339), nil
+	}
+	d, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return "", &APIError{Status: 400, Code: "invalid_field", Field: "previous_valid_until", Message: "give the date until which the previous secret stays valid (YYYY-MM-DD)"}
+	}
+	end := d.Add(24*time.Hour - time.Second)
+	if max := now.UTC().Add(30 * 24 * time.Hour); end.After(max) {
+		end = max.Truncate(time.Second)
+	}
+	return end.UTC().Format(time.RFC3339), nil
+}
+
+// ---- revoke (installations, agents, bindings), each confirmed
+
+var revokePaths = map[string]string{"installation": "/v1/installations/", "agent": "/v1/agents/", "binding": "/v1/bindings/"}
+
+func (s *Server) confirmRevoke(kind string) func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+		ctx := r.Context()
+		o, err := loadOrg(ctx, c, r.PathValue("org"))
+		if err != nil {
+			return err
+		}
+		var obj map[string]any
+		if err := c.api.get(ctx, revokePaths[kind]+seg(r.PathValue("id")), nil, &obj); err != nil {
+			return err
+		}
+		if obj["org_id"] != o.ID {
+			return &APIError{Status: 404, Code: "not_found", Message: kind + " \"" + r.PathValue("id") + "\" not found"}
+		}
+		label, _ := obj["name"].(string)
+		if label == "" {
+			label, _ = obj["external_id"].(string)
+		}
+		s.render(w, r, http.StatusOK, "confirm", &pageData{Title: "Revoke " + kind, Org: o, Data: map[string]any{
+			"Kind": kind, "ID": r.PathValue("id"), "Label": label, "Action": r.URL.Path}}, c)
+		return nil
+	}
+}
+
+func (s *Server) revoke(kind string) func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+		orgID, id := r.PathValue("org"), r.PathValue("id")
+		if r.PostForm.Get("confirm") != "yes" {
+			return &APIError{Status: 400, Code: "invalid_field", Field: "confirm", Message: "revoking needs confirmation"}
+		}
+		if err := c.api.do(r.Context(), http.MethodPost, revokePaths[kind]+seg(id)+"/revoke", nil, nil); err != nil {
+			return err
+		}
+		to := "/orgs/" + seg(orgID)
+		switch kind {
+		case "installation":
+			to += "/installations/" + seg(id)
+		case "agent":
+			to += "/agents"
+		case "binding":
+			to += "/bindings"
+		}
+		s.redirect(w, r, c, to, &flash{Kind: "ok", Message: strings.ToUpper(kind[:1]) + kind[1:] + " " + id + " revoked."})
+		return nil
+	}
+}
+
+// ---- agents
+
+func (s *Server) agentsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	o, err := loadOrg(ctx, c, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	var as list[agent]
+	if err := c.api.get(ctx, "/v1/agents", url.Values{"org_id": {o.ID}}, &as); err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "agents", &pageData{Title: "Agents", Nav: "agents", Org: o, Data: map[string]any{"Agents": as.Items}}, c)
+	return nil
+}
+
+func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	orgID := r.PathValue("org")
+	f := r.PostForm
+	body := map[string]string{"org_id": f.Get("org_id"), "name": strings.TrimSpace(f.Get("name")), "url": strings.TrimSpace(f.Get("url"))}
+	if body["org_id"] == "" {
+		body["org_id"] = orgID
+	}
+	if v := strings.TrimSpace(f.Get("signing_secret")); v != "" {
+		body["signing_secret"] = v
+	}
+	var a agent
+	if err := c.api.do(r.Context(), http.MethodPost, "/v1/agents", body, &a); err != nil {
+		return err
+	}
+	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/agents", &flash{Kind: "ok", Message: "Agent " + a.Name + " created. Its signing secret (shown this once):", Secret: a.SigningSecret})
+	return nil
+}
+
+// ---- bindings and the simulator
+
+func (s *Server) bindingsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	return s.renderBindings(w, r, c, nil, nil)
+}
+
+func (s *Server) renderBindings(w http.ResponseWriter, r *http.Request, c *reqCtx, sim map[string]any, simErr *APIError) error {
+	ctx := r.Context()
+	o, err := loadOrg(ctx, c, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	var bs list[binding]
+	if err := c.api.get(ctx, "/v1/bindings", url.Values{"org_id": {o.ID}}, &bs); err != nil {
+		return err
+	}
+	var insts list[installation]
+	if err := c.api.get(ctx, "/v1/installations", url.Values{"org_id": {o.ID}}, &insts); err != nil {
+		return err
+	}
+	agents, err := agentsByID(ctx, c, o.ID)
+	if err != nil {
+		return err
+	}
+	var agentList []agent
+	for _, a := range agents {
+		if a.RevokedAt == nil {
+			agentList = append(agentList, a)
+		}
+	}
+	sort.Slice(agentList, func(i, j int) bool { return agentList[i].Name < agentList[j].Name })
+	installs := map[string]installation{}
+	var live []installation
+	for _, in := range insts.Items {
+		installs[in.ID] = in
+		if in.RevokedAt == nil {
+			live = append(live, in)
+		}
+	}
+	status := http.StatusOK
+	if simErr != nil {
+		status = simErr.Status
+	}
+	s.render(w, r, status, "bindings", &pageData{Title: "Bindings", Nav: "bindings", Org: o, Data: map[string]any{
+		"Bindings": bs.Items, "Installations": live, "ByID": installs, "Agents": agentList, "AgentsByID": agents,
+		"Sim": sim, "SimError": simErr, "SimForm": r.PostForm}}, c)
+	return nil
+}
+
+func (s *Server) createBinding(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	f := r.PostForm
+	if f.Get("simulate") != "" {
+		return s.simulate(w, r, c)
+	}
+	prio := 0
+	if v := strings.TrimSpace(f.Get("priority")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &APIError{Status: 400, Code: "invalid_field", Field: "priority", Message: "must be a whole number"}
+		}
+		prio = n
+	}
+	body := map[string]any{
+		"installation_id": f.Get("installation_id"), "agent_id": f.Get("agent_id"),
+		"selector": selector{Account: strings.TrimSpace(f.Get("account")), Channel: strings.TrimSpace(f.Get("channel")),
+			Peer: strings.TrimSpace(f.Get("peer")), Mention: strings.TrimSpace(f.Get("mention"))},
+		"persona": strings.TrimSpace(f.Get("persona")), "priority": prio,
+	}
+	var b binding
+	if err := c.api.do(r.Context(), http.MethodPost, "/v1/bindings", body, &b); err != nil {
+		return err
+	}
+	s.redirect(w, r, c, "/orgs/"+seg(r.PathValue("org"))+"/bindings", &flash{Kind: "ok", Message: "Binding " + b.ID + " created (" + b.Selector.String() + ")."})
+	return nil
+}
+
+// simulate asks the API's binding simulator which bindings an event would
+// match and shows its answer inline; nothing is enqueued.
+func (s *Server) simulate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	f := r.PostForm
+	body := map[string]any{"installation_id": f.Get("sim_installation_id")}
+	for _, k := range []string{"account", "channel", "user", "thread", "text"} {
+		if v := strings.TrimSpace(f.Get("sim_" + k)); v != "" {
+			body[k] = v
+		}
+	}
+	var out map[string]any
+	err := c.api.do(r.Context(), http.MethodPost, "/v1/simulate", body, &out)
+	var ae *APIError
+	if err != nil && !errors.As(err, &ae) {
+		return err
+	}
+	if ae != nil && ae.Code == "no_route" {
+		ae = &APIError{Status: 501, Code: "not_available", Message: "this server has no binding simulator yet"}
+	}
+	return s.renderBindings(w, r, c, out, ae)
+}
+
+// ---- audit
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ctx := r.Context()
+	o, err := loadOrg(ctx, c, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	action, actor, target := strings.TrimSpace(q.Get("action")), strings.TrimSpace(q.Get("actor")), strings.TrimSpace(q.Get("target"))
+	after := q.Get("after")
+	if after == "" {
+		after = "0"
+	}
+	// Filters apply to one API page (up to 1000 events) at a time; "older"
+	// and "newer" page through the log.
+	var p auditPage
+	if err := c.api.get(ctx, "/v1/audit", url.Values{"org_id": {o.ID}, "after": {after}, "limit": {"1000"}}, &p); err != nil {
+		return err
+	}
+	var rows []auditEvent
+	actions := map[string]int{}
+	for _, e := range p.Items {
+		actions[e.Action]++
+		if action != "" && !strings.HasPrefix(e.Action, action) {
+			continue
+		}
+		if actor != "" && e.Actor != actor {
+			continue
+		}
+		if target != "" && !strings.Contains(e.Target, target) {
+			continue
+		}
+		rows = append(rows, e)
+	}
+	// Newest first.
+	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+		rows[i], rows[j] = rows[j], rows[i]
+	}
+	next := ""
+	if len(p.Items) == 1000 {
+		next = strconv.FormatInt(p.NextAfter, 10)
+	}
+	s.render(w, r, http.StatusOK, "audit", &pageData{Title: "Audit log", Nav: "audit", Org: o, Data: map[string]any{
+		"Rows": rows, "Action": action, "Actor": actor, "Target": target, "Actions": actions, "Next": next}}, c)
+	return nil
+}
+
+// ---- rollout stages (platform admin)
+
+func (s *Server) stagesPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	var st list[stage]
+	if err := c.api.get(r.Context(), "/v1/providers", nil, &st); err != nil {
+		return err
+	}
+	sort.Slice(st.Items, func(i, j int) bool { return st.Items[i].Provider < st.Items[j].Provider })
+	s.render(w, r, http.StatusOK, "stages", &pageData{Title: "Rollout stages", Nav: "stages", Data: map[string]any{
+		"Stages": st.Items, "Admin": c.sess.kind == "platform"}}, c)
+	return nil
+}
+
+func (s *Server) setStage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	f := r.PostForm
+	body := map[string]any{"stage": f.Get("stage")}
+	if f.Get("stage") == "canary" {
+		var orgs []string
+		for _, o := range strings.FieldsFunc(f.Get("canary_orgs"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
+			orgs = append(orgs, o)
+		}
+		body["canary_orgs"] = orgs
+	}
+	p := r.PathValue("provider")
+	if err := c.api.do(r.Context(), http.MethodPut, "/v1/providers/"+seg(p)+"/stage", body, nil); err != nil {
+		return err
+	}
+	s.redirect(w, r, c, "/stages", &flash{Kind: "ok", Message: "Stage of " + p + " set to " + f.Get("stage") + "."})
+	return nil
+}
