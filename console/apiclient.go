@@ -3,12 +3,14 @@ package console
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/switchboard-dev/switchboard/client"
 )
 
 // handlerTransport is an http.RoundTripper that serves every request through
@@ -68,60 +70,36 @@ func (e *APIError) Error() string {
 	return e.Code + ": " + e.Message
 }
 
-// apiClient calls the API as one signed-in user.
+// apiClient calls the API as one signed-in user through the project's typed
+// client, whose transport serves every request through the API's handler.
 type apiClient struct {
-	http  *http.Client
-	token string
+	cl *client.Client
 }
 
 // internalBase is the origin of in-process requests (never dialled).
 const internalBase = "http://switchboard.internal"
 
+func newAPIClient(hc *http.Client, token string) *apiClient {
+	cl, err := client.New(internalBase, token, client.WithHTTPClient(hc))
+	if err != nil {
+		panic("console: in-process API client: " + err.Error()) // internalBase is a constant
+	}
+	return &apiClient{cl: cl}
+}
+
 // do sends in (nil, or a value encoded as JSON) and decodes a 2xx answer
 // into out (nil: discard). A refusal is an *APIError.
 func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
+	return apiErr(c.cl.Do(ctx, method, path, in, out))
+}
+
+// apiErr turns the typed client's refusal into the console's.
+func apiErr(err error) error {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return &APIError{Status: ce.Status, Code: ce.Code, Field: ce.Field, Message: ce.Message}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, internalBase+path, body)
-	if err != nil {
-		return fmt.Errorf("build %s %s: %w", method, path, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, redactPath(path), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("read %s %s: %w", method, redactPath(path), err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var eb struct {
-			Error *APIError `json:"error"`
-		}
-		if json.Unmarshal(data, &eb) != nil || eb.Error == nil {
-			return &APIError{Status: resp.StatusCode, Code: "unexpected", Message: http.StatusText(resp.StatusCode)}
-		}
-		eb.Error.Status = resp.StatusCode
-		return eb.Error
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode %s %s: %w", method, redactPath(path), err)
-	}
-	return nil
+	return err
 }
 
 func (c *apiClient) get(ctx context.Context, path string, q url.Values, out any) error {

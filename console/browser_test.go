@@ -204,7 +204,24 @@ func TestConsoleInBrowser(t *testing.T) {
 	if inst["external_id"] != "123456" || len(inst["secrets"].([]any)) != 2 {
 		t.Fatalf("installation created by the console: %v", inst)
 	}
+	// The setup packet: Telegram's setWebhook parameters with copy buttons.
+	if got := b.text("#h-setup + ol, .packet"); !contains(got, "setWebhook", inst["webhook_path"].(string)) {
+		t.Fatalf("setup packet shows %q", got)
+	}
 	b.shot("installation")
+
+	// The agency handoff record, saved through the API (and audited).
+	b.fill("#ho-owner", "ops@acme.example")
+	b.fill("#ho-canary-ch", "canary-chat")
+	b.fill("#ho-next", time.Now().UTC().Add(90*24*time.Hour).Format("2006-01-02"))
+	b.submit("#form-handoff button[type=submit]")
+	if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#ho-owner"))); v != "ops@acme.example" {
+		t.Fatalf("handoff owner after saving: %q", v)
+	}
+	pk := e.must(e.tokA, "GET", "/v1/installations/"+instA+"/setup", nil, 200)
+	if h, _ := pk["handoff"].(map[string]any); h == nil || h["canary_channel"] != "canary-chat" {
+		t.Fatalf("handoff record in the packet: %v", pk["handoff"])
+	}
 
 	// An agent (its generated signing secret is shown once) and a binding.
 	b.nav("/orgs/" + e.orgA + "/agents")
@@ -225,8 +242,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.fill("#s-channel", "C1")
 	b.fill("#s-text", "hello")
 	b.submit("#form-sim button[type=submit]")
-	sim := b.text("#sim-answer")
+	if sim := b.text("#sim-answer"); !contains(sim, "Outcome: delivered", "agent support <b>bot</b> as support", "won", "Nothing was enqueued") {
+		t.Fatalf("simulator's answer for channel C1: %q", sim)
+	}
 	b.shot("bindings")
+	b.fill("#s-channel", "C2")
+	b.submit("#form-sim button[type=submit]")
+	if sim := b.text("#sim-answer .outcome"); !strings.Contains(sim, "no_binding") {
+		t.Fatalf("simulator's answer for channel C2 (no binding): %q", sim)
+	}
 
 	// Rotate the webhook secret token; the previous one stays valid until
 	// the chosen date.
@@ -325,7 +349,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("audit filtered to secret.rotate shows %q", rows)
 	}
 	b.nav("/orgs/" + e.orgA + "/audit")
-	if rows := b.text("#audit tbody"); !contains(rows, "installation.create", "binding.create", "installation.revoke") {
+	if rows := b.text("#audit tbody"); !contains(rows, "installation.create", "binding.create", "installation.handoff", "installation.revoke") {
 		t.Fatalf("audit log shows %q", rows)
 	}
 	b.shot("audit")
@@ -340,7 +364,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("narrow-installation")
 	b.do("wide", chromedp.EmulateViewport(1100, 800))
-	_ = sim
 
 	// Sign out: the session ends on the server, not only in the browser.
 	b.submit("form.signout button")

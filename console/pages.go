@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	s.handle("GET /orgs/{org}/installations/{id}", s.installationPage)
 	s.handle("GET /orgs/{org}/installations/{id}/status", s.installationStatus)
 	s.handle("POST /orgs/{org}/installations/{id}/rotate", s.rotateInstallation)
+	s.handle("POST /orgs/{org}/installations/{id}/handoff", s.handoff)
 	s.handle("GET /orgs/{org}/installations/{id}/revoke", s.confirmRevoke("installation"))
 	s.handle("POST /orgs/{org}/installations/{id}/revoke", s.revoke("installation"))
 	s.handle("GET /orgs/{org}/agents", s.agentsPage)
@@ -91,7 +92,7 @@ func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 				Error: &APIError{Status: 401, Code: "unauthorized", Message: "your session ended: sign in again"}, Back: "/signin"}, nil)
 			return
 		}
-		c := &reqCtx{sess: ss, sid: sid, api: &apiClient{http: s.api, token: ss.token}}
+		c := &reqCtx{sess: ss, sid: sid, api: newAPIClient(s.api, ss.token)}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
 			if err := r.ParseForm(); err != nil {
@@ -217,7 +218,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var who whoami
-	if err := (&apiClient{http: s.api, token: token}).get(r.Context(), "/v1/whoami", nil, &who); err != nil {
+	if err := newAPIClient(s.api, token).get(r.Context(), "/v1/whoami", nil, &who); err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {
 			s.log.ErrorContext(r.Context(), "console sign-in failed", "err", err)

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/client"
+	"github.com/switchboard-dev/switchboard/provider/setup"
 )
 
 func detailString(d json.RawMessage, key string) string {
@@ -166,7 +169,7 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, o
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.api.token)
+	req.Header.Set("Authorization", "Bearer "+c.sess.token)
 	resp, err := s.api.Do(req)
 	if err != nil {
 		return err
@@ -223,10 +226,9 @@ type installationData struct {
 	Refusals   map[string]int
 	Bindings   []binding
 	Agents     map[string]agent
-	Setup      map[string]any // the setup packet, when the API serves one
-	SetupMD    string
+	Setup      *setup.Packet  // the setup packet, when the API serves one
 	Health     map[string]any // GET …/health, when the API serves it
-	Handoff    map[string]any
+	HandoffURLs, HandoffScopes string
 	Tomorrow   string
 	MaxDate    string
 	PollMillis int64
@@ -278,9 +280,12 @@ func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *req
 		return err
 	}
 	if in.RevokedAt == nil {
-		var setup map[string]any
-		if err := c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/setup", nil, &setup); err == nil {
-			d.Setup = setup
+		var pk setup.Packet
+		if err := c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/setup", nil, &pk); err == nil {
+			d.Setup = &pk
+			if h := pk.Handoff; h != nil {
+				d.HandoffURLs, d.HandoffScopes = strings.Join(h.URLsConfigured, "\n"), strings.Join(h.ScopesApproved, "\n")
+			}
 		} else if !isNoRoute(err) {
 			return err
 		}
@@ -370,6 +375,36 @@ func rotationDeadline(v string, now time.Time) (string, error) {
 		end = max.Truncate(time.Second)
 	}
 	return end.UTC().Format(time.RFC3339), nil
+}
+
+// handoff records the agency handoff (PUT /v1/installations/{id}/handoff).
+func (s *Server) handoff(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	orgID, id := r.PathValue("org"), r.PathValue("id")
+	f := r.PostForm
+	lines := func(v string) []string {
+		out := []string{}
+		for _, l := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
+			if l = strings.TrimSpace(l); l != "" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	body := map[string]any{"owner_account": strings.TrimSpace(f.Get("owner_account")), "urls_configured": lines(f.Get("urls_configured")),
+		"scopes_approved": lines(f.Get("scopes_approved")), "canary_channel": strings.TrimSpace(f.Get("canary_channel")),
+		"rotation_owner": strings.TrimSpace(f.Get("rotation_owner")), "next_rotation": strings.TrimSpace(f.Get("next_rotation"))}
+	if v := strings.TrimSpace(f.Get("canary_validated_at")); v != "" {
+		t, err := time.Parse("2006-01-02T15:04", v)
+		if err != nil {
+			return &APIError{Status: 400, Code: "invalid_field", Field: "canary_validated_at", Message: "give the date and time (UTC) of the canary validation"}
+		}
+		body["canary_validated_at"] = t.UTC().Format(time.RFC3339)
+	}
+	if err := c.api.do(r.Context(), http.MethodPut, "/v1/installations/"+seg(id)+"/handoff", body, nil); err != nil {
+		return err
+	}
+	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/installations/"+seg(id)+"#h-handoff", &flash{Kind: "ok", Message: "Handoff record saved."})
+	return nil
 }
 
 // ---- revoke (installations, agents, bindings), each confirmed
@@ -463,7 +498,7 @@ func (s *Server) bindingsPage(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	return s.renderBindings(w, r, c, nil, nil)
 }
 
-func (s *Server) renderBindings(w http.ResponseWriter, r *http.Request, c *reqCtx, sim map[string]any, simErr *APIError) error {
+func (s *Server) renderBindings(w http.ResponseWriter, r *http.Request, c *reqCtx, sim *client.Simulation, simErr *APIError) error {
 	ctx := r.Context()
 	o, err := loadOrg(ctx, c, r.PathValue("org"))
 	if err != nil {
@@ -533,26 +568,25 @@ func (s *Server) createBinding(w http.ResponseWriter, r *http.Request, c *reqCtx
 	return nil
 }
 
-// simulate asks the API's binding simulator which bindings an event would
-// match and shows its answer inline; nothing is enqueued.
+// simulate asks the API's binding simulator (through the typed client)
+// which bindings an event would match and shows its answer inline; nothing
+// is enqueued.
 func (s *Server) simulate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	f := r.PostForm
-	body := map[string]any{"installation_id": f.Get("sim_installation_id")}
-	for _, k := range []string{"account", "channel", "user", "thread", "text"} {
-		if v := strings.TrimSpace(f.Get("sim_" + k)); v != "" {
-			body[k] = v
-		}
+	ev := &client.SimulateEvent{Account: strings.TrimSpace(f.Get("sim_account")), Channel: strings.TrimSpace(f.Get("sim_channel")),
+		User: strings.TrimSpace(f.Get("sim_user")), Thread: strings.TrimSpace(f.Get("sim_thread")), Text: strings.TrimSpace(f.Get("sim_text"))}
+	if m := strings.TrimSpace(f.Get("sim_mention")); m != "" {
+		ev.Mentions = []string{m}
 	}
-	var out map[string]any
-	err := c.api.do(r.Context(), http.MethodPost, "/v1/simulate", body, &out)
+	sim, err := c.api.cl.Simulate(r.Context(), client.SimulateRequest{InstallationID: f.Get("sim_installation_id"), Event: ev})
 	var ae *APIError
-	if err != nil && !errors.As(err, &ae) {
+	if err = apiErr(err); err != nil && !errors.As(err, &ae) {
 		return err
 	}
-	if ae != nil && ae.Code == "no_route" {
-		ae = &APIError{Status: 501, Code: "not_available", Message: "this server has no binding simulator yet"}
+	if ae != nil {
+		return s.renderBindings(w, r, c, nil, ae)
 	}
-	return s.renderBindings(w, r, c, out, ae)
+	return s.renderBindings(w, r, c, &sim, nil)
 }
 
 // ---- audit
