@@ -219,20 +219,20 @@ func loadInstallation(ctx context.Context, c *reqCtx, orgID, id string) (*instal
 }
 
 type installationData struct {
-	Inst       *installation
-	P          providerInfo
-	Profile    *profile
-	Stage      stage
-	Refusals   map[string]int
-	Bindings   []binding
-	Agents     map[string]agent
-	Setup      *setup.Packet  // the setup packet, when the API serves one
-	Health     map[string]any // GET …/health, when the API serves it
+	Inst                       *installation
+	P                          providerInfo
+	Profile                    *profile
+	Stage                      stage
+	Refusals                   map[string]int
+	Bindings                   []binding
+	Agents                     map[string]agent
+	Setup                      *setup.Packet  // the setup packet, when the API serves one
+	Health                     map[string]any // GET …/health, when the API serves it
 	HandoffURLs, HandoffScopes string
-	Tomorrow   string
-	MaxDate    string
-	PollMillis int64
-	Purposes   []string
+	Tomorrow                   string
+	MaxDate                    string
+	PollMillis                 int64
+	Purposes                   []string
 }
 
 func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
