@@ -46,8 +46,19 @@ type Event struct {
 	// phone_number_id, Discord guild id. "" when the body carries none (Telegram).
 	Account string `json:"account"`
 	// TenantIDs are every tenant id the body attributes this event to (including
-	// Account); ingest checks that each belongs to the resolved installation.
+	// Account, unless Account is in Authorized); ingest checks that each
+	// belongs to the resolved installation.
 	TenantIDs []string `json:"tenant_ids"`
+	// Authorized are the provider-side ids of the installations the body says
+	// this event is delivered to, where the provider names them apart from
+	// the place the event happened: Slack's authorizations (the team id, or
+	// the enterprise id of an org-wide install, which a Slack Connect event
+	// in another team's channel also carries), Discord's
+	// authorizing_integration_owners in a DM. A shared app's installation is
+	// resolved among them (exactly one must exist), and an installation's own
+	// ingress only takes the event when its id is one of them. Empty: Account
+	// alone decides.
+	Authorized []string `json:"authorized,omitempty"`
 	// AppID is the provider app id in the body (Slack api_app_id, Discord
 	// application_id); ingest checks it against the profile's ExternalAppID.
 	AppID        string                `json:"app_id"`
@@ -80,6 +91,44 @@ type Result struct {
 	Ack *Response
 	// Ignored says why a valid body produced no events (for logs), e.g. "bot_message".
 	Ignored string
+	// Revocations are what the provider says may no longer be served: the
+	// app was uninstalled or its tokens revoked (the installation), or the
+	// bot was blocked or removed in one chat (a conversation). Ingest acts on
+	// them (store, audit) before any event of the same body.
+	Revocations []Revocation
+}
+
+// Revocation scopes.
+const (
+	// ScopeInstallation: the whole installation (app uninstalled, tokens or
+	// access revoked, installation deleted or suspended).
+	ScopeInstallation = "installation"
+	// ScopeConversation: one conversation of the installation (the bot was
+	// blocked by the user or removed from the group).
+	ScopeConversation = "conversation"
+)
+
+// Revocation is one uninstall or revocation the provider reported.
+type Revocation struct {
+	Scope string `json:"scope"`
+	// Account is the provider-side id of the installation the body names
+	// (Slack team or enterprise id, GitHub installation id, Discord user id
+	// of a user install); "" when the body names none, which means the
+	// installation the request was attested for.
+	Account string `json:"account,omitempty"`
+	// Conversation is the chat of a ScopeConversation revocation.
+	Conversation string `json:"conversation,omitempty"`
+	// Reason is the provider's own word for it, e.g. "app_uninstalled",
+	// "tokens_revoked", "installation.deleted", "kicked"; it goes to the
+	// audit log and to the dead letters of tasks that were still queued.
+	Reason string `json:"reason"`
+	// Restore (ScopeConversation only) lifts an earlier revocation: the user
+	// unblocked the bot, or the bot was added to the group again.
+	Restore bool `json:"restore,omitempty"`
+	// EventID is the provider's id of the notification ("" when it has none).
+	EventID string `json:"event_id,omitempty"`
+	// AppID is the provider app id in the body, checked like Event.AppID.
+	AppID string `json:"app_id,omitempty"`
 }
 
 // Inbound is the inbound side of a provider.
@@ -223,8 +272,28 @@ func Check(r Result) error {
 		case e.Kind == "":
 			return fmt.Errorf("event %d: empty kind", i)
 		}
-		if e.Account != "" && !contains(e.TenantIDs, e.Account) {
+		if e.Account != "" && !contains(e.TenantIDs, e.Account) && !contains(e.Authorized, e.Account) {
 			return fmt.Errorf("event %d: account missing from tenant ids", i)
+		}
+		for _, a := range e.Authorized {
+			if a == "" {
+				return fmt.Errorf("event %d: empty authorized id", i)
+			}
+		}
+	}
+	if r.Handshake != nil && len(r.Revocations) > 0 {
+		return errors.New("result has both a handshake and revocations")
+	}
+	for i, v := range r.Revocations {
+		switch {
+		case v.Reason == "":
+			return fmt.Errorf("revocation %d: empty reason", i)
+		case v.Scope == ScopeInstallation && (v.Conversation != "" || v.Restore):
+			return fmt.Errorf("revocation %d: installation scope with a conversation or restore", i)
+		case v.Scope == ScopeConversation && v.Conversation == "":
+			return fmt.Errorf("revocation %d: conversation scope without a conversation", i)
+		case v.Scope != ScopeInstallation && v.Scope != ScopeConversation:
+			return fmt.Errorf("revocation %d: unknown scope %s", i, Quote(v.Scope))
 		}
 	}
 	return nil

@@ -65,7 +65,15 @@ type interaction struct {
 		User *user `json:"user"`
 	} `json:"member"`
 	User *user `json:"user"`
-	Data *struct {
+	// AuthorizingIntegrationOwners maps an installation context ("0" guild
+	// install, "1" user install) to the guild or user that authorised the
+	// interaction; a guild install used in the bot's DM says "0" (a string,
+	// or a bare number in some payloads).
+	AuthorizingIntegrationOwners map[string]json.RawMessage `json:"authorizing_integration_owners"`
+	// Webhook events (not interactions) carry version and event.
+	Version *int             `json:"version"`
+	Event   *json.RawMessage `json:"event"`
+	Data    *struct {
 		Name       string      `json:"name"`
 		Options    []option    `json:"options"`
 		CustomID   string      `json:"custom_id"`
@@ -98,6 +106,9 @@ func (Inbound) Parse(body []byte, _ string) (provider.Result, error) {
 	if in.Type == nil {
 		return provider.Result{}, malformed("type", "missing")
 	}
+	if in.Version != nil && in.ID == "" {
+		return parseWebhookEvent(body)
+	}
 	switch *in.Type {
 	case TypePing:
 		return provider.Result{Handshake: jsonResponse(`{"type":1}`)}, nil
@@ -127,6 +138,12 @@ func (Inbound) Parse(body []byte, _ string) (provider.Result, error) {
 		TenantIDs:    provider.AddTenant(nil, in.GuildID),
 		AppID:        in.ApplicationID,
 		Conversation: channel,
+	}
+	if in.GuildID == "" {
+		// A DM: no guild names the tenant. The installations that authorised
+		// it do (a user install by the user's id; a guild install used in
+		// the bot's DM says only "0").
+		ev.Authorized = dmAuthorized(in.AuthorizingIntegrationOwners)
 	}
 	switch {
 	case in.Member != nil && in.Member.User != nil:
@@ -190,6 +207,85 @@ func (Inbound) Parse(body []byte, _ string) (provider.Result, error) {
 		}
 	}
 	return provider.Result{Events: []provider.Event{ev}, Ack: jsonResponse(ack)}, nil
+}
+
+// dmAuthorized reads the owner ids of authorizing_integration_owners that
+// name an installation: the user of a user install ("1"), the guild of a
+// guild install ("0") unless it is "0" (the bot's DM).
+func dmAuthorized(owners map[string]json.RawMessage) []string {
+	var out []string
+	for _, k := range []string{"0", "1"} {
+		raw, ok := owners[k]
+		if !ok {
+			continue
+		}
+		var id string
+		if err := json.Unmarshal(raw, &id); err != nil {
+			id = strings.TrimSpace(string(raw)) // a bare number
+		}
+		if id == "" || id == "0" || strings.Trim(id, "0123456789") != "" {
+			continue
+		}
+		out = provider.AddTenant(out, id)
+	}
+	return out
+}
+
+// Webhook event types (the body's type; the event's own type is a string).
+const (
+	webhookPing  = 0
+	webhookEvent = 1
+)
+
+type webhookBody struct {
+	ApplicationID string `json:"application_id"`
+	Type          int    `json:"type"`
+	Event         *struct {
+		Type      string `json:"type"`
+		Timestamp string `json:"timestamp"`
+		Data      *struct {
+			User *user `json:"user"`
+		} `json:"data"`
+	} `json:"event"`
+}
+
+// noContent is the answer Discord expects to a webhook event (and its PING).
+var noContent = &provider.Response{Status: http.StatusNoContent, ContentType: "application/json"}
+
+// parseWebhookEvent reads Discord's webhook events (sent to the app's Webhook
+// Events URL, signed like interactions): the PING (type 0) is answered 204;
+// APPLICATION_DEAUTHORIZED (a user removed the app) revokes the installation
+// of that user (a user install's external id is the user's id; ingest finds
+// none for a guild install and acknowledges). Other events are acknowledged.
+func parseWebhookEvent(body []byte) (provider.Result, error) {
+	var w webhookBody
+	if err := json.Unmarshal(body, &w); err != nil {
+		return provider.Result{}, malformed("", "not a JSON webhook event: "+err.Error())
+	}
+	switch w.Type {
+	case webhookPing:
+		return provider.Result{Handshake: noContent}, nil
+	case webhookEvent:
+	default:
+		return provider.Result{}, malformed("type", "unsupported webhook event type")
+	}
+	if w.Event == nil || w.Event.Type == "" {
+		return provider.Result{}, malformed("event.type", "missing")
+	}
+	if w.Event.Type != "APPLICATION_DEAUTHORIZED" {
+		return provider.Result{Ack: noContent, Ignored: "webhook event " + provider.Quote(w.Event.Type)}, nil
+	}
+	if w.Event.Data == nil || w.Event.Data.User == nil || w.Event.Data.User.ID == "" {
+		return provider.Result{}, malformed("event.data.user.id", "missing")
+	}
+	uid := w.Event.Data.User.ID
+	return provider.Result{Ack: noContent, Revocations: []provider.Revocation{{
+		Scope:   provider.ScopeInstallation,
+		Account: uid,
+		Reason:  "APPLICATION_DEAUTHORIZED",
+		EventID: "deauthorized:" + uid + ":" + w.Event.Timestamp,
+		AppID:   w.ApplicationID,
+	}}}, nil
 }
 
 // walkOptions renders options as "name:value" (subcommands as their name) and

@@ -114,7 +114,10 @@ type view struct {
 	Events    []provider.Event `json:"events"`
 	Ack       *response        `json:"ack,omitempty"`
 	Ignored   string           `json:"ignored,omitempty"`
-	Error     string           `json:"error,omitempty"`
+	// Revocations are rendered only when there are some, so the golden
+	// files of bodies without any stay as they were.
+	Revocations []provider.Revocation `json:"revocations,omitempty"`
+	Error       string                `json:"error,omitempty"`
 }
 
 func resp(r *provider.Response) *response {
@@ -126,7 +129,7 @@ func resp(r *provider.Response) *response {
 
 // Render is the golden form of a parse outcome.
 func Render(r provider.Result, err error) []byte {
-	v := view{Handshake: resp(r.Handshake), Events: r.Events, Ack: resp(r.Ack), Ignored: r.Ignored}
+	v := view{Handshake: resp(r.Handshake), Events: r.Events, Ack: resp(r.Ack), Ignored: r.Ignored, Revocations: r.Revocations}
 	if err != nil {
 		v = view{Error: err.Error()}
 	}

@@ -5,6 +5,7 @@ package slack
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,8 +45,23 @@ func (Inbound) Parse(body []byte, contentType string) (provider.Result, error) {
 	return parseEvents(body)
 }
 
+// authorization is one entry of an Events API body's authorizations: the
+// installation the event is delivered to. An org-wide (Enterprise Grid)
+// install has is_enterprise_install and no team id; its installation is the
+// enterprise's.
 type authorization struct {
-	TeamID string `json:"team_id"`
+	TeamID              string `json:"team_id"`
+	EnterpriseID        string `json:"enterprise_id"`
+	IsEnterpriseInstall bool   `json:"is_enterprise_install"`
+}
+
+// installID is the provider-side id of the installation an authorization
+// names: the enterprise id for an org-wide install, else the team id.
+func (a authorization) installID() string {
+	if a.IsEnterpriseInstall {
+		return a.EnterpriseID
+	}
+	return a.TeamID
 }
 
 type file struct {
@@ -65,6 +81,11 @@ type innerEvent struct {
 	TS       string `json:"ts"`
 	ThreadTS string `json:"thread_ts"`
 	Files    []file `json:"files"`
+	// tokens_revoked: the user ids whose tokens were revoked, by kind.
+	Tokens *struct {
+		OAuth []string `json:"oauth"`
+		Bot   []string `json:"bot"`
+	} `json:"tokens"`
 }
 
 type eventsBody struct {
@@ -105,15 +126,33 @@ func parseEvents(body []byte) (provider.Result, error) {
 	if b.EventID == "" {
 		return provider.Result{}, malformed("event_id", "missing")
 	}
+	// The installation the event is for: Slack's authorizations name it
+	// (an org-wide install by its enterprise id; a Slack Connect event in a
+	// channel of another team by the installing team), else the team_id
+	// (or enterprise_id) of the envelope.
+	var authorized []string
+	for i, a := range b.Authorizations {
+		id := a.installID()
+		if id == "" {
+			return provider.Result{}, malformed(fmt.Sprintf("authorizations[%d].team_id", i), "missing")
+		}
+		authorized = provider.AddTenant(authorized, id)
+	}
 	account := b.TeamID
 	if account == "" {
 		account = b.EnterpriseID
+	}
+	if len(authorized) > 0 {
+		account = authorized[0]
 	}
 	if account == "" {
 		return provider.Result{}, malformed("team_id", "missing")
 	}
 	if b.Event == nil {
 		return provider.Result{}, malformed("event", "missing")
+	}
+	if r, ok := revocation(b, account); ok {
+		return r, nil
 	}
 	ev := b.Event
 	switch ev.Type {
@@ -131,16 +170,21 @@ func parseEvents(body []byte) (provider.Result, error) {
 	if ev.Channel == "" {
 		return provider.Result{}, malformed("event.channel", "missing")
 	}
-	tenants := provider.AddTenant(nil, account)
-	tenants = provider.AddTenant(tenants, b.TeamID)
-	for _, a := range b.Authorizations {
-		tenants = provider.AddTenant(tenants, a.TeamID)
+	// Without authorizations every id in the envelope must be the
+	// installation's; with them, the authorised installation decides and the
+	// envelope's team may be another one (Slack Connect, a workspace of an
+	// enterprise).
+	var tenants []string
+	if len(authorized) == 0 {
+		tenants = provider.AddTenant(nil, account)
+		tenants = provider.AddTenant(tenants, b.TeamID)
 	}
 	out := provider.Event{
 		Kind:         provider.KindMessage,
 		EventID:      b.EventID,
 		Account:      account,
 		TenantIDs:    tenants,
+		Authorized:   authorized,
 		AppID:        b.APIAppID,
 		Conversation: ev.Channel,
 		Thread:       ev.ThreadTS,
@@ -156,6 +200,29 @@ func parseEvents(body []byte) (provider.Result, error) {
 	return provider.Result{Events: []provider.Event{out}}, nil
 }
 
+// revocation reads app_uninstalled and tokens_revoked: the installation
+// (account) may no longer be served. tokens_revoked revokes it when a bot
+// token was revoked (replies are sent with the bot token); user tokens alone
+// are not used here. app_uninstalled_team (an org-wide app removed from one
+// workspace of the enterprise) leaves the org-wide installation in place.
+func revocation(b eventsBody, account string) (provider.Result, bool) {
+	ev := b.Event
+	rev := provider.Revocation{Scope: provider.ScopeInstallation, Account: account, Reason: ev.Type, EventID: b.EventID, AppID: b.APIAppID}
+	switch ev.Type {
+	case "app_uninstalled":
+	case "tokens_revoked":
+		if ev.Tokens == nil || len(ev.Tokens.Bot) == 0 {
+			return provider.Result{Ignored: "tokens_revoked without bot tokens"}, true
+		}
+		rev.Reason = "tokens_revoked.bot"
+	case "app_uninstalled_team":
+		return provider.Result{Ignored: "app_uninstalled_team (the org-wide install stays)"}, true
+	default:
+		return provider.Result{}, false
+	}
+	return provider.Result{Revocations: []provider.Revocation{rev}}, true
+}
+
 func parseCommand(form url.Values) (provider.Result, error) {
 	for _, f := range []string{"command", "team_id", "channel_id", "user_id", "trigger_id"} {
 		if form.Get(f) == "" {
@@ -168,6 +235,15 @@ func parseCommand(form url.Values) (provider.Result, error) {
 		text += " " + t
 	}
 	account := form.Get("team_id")
+	var authorized []string
+	if form.Get("is_enterprise_install") == "true" {
+		// An org-wide install: the installation is the enterprise's; the
+		// team is the workspace the command was typed in.
+		if account = form.Get("enterprise_id"); account == "" {
+			return provider.Result{}, malformed("enterprise_id", "missing")
+		}
+		authorized = []string{account}
+	}
 	mentions := provider.AddMention(nil, cmd)
 	for _, m := range Mentions(form.Get("text")) {
 		mentions = provider.AddMention(mentions, m)
@@ -178,7 +254,8 @@ func parseCommand(form url.Values) (provider.Result, error) {
 		Kind:         provider.KindCommand,
 		EventID:      form.Get("trigger_id"),
 		Account:      account,
-		TenantIDs:    provider.AddTenant(nil, account),
+		TenantIDs:    tenantsUnlessAuthorized(account, authorized),
+		Authorized:   authorized,
 		AppID:        form.Get("api_app_id"),
 		Conversation: form.Get("channel_id"),
 		Sender:       form.Get("user_id"),
@@ -192,9 +269,11 @@ type idField struct {
 }
 
 type interaction struct {
-	Type string   `json:"type"`
-	Team *idField `json:"team"`
-	User *struct {
+	Type                string   `json:"type"`
+	Team                *idField `json:"team"`
+	Enterprise          *idField `json:"enterprise"`
+	IsEnterpriseInstall bool     `json:"is_enterprise_install"`
+	User                *struct {
 		ID     string `json:"id"`
 		TeamID string `json:"team_id"`
 	} `json:"user"`
@@ -237,18 +316,30 @@ func parseInteraction(payload []byte) (provider.Result, error) {
 		// view_closed, block_suggestion (needs a synchronous answer), ...
 		return provider.Result{Ignored: "interaction type " + provider.Quote(p.Type)}, nil
 	}
-	if p.Team == nil || p.Team.ID == "" {
-		return provider.Result{}, malformed("payload.team.id", "missing")
+	account := ""
+	var authorized []string
+	if p.IsEnterpriseInstall {
+		if p.Enterprise == nil || p.Enterprise.ID == "" {
+			return provider.Result{}, malformed("payload.enterprise.id", "missing")
+		}
+		account = p.Enterprise.ID
+		authorized = []string{account}
+	} else {
+		if p.Team == nil || p.Team.ID == "" {
+			return provider.Result{}, malformed("payload.team.id", "missing")
+		}
+		account = p.Team.ID
 	}
 	if p.User == nil || p.User.ID == "" {
 		return provider.Result{}, malformed("payload.user.id", "missing")
 	}
 	ev := provider.Event{
-		Kind:      provider.KindInteraction,
-		Account:   p.Team.ID,
-		TenantIDs: provider.AddTenant(nil, p.Team.ID),
-		AppID:     p.APIAppID,
-		Sender:    p.User.ID,
+		Kind:       provider.KindInteraction,
+		Account:    account,
+		TenantIDs:  tenantsUnlessAuthorized(account, authorized),
+		Authorized: authorized,
+		AppID:      p.APIAppID,
+		Sender:     p.User.ID,
 	}
 	// Interactions without a channel (shortcuts, modal submissions) are a
 	// conversation with the user who triggered them.
@@ -285,6 +376,15 @@ func parseInteraction(payload []byte) (provider.Result, error) {
 		return provider.Result{}, malformed("payload.trigger_id", "missing")
 	}
 	return provider.Result{Events: []provider.Event{ev}}, nil
+}
+
+// tenantsUnlessAuthorized: an event that names its authorised installation
+// carries no other tenant ids to check; otherwise the account is one.
+func tenantsUnlessAuthorized(account string, authorized []string) []string {
+	if len(authorized) > 0 {
+		return nil
+	}
+	return provider.AddTenant(nil, account)
 }
 
 // Mentions extracts explicit mentions from Slack message text: user mentions

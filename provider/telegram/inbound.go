@@ -63,12 +63,28 @@ type message struct {
 	Sticker         *fileRef  `json:"sticker"`
 }
 
+// chatMember is the part of a ChatMember object read here.
+type chatMember struct {
+	Status string `json:"status"` // creator, administrator, member, restricted, left, kicked
+	User   *user  `json:"user"`
+}
+
+// chatMemberUpdated is a ChatMemberUpdated (my_chat_member: the bot's own
+// membership changed; in a private chat, the user blocked or unblocked it).
+type chatMemberUpdated struct {
+	Chat          *chat       `json:"chat"`
+	From          *user       `json:"from"`
+	OldChatMember *chatMember `json:"old_chat_member"`
+	NewChatMember *chatMember `json:"new_chat_member"`
+}
+
 type update struct {
-	UpdateID          *int64   `json:"update_id"`
-	Message           *message `json:"message"`
-	EditedMessage     *message `json:"edited_message"`
-	ChannelPost       *message `json:"channel_post"`
-	EditedChannelPost *message `json:"edited_channel_post"`
+	UpdateID          *int64             `json:"update_id"`
+	MyChatMember      *chatMemberUpdated `json:"my_chat_member"`
+	Message           *message           `json:"message"`
+	EditedMessage     *message           `json:"edited_message"`
+	ChannelPost       *message           `json:"channel_post"`
+	EditedChannelPost *message           `json:"edited_channel_post"`
 	CallbackQuery     *struct {
 		ID      string   `json:"id"`
 		From    *user    `json:"from"`
@@ -97,6 +113,8 @@ func (Inbound) Parse(body []byte, _ string) (provider.Result, error) {
 		text  string
 	)
 	switch {
+	case u.MyChatMember != nil:
+		return myChatMember(u.MyChatMember, eventID)
 	case u.Message != nil:
 		m, field = u.Message, "message"
 	case u.ChannelPost != nil:
@@ -150,6 +168,41 @@ func (Inbound) Parse(body []byte, _ string) (provider.Result, error) {
 		ev.Attachments = attachments(m)
 	}
 	return provider.Result{Events: []provider.Event{ev}}, nil
+}
+
+// myChatMember turns the bot's own membership change into a conversation
+// revocation: "kicked" (blocked by the user in a private chat, banned from a
+// group) and "left" (removed from a group) revoke the chat; becoming a
+// member or administrator again restores it. Other changes (promotions,
+// restrictions) carry nothing to act on.
+func myChatMember(c *chatMemberUpdated, eventID string) (provider.Result, error) {
+	if c.Chat == nil {
+		return provider.Result{}, malformed("my_chat_member.chat", "missing")
+	}
+	if c.NewChatMember == nil || c.NewChatMember.Status == "" {
+		return provider.Result{}, malformed("my_chat_member.new_chat_member.status", "missing")
+	}
+	rev := provider.Revocation{
+		Scope:        provider.ScopeConversation,
+		Conversation: strconv.FormatInt(c.Chat.ID, 10),
+		Reason:       "my_chat_member." + c.NewChatMember.Status,
+		EventID:      eventID,
+	}
+	switch c.NewChatMember.Status {
+	case "kicked", "left":
+	case "member", "administrator", "creator":
+		old := ""
+		if c.OldChatMember != nil {
+			old = c.OldChatMember.Status
+		}
+		if old != "kicked" && old != "left" {
+			return provider.Result{Ignored: "my_chat_member " + provider.Quote(old) + " -> " + provider.Quote(c.NewChatMember.Status)}, nil
+		}
+		rev.Restore = true
+	default:
+		return provider.Result{Ignored: "my_chat_member status " + provider.Quote(c.NewChatMember.Status)}, nil
+	}
+	return provider.Result{Revocations: []provider.Revocation{rev}}, nil
 }
 
 func attachments(m *message) []envelope.Attachment {
