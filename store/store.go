@@ -167,6 +167,17 @@ type APIToken struct {
 	RevokedAt *time.Time
 }
 
+// Revocation is an uninstall or revocation a provider reported: the whole
+// installation (Conversation "") or one conversation of it (the bot blocked
+// or removed there).
+type Revocation struct {
+	InstallationID string
+	Conversation   string // "" = the installation
+	Reason         string // the provider's reason, e.g. "app_uninstalled", "my_chat_member.kicked"
+	EventID        string // the provider's notification id ("" when none)
+	RevokedAt      time.Time
+}
+
 // AuditFilter narrows ListAudit.
 type AuditFilter struct {
 	OrgIDs  []string // nil: all orgs (platform admin)
@@ -203,6 +214,20 @@ type Queries interface {
 	// SetPlatformCredentials records the installation's explicit opt-in (or
 	// opt-out) to send with the platform profile's credentials.
 	SetPlatformCredentials(ctx context.Context, installationID string, enabled bool) error
+
+	// PutRevocation records a provider-reported revocation; a second one for
+	// the same installation and conversation keeps the first. It does not
+	// revoke the installation itself (RevokeInstallation does) and, for a
+	// conversation, leaves the generation alone (the edge does not see
+	// conversations).
+	PutRevocation(ctx context.Context, r Revocation) error
+	// GetRevocation returns the revocation of the installation (conversation
+	// "") or of one of its conversations; ErrNotFound when there is none.
+	GetRevocation(ctx context.Context, installationID, conversation string) (Revocation, error)
+	// DeleteRevocation lifts a conversation's revocation (the bot may talk
+	// there again); ErrNotFound when there was none. An installation's own
+	// revocation (conversation "") cannot be lifted.
+	DeleteRevocation(ctx context.Context, installationID, conversation string) error
 
 	CreateSecret(ctx context.Context, s Secret) error
 	ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]Secret, error)

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Profiles", testProfiles},
 		{"Installations", testInstallations},
 		{"FindInstallation", testFindInstallation},
+		{"Revocations", testRevocations},
 		{"Secrets", testSecrets},
 		{"AgentsAndBindings", testAgentsAndBindings},
 		{"Stages", testStages},
@@ -300,6 +301,54 @@ func testFindInstallation(t *testing.T, s store.Store) {
 	got, err = s.FindInstallation(ctx, f.prof.ID, "T123")
 	must(t, err)
 	equal(t, got, dup, "live installation preferred")
+}
+
+func testRevocations(t *testing.T, s store.Store) {
+	f := newFixture(t, s)
+	_, err := s.GetRevocation(ctx, f.inst.ID, "")
+	wantErr(t, err, store.ErrNotFound, "no revocation yet")
+
+	g0, err := s.Generation(ctx)
+	must(t, err)
+	chat := store.Revocation{InstallationID: f.inst.ID, Conversation: "C1", Reason: "my_chat_member.kicked", EventID: "10006", RevokedAt: us(t0)}
+	must(t, s.PutRevocation(ctx, chat))
+	g1, err := s.Generation(ctx)
+	must(t, err)
+	if g1 != g0 {
+		t.Fatalf("a conversation's revocation moved the generation %d -> %d (the edge does not serve conversations)", g0, g1)
+	}
+	got, err := s.GetRevocation(ctx, f.inst.ID, "C1")
+	must(t, err)
+	equal(t, got, chat, "conversation revocation")
+	_, err = s.GetRevocation(ctx, f.inst.ID, "")
+	wantErr(t, err, store.ErrNotFound, "a conversation's revocation is not the installation's")
+	_, err = s.GetRevocation(ctx, f.inst.ID, "C2")
+	wantErr(t, err, store.ErrNotFound, "another conversation")
+
+	// A second report keeps the first reason and time.
+	must(t, s.PutRevocation(ctx, store.Revocation{InstallationID: f.inst.ID, Conversation: "C1", Reason: "my_chat_member.left", RevokedAt: us(t0.Add(time.Hour))}))
+	got, err = s.GetRevocation(ctx, f.inst.ID, "C1")
+	must(t, err)
+	equal(t, got, chat, "first revocation kept")
+
+	must(t, s.DeleteRevocation(ctx, f.inst.ID, "C1"))
+	_, err = s.GetRevocation(ctx, f.inst.ID, "C1")
+	wantErr(t, err, store.ErrNotFound, "lifted conversation revocation")
+	wantErr(t, s.DeleteRevocation(ctx, f.inst.ID, "C1"), store.ErrNotFound, "lift twice")
+
+	whole := store.Revocation{InstallationID: f.inst.ID, Reason: "app_uninstalled", EventID: "Ev1", RevokedAt: us(t0)}
+	must(t, s.PutRevocation(ctx, whole))
+	g2, err := s.Generation(ctx)
+	must(t, err)
+	if g2 <= g1 {
+		t.Fatalf("an installation's revocation left the generation at %d", g2)
+	}
+	got, err = s.GetRevocation(ctx, f.inst.ID, "")
+	must(t, err)
+	equal(t, got, whole, "installation revocation")
+	wantErr(t, s.DeleteRevocation(ctx, f.inst.ID, ""), store.ErrConflict, "lift an installation's revocation")
+
+	wantErr(t, s.PutRevocation(ctx, store.Revocation{InstallationID: "inst_missing", Reason: "x", RevokedAt: t0}), store.ErrNotFound, "revocation of a missing installation")
 }
 
 func sealed(id, ownerKind, ownerID, purpose string, at time.Time) store.Secret {

@@ -160,6 +160,15 @@ func (s *DB) RevokeProfile(ctx context.Context, id string, at time.Time) error {
 func (s *DB) CreateInstallation(ctx context.Context, i store.Installation) error {
 	return s.tx(ctx, func(q *queries) error { return q.CreateInstallation(ctx, i) })
 }
+func (s *DB) PutRevocation(ctx context.Context, r store.Revocation) error {
+	return s.tx(ctx, func(q *queries) error { return q.PutRevocation(ctx, r) })
+}
+func (s *DB) GetRevocation(ctx context.Context, installationID, conversation string) (store.Revocation, error) {
+	return s.q.GetRevocation(ctx, installationID, conversation)
+}
+func (s *DB) DeleteRevocation(ctx context.Context, installationID, conversation string) error {
+	return s.tx(ctx, func(q *queries) error { return q.DeleteRevocation(ctx, installationID, conversation) })
+}
 func (s *DB) RevokeInstallation(ctx context.Context, id string, at time.Time) error {
 	return s.tx(ctx, func(q *queries) error { return q.RevokeInstallation(ctx, id, at) })
 }
@@ -595,6 +604,49 @@ func (q *queries) SetPlatformCredentials(ctx context.Context, installationID str
 
 func (q *queries) RevokeInstallation(ctx context.Context, id string, at time.Time) error {
 	return q.revoke(ctx, "installations", "installation", id, at)
+}
+
+// Revocations
+
+const revocationCols = `installation_id, conversation, reason, event_id, revoked_at`
+
+func scanRevocation(sc func(...any) error) (store.Revocation, error) {
+	var r store.Revocation
+	err := sc(&r.InstallationID, &r.Conversation, &r.Reason, &r.EventID, tm(&r.RevokedAt))
+	return r, err
+}
+
+func (q *queries) PutRevocation(ctx context.Context, r store.Revocation) error {
+	if r.Conversation == "" {
+		// The installation's own revocation changes what the edge serves
+		// (RevokeInstallation bumps too); a conversation's does not.
+		if err := q.bump(ctx); err != nil {
+			return err
+		}
+	}
+	_, err := q.exec(ctx, `INSERT INTO revocations (`+revocationCols+`) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (installation_id, conversation) DO NOTHING`,
+		r.InstallationID, r.Conversation, r.Reason, r.EventID, q.d.timeArg(r.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("put revocation of installation %s: %w", r.InstallationID, err)
+	}
+	return nil
+}
+
+func (q *queries) GetRevocation(ctx context.Context, installationID, conversation string) (store.Revocation, error) {
+	return get(ctx, q, "revocation of installation", installationID, scanRevocation,
+		`SELECT `+revocationCols+` FROM revocations WHERE installation_id = ? AND conversation = ?`, installationID, conversation)
+}
+
+func (q *queries) DeleteRevocation(ctx context.Context, installationID, conversation string) error {
+	if conversation == "" {
+		return fmt.Errorf("delete revocation of installation %s: an installation's revocation is final: %w", installationID, store.ErrConflict)
+	}
+	r, err := q.exec(ctx, `DELETE FROM revocations WHERE installation_id = ? AND conversation = ?`, installationID, conversation)
+	if err != nil {
+		return fmt.Errorf("delete revocation of installation %s: %w", installationID, err)
+	}
+	return affected(r, "revocation of installation", installationID)
 }
 
 // Secrets
