@@ -63,11 +63,14 @@ const (
 	ReasonMalformedPayload    Reason = "malformed_payload"    // 400
 	ReasonUnknownInstallation Reason = "unknown_installation" // 403: no installation for the attested id / body account
 	ReasonRevoked             Reason = "revoked"              // 403: installation, profile or org revoked
-	ReasonTenantMismatch      Reason = "tenant_mismatch"      // 403: an id in the body or the store belongs to another tenant
-	ReasonProviderOff         Reason = "provider_off"         // 403: rollout stage off
-	ReasonProviderCanary      Reason = "provider_canary"      // 403: rollout stage canary, org not listed
-	ReasonStoreUnavailable    Reason = "store_unavailable"    // 503
-	ReasonQueueUnavailable    Reason = "queue_unavailable"    // 503
+	// ReasonAmbiguousInstallation (403): a shared app's event is authorised
+	// for more than one installation (or names none and the app has several).
+	ReasonAmbiguousInstallation Reason = "ambiguous_installation"
+	ReasonTenantMismatch        Reason = "tenant_mismatch"   // 403: an id in the body or the store belongs to another tenant
+	ReasonProviderOff           Reason = "provider_off"      // 403: rollout stage off
+	ReasonProviderCanary        Reason = "provider_canary"   // 403: rollout stage canary, org not listed
+	ReasonStoreUnavailable      Reason = "store_unavailable" // 503
+	ReasonQueueUnavailable      Reason = "queue_unavailable" // 503
 )
 
 // Status is the HTTP status a reason is answered with.
@@ -104,7 +107,7 @@ const (
 
 // Config configures a Handler.
 type Config struct {
-	Store          store.Queries
+	Store          store.Store
 	Queue          Enqueuer
 	AttestationKey []byte
 	// MaxAttestationAge bounds the clock difference between the edge's
@@ -260,6 +263,11 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 		return *res.Handshake, nil
 	}
 
+	if len(res.Revocations) > 0 {
+		if rej := h.revoke(ctx, req, res.Revocations); rej != nil {
+			return provider.Response{}, rej
+		}
+	}
 	envs, rej := h.route(ctx, req, res.Events, stage)
 	if rej != nil {
 		return provider.Response{}, rej
@@ -267,7 +275,7 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 	if rej := h.enqueue(ctx, req, envs); rej != nil {
 		return provider.Response{}, rej
 	}
-	if len(res.Events) == 0 {
+	if len(res.Events) == 0 && len(res.Revocations) == 0 {
 		h.cfg.Logger.Info("webhook acknowledged without events", "provider", id.Provider, "ingress", id.IngressID, "ignored", res.Ignored)
 	}
 	if res.Ack != nil {
@@ -288,6 +296,7 @@ type resolved struct {
 // unless every event passes: a request is accepted or refused as a whole.
 func (h *Handler) route(ctx context.Context, req *request, events []provider.Event, stage store.RolloutStage) ([]envelope.Envelope, *rejection) {
 	cache := map[string]*resolved{} // by installation id
+	revoked := map[[2]string]bool{} // (installation, conversation) -> revoked
 	var out []envelope.Envelope
 	for _, ev := range events {
 		rv, rej := h.resolve(ctx, req, ev, cache)
@@ -297,6 +306,13 @@ func (h *Handler) route(ctx context.Context, req *request, events []provider.Eve
 		inst := rv.inst
 		if stage.Stage == store.StageCanary && !slices.Contains(stage.CanaryOrgs, inst.OrgID) {
 			return nil, &rejection{reason: ReasonProviderCanary, detail: "org not in the provider's canary", org: inst.OrgID, target: inst.ID}
+		}
+		if gone, err := h.conversationRevoked(ctx, inst.ID, ev.Conversation, revoked); err != nil {
+			return nil, &rejection{reason: ReasonStoreUnavailable, detail: "load conversation revocation: " + err.Error(), org: inst.OrgID, target: inst.ID}
+		} else if gone {
+			h.cfg.Logger.Info("conversation_revoked: event acknowledged without delivery",
+				"provider", req.id.Provider, "installation", inst.ID, "org", inst.OrgID, "event_id", ev.EventID, "conversation", ev.Conversation)
+			continue
 		}
 		account := ev.Account
 		if account == "" {
@@ -338,12 +354,9 @@ func (h *Handler) resolve(ctx context.Context, req *request, ev provider.Event, 
 	var inst store.Installation
 	var err error
 	if id.Platform {
-		if ev.Account == "" {
-			return nil, reject(ReasonUnknownInstallation, "shared app event carries no account id")
-		}
-		inst, err = q.FindInstallation(ctx, id.Profile, ev.Account)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, reject(ReasonUnknownInstallation, fmt.Sprintf("no installation of profile %s for account %s", id.Profile, provider.Quote(ev.Account)))
+		var rej *rejection
+		if inst, rej = h.findShared(ctx, id.Profile, sharedNames(ev)); rej != nil {
+			return nil, rej
 		}
 	} else {
 		if rv := cache[id.Installation]; rv != nil {
@@ -371,6 +384,9 @@ func (h *Handler) resolve(ctx context.Context, req *request, ev provider.Event, 
 	}
 	// Every tenant id the body attributes this event to must be this
 	// installation's (a BYOA app signed it, or the platform profile resolved it).
+	if len(ev.Authorized) > 0 && !id.Platform && inst.ExternalID != "" && !slices.Contains(ev.Authorized, inst.ExternalID) {
+		return nil, mismatch(fmt.Sprintf("event is authorised for %s, not installation's %s", quoteList(ev.Authorized), provider.Quote(inst.ExternalID)))
+	}
 	if inst.ExternalID != "" || id.Platform {
 		for _, t := range ev.TenantIDs {
 			if t != inst.ExternalID {
@@ -382,6 +398,38 @@ func (h *Handler) resolve(ctx context.Context, req *request, ev provider.Event, 
 		return nil, mismatch(fmt.Sprintf("body app id %s is not the profile's", provider.Quote(ev.AppID)))
 	}
 	return rv, nil
+}
+
+// findShared resolves the installation of a shared platform app's event
+// among the profile's installations (chooseShared decides).
+func (h *Handler) findShared(ctx context.Context, profile string, named []string) (store.Installation, *rejection) {
+	q := h.cfg.Store
+	if len(named) > maxNamed {
+		return store.Installation{}, reject(ReasonMalformedPayload, fmt.Sprintf("event names %d installations, at most %d", len(named), maxNamed))
+	}
+	found := map[string]store.Installation{}
+	for _, n := range named {
+		in, err := q.FindInstallation(ctx, profile, n)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return store.Installation{}, reject(ReasonStoreUnavailable, "load installation: "+err.Error())
+		default:
+			found[n] = in
+		}
+	}
+	var sole []store.Installation
+	if len(named) == 0 {
+		var err error
+		if sole, err = q.ListLiveInstallations(ctx, profile, 2); err != nil {
+			return store.Installation{}, reject(ReasonStoreUnavailable, "list installations: "+err.Error())
+		}
+	}
+	c := chooseShared(profile, named, found, sole)
+	if c.reason != "" {
+		return store.Installation{}, reject(c.reason, c.detail)
+	}
+	return c.inst, nil
 }
 
 // load checks an installation against the attested identity and loads its

@@ -39,12 +39,24 @@ func TestCheck(t *testing.T) {
 	if err := Check(Result{Events: []Event{ok}}); err != nil {
 		t.Fatalf("valid result refused: %v", err)
 	}
+	authorized := Event{Kind: KindMessage, EventID: "e", Conversation: "c", Account: "E1", Authorized: []string{"E1"}}
+	revs := []Revocation{{Scope: ScopeInstallation, Reason: "app_uninstalled"}, {Scope: ScopeConversation, Conversation: "c", Reason: "kicked", Restore: true}}
+	if err := Check(Result{Events: []Event{authorized}, Revocations: revs}); err != nil {
+		t.Fatalf("valid result with authorized ids and revocations refused: %v", err)
+	}
 	bad := map[string]Result{
-		"no event id":        {Events: []Event{{Kind: KindMessage, Conversation: "c"}}},
-		"no conversation":    {Events: []Event{{Kind: KindMessage, EventID: "e"}}},
-		"no kind":            {Events: []Event{{EventID: "e", Conversation: "c"}}},
-		"account not tenant": {Events: []Event{{Kind: KindMessage, EventID: "e", Conversation: "c", Account: "T"}}},
-		"handshake+events":   {Handshake: &Response{Status: 200}, Events: []Event{ok}},
+		"no event id":                 {Events: []Event{{Kind: KindMessage, Conversation: "c"}}},
+		"no conversation":             {Events: []Event{{Kind: KindMessage, EventID: "e"}}},
+		"no kind":                     {Events: []Event{{EventID: "e", Conversation: "c"}}},
+		"account not tenant":          {Events: []Event{{Kind: KindMessage, EventID: "e", Conversation: "c", Account: "T"}}},
+		"handshake+events":            {Handshake: &Response{Status: 200}, Events: []Event{ok}},
+		"empty authorized id":         {Events: []Event{{Kind: KindMessage, EventID: "e", Conversation: "c", Authorized: []string{""}}}},
+		"revocation without reason":   {Revocations: []Revocation{{Scope: ScopeInstallation}}},
+		"revocation of unknown scope": {Revocations: []Revocation{{Scope: "team", Reason: "x"}}},
+		"conversation revocation without conversation": {Revocations: []Revocation{{Scope: ScopeConversation, Reason: "kicked"}}},
+		"installation revocation with a conversation":  {Revocations: []Revocation{{Scope: ScopeInstallation, Reason: "x", Conversation: "c"}}},
+		"installation restore":                         {Revocations: []Revocation{{Scope: ScopeInstallation, Reason: "x", Restore: true}}},
+		"handshake+revocations":                        {Handshake: &Response{Status: 200}, Revocations: []Revocation{{Scope: ScopeInstallation, Reason: "x"}}},
 	}
 	for name, r := range bad {
 		if Check(r) == nil {

@@ -210,6 +210,10 @@ type Queries interface {
 	// (shared platform apps: Slack team id, WhatsApp phone_number_id, Discord guild id).
 	FindInstallation(ctx context.Context, profileID, externalID string) (Installation, error)
 	ListInstallations(ctx context.Context, orgID string) ([]Installation, error) // "" = all
+	// ListLiveInstallations lists a profile's installations that are not
+	// revoked, at most limit of them (a shared app's event that names no
+	// tenant resolves only when there is exactly one).
+	ListLiveInstallations(ctx context.Context, profileID string, limit int) ([]Installation, error)
 	RevokeInstallation(ctx context.Context, id string, at time.Time) error
 	// SetPlatformCredentials records the installation's explicit opt-in (or
 	// opt-out) to send with the platform profile's credentials.

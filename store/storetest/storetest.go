@@ -301,6 +301,21 @@ func testFindInstallation(t *testing.T, s store.Store) {
 	got, err = s.FindInstallation(ctx, f.prof.ID, "T123")
 	must(t, err)
 	equal(t, got, dup, "live installation preferred")
+
+	live, err := s.ListLiveInstallations(ctx, f.prof.ID, 2)
+	must(t, err)
+	equal(t, live, []store.Installation{dup}, "live installations of the profile")
+	third := store.Installation{ID: id("inst"), OrgID: f.org.ID, ProfileID: f.prof.ID, Provider: "slack",
+		ExternalID: "T999", IngressID: ingress(), CreatedAt: us(t0.Add(2 * time.Minute))}
+	must(t, s.CreateInstallation(ctx, third))
+	live, err = s.ListLiveInstallations(ctx, f.prof.ID, 1)
+	must(t, err)
+	equal(t, live, []store.Installation{dup}, "live installations, limited")
+	live, err = s.ListLiveInstallations(ctx, "prof_other", 2)
+	must(t, err)
+	if len(live) != 0 {
+		t.Fatalf("live installations of another profile: %+v", live)
+	}
 }
 
 func testRevocations(t *testing.T, s store.Store) {

@@ -103,6 +103,9 @@ func (s *DB) GetInstallationByIngress(ctx context.Context, ingressID string) (st
 func (s *DB) FindInstallation(ctx context.Context, profileID, externalID string) (store.Installation, error) {
 	return s.q.FindInstallation(ctx, profileID, externalID)
 }
+func (s *DB) ListLiveInstallations(ctx context.Context, profileID string, limit int) ([]store.Installation, error) {
+	return s.q.ListLiveInstallations(ctx, profileID, limit)
+}
 func (s *DB) ListInstallations(ctx context.Context, orgID string) ([]store.Installation, error) {
 	return s.q.ListInstallations(ctx, orgID)
 }
@@ -589,6 +592,14 @@ func (q *queries) ListInstallations(ctx context.Context, orgID string) ([]store.
 		return list(ctx, q, "installations", scanInstallation, `SELECT `+installationCols+` FROM installations ORDER BY created_at, id`)
 	}
 	return list(ctx, q, "installations", scanInstallation, `SELECT `+installationCols+` FROM installations WHERE org_id = ? ORDER BY created_at, id`, orgID)
+}
+
+func (q *queries) ListLiveInstallations(ctx context.Context, profileID string, limit int) ([]store.Installation, error) {
+	if limit <= 0 {
+		limit = 1
+	}
+	return list(ctx, q, "live installations of profile "+profileID, scanInstallation,
+		`SELECT `+installationCols+` FROM installations WHERE profile_id = ? AND revoked_at IS NULL ORDER BY created_at, id LIMIT ?`, profileID, limit)
 }
 
 func (q *queries) SetPlatformCredentials(ctx context.Context, installationID string, enabled bool) error {
