@@ -197,6 +197,9 @@ func simulateOne(inst store.Installation, bindings []store.Binding, ev provider.
 	v := simulateEventView{Kind: ev.Kind, EventID: ev.EventID, Account: account, Conversation: ev.Conversation, Thread: ev.Thread,
 		Sender: ev.Sender, Text: ev.Text, Mentions: append([]string{}, ev.Mentions...), Bindings: []simulateBinding{}, Targets: []simulateTargetView{}}
 	if inst.ExternalID != "" {
+		if len(ev.Authorized) > 0 && !slices.Contains(ev.Authorized, inst.ExternalID) {
+			v.Refusal = fmt.Sprintf("tenant_mismatch: the body authorises installation %s, the installation is %s", provider.Quote(ev.Authorized[0]), provider.Quote(inst.ExternalID))
+		}
 		for _, t := range ev.TenantIDs {
 			if t != inst.ExternalID {
 				v.Refusal = fmt.Sprintf("tenant_mismatch: the body names tenant %s, the installation is %s", provider.Quote(t), provider.Quote(inst.ExternalID))

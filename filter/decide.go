@@ -370,7 +370,7 @@ func (e *Edge) Decide(req *Request, now int64) Decision {
 		if req.Method == "GET" {
 			r, resp = e.metaHandshake(ent, req, now)
 		} else {
-			r = verifyHubSHA256(ent, req, now)
+			r = verifyMeta(ent, req, now)
 		}
 	case SchemeGitHubSHA256:
 		r = verifyHubSHA256(ent, req, now)

@@ -163,6 +163,52 @@ func verifyHubSHA256(ent *entry, req *Request, now int64) Reason {
 	return ent.macMatches(now, want[:], req.Body)
 }
 
+// verifyMeta verifies a Meta POST: X-Hub-Signature-256 over the body, or,
+// for Messenger and Instagram only, the deauthorize callback Meta posts when
+// a person removes the app: it carries no signature header, its body is a
+// form of exactly one field, signed_request = <sig>.<payload>, where sig is
+// base64url(HMAC-SHA256(app secret, payload)) and payload is base64url JSON.
+// A body with anything besides that one field, or with the header, is
+// verified as a notification.
+func verifyMeta(ent *entry, req *Request, now int64) Reason {
+	if _, n := req.header("X-Hub-Signature-256"); n == 0 && (ent.inst.Provider == "messenger" || ent.inst.Provider == "instagram") {
+		if sr, ok := signedRequestBody(req); ok {
+			return verifySignedRequest(ent, sr, now)
+		}
+	}
+	return verifyHubSHA256(ent, req, now)
+}
+
+// maxSignedRequest bounds the signed_request of a deauthorize callback.
+const maxSignedRequest = 4096
+
+// signedRequestBody returns the signed_request of a form body that holds
+// exactly that one field.
+func signedRequestBody(req *Request) (string, bool) {
+	ct, _ := req.header("Content-Type")
+	if !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") || len(req.Body) > maxSignedRequest+len("signed_request=") {
+		return "", false
+	}
+	form, err := ParseForm(string(req.Body))
+	if err != nil || len(form) != 1 || form[0][0] != "signed_request" {
+		return "", false
+	}
+	return form[0][1], true
+}
+
+// verifySignedRequest checks a Meta signed_request with the app secret.
+func verifySignedRequest(ent *entry, sr string, now int64) Reason {
+	i := strings.IndexByte(sr, '.')
+	if i <= 0 || i == len(sr)-1 {
+		return ReasonBadSignature
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(sr[:i], "="))
+	if err != nil || len(sig) != sha256.Size {
+		return ReasonBadSignature
+	}
+	return ent.macMatches(now, sig, []byte(sr[i+1:]))
+}
+
 // maxChallengeLen bounds the echoed hub.challenge.
 const maxChallengeLen = 256
 

@@ -57,7 +57,9 @@ func (h *Handler) revocationTarget(ctx context.Context, req *request, rv provide
 	switch {
 	case id.Platform:
 		if rv.Account == "" {
-			return inst, false, reject(ReasonUnknownInstallation, "shared app revocation names no installation")
+			// Meta's deauthorize callback names a person, not a Page:
+			// nothing of a shared app can be revoked from it.
+			return inst, false, nil
 		}
 		inst, err = q.FindInstallation(ctx, id.Profile, rv.Account)
 	default:

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -190,5 +191,44 @@ func TestDiscordDeauthorized(t *testing.T) {
 	wantStatus(t, w, 204, "")
 	if w.Body.Len() != 0 {
 		t.Fatalf("PING answer body %q", w.Body)
+	}
+}
+
+func withHeader(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
+
+func TestGitHubInstallationDeletedAndMetaDeauthorize(t *testing.T) {
+	h := newHarness(t)
+	for _, p := range []store.AppProfile{
+		{ID: "prof_gh_a", OwnerOrgID: "org_a", Provider: "github", Name: "gh", ExternalAppID: "123456", CreatedAt: t0},
+		{ID: "prof_ms_a", OwnerOrgID: "org_a", Provider: "messenger", Name: "ms", CreatedAt: t0},
+	} {
+		must(t, h.st.CreateProfile(ctx, p))
+	}
+	for _, i := range []store.Installation{
+		{ID: "inst_gh_a", OrgID: "org_a", ProfileID: "prof_gh_a", Provider: "github", ExternalID: "41234567", IngressID: "ing_gh_a", CreatedAt: t0},
+		{ID: "inst_ms_a", OrgID: "org_a", ProfileID: "prof_ms_a", Provider: "messenger", ExternalID: "106000000000001", IngressID: "ing_ms_a", CreatedAt: t0},
+	} {
+		must(t, h.st.CreateInstallation(ctx, i))
+	}
+	idGh := filter.Identity{Org: "org_a", Installation: "inst_gh_a", Profile: "prof_gh_a", Provider: "github", IngressID: "ing_gh_a"}
+	idMs := filter.Identity{Org: "org_a", Installation: "inst_ms_a", Profile: "prof_ms_a", Provider: "messenger", IngressID: "ing_ms_a"}
+
+	wantStatus(t, h.post(path(idGh), &idGh, readFile(t, "../provider/github/testdata/installation_deleted.json"),
+		withHeader("X-GitHub-Event", "installation"), withHeader("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")), 200, "")
+	if rv, err := h.st.GetRevocation(ctx, "inst_gh_a", ""); err != nil || rv.Reason != "installation.deleted" {
+		t.Fatalf("github revocation %+v %v", rv, err)
+	}
+	wantStatus(t, h.post(path(idMs), &idMs, readFile(t, "../provider/messenger/testdata/deauthorize.form"),
+		withCT("application/x-www-form-urlencoded")), 200, "")
+	if rv, err := h.st.GetRevocation(ctx, "inst_ms_a", ""); err != nil || rv.Reason != "deauthorize" {
+		t.Fatalf("messenger revocation %+v %v", rv, err)
+	}
+	for _, id := range []string{"inst_gh_a", "inst_ms_a"} {
+		if i, _ := h.st.GetInstallation(ctx, id); i.RevokedAt == nil {
+			t.Fatalf("%s not revoked", id)
+		}
+		if a := h.auditOf(ActionInstallationRevoke, id); len(a) != 1 {
+			t.Fatalf("%s: audits %+v", id, a)
+		}
 	}
 }

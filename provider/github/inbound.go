@@ -58,7 +58,8 @@ type payload struct {
 		FullName string `json:"full_name"`
 	} `json:"repository"`
 	Installation *struct {
-		ID int64 `json:"id"`
+		ID    int64 `json:"id"`
+		AppID int64 `json:"app_id"`
 	} `json:"installation"`
 	Sender *user `json:"sender"`
 	Hook   *struct {
@@ -77,6 +78,35 @@ func (g Inbound) Parse(body []byte, contentType string) (provider.Result, error)
 // "owner/repo#number". The sender posts to it.
 func Conversation(repo string, number int64) string {
 	return repo + "#" + strconv.FormatInt(number, 10)
+}
+
+// installationEvent reads the GitHub App `installation` event: "deleted"
+// (the app was uninstalled from the account) and "suspend" (the account
+// suspended it) revoke the installation whose external id is installation.id.
+// "unsuspend" is not undone here: a revoked installation is created again
+// through the API. Other actions (created, new_permissions_accepted) carry
+// nothing to act on.
+func installationEvent(p payload, delivery string) (provider.Result, error) {
+	switch p.Action {
+	case "deleted", "suspend":
+	case "":
+		return provider.Result{}, malformed("action", "missing")
+	default:
+		return provider.Result{Ignored: "installation action " + provider.Quote(p.Action)}, nil
+	}
+	if p.Installation == nil || p.Installation.ID <= 0 {
+		return provider.Result{}, malformed("installation.id", "missing")
+	}
+	rev := provider.Revocation{
+		Scope:   provider.ScopeInstallation,
+		Account: strconv.FormatInt(p.Installation.ID, 10),
+		Reason:  "installation." + p.Action,
+		EventID: delivery,
+	}
+	if p.Installation.AppID > 0 {
+		rev.AppID = strconv.FormatInt(p.Installation.AppID, 10)
+	}
+	return provider.Result{Revocations: []provider.Revocation{rev}}, nil
 }
 
 // SplitConversation is the inverse of Conversation.
@@ -118,6 +148,9 @@ func (Inbound) ParseRequest(r provider.Request) (provider.Result, error) {
 	}
 	if kind == "ping" {
 		return provider.Result{Handshake: &provider.Response{Status: http.StatusOK, ContentType: "application/json", Body: []byte(`{"ok":true}` + "\n")}}, nil
+	}
+	if kind == "installation" {
+		return installationEvent(p, h.Get(HeaderDelivery))
 	}
 	if kind != "issue_comment" && kind != "pull_request_review_comment" {
 		return provider.Result{Ignored: "event " + provider.Quote(kind)}, nil

@@ -26,6 +26,12 @@ func (Inbound) Name() string { return Name }
 
 // Parse yields one event per message or postback; the account is entry[].id,
 // the Page id (see metamsg.Parse).
-func (Inbound) Parse(body []byte, _ string) (provider.Result, error) {
+//
+// A form body is the deauthorize callback (signed_request, verified by the
+// edge with the app secret): the installation it was posted for is revoked.
+func (Inbound) Parse(body []byte, contentType string) (provider.Result, error) {
+	if provider.IsForm(contentType) {
+		return metamsg.ParseDeauthorize(Name, body)
+	}
 	return metamsg.Parse(Name, Object, body)
 }
