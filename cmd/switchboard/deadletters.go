@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/worker"
 )
 
@@ -29,6 +30,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		fs.PrintDefaults()
 	}
 	redisAddr := addRedisFlag(fs)
+	dataDir := fs.String("data-dir", datadir.Dir(getenv), "data directory of `switchboard up` (finds its private Redis and password) [$"+datadir.Env+"]")
 	var shards int
 	shardsFlag(fs, &shards)
 	asJSON := fs.Bool("json", false, "list as JSON lines")
@@ -52,7 +54,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 	if err := checkShards(shards); err != nil {
 		return err
 	}
-	redisOpts, err := redisOptions(*redisAddr, getenv)
+	redisOpts, err := redisOptions(*redisAddr, *dataDir, getenv)
 	if err != nil {
 		return err
 	}

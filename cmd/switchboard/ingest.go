@@ -74,7 +74,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	if err != nil {
 		return err
 	}
-	redisOpts, err := redisOptions(*redisAddr, getenv)
+	redisOpts, err := redisOptions(*redisAddr, storeOpts.DataDir, getenv)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 )
@@ -24,10 +25,20 @@ const defaultRedis = "127.0.0.1:6379"
 const redisFlagHelp = "Redis of the queue: host:port, or redis://[user:password@]host:port[/db] (rediss://… for TLS); " +
 	"without a password in the URL, $" + redisconf.EnvPassword + " is the password (keeps it out of process listings)"
 
-// addRedisFlag registers --redis on fs.
+// addRedisFlag registers --redis on fs. Its default, "", is the private
+// redis-server of the `switchboard up` running on the data directory (with
+// its password), else defaultRedis.
 func addRedisFlag(fs *flag.FlagSet) *string {
-	return fs.String("redis", defaultRedis, redisFlagHelp)
+	return fs.String("redis", "", redisFlagHelp+" (default: the private redis-server of `switchboard up` on the data directory, with its password; else "+defaultRedis+")")
 }
+
+// The queue logs its own retries (go-redis's pool log lines, with addresses):
+// every command says what failed itself, once, so they are dropped.
+func init() { redis.SetLogger(quietRedis{}) }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // shardsFlag is the shard-count flag of every command on the shard queues;
 // ingest and workers must agree on it, or sessions land in unread queues.
@@ -43,9 +54,25 @@ func checkShards(n int) error {
 }
 
 // redisOptions parses a --redis setting, with the environment's password
-// when the setting has none.
-func redisOptions(setting string, getenv func(string) string) (*redis.Options, error) {
-	o, err := redisconf.Parse(setting, getenv(redisconf.EnvPassword))
+// when the setting has none. An empty setting is the private redis-server
+// that `switchboard up` recorded in dataDir, with the password up generated
+// for it (unless the environment gives one), else defaultRedis.
+func redisOptions(setting, dataDir string, getenv func(string) string) (*redis.Options, error) {
+	pw := getenv(redisconf.EnvPassword)
+	if setting == "" {
+		setting = defaultRedis
+		if rt, err := datadir.ReadRuntime(dataDir); dataDir != "" && err == nil && rt.Redis != "" {
+			setting = rt.Redis
+			if pw == "" {
+				v, _, err := datadir.ReadSecretFile(filepath.Join(dataDir, redisPasswordFile))
+				if err != nil {
+					return nil, fmt.Errorf("password of up's redis-server: %w", err)
+				}
+				pw = v
+			}
+		}
+	}
+	o, err := redisconf.Parse(setting, pw)
 	if err != nil {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
@@ -89,7 +116,7 @@ func firstWord(err error) string {
 }
 
 // redisPasswordFile holds the password of up's private redis-server.
-const redisPasswordFile = "redis.password"
+const redisPasswordFile = datadir.RedisPasswordFile
 
 // loadOrCreateRedisPassword reads <dataDir>/redis.password, else generates
 // it (0600, 32 random bytes in hex): the private redis-server is on loopback,

@@ -233,7 +233,7 @@ func TestUpRedisServerRequiresThePassword(t *testing.T) {
 		pw       string
 		wantAuth bool // refused authentication
 	}{{"", true}, {"wrong", true}, {pw, false}} {
-		o, _ := redisOptions(addr, func(string) string { return tc.pw })
+		o, _ := redisOptions(addr, "", func(string) string { return tc.pw })
 		rdb := redis.NewClient(o)
 		_, err := checkRedis(ctx, rdb, o)
 		rdb.Close()

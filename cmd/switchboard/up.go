@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/api"
+	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/xds"
@@ -163,7 +164,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 			return userEnv(name)
 		}
 	}
-	redisOpts, err := redisOptions(redisAddr, env)
+	redisOpts, err := redisOptions(redisAddr, "", env)
 	if err != nil {
 		return err
 	}
@@ -266,13 +267,25 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	}
 	progress("✓ edge       http://%s/v1/hooks/<provider>/<ingress-id> (configuration received over xDS)", c.edge)
 
+	// Where everything listens, for the CLI and one-shot commands run in
+	// this directory (no secret in it; removed when up stops).
+	rt := datadir.Runtime{API: "http://" + c.api, Edge: "http://" + c.edge, EdgeAdmin: "http://" + c.edgeAdmin,
+		Ingest: "http://" + c.ingest, PublicURL: c.publicURL, PID: os.Getpid()}
+	if rs != nil {
+		rt.Redis = c.redisListen
+	}
+	if err := datadir.WriteRuntime(dataDir, rt); err != nil {
+		return g.fail("up", err)
+	}
+	defer datadir.RemoveRuntime(dataDir, rt.PID)
+
 	fmt.Fprintf(out, "\nswitchboard is up (data in %s). Ctrl-C stops everything.\n", dataDir)
 	fmt.Fprintf(out, "  web console: http://%s/ (sign in with the admin token)\n", c.api)
 	if token != "" {
 		fmt.Fprintf(out, "  admin token: %s\n", token)
-		fmt.Fprintf(out, "  try: curl -s -H 'Authorization: Bearer %s' http://%s/v1/whoami\n", token, c.api)
 	}
-	fmt.Fprintln(out, "  next: docs/quickstart.md (create an org, an installation, run `switchboard demo-agent`, `switchboard send-test`)")
+	fmt.Fprintln(out, "  try:  switchboard tokens whoami        (the CLI finds this API and its admin token in the data directory)")
+	fmt.Fprintln(out, "  next: switchboard connect slack --help (connect a provider; the README's quickstart walks through it)")
 
 	select {
 	case <-ctx.Done():

@@ -59,7 +59,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	if err := checkShards(shards); err != nil {
 		return err
 	}
-	redisOpts, err := redisOptions(*redisAddr, getenv)
+	redisOpts, err := redisOptions(*redisAddr, so.DataDir, getenv)
 	if err != nil {
 		return err
 	}
