@@ -194,6 +194,27 @@ func TestEveryRoute(t *testing.T) {
 	if len(sim.Events) != 1 || len(sim.Events[0].Targets) != 0 || sim.Events[0].Bindings[0].Matched {
 		t.Fatalf("simulation of another channel = %+v", sim)
 	}
+	pk := must[client.SetupPacket](t, "installation setup")(owner.InstallationSetup(ctx, inst.ID))
+	if pk.Provider != "slack" || pk.ID != inst.ID || len(pk.Steps) == 0 || len(pk.Checklists) == 0 {
+		t.Fatalf("installation packet = %+v", pk)
+	}
+	md := must[string](t, "installation setup markdown")(owner.InstallationSetupMarkdown(ctx, inst.ID))
+	if !strings.HasPrefix(md, "#") || strings.Contains(md, slackSigning) || strings.Contains(md, slackBot) {
+		t.Fatalf("installation packet markdown:\n%s", md)
+	}
+	if pk := must[client.SetupPacket](t, "profile setup")(owner.ProfileSetup(ctx, prof.ID)); pk.Kind != "profile" {
+		t.Fatalf("profile packet = %+v", pk)
+	}
+	if md := must[string](t, "profile setup markdown")(owner.ProfileSetupMarkdown(ctx, prof.ID)); !strings.HasPrefix(md, "#") {
+		t.Fatalf("profile packet markdown:\n%s", md)
+	}
+	ho := must[client.Handoff](t, "handoff")(owner.SetHandoff(ctx, inst.ID, client.Handoff{OwnerAccount: "it@acme.example", CanaryChannel: "C1", NextRotation: "2030-01-01"}))
+	if ho.OwnerAccount != "it@acme.example" || ho.UpdatedAt == nil || ho.UpdatedBy == "" {
+		t.Fatalf("handoff = %+v", ho)
+	}
+	if pk := must[client.SetupPacket](t, "setup with handoff")(owner.InstallationSetup(ctx, inst.ID)); pk.Handoff == nil || pk.Handoff.CanaryChannel != "C1" {
+		t.Fatalf("packet without the handoff: %+v", pk.Handoff)
+	}
 	xs := must[client.XDSStatus](t, "xds status")(admin.XDSStatus(ctx))
 	if xs.Groups == nil || xs.Nodes == nil {
 		t.Fatalf("xds status = %+v", xs)

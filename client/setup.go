@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"time"
 )
 
 // Setup, simulation, registration and health (docs/api.md, "Setup,
@@ -90,4 +92,122 @@ type SimulatedTarget struct {
 func (c *Client) Simulate(ctx context.Context, r SimulateRequest) (Simulation, error) {
 	var s Simulation
 	return s, c.post(ctx, "/v1/simulate", r, &s)
+}
+
+// SetupPacket is what to enter at the provider, the values to paste back and
+// the checklists (GET /v1/installations/{id}/setup, /v1/profiles/{id}/setup).
+// It never holds a secret: placeholders name where one goes.
+type SetupPacket struct {
+	Provider     string          `json:"provider"`
+	Kind         string          `json:"kind"` // "installation" or "profile"
+	ID           string          `json:"id"`
+	Title        string          `json:"title"`
+	WebhookURL   string          `json:"webhook_url,omitempty"`
+	Warnings     []string        `json:"warnings"`
+	Steps        []SetupStep     `json:"steps"`
+	PasteBack    []SetupPaste    `json:"paste_back"`
+	Data         map[string]any  `json:"data"`
+	Registration string          `json:"registration,omitempty"`
+	Rotation     []SetupRotation `json:"rotation"`
+	Checklists   []Checklist     `json:"checklists"`
+	Handoff      *Handoff        `json:"handoff"`
+}
+
+// SetupStep is one thing to do at the provider.
+type SetupStep struct {
+	Title  string       `json:"title"`
+	Text   string       `json:"text,omitempty"`
+	Link   string       `json:"link,omitempty"`
+	Fields []SetupField `json:"fields,omitempty"`
+	Code   string       `json:"code,omitempty"`
+}
+
+// SetupField is a value to enter in a provider's form.
+type SetupField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SetupPaste is a value to copy from the provider into Switchboard.
+type SetupPaste struct {
+	Purpose string `json:"purpose"`
+	Label   string `json:"label"`
+	Where   string `json:"where"`
+	Route   string `json:"route"`
+}
+
+// SetupRotation is when and how a current secret should be rotated.
+type SetupRotation struct {
+	Owner       string `json:"owner"`
+	Purpose     string `json:"purpose"`
+	Fingerprint string `json:"fingerprint"`
+	Since       string `json:"since"`
+	RotateBy    string `json:"rotate_by"`
+	How         string `json:"how"`
+	Route       string `json:"route"`
+}
+
+// Checklist is a named list of checks.
+type Checklist struct {
+	Name  string   `json:"name"`
+	Items []string `json:"items"`
+}
+
+// Handoff is an agency's handoff record of an installation (every field
+// optional in PUT; UpdatedAt and UpdatedBy are set by the API).
+type Handoff struct {
+	OwnerAccount      string     `json:"owner_account,omitempty"`
+	URLsConfigured    []string   `json:"urls_configured,omitempty"`
+	ScopesApproved    []string   `json:"scopes_approved,omitempty"`
+	CanaryValidatedAt *time.Time `json:"canary_validated_at,omitempty"`
+	CanaryChannel     string     `json:"canary_channel,omitempty"`
+	RotationOwner     string     `json:"rotation_owner,omitempty"`
+	NextRotation      string     `json:"next_rotation,omitempty"` // YYYY-MM-DD
+	UpdatedAt         *time.Time `json:"updated_at,omitempty"`
+	UpdatedBy         string     `json:"updated_by,omitempty"`
+}
+
+type handoffBody struct {
+	OwnerAccount      string     `json:"owner_account,omitempty"`
+	URLsConfigured    []string   `json:"urls_configured,omitempty"`
+	ScopesApproved    []string   `json:"scopes_approved,omitempty"`
+	CanaryValidatedAt *time.Time `json:"canary_validated_at,omitempty"`
+	CanaryChannel     string     `json:"canary_channel,omitempty"`
+	RotationOwner     string     `json:"rotation_owner,omitempty"`
+	NextRotation      string     `json:"next_rotation,omitempty"`
+}
+
+// InstallationSetup: GET /v1/installations/{id}/setup.
+func (c *Client) InstallationSetup(ctx context.Context, id string) (SetupPacket, error) {
+	var p SetupPacket
+	return p, c.get(ctx, "/v1/installations/"+seg(id)+"/setup", &p)
+}
+
+// InstallationSetupMarkdown: GET /v1/installations/{id}/setup?format=markdown.
+func (c *Client) InstallationSetupMarkdown(ctx context.Context, id string) (string, error) {
+	var b []byte
+	err := c.get(ctx, "/v1/installations/"+seg(id)+"/setup?format=markdown", &b)
+	return string(b), err
+}
+
+// ProfileSetup: GET /v1/profiles/{id}/setup.
+func (c *Client) ProfileSetup(ctx context.Context, id string) (SetupPacket, error) {
+	var p SetupPacket
+	return p, c.get(ctx, "/v1/profiles/"+seg(id)+"/setup", &p)
+}
+
+// ProfileSetupMarkdown: GET /v1/profiles/{id}/setup?format=markdown.
+func (c *Client) ProfileSetupMarkdown(ctx context.Context, id string) (string, error) {
+	var b []byte
+	err := c.get(ctx, "/v1/profiles/"+seg(id)+"/setup?format=markdown", &b)
+	return string(b), err
+}
+
+// SetHandoff records the agency handoff of an installation (audited):
+// PUT /v1/installations/{id}/handoff.
+func (c *Client) SetHandoff(ctx context.Context, id string, h Handoff) (Handoff, error) {
+	var out Handoff
+	body := handoffBody{OwnerAccount: h.OwnerAccount, URLsConfigured: h.URLsConfigured, ScopesApproved: h.ScopesApproved,
+		CanaryValidatedAt: h.CanaryValidatedAt, CanaryChannel: h.CanaryChannel, RotationOwner: h.RotationOwner, NextRotation: h.NextRotation}
+	return out, c.Do(ctx, http.MethodPut, "/v1/installations/"+seg(id)+"/handoff", body, &out)
 }
