@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/switchboard-dev/switchboard/egress"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -19,7 +20,26 @@ func NewAgentSecret() string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
 }
 
-func checkAgentURL(field, raw string) error {
+// checkAgentURL validates an agent URL when it is written (create, update).
+// Unless the deployment allows private agent URLs, its host must pass the
+// egress policy (egress.HostAllowed: no loopback, private, link-local,
+// metadata or reserved address); the worker checks the resolved address
+// again when it connects.
+func (s *Server) checkAgentURL(field, raw string) error {
+	if err := checkAgentURLForm(field, raw); err != nil {
+		return err
+	}
+	if s.allowPrivateAgentURLs {
+		return nil
+	}
+	u, _ := url.Parse(raw)
+	if err := egress.HostAllowed(u.Hostname()); err != nil {
+		return fieldErr(field, "must not name a loopback, private, link-local, metadata or reserved address (%s); this deployment does not allow private agent URLs", u.Hostname())
+	}
+	return nil
+}
+
+func checkAgentURLForm(field, raw string) error {
 	if raw == "" {
 		return fieldErr(field, "required")
 	}
@@ -56,7 +76,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, p principal
 	if err := checkText("name", req.Name, 200, false); err != nil {
 		return err
 	}
-	if err := checkAgentURL("url", req.URL); err != nil {
+	if err := s.checkAgentURL("url", req.URL); err != nil {
 		return err
 	}
 	secret := req.SigningSecret
@@ -102,6 +122,9 @@ func visibleAgent(ctx context.Context, q store.Queries, p principal, id string) 
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
+	if err := queryParams(r, "org_id"); err != nil {
+		return err
+	}
 	orgs, err := orgsToList(r, p, s.store)
 	if err != nil {
 		return err

@@ -24,6 +24,9 @@ type auditPage struct {
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
 	qv := r.URL.Query()
+	if err := queryParams(r, "org_id", "after", "limit"); err != nil {
+		return err
+	}
 	f := store.AuditFilter{Limit: defaultAuditLimit}
 	if v := qv.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -39,7 +39,7 @@ func HashToken(token string) []byte {
 	return h[:]
 }
 
-var errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing, unknown or revoked bearer token"}
+var errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing, unknown, expired or revoked bearer token"}
 
 func (s *Server) authenticate(r *http.Request) (principal, error) {
 	h := r.Header.Get("Authorization")
@@ -55,7 +55,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if err != nil {
 		return principal{}, fmt.Errorf("look up token: %w", err)
 	}
-	if t.RevokedAt != nil {
+	if t.RevokedAt != nil || (t.ExpiresAt != nil && !s.now().Before(*t.ExpiresAt)) {
 		return principal{}, errUnauthorized
 	}
 	// A revoked agency or organisation locks out its tokens.
@@ -236,8 +236,36 @@ type tokenView struct {
 	ID        string     `json:"id"`
 	Kind      string     `json:"kind"`
 	SubjectID string     `json:"subject_id,omitempty"`
-	Token     string     `json:"token,omitempty"` // only in the creation answer
+	Token     string     `json:"token,omitempty"` // only in the creation (and rotation) answer
 	CreatedAt *time.Time `json:"created_at,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Rotation answer only: the token it replaces and until when that one works.
+	Replaces           string     `json:"replaces,omitempty"`
+	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
+}
+
+// MaxTokenLifetime bounds a token's expires_at.
+const MaxTokenLifetime = 366 * 24 * time.Hour
+
+// parseExpiry reads an optional RFC 3339 expiry: "" is none; otherwise it
+// must lie in the future and within MaxTokenLifetime.
+func (s *Server) parseExpiry(field, v string) (*time.Time, error) {
+	if v == "" {
+		return nil, nil
+	}
+	at, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, fieldErr(field, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+	}
+	now := s.now()
+	if !at.After(now) {
+		return nil, fieldErr(field, "must be in the future")
+	}
+	if at.Sub(now) > MaxTokenLifetime {
+		return nil, fieldErr(field, "must be within %d days from now", int(MaxTokenLifetime.Hours()/24))
+	}
+	at = at.UTC()
+	return &at, nil
 }
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -249,14 +277,19 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p principal
 	var req struct {
 		Kind      string `json:"kind"`
 		SubjectID string `json:"subject_id"`
+		ExpiresAt string `json:"expires_at"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
+	exp, err := s.parseExpiry("expires_at", req.ExpiresAt)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	value := NewToken()
-	t := store.APIToken{ID: newID("tok"), Kind: req.Kind, SubjectID: req.SubjectID, Hash: HashToken(value), CreatedAt: s.now().UTC()}
-	err := s.tx(ctx, func(q store.Queries) error {
+	t := store.APIToken{ID: newID("tok"), Kind: req.Kind, SubjectID: req.SubjectID, Hash: HashToken(value), CreatedAt: s.now().UTC(), ExpiresAt: exp}
+	err = s.tx(ctx, func(q store.Queries) error {
 		orgID := ""
 		switch req.Kind {
 		case store.TokenPlatform:
@@ -298,12 +331,122 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p principal
 		if err := q.CreateToken(ctx, t); err != nil {
 			return fmt.Errorf("create token: %w", err)
 		}
-		return s.audit(ctx, q, p.TokenID, orgID, "token.create", t.ID, map[string]any{"kind": t.Kind, "subject_id": t.SubjectID})
+		detail := map[string]any{"kind": t.Kind, "subject_id": t.SubjectID}
+		if t.ExpiresAt != nil {
+			detail["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
+		}
+		return s.audit(ctx, q, p.TokenID, orgID, "token.create", t.ID, detail)
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, tokenView{ID: t.ID, Kind: t.Kind, SubjectID: t.SubjectID, Token: value, CreatedAt: &t.CreatedAt})
+	writeJSON(w, http.StatusCreated, tokenView{ID: t.ID, Kind: t.Kind, SubjectID: t.SubjectID, Token: value, CreatedAt: &t.CreatedAt, ExpiresAt: t.ExpiresAt})
+	return nil
+}
+
+// tokenInScope loads token id for revocation or rotation by p: the platform
+// acts on any token; anyone on their own; an agency or org owner on org
+// tokens of organisations in its scope. Anything else is not_found (existence
+// must not leak).
+func tokenInScope(ctx context.Context, q store.Queries, p principal, id string) (store.APIToken, error) {
+	t, err := q.GetToken(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, notFound("token", id)
+	}
+	if err != nil {
+		return t, fmt.Errorf("load token %s: %w", id, err)
+	}
+	if p.Kind != store.TokenPlatform && t.ID != p.TokenID {
+		if t.Kind != store.TokenOrg {
+			return t, notFound("token", id)
+		}
+		if _, err := visibleOrg(ctx, q, p, t.SubjectID); err != nil {
+			return t, notFound("token", id)
+		}
+	}
+	return t, nil
+}
+
+// rotateToken replaces a token with a new value of the same kind and
+// subject. The previous one is revoked at once, or, with
+// previous_valid_until, expires then (at most MaxRotationOverlap ahead) so
+// its users can switch over. expires_at sets the new token's expiry
+// (default: the previous token's, if it had one).
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, p principal) error {
+	var req struct {
+		ExpiresAt          string `json:"expires_at"`
+		PreviousValidUntil string `json:"previous_valid_until"`
+	}
+	if err := decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	exp, err := s.parseExpiry("expires_at", req.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	var until *time.Time
+	if req.PreviousValidUntil != "" {
+		at, err := time.Parse(time.RFC3339, req.PreviousValidUntil)
+		if err != nil {
+			return fieldErr("previous_valid_until", "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+		}
+		if at.Before(s.now()) {
+			return fieldErr("previous_valid_until", "must not be in the past (leave it out to revoke the previous token now)")
+		}
+		if at.Sub(s.now()) > MaxRotationOverlap {
+			return fieldErr("previous_valid_until", "must be within %d days from now", int(MaxRotationOverlap.Hours()/24))
+		}
+		at = at.UTC()
+		until = &at
+	}
+	id := r.PathValue("id")
+	ctx := r.Context()
+	now := s.now().UTC()
+	value := NewToken()
+	var nt store.APIToken
+	err = s.tx(ctx, func(q store.Queries) error {
+		old, err := tokenInScope(ctx, q, p, id)
+		if err != nil {
+			return err
+		}
+		if old.RevokedAt != nil || (old.ExpiresAt != nil && !now.Before(*old.ExpiresAt)) {
+			return conflict("token %s is revoked or expired: create a new token instead", id)
+		}
+		if old.Kind == store.TokenOrg {
+			if _, err := activeOrg(ctx, q, p, old.SubjectID, "id"); err != nil {
+				return err
+			}
+		}
+		if exp == nil {
+			exp = old.ExpiresAt
+		}
+		nt = store.APIToken{ID: newID("tok"), Kind: old.Kind, SubjectID: old.SubjectID, Hash: HashToken(value), CreatedAt: now, ExpiresAt: exp}
+		if err := q.CreateToken(ctx, nt); err != nil {
+			return fmt.Errorf("create token: %w", err)
+		}
+		detail := map[string]any{"kind": nt.Kind, "subject_id": nt.SubjectID, "new_token_id": nt.ID}
+		if until != nil {
+			if err := q.ExpireToken(ctx, id, *until); err != nil {
+				return fmt.Errorf("expire token %s: %w", id, err)
+			}
+			detail["previous_valid_until"] = until.Format(time.RFC3339)
+		} else if err := q.RevokeToken(ctx, id, now); err != nil {
+			return fmt.Errorf("revoke token %s: %w", id, err)
+		}
+		if nt.ExpiresAt != nil {
+			detail["expires_at"] = nt.ExpiresAt.Format(time.RFC3339)
+		}
+		orgID := ""
+		if nt.Kind == store.TokenOrg {
+			orgID = nt.SubjectID
+		}
+		return s.audit(ctx, q, p.TokenID, orgID, "token.rotate", id, detail)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, tokenView{ID: nt.ID, Kind: nt.Kind, SubjectID: nt.SubjectID, Token: value, CreatedAt: &nt.CreatedAt,
+		ExpiresAt: nt.ExpiresAt, Replaces: id, PreviousValidUntil: until})
 	return nil
 }
 
@@ -315,22 +458,9 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p principal
 	ctx := r.Context()
 	var orgID string
 	err := s.tx(ctx, func(q store.Queries) error {
-		t, err := q.GetToken(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("token", id)
-		}
+		t, err := tokenInScope(ctx, q, p, id)
 		if err != nil {
-			return fmt.Errorf("load token %s: %w", id, err)
-		}
-		// Scope: the platform revokes any token; anyone revokes their own; an
-		// agency or org owner revokes org tokens of organisations in its scope.
-		if p.Kind != store.TokenPlatform && t.ID != p.TokenID {
-			if t.Kind != store.TokenOrg {
-				return notFound("token", id)
-			}
-			if _, err := visibleOrg(ctx, q, p, t.SubjectID); err != nil {
-				return notFound("token", id)
-			}
+			return err
 		}
 		if t.Kind == store.TokenOrg {
 			orgID = t.SubjectID

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -73,7 +74,12 @@ func (s *Server) createBinding(w http.ResponseWriter, r *http.Request, p princip
 			return err
 		}
 		b.OrgID = inst.OrgID
+		// The store refuses an active binding identical to another (a unique
+		// index), so parallel identical requests give one 201 and 409s.
 		if err := q.CreateBinding(ctx, b); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return conflict("an identical active binding exists (same installation, selector, agent, persona and priority)")
+			}
 			return storeErr(err, "create binding")
 		}
 		return s.audit(ctx, q, p.TokenID, b.OrgID, "binding.create", b.ID, map[string]any{
@@ -93,6 +99,12 @@ func visibleBinding(ctx context.Context, q store.Queries, p principal, id string
 
 func (s *Server) listBindings(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
+	if err := queryParams(r, "installation_id", "org_id"); err != nil {
+		return err
+	}
+	if r.URL.Query().Has("installation_id") && r.URL.Query().Has("org_id") {
+		return fieldErr("org_id", "give installation_id or org_id, not both")
+	}
 	var binds []store.Binding
 	if inst := r.URL.Query().Get("installation_id"); inst != "" {
 		if _, err := visibleInstallation(ctx, s.store, p, inst); err != nil {

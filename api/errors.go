@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 )
@@ -21,6 +20,10 @@ const (
 	CodeConflict      = "conflict"       // 409: duplicate, or the object (or its parent) is revoked
 	CodeInternal      = "internal"       // 500: details are logged, never answered
 	CodeMethodOrRoute = "no_route"       // 404: no such route
+
+	CodeDuplicateField       = "duplicate_field"        // 400: an object has a key twice (exactly or in another letter case)
+	CodeInvalidUTF8          = "invalid_utf8"           // 400: the body is not valid UTF-8
+	CodeUnsupportedMediaType = "unsupported_media_type" // 415: a body that is not declared application/json
 
 )
 
@@ -83,23 +86,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 64 << 10
 
-// decode reads exactly one JSON object into v, refusing unknown fields,
-// trailing data and oversized bodies with an error naming what is wrong.
+// decode reads exactly one JSON object into v: the body must be declared
+// application/json, fit MaxBodyBytes, be valid UTF-8 and pass decodeJSON's
+// checks (no duplicate or case-variant keys, no unknown fields, no trailing
+// data). Every refusal names what is wrong.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonErr(err)
+	if err := checkContentType(r); err != nil {
+		return err
 	}
-	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return jsonErr(err)
-		}
-		return &apiError{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "body must hold exactly one JSON object"}
+	raw, err := readBody(w, r)
+	if err != nil {
+		return err
 	}
-	return nil
+	return decodeJSON(raw, v)
+}
+
+// decodeOptional is decode for routes whose body is optional: an empty
+// body leaves v as it is; any other body is checked as by decode.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	raw, err := readBody(w, r)
+	if err != nil || len(raw) == 0 {
+		return err
+	}
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	return decodeJSON(raw, v)
 }
 
 func jsonErr(err error) *apiError {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,11 +45,21 @@ type harness struct {
 	admin  string
 	dbPath string
 	logs   *bytes.Buffer
+	clock  *atomic.Pointer[time.Time] // the API's Now (testNow unless a test moves it)
 }
+
+// setNow moves the API's clock.
+func (h *harness) setNow(t time.Time) { h.clock.Store(&t) }
 
 // newHarness serves the API on a fresh SQLite store in t.TempDir(); wrap
 // (optional) decorates the store (fault injection).
 func newHarness(t *testing.T, wrap func(store.Store) store.Store) *harness {
+	t.Helper()
+	return newHarnessWith(t, wrap, false)
+}
+
+// newHarnessWith is newHarness with the API's private-agent-URL option.
+func newHarnessWith(t *testing.T, wrap func(store.Store) store.Store, allowPrivateAgentURLs bool) *harness {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "switchboard.db")
@@ -66,12 +77,15 @@ func newHarness(t *testing.T, wrap func(store.Store) store.Store) *harness {
 		st = wrap(raw)
 	}
 	logs := &bytes.Buffer{}
-	srv := api.New(api.Config{Store: st, Keyring: keys, Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return testNow }})
+	clock := &atomic.Pointer[time.Time]{}
+	clock.Store(&testNow)
+	srv := api.New(api.Config{Store: st, Keyring: keys, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Now: func() time.Time { return *clock.Load() }, AllowPrivateAgentURLs: allowPrivateAgentURLs})
 	admin := api.NewToken()
 	if _, _, err := api.EnsureAdminToken(ctx, raw, admin); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, st: st, raw: raw, keys: keys, api: srv, admin: admin, dbPath: dbPath, logs: logs}
+	h := &harness{t: t, st: st, raw: raw, keys: keys, api: srv, admin: admin, dbPath: dbPath, logs: logs, clock: clock}
 	h.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.srv.Close)
 	return h

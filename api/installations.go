@@ -174,6 +174,9 @@ func listInOrgs[T any](ctx context.Context, orgs []string, what string, list fun
 
 func (s *Server) listInstallations(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
+	if err := queryParams(r, "org_id"); err != nil {
+		return err
+	}
 	orgs, err := orgsToList(r, p, s.store)
 	if err != nil {
 		return err

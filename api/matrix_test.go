@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,11 +34,15 @@ func (c mctx) fresh(kind string) string {
 	case "installation":
 		return id(h.create("/v1/installations", h.admin, map[string]any{"org_id": c.o.id, "profile_id": c.o.prof, "external_id": uniq("T")}))
 	case "agent":
-		return id(h.create("/v1/agents", h.admin, map[string]any{"org_id": c.o.id, "name": uniq("a"), "url": "http://127.0.0.1:9/agent"}))
+		return id(h.create("/v1/agents", h.admin, map[string]any{"org_id": c.o.id, "name": uniq("a"), "url": "https://agent.example/fresh"}))
 	case "binding":
 		return id(h.create("/v1/bindings", h.admin, map[string]any{"installation_id": c.o.inst, "agent_id": c.o.agent, "selector": map[string]string{"peer": uniq("U")}}))
 	case "token":
 		return id(h.create("/v1/tokens", h.admin, map[string]any{"kind": "org", "subject_id": c.o.id}))
+	case "org":
+		return id(h.create("/v1/orgs", h.admin, map[string]any{"name": uniq("o"), "agency_id": c.o.agency}))
+	case "agency":
+		return id(h.create("/v1/agencies", h.admin, map[string]any{"name": uniq("ag")}))
 	case "agency-token":
 		return id(h.create("/v1/tokens", h.admin, map[string]any{"kind": "agency", "subject_id": c.o.agency}))
 	}
@@ -75,6 +80,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	static := func(p string) func(mctx) string { return func(mctx) string { return p } }
 	cases := []tcase{
+		{"whoami", "GET", static("/v1/whoami"), nil, 200, 200, 200, 200},
+		{"list agencies", "GET", static("/v1/agencies"), nil, 200, 200, 200, 200},
+		{"revoke agency", "POST", func(c mctx) string { return "/v1/agencies/" + c.fresh("agency") + "/revoke" }, nil, 200, 404, 404, 404},
+		{"list orgs", "GET", static("/v1/orgs"), nil, 200, 200, 200, 200},
+		{"revoke org", "POST", func(c mctx) string { return "/v1/orgs/" + c.fresh("org") + "/revoke" }, nil, 200, 200, 404, 404},
+		{"list providers", "GET", static("/v1/providers"), nil, 200, 200, 200, 200},
 		{"get agency", "GET", func(c mctx) string { return "/v1/agencies/" + c.o.agency }, nil, 200, 200, 404, 404},
 		{"create agency", "POST", static("/v1/agencies"), func(mctx) any { return map[string]any{"name": uniq("ag")} }, 201, 403, 403, 403},
 		{"get org", "GET", func(c mctx) string { return "/v1/orgs/" + c.o.id }, nil, 200, 200, 200, 404},
@@ -129,10 +140,10 @@ func TestCrossTenantMatrix(t *testing.T) {
 			return map[string]any{"installation_id": c.o.inst, "agent_id": c.o.agent, "selector": map[string]string{"peer": uniq("U")}}
 		}, 201, 201, 201, 404},
 		{"bind to another org's agent", "POST", static("/v1/bindings"), func(c mctx) any {
-			return map[string]any{"installation_id": c.home.inst, "agent_id": c.o.agent}
+			return map[string]any{"installation_id": c.home.inst, "agent_id": c.o.agent, "selector": map[string]string{"peer": uniq("U")}}
 		}, 400, 201, 201, 404},
 		{"bind another org's installation", "POST", static("/v1/bindings"), func(c mctx) any {
-			return map[string]any{"installation_id": c.o.inst, "agent_id": c.home.agent}
+			return map[string]any{"installation_id": c.o.inst, "agent_id": c.home.agent, "selector": map[string]string{"peer": uniq("U")}}
 		}, 400, 201, 201, 404},
 		{"list bindings", "GET", func(c mctx) string { return "/v1/bindings?installation_id=" + c.o.inst }, nil, 200, 200, 200, 404},
 		{"get binding", "GET", func(c mctx) string { return "/v1/bindings/" + c.o.bind }, nil, 200, 200, 200, 404},
@@ -145,6 +156,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"create platform token", "POST", static("/v1/tokens"), func(c mctx) any { return map[string]any{"kind": "platform"} }, 201, 403, 403, 403},
 		{"revoke an org token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("token") + "/revoke" }, nil, 200, 200, 200, 404},
 		{"revoke an agency token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("agency-token") + "/revoke" }, nil, 200, 404, 404, 404},
+		{"rotate an org token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("token") + "/rotate" }, nil, 201, 201, 201, 404},
+		{"rotate an agency token", "POST", func(c mctx) string { return "/v1/tokens/" + c.fresh("agency-token") + "/rotate" }, nil, 201, 404, 404, 404},
 		{"platform handler", "GET", static("/v1/xds/status"), nil, 200, 403, 403, 403},
 		{"installation setup packet", "GET", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/setup" }, nil, 200, 200, 200, 404},
 		{"profile setup packet", "GET", func(c mctx) string { return "/v1/profiles/" + c.o.prof + "/setup" }, nil, 200, 200, 200, 404},
@@ -155,6 +168,31 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"simulate", "POST", static("/v1/simulate"), func(c mctx) any {
 			return map[string]any{"installation_id": c.o.inst, "event": map[string]any{"channel": "C1", "user": "U1", "text": "hi"}}
 		}, 200, 200, 200, 404},
+	}
+
+	// Every route the server mounts needs a case above, and every case must
+	// reach a route: resolve each case's request with a mux built from the
+	// server's own route list (Server.Routes).
+	routeOf := http.NewServeMux()
+	for _, pattern := range h.api.Routes() {
+		if pattern != "/" {
+			routeOf.Handle(pattern, http.NotFoundHandler())
+		}
+	}
+	covered := map[string]bool{}
+	for _, tc := range cases {
+		c := mctx{h: h, f: f, o: f.org["B1"], home: f.org["A1"]}
+		_, pattern := routeOf.Handler(httptest.NewRequest(tc.method, tc.path(c), nil))
+		if pattern == "" {
+			t.Errorf("matrix case %q (%s %s) reaches no route the server mounts: fix or drop it in api/matrix_test.go", tc.name, tc.method, tc.path(c))
+		}
+		covered[pattern] = true
+	}
+	for _, pattern := range h.api.Routes() {
+		if pattern != "/" && !covered[pattern] {
+			t.Errorf("route %q has no case in the cross-tenant matrix: add a tcase for it to the cases table of TestCrossTenantMatrix in api/matrix_test.go "+
+				"(method, path, body, and the status for: platform admin on another agency's org, agency on its client org, org on itself, any token out of scope)", pattern)
+		}
 	}
 	cells := []struct {
 		who, tok, target string

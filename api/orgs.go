@@ -52,6 +52,9 @@ func (s *Server) visibleAgency(r *http.Request, q store.Queries, p principal, id
 }
 
 func (s *Server) listAgencies(w http.ResponseWriter, r *http.Request, p principal) error {
+	if err := queryParams(r); err != nil {
+		return err
+	}
 	var out []agencyView
 	switch p.Kind {
 	case store.TokenPlatform:
@@ -172,6 +175,9 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, p principal) 
 
 func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
+	if err := queryParams(r, "agency_id"); err != nil {
+		return err
+	}
 	var orgs []store.Org
 	var err error
 	switch p.Kind {
@@ -183,6 +189,9 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, p principal) e
 		}
 		orgs, err = s.store.ListOrgs(ctx, p.SubjectID)
 	case store.TokenOrg:
+		if r.URL.Query().Has("agency_id") {
+			return fieldErr("agency_id", "filter does not apply to an organisation token (it sees only its own organisation)")
+		}
 		var o store.Org
 		o, err = visibleOrg(ctx, s.store, p, p.SubjectID)
 		orgs = []store.Org{o}

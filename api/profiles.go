@@ -111,6 +111,9 @@ func visibleProfile(ctx context.Context, q store.Queries, p principal, id string
 
 func (s *Server) listProfiles(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
+	if err := queryParams(r, "org_id"); err != nil {
+		return err
+	}
 	var profiles []store.AppProfile
 	switch org := r.URL.Query().Get("org_id"); {
 	case org == "platform":

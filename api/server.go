@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -38,6 +39,10 @@ type Config struct {
 	// APIURL is the binding API's public base URL (OAuth redirect URLs,
 	// Add-to-Slack links); "": packets show a placeholder.
 	APIURL string
+	// AllowPrivateAgentURLs lets agent URLs name loopback, private and
+	// link-local addresses (local development, tests, agents on a private
+	// network you trust; the worker needs --allow-private-agent-urls too).
+	AllowPrivateAgentURLs bool
 }
 
 // Server serves the binding API.
@@ -48,14 +53,17 @@ type Server struct {
 	now   func() time.Time
 	mux   *http.ServeMux
 
-	publicURL string
-	apiURL    string
+	publicURL             string
+	apiURL                string
+	allowPrivateAgentURLs bool
+	patterns              []string // every pattern mounted, in order (Routes)
 }
 
 // New builds a Server with every /v1 route mounted.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), publicURL: strings.TrimRight(cfg.PublicURL, "/"),
-		apiURL: strings.TrimRight(cfg.APIURL, "/")}
+		apiURL:                strings.TrimRight(cfg.APIURL, "/"),
+		allowPrivateAgentURLs: cfg.AllowPrivateAgentURLs}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -72,6 +80,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // HandlePlatform mounts h at pattern (a ServeMux pattern such as
 // "GET /v1/xds/status") behind platform-admin authentication.
 func (s *Server) HandlePlatform(pattern string, h http.Handler) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.Handle(pattern, s.authed(func(w http.ResponseWriter, r *http.Request, p principal) error {
 		if p.Kind != store.TokenPlatform {
 			return forbidden("platform admin token required")
@@ -99,7 +108,15 @@ func WriteFieldError(w http.ResponseWriter, field, message string) {
 // handlerFunc is an authenticated handler; a returned error is answered as JSON.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal) error
 
-func (s *Server) handle(pattern string, h handlerFunc) { s.mux.Handle(pattern, s.authed(h)) }
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, s.authed(h))
+}
+
+// Routes lists every ServeMux pattern mounted on the server (its own /v1
+// routes and those added with HandlePlatform), in the order they were
+// mounted; "/" is the catch-all that answers no_route.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
 
 func (s *Server) authed(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +137,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/whoami", s.whoami)
 	s.handle("POST /v1/tokens", s.createToken)
 	s.handle("POST /v1/tokens/{id}/revoke", s.revokeToken)
+	s.handle("POST /v1/tokens/{id}/rotate", s.rotateToken)
 
 	s.handle("POST /v1/agencies", s.createAgency)
 	s.handle("GET /v1/agencies", s.listAgencies)
@@ -192,4 +210,19 @@ func WebhookPath(provider, ingressID string) string {
 // tx runs fn and its audit event in one store transaction.
 func (s *Server) tx(ctx context.Context, fn func(q store.Queries) error) error {
 	return s.store.InTx(ctx, fn)
+}
+
+// DecodeBody is the API's request decoding for handlers mounted with
+// HandlePlatform: Content-Type, size, UTF-8, duplicate and case-variant keys,
+// unknown fields and trailing data are checked as on every /v1 route. A
+// refusal is answered with WriteBodyError.
+func DecodeBody(w http.ResponseWriter, r *http.Request, v any) error { return decode(w, r, v) }
+
+// WriteBodyError answers a DecodeBody refusal in the API's error format.
+func WriteBodyError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = &apiError{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "body must be one JSON object"}
+	}
+	writeJSON(w, ae.Status, errorBody{Error: ae})
 }

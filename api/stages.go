@@ -32,6 +32,9 @@ func viewStage(ctx context.Context, q store.Queries, p principal, provider strin
 
 func (s *Server) listStages(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
+	if err := queryParams(r); err != nil {
+		return err
+	}
 	stages, err := s.store.ListStages(ctx)
 	if err != nil {
 		return fmt.Errorf("list stages: %w", err)

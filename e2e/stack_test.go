@@ -133,7 +133,7 @@ func startStack(t *testing.T) *stack {
 		}
 	})
 	sh := strconv.Itoa(shards)
-	s.run("serve", env, "serve", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", hostPort(s.serveMetrics))
+	s.run("serve", env, "serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", hostPort(s.serveMetrics))
 	s.waitFor("serve", func() bool { return dialable(apiAddr) && dialable(xdsAddr) })
 	s.run("ingest", env, "ingest", "--listen", ingestAddr, "--redis", rs.Addr, "--shards", sh, "--metrics-listen", hostPort(s.ingestMetrics))
 	// Two attempts: an event whose agent keeps failing becomes a dead letter

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -102,4 +103,52 @@ func Transport(allowPrivate bool) *http.Transport {
 		return d.DialContext(ctx, network, addr)
 	}
 	return t
+}
+
+// ErrHostNotAllowed is wrapped by HostAllowed's refusals.
+var ErrHostNotAllowed = errors.New("egress: agent URL names a loopback, private, link-local, metadata or reserved address")
+
+// metadataNames are host names that cloud platforms resolve to their
+// instance metadata services (judged by name: they resolve only inside the
+// cloud, where the connect-time check sees 169.254.169.254 or fd00:ec2::254).
+var metadataNames = []string{
+	"metadata.google.internal", "metadata.goog", "metadata",
+	"instance-data", "instance-data.ec2.internal", "metadata.azure.internal",
+}
+
+// HostAllowed is the policy applied to the host of an agent URL when it is
+// written (the API, at create and update time): an IP literal must be Public;
+// "localhost", its subdomains and the cloud metadata names are refused; a
+// name whose last label is numeric (e.g. "127.1", "2130706433", "0x7f.1",
+// which some resolvers read as IPv4 addresses) is refused. Names are not
+// resolved here: the connect-time check (Control) judges the address a name
+// resolves to when the worker delivers.
+func HostAllowed(host string) error {
+	h := strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if h == "" {
+		return fmt.Errorf("%w: empty host", ErrHostNotAllowed)
+	}
+	if zone := strings.IndexByte(h, '%'); zone >= 0 {
+		// An IPv6 zone names a local interface: link-local by nature.
+		return fmt.Errorf("%w: %s", ErrHostNotAllowed, h)
+	}
+	if ip, err := netip.ParseAddr(h); err == nil {
+		if !Public(ip) {
+			return fmt.Errorf("%w: %s", ErrHostNotAllowed, ip)
+		}
+		return nil
+	}
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return fmt.Errorf("%w: %s", ErrHostNotAllowed, h)
+	}
+	for _, m := range metadataNames {
+		if h == m {
+			return fmt.Errorf("%w: %s", ErrHostNotAllowed, h)
+		}
+	}
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if last != "" && (strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x")) {
+		return fmt.Errorf("%w: %s is a numeric host not in standard form", ErrHostNotAllowed, h)
+	}
+	return nil
 }

@@ -86,3 +86,39 @@ func TestRedirectToPrivateRefused(t *testing.T) {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestHostAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"agent.example", true}, {"8.8.8.8", true}, {"[2606:4700:4700::1111]", true}, {"api.example.com.", true},
+		{"127.0.0.1", false}, {"[::1]", false}, {"::1", false}, {"10.1.2.3", false}, {"192.168.0.10", false},
+		{"169.254.169.254", false}, {"[fd00:ec2::254]", false}, {"[fe80::1%25eth0]", false}, {"fe80::1%eth0", false},
+		{"[::ffff:169.254.169.254]", false}, {"0.0.0.0", false},
+		{"localhost", false}, {"LOCALHOST.", false}, {"api.localhost", false},
+		{"metadata.google.internal", false}, {"Metadata.Google.Internal.", false}, {"metadata", false}, {"instance-data", false},
+		{"127.1", false}, {"2130706433", false}, {"0x7f.1", false}, {"0x7f000001", false}, {"", false},
+	} {
+		err := HostAllowed(tc.host)
+		if (err == nil) != tc.ok {
+			t.Errorf("HostAllowed(%q) = %v, want ok=%v", tc.host, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrHostNotAllowed) {
+			t.Errorf("HostAllowed(%q): %v does not wrap ErrHostNotAllowed", tc.host, err)
+		}
+	}
+}
+
+func FuzzHostAllowed(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "agent.example", "[::1]", "0x7f.1", "metadata."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		err := HostAllowed(host)
+		// Whatever passes and parses as an address is public.
+		if ip, perr := netip.ParseAddr(strings.Trim(host, "[]")); perr == nil && err == nil && !Public(ip) {
+			t.Fatalf("HostAllowed(%q) passed a non-public address", host)
+		}
+	})
+}

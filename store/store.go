@@ -165,6 +165,7 @@ type APIToken struct {
 	Hash      []byte // SHA-256 of the bearer token; the token itself is never stored
 	CreatedAt time.Time
 	RevokedAt *time.Time
+	ExpiresAt *time.Time // nil: never expires; the token is refused from then on
 }
 
 // Revocation is an uninstall or revocation a provider reported: the whole
@@ -263,6 +264,8 @@ type Queries interface {
 	GetToken(ctx context.Context, id string) (APIToken, error)
 	GetTokenByHash(ctx context.Context, hash []byte) (APIToken, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// ExpireToken sets the token's expiry to at, unless it expires sooner already.
+	ExpireToken(ctx context.Context, id string, at time.Time) error
 }
 
 // Store is a backend. Every method of Queries on Store runs in its own

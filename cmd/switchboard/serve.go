@@ -65,6 +65,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	so := addStoreFlags(fs) // --data-dir (also holds admin.token) and --store
 	apiURL := fs.String("api-public-url", "", "the binding API's public base URL (https; http only for a loopback host), e.g. https://switchboard.example.com: OAuth redirect URLs and Add-to-Slack links in setup packets")
 	publicURL := fs.String("public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. https://hooks.example.com: answers then carry webhook_url and setup packets name it")
+	allowPrivate := fs.Bool("allow-private-agent-urls", false, "accept agent URLs that name loopback, private, link-local or metadata addresses (local development; by default the API refuses them when an agent is created or updated, and the worker refuses them when it connects)")
 	for _, p := range serveParts {
 		if p.flags != nil {
 			p.flags(fs)
@@ -105,7 +106,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 
-	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub})
+	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub, AllowPrivateAgentURLs: *allowPrivate})
 	env := &serveEnv{Store: st, Keyring: keys, API: apiSrv, DataDir: *dataDir, Log: log, Out: out}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -144,6 +144,7 @@ func TestServeDefaults(t *testing.T) {
 	// generated key file is reused.
 	req, _ := http.NewRequest("POST", base+"/v1/orgs", strings.NewReader(`{"name":"Acme"}`))
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("create org: %v %v", resp, err)

@@ -202,7 +202,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	// Control plane: binding API + xDS.
 	cpDone := g.start(runCtx, "serve", func(ctx context.Context) error {
 		return serve(ctx, append([]string{"--listen", c.api, "--xds-listen", c.xds, "--envoy-ingest", c.ingest,
-			"--metrics-listen", "", "--public-url", c.publicURL, "--api-public-url", c.apiURL}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
+			"--metrics-listen", "", "--public-url", c.publicURL, "--api-public-url", c.apiURL, "--allow-private-agent-urls"}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
 	})
 	if err := waitUntil(runCtx, upReadyTimeout, cpDone, func(context.Context) bool { return dialable(c.api) && dialable(c.xds) }); err != nil {
 		return g.fail("control plane", err)

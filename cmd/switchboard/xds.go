@@ -85,9 +85,11 @@ func groupVersionHandler(c *xds.Controller, st store.Store, log *slog.Logger) ht
 		var body struct {
 			Version *string `json:"version"`
 		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil || body.Version == nil {
+		if err := api.DecodeBody(w, r, &body); err != nil {
+			api.WriteBodyError(w, err)
+			return
+		}
+		if body.Version == nil {
 			api.WriteFieldError(w, "version", `body must be {"version":"<built version>"} or {"version":""} to follow the latest`)
 			return
 		}

@@ -46,6 +46,7 @@ func TestNodeGroupPinThroughAPI(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest("PUT", base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +65,8 @@ func TestNodeGroupPinThroughAPI(t *testing.T) {
 		{"/v1/xds/groups/stable", `{}`, "version"},
 		{"/v1/xds/groups/stable", `{"version":"e0000000000000000"}`, "version"},
 		{"/v1/xds/groups/blue", `{"version":""}`, "group"},
-		{"/v1/xds/groups/stable", `{"version":"", "extra":1}`, "version"},
+		{"/v1/xds/groups/stable", `{"version":"", "extra":1}`, "extra"},
+		{"/v1/xds/groups/stable", `{"version":"", "Version":"e1"}`, "Version"},
 	} {
 		if s, out := put(tc.path, tc.body); s != 400 || field(out) != tc.field {
 			t.Errorf("PUT %s %s: %d %v, want 400 naming %q", tc.path, tc.body, s, out, tc.field)

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Stages", testStages},
 		{"Audit", testAudit},
 		{"Tokens", testTokens},
+		{"IdenticalBindings", testIdenticalBindings},
+		{"TokenExpiry", testTokenExpiry},
 		{"InTxRollback", testInTxRollback},
 		{"InTxCommit", testInTxCommit},
 		{"Generation", testGeneration},
@@ -842,4 +844,67 @@ func testSetupRecords(t *testing.T, s store.Store) {
 	// Expired rows are pruned (their states are refused by expiry anyway).
 	must(t, sr.UseOAuthState(ctx, "nonce-3", us(t0.Add(time.Hour)), us(t0.Add(2*time.Hour))))
 	must(t, sr.UseOAuthState(ctx, "nonce-1", us(t0.Add(time.Hour)), us(t0.Add(2*time.Hour))))
+}
+
+// testIdenticalBindings: the store itself refuses a second active binding
+// identical to one that exists (same installation, selector, agent, persona,
+// priority), also when the two are written at once; once the first is
+// revoked the same binding may be created again.
+func testIdenticalBindings(t *testing.T, s store.Store) {
+	f := newFixture(t, s)
+	mk := func() store.Binding {
+		return store.Binding{ID: id("bind"), OrgID: f.org.ID, InstallationID: f.inst.ID,
+			Selector: store.Selector{Channel: "C9"}, AgentID: f.agent.ID, Persona: "p", Priority: 3, CreatedAt: us(t0)}
+	}
+	first := mk()
+	must(t, s.CreateBinding(ctx, first))
+	wantErr(t, s.CreateBinding(ctx, mk()), store.ErrConflict, "identical active binding")
+	other := mk()
+	other.Priority = 4
+	must(t, s.CreateBinding(ctx, other)) // differs in priority: a binding of its own
+
+	must(t, s.RevokeBinding(ctx, first.ID, t0))
+	must(t, s.RevokeBinding(ctx, other.ID, t0))
+	const n = 16
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() { errs <- s.CreateBinding(ctx, mk()) }()
+	}
+	created := 0
+	for i := 0; i < n; i++ {
+		err := <-errs
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, store.ErrConflict):
+		default:
+			t.Errorf("parallel identical binding: %v", err)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d of %d parallel identical bindings created, want 1", created, n)
+	}
+}
+
+func testTokenExpiry(t *testing.T, s store.Store) {
+	exp := us(t0.Add(24 * time.Hour))
+	tok := store.APIToken{ID: id("tok"), Kind: store.TokenPlatform, Hash: []byte("expiring-token-hash"), CreatedAt: us(t0), ExpiresAt: &exp}
+	must(t, s.CreateToken(ctx, tok))
+	got, err := s.GetToken(ctx, tok.ID)
+	must(t, err)
+	equal(t, got, tok, "token with expiry")
+	// ExpireToken only brings the expiry forward.
+	must(t, s.ExpireToken(ctx, tok.ID, t0.Add(48*time.Hour)))
+	got, err = s.GetToken(ctx, tok.ID)
+	must(t, err)
+	if got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) {
+		t.Fatalf("later expiry replaced a sooner one: %+v", got.ExpiresAt)
+	}
+	must(t, s.ExpireToken(ctx, tok.ID, t0.Add(time.Hour)))
+	got, err = s.GetToken(ctx, tok.ID)
+	must(t, err)
+	if got.ExpiresAt == nil || !got.ExpiresAt.Equal(us(t0.Add(time.Hour))) {
+		t.Fatalf("sooner expiry not set: %+v", got.ExpiresAt)
+	}
+	wantErr(t, s.ExpireToken(ctx, "tok_missing", t0), store.ErrNotFound, "expire missing token")
 }

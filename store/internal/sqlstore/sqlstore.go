@@ -224,6 +224,10 @@ func (s *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	return s.tx(ctx, func(q *queries) error { return q.RevokeToken(ctx, id, at) })
 }
 
+func (s *DB) ExpireToken(ctx context.Context, id string, at time.Time) error {
+	return s.tx(ctx, func(q *queries) error { return q.ExpireToken(ctx, id, at) })
+}
+
 var _ store.Store = (*DB)(nil)
 
 // execer is *sql.DB or *sql.Tx.
@@ -867,11 +871,11 @@ func (q *queries) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.A
 
 // API tokens
 
-const tokenCols = `id, kind, subject_id, hash, created_at, revoked_at`
+const tokenCols = `id, kind, subject_id, hash, created_at, revoked_at, expires_at`
 
 func scanToken(sc func(...any) error) (store.APIToken, error) {
 	var t store.APIToken
-	err := sc(&t.ID, &t.Kind, &t.SubjectID, &t.Hash, tm(&t.CreatedAt), tmp(&t.RevokedAt))
+	err := sc(&t.ID, &t.Kind, &t.SubjectID, &t.Hash, tm(&t.CreatedAt), tmp(&t.RevokedAt), tmp(&t.ExpiresAt))
 	return t, err
 }
 
@@ -880,8 +884,8 @@ func (q *queries) CreateToken(ctx context.Context, t store.APIToken) error {
 		return fmt.Errorf("create token %s: hash is required", t.ID)
 	}
 	return q.write(ctx, "create token "+t.ID,
-		`INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Kind, t.SubjectID, t.Hash, q.d.timeArg(t.CreatedAt), q.d.timePtrArg(t.RevokedAt))
+		`INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Kind, t.SubjectID, t.Hash, q.d.timeArg(t.CreatedAt), q.d.timePtrArg(t.RevokedAt), q.d.timePtrArg(t.ExpiresAt))
 }
 
 // GetTokenByHash returns revoked tokens too; the caller checks RevokedAt.
@@ -995,4 +999,22 @@ func (s *DB) GetOAuthClient(ctx context.Context, profileID string) (store.OAuthC
 }
 func (s *DB) UseOAuthState(ctx context.Context, nonce string, at, expiresAt time.Time) error {
 	return s.tx(ctx, func(q *queries) error { return q.UseOAuthState(ctx, nonce, at, expiresAt) })
+}
+
+// ExpireToken moves the token's expiry to at unless it already expires sooner.
+func (q *queries) ExpireToken(ctx context.Context, id string, at time.Time) error {
+	if err := q.bump(ctx); err != nil {
+		return err
+	}
+	r, err := q.exec(ctx, `UPDATE api_tokens SET expires_at = ? WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)`,
+		q.d.timeArg(at), id, q.d.timeArg(at))
+	if err != nil {
+		return fmt.Errorf("expire token %s: %w", id, err)
+	}
+	if n, err := r.RowsAffected(); err == nil && n == 0 {
+		if _, err := q.GetToken(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,61 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+type fuzzBody struct {
+	Name     string         `json:"name"`
+	Selector store.Selector `json:"selector"`
+	Secrets  secretValues   `json:"secrets"`
+	Orgs     []string       `json:"canary_orgs"`
+	Priority int            `json:"priority"`
+}
+
+// FuzzDecodeJSON: the API's body decoder never panics; what it accepts is
+// valid UTF-8 and valid JSON, and what it refuses is a 4xx apiError. A body
+// with a key repeated in any letter case is always refused, naming the key.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"a"}`, `{"name":"a","name":"b"}`, `{"name":"a","NAME":"b"}`, `{"Name":"a"}`,
+		`{"selector":{"peer":"x","Peer":"y"}}`, `{"secrets":{"signing":"a","signing":"b"}}`,
+		`{"canary_orgs":["a",{"x":1,"x":2}]}`, "{\"name\":\"\xff\"}", `{"priority":1e99}`, `{"name":"\ud800"}`,
+		`{} {}`, `[]`, `null`, ``, `{"a":`,
+	} {
+		f.Add([]byte(s), "name")
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, key string) {
+		var v fuzzBody
+		err := decodeJSON(raw, &v)
+		if err == nil {
+			if !utf8.Valid(raw) || !json.Valid(raw) {
+				t.Fatalf("accepted invalid body %q", raw)
+			}
+		} else {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 || ae.Code == "" {
+				t.Fatalf("refusal %v is not a 4xx apiError", err)
+			}
+		}
+		if !utf8.ValidString(key) || key == "" {
+			return
+		}
+		k, _ := json.Marshal(key)
+		k2, _ := json.Marshal(strings.ToUpper(key))
+		dup := []byte(`{"selector":{` + string(k) + `:"1",` + string(k2) + `:"2"}}`)
+		err = decodeJSON(dup, &v)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != 400 {
+			t.Fatalf("duplicate key %q accepted: %v", key, err)
+		}
+		if strings.EqualFold(key, strings.ToUpper(key)) && ae.Code != CodeDuplicateField {
+			t.Fatalf("duplicate key %q: %v, want %s", key, err, CodeDuplicateField)
+		}
+	})
+}
