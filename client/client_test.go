@@ -96,6 +96,10 @@ func TestEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(tok.Token, "sbt_") || tok.SubjectID != org.ID {
 		t.Fatalf("token = %+v", tok)
 	}
+	spare := must[client.Token](t, "create spare token")(admin.CreateToken(ctx, client.CreateTokenRequest{Kind: client.TokenOrg, SubjectID: org.ID}))
+	if rot := must[client.Token](t, "rotate token")(admin.RotateToken(ctx, spare.ID, client.RotateTokenRequest{})); rot.Replaces != spare.ID || !strings.HasPrefix(rot.Token, "sbt_") || rot.SubjectID != org.ID {
+		t.Fatalf("rotated token = %+v", rot)
+	}
 	owner := newClient(t, srv.URL+"/v1/", tok.Token) // a trailing /v1/ is accepted
 	if w := must[client.Token](t, "org whoami")(owner.Whoami(ctx)); w.Kind != client.TokenOrg || w.SubjectID != org.ID {
 		t.Fatalf("org whoami = %+v", w)

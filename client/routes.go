@@ -12,8 +12,17 @@ import (
 // CreateTokenRequest creates a bearer token of Kind for SubjectID (agency or
 // org id; none for a platform token).
 type CreateTokenRequest struct {
-	Kind      string `json:"kind"`
-	SubjectID string `json:"subject_id,omitempty"`
+	Kind      string     `json:"kind"`
+	SubjectID string     `json:"subject_id,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"` // nil: never expires
+}
+
+// RotateTokenRequest replaces a token with a new value. PreviousValidUntil
+// nil revokes the previous token at once; otherwise it expires then.
+// ExpiresAt nil keeps the previous token's expiry for the new one.
+type RotateTokenRequest struct {
+	ExpiresAt          *time.Time `json:"expires_at,omitempty"`
+	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
 }
 
 // CreateAgencyRequest creates an agency.
@@ -138,6 +147,13 @@ func (c *Client) Whoami(ctx context.Context) (Token, error) {
 func (c *Client) CreateToken(ctx context.Context, r CreateTokenRequest) (Token, error) {
 	var t Token
 	return t, c.post(ctx, "/v1/tokens", r, &t)
+}
+
+// RotateToken replaces a token by a new one of the same kind and subject
+// (its value is in the answer, once): POST /v1/tokens/{id}/rotate.
+func (c *Client) RotateToken(ctx context.Context, id string, r RotateTokenRequest) (Token, error) {
+	var t Token
+	return t, c.post(ctx, "/v1/tokens/"+seg(id)+"/rotate", r, &t)
 }
 
 // RevokeToken revokes a token: POST /v1/tokens/{id}/revoke.

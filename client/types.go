@@ -16,6 +16,11 @@ type Token struct {
 	SubjectID string     `json:"subject_id,omitempty"`
 	Token     string     `json:"token,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Rotation answer only: the token replaced and until when it works
+	// (nil: revoked at once).
+	Replaces           string     `json:"replaces,omitempty"`
+	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
 }
 
 // Token kinds.
