@@ -17,8 +17,17 @@ func VerifyPurpose(provider string) string { return requiredVerifySecret[provide
 // KnownProvider reports a provider the API accepts.
 func KnownProvider(provider string) bool { return knownProvider(provider) }
 
-// CheckAgentURL checks an agent URL as the API does.
-func CheckAgentURL(raw string) error { return checkAgentURL("url", raw) }
+// CheckAgentURL checks an agent URL as the API does by default: its form,
+// and that it names no loopback, private, link-local, metadata or reserved
+// address (egress.HostAllowed). CheckAgentURLAllowPrivate is the check of a
+// deployment that allows private agent URLs (form only).
+func CheckAgentURL(raw string) error { return (&Server{}).checkAgentURL("url", raw) }
+
+// CheckAgentURLAllowPrivate checks an agent URL's form only, as the API does
+// with Config.AllowPrivateAgentURLs.
+func CheckAgentURLAllowPrivate(raw string) error {
+	return (&Server{allowPrivateAgentURLs: true}).checkAgentURL("url", raw)
+}
 
 // CheckAgentSecret checks a given agent signing secret (a Standard Webhooks
 // whsec_ secret); the message never quotes it.
