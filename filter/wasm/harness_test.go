@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/switchboard-dev/switchboard/filter"
 )
@@ -38,7 +39,8 @@ const nodeID = "envoy-test-1"
 // harness runs the plugin on one VM: the Go code or the compiled module.
 type harness struct {
 	vm       types.VMContext
-	vmConfig []byte // keys for the compiled module, which sees no environment
+	guest    api.Module // the compiled module (nil for the Go code): see guest_test.go
+	vmConfig []byte     // keys for the compiled module, which sees no environment
 	now      int64
 }
 
@@ -66,7 +68,7 @@ func eachVM(t *testing.T, fn func(t *testing.T, h *harness)) {
 			t.Fatalf("load %s: %v", path, err)
 		}
 		t.Cleanup(func() { vm.Close() })
-		fn(t, &harness{vm: vm, vmConfig: keyLines(edgeKey, attKey), now: now0})
+		fn(t, &harness{vm: vm, guest: guestModule(t, vm), vmConfig: keyLines(edgeKey, attKey), now: now0})
 	})
 }
 
@@ -77,8 +79,9 @@ func keyLines(edge, att []byte) []byte {
 
 // run is one plugin context (one configuration) on the harness's VM.
 type run struct {
-	t     *testing.T
+	t     testing.TB
 	host  proxytest.HostEmulator
+	guest api.Module
 	start types.OnPluginStartStatus
 	reset func()
 }
@@ -86,7 +89,7 @@ type run struct {
 // start creates an emulator with configuration cfg on the harness's VM and
 // starts the plugin. Starting another run on the same VM is a
 // reconfiguration: Envoy creates a new plugin context in the same VM.
-func (h *harness) start(t *testing.T, cfg []byte) *run {
+func (h *harness) start(t testing.TB, cfg []byte) *run {
 	t.Helper()
 	le := make([]byte, 8)
 	binary.LittleEndian.PutUint64(le, uint64(h.now*1e9))
@@ -98,7 +101,7 @@ func (h *harness) start(t *testing.T, cfg []byte) *run {
 		WithProperty([]string{"node", "id"}, []byte(nodeID))
 	host, reset := proxytest.NewHostEmulator(opt)
 	var once sync.Once
-	r := &run{t: t, host: host, reset: func() { once.Do(reset) }}
+	r := &run{t: t, host: host, guest: h.guest, reset: func() { once.Do(reset) }}
 	t.Cleanup(r.reset)
 	if st := host.StartVM(); st != types.OnVMStartStatusOK {
 		t.Fatalf("StartVM = %v", st)
@@ -108,7 +111,7 @@ func (h *harness) start(t *testing.T, cfg []byte) *run {
 }
 
 // mustStart is start that requires the plugin to accept the configuration.
-func (h *harness) mustStart(t *testing.T, cfg []byte) *run {
+func (h *harness) mustStart(t testing.TB, cfg []byte) *run {
 	t.Helper()
 	r := h.start(t, cfg)
 	if r.start != types.OnPluginStartStatusOK {
@@ -139,7 +142,7 @@ func (r *run) send(q req) outcome {
 	r.t.Helper()
 	host := r.host
 	id := host.InitializeHttpContext()
-	defer host.CompleteHttpContext(id)
+	defer r.complete(id)
 	method := q.method
 	if method == "" {
 		method = "POST"
@@ -182,6 +185,15 @@ func (r *run) send(q req) outcome {
 	o.forwarded = act == types.ActionContinue
 	o.upstream = host.GetCurrentRequestHeaders(id)
 	return o
+}
+
+// complete ends a context as Envoy does: proxy_on_log, then proxy_on_delete
+// (which proxytest does not pass on to a compiled guest: guest_test.go).
+func (r *run) complete(id uint32) {
+	r.host.CompleteHttpContext(id)
+	if r.guest != nil {
+		deleteContext(r.t, r.guest, id)
+	}
 }
 
 // wantReject checks a local refusal with reason's status and JSON body, and

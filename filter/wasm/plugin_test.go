@@ -388,7 +388,7 @@ func TestHeldUntilVerdict(t *testing.T) {
 		if a := host.CallOnRequestBody(id, q.body[10:], true); a != types.ActionContinue {
 			t.Fatalf("last frame action %v, want continue; local %+v", a, host.GetSentLocalResponse(id))
 		}
-		host.CompleteHttpContext(id)
+		r.complete(id)
 	})
 }
 
@@ -443,7 +443,7 @@ func TestBodyEndedByTrailers(t *testing.T) {
 		send := func(q req) (types.Action, outcome) {
 			host := r.host
 			id := host.InitializeHttpContext()
-			defer host.CompleteHttpContext(id)
+			defer r.complete(id)
 			hs := append([][2]string{{":method", "POST"}, {":path", q.path}, {":authority", "hooks.example.com"}, {":scheme", "https"}}, q.headers...)
 			var o outcome
 			if act := host.CallOnRequestHeaders(id, hs, false); act == types.ActionContinue {
