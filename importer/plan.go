@@ -44,6 +44,7 @@ const (
 	ReasonNoAgentURL       Reason = "agent_without_url"
 	ReasonDependency       Reason = "depends_on_refused" // its installation or agent is not imported
 	ReasonOrgMissing       Reason = "org_missing"
+	ReasonExists           Reason = "exists_outside_import" // the org already has it, not from an import
 )
 
 // Row is one line of a plan.
@@ -290,8 +291,8 @@ func (pb *planner) account(a Account) {
 			refuse(ReasonAmbiguousProfile, "%d platform %s profiles (%s): name one with profile_id", len(candidates), a.Provider, profileIDs(candidates))
 			return
 		}
-		for purpose, f := range fps {
-			if have, ok := profile.Secrets[purpose]; ok && have != f && purpose != store.PurposeBotToken {
+		for _, purpose := range sortedKeys(fps) {
+			if have, ok := profile.Secrets[purpose]; ok && have != fps[purpose] && purpose != store.PurposeBotToken {
 				refuse(ReasonSecretMismatch, "the %s secret given differs from platform profile %s's: it is not the platform's shared app", purpose, profile.ID)
 				return
 			}
@@ -330,10 +331,22 @@ func (pb *planner) account(a Account) {
 		refuse(ReasonMissingSecret, "the organisation's own %s app needs its %s secret, never the platform's: %s", a.Provider, verify, a.MissingSecret)
 		return
 	}
-	for purpose, f := range fps {
+	imported := map[string]bool{}
+	for _, k := range pb.st.Keys {
+		imported[k.ObjectID] = true
+	}
+	for _, purpose := range sortedKeys(fps) {
+		f := fps[purpose]
 		for _, c := range pb.st.Claims {
-			if c.Provider == a.Provider && c.Purpose == purpose && c.Fingerprint == f && c.OrgID != pb.st.OrgID {
+			if c.Provider != a.Provider || c.Purpose != purpose || c.Fingerprint != f {
+				continue
+			}
+			if c.OrgID != pb.st.OrgID {
 				refuse(ReasonOtherOrg, "organisation %s already holds this %s secret (%s %s): two organisations cannot claim one app", c.OrgID, purpose, c.OwnerKind, c.OwnerID)
+				return
+			}
+			if !imported[c.OwnerID] {
+				refuse(ReasonExists, "the organisation already has this %s secret on %s %s (not created by an import): a second profile would split one app; bind to the existing one through the API", purpose, c.OwnerKind, c.OwnerID)
 				return
 			}
 		}

@@ -32,33 +32,55 @@ func (a agentURLs) Set(v string) error {
 	return nil
 }
 
+type importFlags struct {
+	store                            *storeOptions
+	org, from, secretsOut, agentBase *string
+	dry, skip, asJSON                *bool
+	urls                             agentURLs
+}
+
+func newImportFlags(format string, errOut io.Writer) (*flag.FlagSet, *importFlags) {
+	fs := flag.NewFlagSet("import "+format, flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	f := &importFlags{store: addStoreFlags(fs), urls: agentURLs{}}
+	f.org = fs.String("org", "", "organisation to import into (required)")
+	f.from = fs.String("from", "", "file to import (required)")
+	f.dry = fs.Bool("dry-run", false, "print the plan and write nothing")
+	f.skip = fs.Bool("skip-conflicts", false, "import the rows that have no conflict (default: any conflict writes nothing)")
+	f.asJSON = fs.Bool("json", false, "print the plan as JSON")
+	f.secretsOut = fs.String("agent-secrets", "", "file (created 0600, must not exist) for the signing secrets generated for new agents")
+	f.agentBase = new(string)
+	if format == "openclaw" {
+		fs.Var(f.urls, "agent-url", "(openclaw) AGENT_ID=URL of an OpenClaw agent's Switchboard endpoint (repeatable)")
+		fs.StringVar(f.agentBase, "agent-base", "", "(openclaw) URL prefix for agents without --agent-url: <prefix>/<agentId>")
+	}
+	return fs, f
+}
+
 func runImport(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 || (args[0] != "legacy" && args[0] != "openclaw") {
-		fmt.Fprintln(errOut, "usage: switchboard import legacy|openclaw --org ORG --from FILE [--dry-run] [flags]\n\nSee docs/import.md.")
+		fmt.Fprintln(errOut, "usage: switchboard import legacy|openclaw --org ORG --from FILE [--dry-run] [flags]\n\n"+
+			"Plans every row of FILE (create, unchanged, conflict, unsupported) against the store and,\n"+
+			"without --dry-run, applies it in one transaction; a rerun changes nothing. Exit status 1\n"+
+			"when a row is a conflict. Formats and mapping: docs/import.md.")
+		fs, _ := newImportFlags("openclaw", errOut)
+		fs.PrintDefaults()
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return nil
+		}
 		return exitError{code: 2}
 	}
 	format := args[0]
-	fs := flag.NewFlagSet("import "+format, flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	opts := addStoreFlags(fs)
-	org := fs.String("org", "", "organisation to import into (required)")
-	from := fs.String("from", "", "file to import (required)")
-	dry := fs.Bool("dry-run", false, "print the plan and write nothing")
-	skip := fs.Bool("skip-conflicts", false, "import the rows that have no conflict (default: any conflict writes nothing)")
-	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	secretsOut := fs.String("agent-secrets", "", "file (created 0600, must not exist) for the signing secrets generated for new agents")
-	urls := agentURLs{}
-	agentBase := ""
-	if format == "openclaw" {
-		fs.Var(urls, "agent-url", "AGENT_ID=URL of an OpenClaw agent's Switchboard endpoint (repeatable)")
-		fs.StringVar(&agentBase, "agent-base", "", "URL prefix for OpenClaw agents without --agent-url: <prefix>/<agentId>")
-	}
+	fs, fl := newImportFlags(format, errOut)
+	opts, org, from, dry, skip, asJSON, secretsOut := fl.store, fl.org, fl.from, fl.dry, fl.skip, fl.asJSON, fl.secretsOut
+	urls, agentBase := fl.urls, *fl.agentBase
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError{code: 2}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	agentBase = *fl.agentBase
 	if *org == "" || *from == "" {
 		return errors.New("--org and --from are required")
 	}
