@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/client"
 )
@@ -62,6 +64,9 @@ func init() {
 				return result{value: v, table: one(profileHeader, v, profileRow)}, err
 			}
 		}},
+		{name: "setup", summary: "print the app profile's setup packet (Markdown; --json: the packet)", args: "ID", nargs: 1, setup: setupVerb(func(c *client.Client) (func(context.Context, string) (client.SetupPacket, error), func(context.Context, string) (string, error)) {
+			return c.ProfileSetup, c.ProfileSetupMarkdown
+		})},
 		{name: "revoke", summary: "revoke an app profile and its installations", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
 			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
 				v, err := c.RevokeProfile(ctx, a[0])
@@ -110,6 +115,37 @@ func init() {
 				return result{value: v, table: one(installationHeader, v, installationRow)}, err
 			}
 		}},
+		{name: "setup", summary: "print the installation's setup packet (Markdown; --json: the packet)", args: "ID", nargs: 1, setup: setupVerb(func(c *client.Client) (func(context.Context, string) (client.SetupPacket, error), func(context.Context, string) (string, error)) {
+			return c.InstallationSetup, c.InstallationSetupMarkdown
+		})},
+		{name: "handoff", summary: "record the agency handoff of an installation (audited; shown in its packet)", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			var h client.Handoff
+			var urls, scopes, validated string
+			fs.StringVar(&h.OwnerAccount, "owner-account", "", "the provider account that owns the app")
+			fs.StringVar(&urls, "urls", "", "comma-separated URLs configured at the provider")
+			fs.StringVar(&scopes, "scopes", "", "comma-separated scopes the owner approved")
+			fs.StringVar(&validated, "canary-validated-at", "", "when the canary validation passed (RFC 3339, or \"now\")")
+			fs.StringVar(&h.CanaryChannel, "canary-channel", "", "the canary channel")
+			fs.StringVar(&h.RotationOwner, "rotation-owner", "", "who rotates the secrets")
+			fs.StringVar(&h.NextRotation, "next-rotation", "", "next rotation date (YYYY-MM-DD)")
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				h.URLsConfigured, h.ScopesApproved = splitList(urls), splitList(scopes)
+				if validated != "" {
+					t := env.now().UTC().Truncate(time.Second)
+					if validated != "now" {
+						var err error
+						if t, err = time.Parse(time.RFC3339, validated); err != nil {
+							return result{}, fmt.Errorf("--canary-validated-at: want RFC 3339 or now")
+						}
+					}
+					h.CanaryValidatedAt = &t
+				}
+				v, err := c.SetHandoff(ctx, a[0], h)
+				return result{value: v, table: one([]string{"OWNER", "CANARY", "VALIDATED", "ROTATION OWNER", "NEXT ROTATION", "UPDATED"}, v, func(h client.Handoff) []string {
+					return []string{dash(h.OwnerAccount), dash(h.CanaryChannel), tsp(h.CanaryValidatedAt), dash(h.RotationOwner), dash(h.NextRotation), tsp(h.UpdatedAt)}
+				})}, err
+			}
+		}},
 		{name: "platform-credentials", summary: "opt an installation in or out of the platform's credentials (platform admin)", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
 			enabled := fs.Bool("enabled", true, "true: use the platform's credentials; false: the installation's own")
 			reason := fs.String("reason", "", "why (required, audited)")
@@ -122,4 +158,29 @@ func init() {
 			}
 		}},
 	}}.command())
+}
+
+// setupVerb prints a setup packet: Markdown, or with --json the packet.
+func setupVerb(get func(c *client.Client) (func(context.Context, string) (client.SetupPacket, error), func(context.Context, string) (string, error))) func(fs *flag.FlagSet, env *Env) action {
+	return func(fs *flag.FlagSet, env *Env) action {
+		return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+			js, md := get(c)
+			p, err := js(ctx, a[0])
+			if err != nil {
+				return result{}, err
+			}
+			text, err := md(ctx, a[0])
+			return result{value: p, notes: []string{strings.TrimRight(text, "\n")}}, err
+		}
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -223,3 +223,12 @@ func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+// APIClient is the client a command outside this package uses to reach the
+// API the way the CLI does without flags: $SWITCHBOARD_API /
+// $SWITCHBOARD_TOKEN, else the address and admin token of `switchboard up`
+// in dataDir.
+func APIClient(getenv func(string) string, dataDir string) (*client.Client, error) {
+	c := conn{dataDir: dataDir}
+	return c.client(&Env{Getenv: getenv})
+}

@@ -213,3 +213,71 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectCreatesThenReuses: connect creates the organisation, app
+// profile, installation, agent and binding, prints the setup packet; a
+// second run reuses every one of them.
+func TestConnectCreatesThenReuses(t *testing.T) {
+	srv := apitest.New(t)
+	dir := t.TempDir()
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: dir}
+	secretFile := filepath.Join(t.TempDir(), "slack.secret")
+	os.WriteFile(secretFile, []byte(slackSigning+"\n"), 0o600)
+	agentSecret := filepath.Join(dir, "demo-agent.secret")
+	args := []string{"connect", "slack", "--org-name", "Acme", "--app-id", "A0ACME", "--external-id", "T0ACME", "--signing-secret-file", secretFile,
+		"--agent-url", "http://127.0.0.1:9000/", "--agent-secret-file", agentSecret, "--persona", "support", "--self-test=false"}
+	out := ok(t, vars, args...)
+	for _, want := range []string{"✓ organisation", "(created)", "✓ app profile", "✓ installation", "✓ agent", "signing secret in " + agentSecret,
+		"✓ binding", "--- setup packet", "api.slack.com/apps?new_app=1", "self-test     skipped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("connect output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, slackSigning) {
+		t.Fatal("connect printed the signing secret")
+	}
+	if strings.Count(out, "(created") != 5 {
+		t.Errorf("want 5 objects created:\n%s", out)
+	}
+	again := ok(t, vars, args...)
+	if strings.Contains(again, "(created") {
+		t.Errorf("second connect created objects again:\n%s", again)
+	}
+	c, _ := client.New(srv.URL, srv.Admin)
+	ctx := context.Background()
+	orgs, _ := c.ListOrgs(ctx, "")
+	insts, _ := c.ListInstallations(ctx, "")
+	bs, _ := c.ListBindings(ctx, client.BindingFilter{})
+	if len(orgs) != 1 || len(insts) != 1 || len(bs) != 1 || bs[0].Persona != "support" || insts[0].ExternalID != "T0ACME" {
+		t.Fatalf("objects after two connects: %d orgs, %d installations, %+v", len(orgs), len(insts), bs)
+	}
+	// Without a terminal, a missing required value is named by its flag.
+	_, _, err := run(t, vars, "connect", "slack", "--self-test=false")
+	if err == nil || !strings.Contains(err.Error(), "--org or --org-name") {
+		t.Fatalf("connect without an org: %v", err)
+	}
+	_, _, err = run(t, vars, "connect", "slack", "--org-name", "Other", "--external-id", "T1", "--agent-url", "http://127.0.0.1:9000/", "--self-test=false")
+	if err == nil || !strings.Contains(err.Error(), "--signing-secret-file") {
+		t.Fatalf("connect without the app's secret: %v", err)
+	}
+}
+
+// TestConnectPrompts: on a terminal, connect asks for what flags did not give.
+func TestConnectPrompts(t *testing.T) {
+	srv := apitest.New(t)
+	var o, e bytes.Buffer
+	answers := strings.Join([]string{"Acme", slackSigning, "A0ACME", "T0ACME", ""}, "\n") + "\n"
+	env := &Env{Stdin: strings.NewReader(answers), Stdout: &o, Stderr: &e, Terminal: true,
+		Getenv: func(k string) string { return map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}[k] }}
+	if err := runConnect(context.Background(), env, []string{"slack", "--self-test=false", "--packet=false"}); err != nil {
+		t.Fatalf("connect: %v\n%s\n%s", err, o.String(), e.String())
+	}
+	for _, q := range []string{"organisation name: ", "slack signing of the app (not shown): ", "slack app id (optional): ", "installation id", "agent URL (where deliveries are POSTed) [http://127.0.0.1:9000/]: "} {
+		if !strings.Contains(e.String(), q) {
+			t.Errorf("no prompt %q:\n%s", q, e.String())
+		}
+	}
+	if !strings.Contains(o.String(), "T0ACME (created)") || !strings.Contains(o.String(), "http://127.0.0.1:9000/ (created") {
+		t.Errorf("connect output:\n%s", o.String())
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 
+	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/demoagent"
 )
 
@@ -28,6 +30,7 @@ func runDemoAgent(ctx context.Context, args []string, out, errOut io.Writer) err
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", "127.0.0.1:9000", "address to serve deliveries on")
 	secret := fs.String("secret", "", "the agent's whsec_ signing secret (from the API's agent creation answer); or env "+envAgentSecret+"; comma-separate two during a rotation")
+	secretFile := fs.String("secret-file", "", "read the signing secret from this file, or generate one into it (0600) when it does not exist (`switchboard connect --agent-secret-file` uses the same file)")
 	reply := fs.Bool("reply", true, "answer each event with a reply (sent back through the provider by the worker)")
 	record := fs.Bool("record", false, "serve what was received at GET /received (for tests; shows message texts)")
 	jsonLogs := fs.Bool("json", false, "log JSON lines instead of text")
@@ -41,11 +44,21 @@ func runDemoAgent(ctx context.Context, args []string, out, errOut io.Writer) err
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	s := *secret
+	if s == "" && *secretFile != "" {
+		v, created, err := datadir.LoadOrCreateAgentSecret(*secretFile)
+		if err != nil {
+			return fmt.Errorf("--secret-file: %w", err)
+		}
+		if created {
+			fmt.Fprintf(out, "signing secret generated in %s (give the agent it: switchboard connect … --agent-secret-file %s)\n", *secretFile, *secretFile)
+		}
+		s = v
+	}
 	if s == "" {
 		s = os.Getenv(envAgentSecret)
 	}
 	if s == "" {
-		return errors.New("no signing secret: pass --secret whsec_… or set " + envAgentSecret + " (the agent's signing_secret from POST /v1/agents)")
+		return errors.New("no signing secret: pass --secret-file FILE, --secret whsec_… or set " + envAgentSecret + " (the agent's signing_secret from POST /v1/agents)")
 	}
 	var h slog.Handler = slog.NewTextHandler(errOut, nil)
 	if *jsonLogs {
@@ -63,7 +76,10 @@ func runDemoAgent(ctx context.Context, args []string, out, errOut io.Writer) err
 	mux.Handle("/", agent)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", *listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("--listen %s: address already in use (another demo agent?); stop it or pick another address with --listen", *listen)
+		}
+		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}
 	fmt.Fprintf(out, "demo agent listening on http://%s/ (use it as the agent url)\n", ln.Addr())
 	return serveHTTP(ctx, ln, mux, log)

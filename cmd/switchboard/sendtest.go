@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/cli"
+	"github.com/switchboard-dev/switchboard/client"
+	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/testevent"
 )
 
@@ -34,9 +37,10 @@ func sendTest(ctx context.Context, args []string, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, "Exit status 0 when the edge accepts it (with --forge: when the edge refuses it).")
 		fs.PrintDefaults()
 	}
-	edge := fs.String("edge", defaultEdgeURL, "base URL of the edge")
+	edge := fs.String("edge", "", "base URL of the edge (default: the edge `switchboard up` recorded in the data directory, else "+defaultEdgeURL+")")
+	dataDir := fs.String("data-dir", datadir.Dir(os.Getenv), "data directory of `switchboard up`: its edge address, and the API and admin token to look the installation up with [$"+datadir.Env+"]")
 	prov := fs.String("provider", "", "provider: slack, telegram, whatsapp, discord, messenger, instagram, twilio, line, standardwebhooks, github")
-	ingressID := fs.String("ingress-id", "", "the installation's ingress id (from the API's ingress_id)")
+	ingressID := fs.String("ingress-id", "", "the installation's ingress id (from the API's ingress_id); default: the installation of --provider whose external id is --account, looked up through the API")
 	fullURL := fs.String("url", "", "full webhook URL instead of --edge + --ingress-id (the API's webhook_path on the edge)")
 	secret := fs.String("secret", "", "the installation's signing secret (Slack signing secret, Meta app secret, Telegram secret token, whsec_ …)")
 	secretFile := fs.String("secret-file", "", "read the secret from this file")
@@ -64,10 +68,29 @@ func sendTest(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if *prov == "" {
 		return errors.New("--provider is required")
 	}
+	if *edge == "" {
+		*edge = defaultEdgeURL
+		if rt, err := datadir.ReadRuntime(*dataDir); err == nil && rt.Edge != "" {
+			*edge = rt.Edge
+		}
+	}
+	// The API (as the CLI finds it) says whether an ingress id exists, and
+	// which one an installation has.
+	api, apiErr := cli.APIClient(os.Getenv, *dataDir)
 	target := *fullURL
 	if target == "" {
 		if *ingressID == "" {
-			return errors.New("--ingress-id or --url is required")
+			if *account == "" {
+				return errors.New("--ingress-id, --url or --account (the installation's external id, looked up through the API) is required")
+			}
+			if apiErr != nil {
+				return fmt.Errorf("--account %s: cannot look the installation up (%v); pass --ingress-id", *account, apiErr)
+			}
+			id, err := ingressOfAccount(ctx, api, *prov, *account)
+			if err != nil {
+				return err
+			}
+			*ingressID = id
 		}
 		target = strings.TrimRight(*edge, "/") + "/v1/hooks/" + url.PathEscape(*prov) + "/" + url.PathEscape(*ingressID)
 	}
@@ -159,6 +182,14 @@ func sendTest(ctx context.Context, args []string, out, errOut io.Writer) error {
 	waitUntil := time.Now().Add(*waitConfig)
 	status, code, answer, err := post()
 	for said := false; err == nil && notConfiguredYet(code, answer) && time.Now().Before(waitUntil); {
+		// Resending helps only for an installation on its way to the edge:
+		// an ingress id the API does not know is said at once.
+		if !said && *ingressID != "" && apiErr == nil {
+			if known, kerr := ingressKnown(ctx, api, *ingressID); kerr == nil && !known {
+				fmt.Fprintf(out, "← %s %s\n", status, reasonOf(answer))
+				return fmt.Errorf("unknown ingress id %s: no installation or platform profile of the API at %s has it (`switchboard installations list` shows the ingress ids)", *ingressID, api.BaseURL())
+			}
+		}
 		if !said {
 			fmt.Fprintf(out, "← %s %s: the edge has no configuration for this ingress yet; resending for up to %s\n", status, reasonOf(answer), *waitConfig)
 			said = true
@@ -216,4 +247,58 @@ func reasonOf(body []byte) string {
 		return v.Error
 	}
 	return ""
+}
+
+// ingressOfAccount is the ingress id of the live installation of provider
+// whose external id is account.
+func ingressOfAccount(ctx context.Context, api *client.Client, provider, account string) (string, error) {
+	insts, err := api.ListInstallations(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("look the installation up: %w", err)
+	}
+	var found []client.Installation
+	for _, i := range insts {
+		if i.Provider == provider && i.ExternalID == account && i.RevokedAt == nil {
+			found = append(found, i)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no live %s installation has external id %s (`switchboard installations list`)", provider, account)
+	case 1:
+		return found[0].IngressID, nil
+	}
+	return "", fmt.Errorf("%d %s installations have external id %s: pass --ingress-id", len(found), provider, account)
+}
+
+// ingressKnown reports whether an installation or platform profile the API
+// shows has ingressID.
+func ingressKnown(ctx context.Context, api *client.Client, ingressID string) (bool, error) {
+	insts, err := api.ListInstallations(ctx, "")
+	if err != nil {
+		return false, err
+	}
+	for _, i := range insts {
+		if i.IngressID == ingressID {
+			return true, nil
+		}
+	}
+	profs, err := api.ListProfiles(ctx, client.ProfilesOfPlatform)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range profs {
+		if p.IngressID == ingressID {
+			return true, nil
+		}
+	}
+	who, err := api.Whoami(ctx)
+	if err != nil {
+		return false, err
+	}
+	if who.Kind != client.TokenPlatform {
+		// Tenants do not see platform profiles' ingress ids: not conclusive.
+		return true, nil
+	}
+	return false, nil
 }

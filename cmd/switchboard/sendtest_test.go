@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/apitest"
+	"github.com/switchboard-dev/switchboard/cli"
+	"github.com/switchboard-dev/switchboard/client"
 	"github.com/switchboard-dev/switchboard/filter/sign"
 )
 
@@ -144,5 +147,67 @@ func TestSendTestWaitsForConfiguration(t *testing.T) {
 		"--secret", strings.Repeat("a", 32), "--wait-config", "30s"}, io.Discard, io.Discard)
 	if e, ok := err.(exitError); !ok || e.code != 1 || time.Since(start) > 10*time.Second {
 		t.Fatalf("bad signature: err %v after %s", err, time.Since(start))
+	}
+}
+
+// TestSendTestUnknownIngressAtOnce: an ingress id that no installation of
+// the API has is said at once (one request to the edge, no resending).
+func TestSendTestUnknownIngressAtOnce(t *testing.T) {
+	const secret = "8f742231b10e8888abcd99yyyzzz85a5"
+	var posts atomic.Int32
+	edge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(404)
+		w.Write([]byte(`{"error":"unknown_ingress"}`))
+	}))
+	defer edge.Close()
+	srv := apitest.New(t)
+	t.Setenv(cli.EnvAPI, srv.URL)
+	t.Setenv(cli.EnvToken, srv.Admin)
+	var out bytes.Buffer
+	err := sendTest(context.Background(), []string{"--edge", edge.URL, "--provider", "slack", "--ingress-id", "0123456789abcdef0123456789abcdef",
+		"--secret", secret, "--wait-config", "1h"}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "unknown ingress id 0123456789abcdef0123456789abcdef") {
+		t.Fatalf("unknown ingress: %v\n%s", err, out.String())
+	}
+	if n := posts.Load(); n != 1 {
+		t.Fatalf("the edge got %d requests, want 1 (no resending)", n)
+	}
+}
+
+// TestSendTestFindsInstallationByAccount: without --ingress-id, the
+// installation of --provider whose external id is --account is looked up.
+func TestSendTestFindsInstallationByAccount(t *testing.T) {
+	const secret = "8f742231b10e8888abcd99yyyzzz85a5"
+	srv := apitest.New(t)
+	c, _ := client.New(srv.URL, srv.Admin)
+	ctx := context.Background()
+	org, err := c.CreateOrg(ctx, client.CreateOrgRequest{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := c.CreateProfile(ctx, client.CreateProfileRequest{OrgID: org.ID, Provider: "slack", Name: "s", Secrets: map[string]string{"signing": secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := c.CreateInstallation(ctx, client.CreateInstallationRequest{OrgID: org.ID, ProfileID: prof.ID, ExternalID: "T42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var path atomic.Value
+	edge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { path.Store(r.URL.Path) }))
+	defer edge.Close()
+	t.Setenv(cli.EnvAPI, srv.URL)
+	t.Setenv(cli.EnvToken, srv.Admin)
+	var out bytes.Buffer
+	if err := sendTest(ctx, []string{"--edge", edge.URL, "--provider", "slack", "--account", "T42", "--secret", secret}, &out, io.Discard); err != nil {
+		t.Fatalf("send-test --account: %v\n%s", err, out.String())
+	}
+	if p, _ := path.Load().(string); p != inst.WebhookPath {
+		t.Fatalf("posted to %q, want %q", p, inst.WebhookPath)
+	}
+	err = sendTest(ctx, []string{"--edge", edge.URL, "--provider", "slack", "--account", "T999", "--secret", secret}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no live slack installation has external id T999") {
+		t.Fatalf("unknown account: %v", err)
 	}
 }
