@@ -61,11 +61,12 @@ func TestUpQuickstart(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := quickstartBlock(t, string(readme))
+	// The CLI finds the API, the edge and the admin token in .data (up
+	// recorded them): only the demo agent's address is swapped.
+	_, _ = api, edge
 	for _, sw := range [][2]string{
-		{"http://127.0.0.1:8080", "http://" + api},
 		{"http://127.0.0.1:9000/", "http://" + agent + "/"},
 		{"bin/switchboard demo-agent", "bin/switchboard demo-agent --listen " + agent},
-		{"bin/switchboard send-test", "bin/switchboard send-test --edge http://" + edge},
 	} {
 		if !strings.Contains(script, sw[0]) {
 			t.Fatalf("README quickstart no longer holds %q: update this test with it\n%s", sw[0], script)
@@ -103,6 +104,47 @@ kill $!
 		t.Fatalf("the forged event was not refused with its reason:\n%s", out)
 	}
 	t.Logf("demo agent: %s", received)
+	if !strings.Contains(out, "✓ self-test") || !strings.Contains(out, "ingest accepted it") {
+		t.Fatalf("connect did not report its self-test reaching ingest:\n%s", out)
+	}
+	for _, cmd := range []string{"curl", "inst.json", "agent.json"} {
+		if strings.Contains(script, cmd) {
+			t.Errorf("the quickstart still uses %s", cmd)
+		}
+	}
+	// No secret-bearing file in the working tree: besides .data (0700,
+	// where the secrets live) and bin, only this test's own output files.
+	agentSecret, err := os.ReadFile(filepath.Join(dir, ".data", "demo-agent.secret"))
+	if err != nil || !bytes.HasPrefix(agentSecret, []byte("whsec_")) {
+		t.Fatalf("the demo agent's secret is not in .data: %v", err)
+	}
+	sigSecret := regexp.MustCompile(`SIGNING_SECRET=(\S+)`).FindStringSubmatch(script)
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			if rel == ".data" || rel == "bin" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch rel {
+		case "quickstart.out", "up.out", "up.err":
+			return nil
+		}
+		b, _ := os.ReadFile(path)
+		if bytes.Contains(b, bytes.TrimSpace(agentSecret)) || sigSecret != nil && bytes.Contains(b, []byte(sigSecret[1])) {
+			t.Errorf("the quickstart left a secret-bearing file in the working tree: %s", rel)
+		} else {
+			t.Errorf("the quickstart left a file in the working tree: %s", rel)
+		}
+		return nil
+	})
+	if bytes.Contains([]byte(out), bytes.TrimSpace(agentSecret)) {
+		t.Error("the quickstart printed the agent's signing secret")
+	}
 
 	// Ctrl-C: everything stops, redis-server included.
 	if len(redisServers(filepath.Join(dir, ".data"), redisAddr)) == 0 {
