@@ -268,7 +268,9 @@ func TestConnectPrompts(t *testing.T) {
 	var o, e bytes.Buffer
 	answers := strings.Join([]string{"Acme", slackSigning, "A0ACME", "T0ACME", ""}, "\n") + "\n"
 	env := &Env{Stdin: strings.NewReader(answers), Stdout: &o, Stderr: &e, Terminal: true,
-		Getenv: func(k string) string { return map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}[k] }}
+		Getenv: func(k string) string {
+			return map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}[k]
+		}}
 	if err := runConnect(context.Background(), env, []string{"slack", "--self-test=false", "--packet=false"}); err != nil {
 		t.Fatalf("connect: %v\n%s\n%s", err, o.String(), e.String())
 	}

@@ -33,7 +33,9 @@ func TestDemoAgentSecretFile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- runDemoAgent(ctx, []string{"--listen", "127.0.0.1:0", "--secret-file", path}, out, errOut) }()
+	go func() {
+		done <- runDemoAgent(ctx, []string{"--listen", "127.0.0.1:0", "--secret-file", path}, out, errOut)
+	}()
 	var b []byte
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if b, _ = os.ReadFile(path); len(b) > 0 {
