@@ -59,7 +59,7 @@ func newEnv(t *testing.T, cfg console.Config) *env {
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	a := api.New(api.Config{Store: st, Keyring: keys, Logger: log})
+	a := api.New(api.Config{Store: st, Keyring: keys, Logger: log, AllowPrivateAgentURLs: true}) // the test agent is on loopback
 	cfg.API, cfg.Logger = a.Handler(), log
 	c, err := console.New(cfg)
 	if err != nil {
@@ -95,6 +95,9 @@ func (e *env) call(token, method, path string, body any) (int, map[string]any) {
 	}
 	req, _ := http.NewRequest(method, e.url+path, rd)
 	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // the API refuses any other (415)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
