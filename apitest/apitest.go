@@ -37,6 +37,10 @@ type Server struct {
 type Options struct {
 	// Mount is called before serving, to mount more routes (HandlePlatform).
 	Mount func(s *api.Server, st store.Store, keys *secrets.Keyring)
+	// PublicAgentURLsOnly refuses agent URLs on loopback and private
+	// addresses, as a production API does (default: allowed, as under
+	// `switchboard up`, whose agents run on this machine).
+	PublicAgentURLsOnly bool
 }
 
 // New serves the API until the test ends.
@@ -53,7 +57,13 @@ func New(t testing.TB, opts ...Options) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Store: raw, Keyring: keys, Admin: api.NewToken()}
-	s.API = api.New(api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(lockedWriter{s}, nil))})
+	allowPrivate := true
+	for _, o := range opts {
+		if o.PublicAgentURLsOnly {
+			allowPrivate = false
+		}
+	}
+	s.API = api.New(api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(lockedWriter{s}, nil)), AllowPrivateAgentURLs: allowPrivate})
 	for _, o := range opts {
 		if o.Mount != nil {
 			o.Mount(s.API, raw, keys)
