@@ -109,13 +109,14 @@ func startStack(t *testing.T) *stack {
 	s.api, s.edge, s.edgeAdmin, s.ingest, s.agentURL = "http://"+apiAddr, "http://"+edgeAddr, "http://"+edgeAdmin, "http://"+ingestAddr, "http://"+agentAddr+"/"
 	s.adminToken = "sbt_e2e_" + strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
 	s.agentKey = "whsec_" + key32()
-	masterKey, edgeKey, attKey := key32(), key32(), key32()
-	s.secret(s.adminToken, s.agentKey, masterKey, edgeKey, attKey, redisPassword)
+	masterKey, edgeKey, attKey, provKey := key32(), key32(), key32(), key32()
+	s.secret(s.adminToken, s.agentKey, masterKey, edgeKey, attKey, provKey, redisPassword)
 	s.serveMetrics, s.ingestMetrics, s.workerMetrics = "http://"+port()+"/metrics", "http://"+port()+"/metrics", "http://"+port()+"/metrics"
 	env := append(os.Environ(),
 		"SWITCHBOARD_MASTER_KEYS=k1:"+masterKey,
 		"SWITCHBOARD_EDGE_KEY="+edgeKey,
 		"SWITCHBOARD_ATTESTATION_KEY="+attKey,
+		"SWITCHBOARD_PROVENANCE_KEYS=p1:"+provKey,
 		"SWITCHBOARD_ADMIN_TOKEN="+s.adminToken,
 		"SWITCHBOARD_DATA_DIR="+s.dir,
 		"SWITCHBOARD_REDIS_PASSWORD="+redisPassword,

@@ -4,7 +4,8 @@
 //
 // JSON field names are the snake_case of the Go names (id, provider, org_id,
 // installation_id, profile_id, conversation, thread, sender, text, attachments,
-// event_id, received_at, agent_id, persona, binding_id, session_key, seq, raw).
+// event_id, received_at, agent_id, persona, binding_id, session_key, seq, raw,
+// seal).
 package envelope
 
 import (
@@ -48,6 +49,18 @@ type Envelope struct {
 	SessionKey     string          `json:"session_key"` // see SessionKey
 	Seq            int64           `json:"seq"`         // per-session sequence number assigned at enqueue
 	Raw            json.RawMessage `json:"raw"`         // provider payload as received
+	// Seal is ingest's provenance seal (package provenance), set last; the
+	// worker refuses a task whose seal does not verify.
+	Seal *Seal `json:"seal,omitempty"`
+}
+
+// Seal is a provenance seal: the key id, the body digest (SHA-256 hex of the
+// envelope's canonical JSON without its seal) and the HMAC (base64url) over
+// the binding fields and that digest. See package provenance.
+type Seal struct {
+	KeyID      string `json:"kid"`
+	BodyDigest string `json:"body_sha256"`
+	MAC        string `json:"mac"`
 }
 
 // ID is the deterministic task id of one event for one target: the first 32

@@ -108,7 +108,18 @@ type Client struct {
 	now        func() time.Time
 	redisOpts  *redis.Options
 	err        error // a bad redisAddr, returned by Enqueue
+	sealer     Sealer
 }
+
+// Sealer seals an envelope's provenance before it is written
+// (*provenance.Keys satisfies it).
+type Sealer interface {
+	Seal(env envelope.Envelope) (envelope.Envelope, error)
+}
+
+// WithSealer makes Enqueue seal every envelope (after its sequence number is
+// assigned); workers refuse unsealed tasks.
+func WithSealer(s Sealer) Option { return func(c *Client) { c.sealer = s } }
 
 // Option configures a Client.
 type Option func(*Client)
@@ -243,6 +254,12 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		return fmt.Errorf("enqueue %s: reserve sequence number: unexpected answer %v", env.ID, res)
 	}
 	env.Seq = seq
+	if c.sealer != nil {
+		// Sealed last, over the assigned sequence number too.
+		if env, err = c.sealer.Seal(env); err != nil {
+			return fmt.Errorf("enqueue %s: seal: %w", env.ID, err)
+		}
+	}
 	if prev, _ := res[2].(string); prev != "" && prev != qname {
 		// Reserved under another shard count: the task, if it exists, is in
 		// the queue recorded then, where Asynq's per-queue dedup cannot see it.

@@ -13,7 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/envelope"
+	"github.com/switchboard-dev/switchboard/provenance"
 	"github.com/switchboard-dev/switchboard/queue"
+	"github.com/switchboard-dev/switchboard/store"
 )
 
 // waitError sends a task back to the retry set without counting a failure:
@@ -108,10 +110,14 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 		if !holds {
 			return &waitError{delay: p.cfg.FenceRetry, reason: "shard lease lost"}
 		}
+		// Provenance first: a task ingest did not seal touches neither the
+		// session's fence nor the agent.
 		env, err := envelope.Decode(t.Payload())
 		if err != nil {
-			p.log.Error("undecodable task, dead-lettering", "queue", qname, "err", err)
-			return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+			return p.refuse(ctx, qname, t, envelope.Envelope{}, &provenance.Refusal{Reason: provenance.ReasonUndecoded, Detail: err.Error()})
+		}
+		if err := p.cfg.Provenance.Verify(env); err != nil {
+			return p.refuse(ctx, qname, t, env, err)
 		}
 		if env.Seq <= 0 {
 			return fmt.Errorf("%w: envelope %s has no sequence number", asynq.SkipRetry, env.ID)
@@ -245,4 +251,28 @@ func (p *Pool) process(ctx context.Context, pk string, env envelope.Envelope) er
 		}
 	}
 	return nil
+}
+
+// refuse dead-letters a task whose provenance does not verify: archived at
+// once (asynq keeps the reason as the task's last error), counted by reason,
+// logged and audited as task.refuse. The envelope's claims (org, agent) are
+// unverified: the audit event is platform-level and names them as claimed.
+func (p *Pool) refuse(ctx context.Context, qname string, t *asynq.Task, env envelope.Envelope, err error) error {
+	reason := provenance.ReasonOf(err)
+	if reason == "" {
+		reason = provenance.ReasonBadSeal
+	}
+	taskID := ""
+	if rw := t.ResultWriter(); rw != nil {
+		taskID = rw.TaskID()
+	}
+	p.refused.WithLabelValues(string(reason)).Inc()
+	p.log.Warn("task refused: provenance does not verify, dead-lettering", "queue", qname, "task", taskID, "reason", string(reason))
+	detail, _ := json.Marshal(map[string]string{"reason": string(reason), "queue": qname, "worker": p.cfg.ID,
+		"claimed_org_id": env.OrgID, "claimed_agent_id": env.AgentID, "claimed_installation_id": env.InstallationID})
+	if _, aerr := p.cfg.Store.AppendAudit(ctx, store.AuditEvent{At: p.cfg.Now().UTC(), Actor: "worker", Action: "task.refuse",
+		Target: taskID, Detail: string(detail)}); aerr != nil {
+		p.log.Error("audit refused task", "task", taskID, "err", aerr)
+	}
+	return fmt.Errorf("%w: refused: provenance %s", asynq.SkipRetry, reason)
 }

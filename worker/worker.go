@@ -31,7 +31,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-dev/switchboard/envelope"
+	"github.com/switchboard-dev/switchboard/provenance"
 
 	"github.com/switchboard-dev/switchboard/provider/discord"
 	"github.com/switchboard-dev/switchboard/provider/slack"
@@ -50,6 +54,12 @@ type Directory interface {
 	GetProfile(ctx context.Context, id string) (store.AppProfile, error)
 	ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]store.Secret, error)
 	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
+}
+
+// Verifier checks a task envelope's provenance seal; a refusal carries a
+// provenance.Reason (*provenance.Keys satisfies it).
+type Verifier interface {
+	Verify(env envelope.Envelope) error
 }
 
 // Opener decrypts a sealed secret (*secrets.Keyring satisfies it).
@@ -89,6 +99,12 @@ type Config struct {
 
 	Store   Directory
 	Keyring Opener
+	// Provenance verifies ingest's seal on every task before anything else
+	// happens to it (*provenance.Keys satisfies it); required. A task that
+	// fails is refused: dead-lettered with its reason, counted, audited.
+	Provenance Verifier
+	// Metrics registers the worker's counters (nil: not registered).
+	Metrics prometheus.Registerer
 	Senders map[string]TextSender // by provider [DefaultSenders]
 	HTTP    *http.Client          // agent deliveries [30 s timeout]
 	Logger  *slog.Logger
@@ -122,6 +138,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Store == nil || c.Keyring == nil {
 		return errors.New("worker: Config.Store and Config.Keyring are required")
+	}
+	if c.Provenance == nil {
+		return errors.New("worker: Config.Provenance is required (the provenance keys ingest seals tasks with)")
 	}
 	if c.Shards <= 0 {
 		c.Shards = queue.DefaultShards
@@ -174,6 +193,7 @@ type Pool struct {
 	fence     *queue.Fence
 	insp      *asynq.Inspector
 	log       *slog.Logger
+	refused   *prometheus.CounterVec // by provenance.Reason
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -210,6 +230,22 @@ func New(cfg Config) (*Pool, error) {
 	p.leases = queue.NewLeases(p.rdb, cfg.Shards, cfg.LeaseTTL)
 	p.fence = queue.NewFence(p.rdb, cfg.Retention)
 	p.insp = asynq.NewInspectorFromRedisClient(p.rdb)
+	p.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_worker_refused_tasks_total",
+		Help: "Tasks the worker refused before delivery because their provenance did not verify (dead-lettered and audited), by reason.",
+	}, []string{"reason"})
+	for _, r := range provenance.Reasons {
+		p.refused.WithLabelValues(string(r))
+	}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(p.refused); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("worker: register metrics: %w", err)
+			}
+			p.refused = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
 	return p, nil
 }

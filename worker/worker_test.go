@@ -25,6 +25,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter/sign"
+	"github.com/switchboard-dev/switchboard/provenance"
 	"github.com/switchboard-dev/switchboard/provider/slack"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/secrets"
@@ -165,6 +166,7 @@ type env struct {
 	rc     redis.UniversalClient
 	st     store.Store
 	keys   *secrets.Keyring
+	prov   *provenance.Keys
 	agent  *agent
 	slack  *fakeSlack
 	client *queue.Client
@@ -185,8 +187,12 @@ func newEnv(t *testing.T, shards int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, redis: r, rc: rc, st: st, keys: keys, agent: newAgent(t), slack: newFakeSlack(t), shards: shards}
-	e.client = queue.NewClient(r.Addr, shards, queue.WithRedisClient(rc))
+	prov, err := provenance.ParseKeys(provenance.Generate("p1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, redis: r, rc: rc, st: st, keys: keys, prov: prov, agent: newAgent(t), slack: newFakeSlack(t), shards: shards}
+	e.client = queue.NewClient(r.Addr, shards, queue.WithRedisClient(rc), queue.WithSealer(prov))
 	ctx := context.Background()
 	now := time.Now().Add(-time.Hour)
 	must := func(err error) {
@@ -220,7 +226,7 @@ func (e *env) secret(id, kind, owner, purpose, plaintext string) {
 func (e *env) pool(id string, tweak func(*Config)) *Pool {
 	e.t.Helper()
 	cfg := Config{
-		RedisAddr: e.redis.Addr, Shards: e.shards, ID: id, Store: e.st, Keyring: e.keys,
+		RedisAddr: e.redis.Addr, Shards: e.shards, ID: id, Store: e.st, Keyring: e.keys, Provenance: e.prov,
 		Senders:     map[string]TextSender{"slack": slack.NewSender(e.slack.srv.URL, nil)},
 		LeaseTTL:    900 * time.Millisecond,
 		Attempts:    4,

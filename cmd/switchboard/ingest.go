@@ -74,6 +74,10 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	if err != nil {
 		return err
 	}
+	prov, err := readProvenanceKeys(getenv)
+	if err != nil {
+		return err
+	}
 	redisOpts, err := redisOptions(*redisAddr, storeOpts.DataDir, getenv)
 	if err != nil {
 		return err
@@ -92,7 +96,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	} else if unreachable != nil {
 		log.Warn("redis not reachable yet; webhooks are answered 503 until it is", "err", unreachable)
 	}
-	q := queue.NewClient("", shards, queue.WithRedisClient(rdb))
+	q := queue.NewClient("", shards, queue.WithRedisClient(rdb), queue.WithSealer(prov))
 	defer q.Close()
 
 	h, err := ingest.New(ingest.Config{Store: st, Queue: q, AttestationKey: key, MaxBodyBytes: *maxBody, Logger: log})

@@ -76,8 +76,11 @@ func TestIngestCommandServes(t *testing.T) {
 	go func() {
 		done <- runIngest(runCtx, []string{"--listen", addr, "--store", "sqlite:" + dbPath, "--redis", r.Addr, "--shards", "2", "--metrics-listen", "127.0.0.1:0"},
 			func(k string) string {
-				if k == envAttestationKey {
+				switch k {
+				case envAttestationKey:
 					return base64.StdEncoding.EncodeToString(key)
+				case envProvenanceKeys:
+					return testProvenanceKeys
 				}
 				return ""
 			}, io.Discard, io.Discard)

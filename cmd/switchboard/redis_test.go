@@ -50,6 +50,8 @@ func TestRedisPasswordIngestAndWorker(t *testing.T) {
 			switch k {
 			case envAttestationKey:
 				return base64.StdEncoding.EncodeToString(attKey)
+			case envProvenanceKeys:
+				return testProvenanceKeys
 			case redisconf.EnvPassword:
 				return pw
 			}

@@ -128,9 +128,17 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	if err != nil {
 		return err
 	}
-	progress("keys: master key %s, edge key %s, attestation key %s", keys.Primary(), edgeFrom, attFrom)
+	provSpec, provFrom, err := loadOrCreateProvenanceKeys(dataDir, getenv)
+	if err != nil {
+		return err
+	}
+	progress("keys: master key %s, edge key %s, attestation key %s, provenance key %s", keys.Primary(), edgeFrom, attFrom, provFrom)
 	env := func(name string) string {
 		switch name {
+		case envProvenanceKeys:
+			return provSpec
+		case envProvenanceKeyFile:
+			return ""
 		case xds.EnvEdgeKey:
 			return base64.StdEncoding.EncodeToString(edgeKey)
 		case envAttestationKey:

@@ -62,7 +62,7 @@ func TestUpStartsEverythingAndStopsCleanly(t *testing.T) {
 		last = i
 	}
 	// Keys generated once, private to the owner.
-	for _, f := range []string{"master.keys", "edge.key", "attestation.key", "admin.token"} {
+	for _, f := range []string{"master.keys", "edge.key", "attestation.key", "provenance.keys", "admin.token"} {
 		info, err := os.Stat(filepath.Join(dir, f))
 		if err != nil || info.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v mode %v, want 0600", f, err, info.Mode().Perm())

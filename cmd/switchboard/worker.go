@@ -68,6 +68,10 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	prov, err := readProvenanceKeys(getenv)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, so.DSN())
 	if err != nil {
 		return err
@@ -99,7 +103,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	p, err := worker.New(worker.Config{
 		Redis: rdb, Shards: shards, ID: *id,
-		Store: st, Keyring: keys, Logger: log, HTTP: agentHC,
+		Store: st, Keyring: keys, Provenance: prov, Metrics: prometheus.DefaultRegisterer, Logger: log, HTTP: agentHC,
 		LeaseTTL: *lease, Attempts: *attempts,
 		Senders: map[string]worker.TextSender{
 			"slack":    slack.NewSender(*slackAPI, hc),
