@@ -283,3 +283,32 @@ func TestConnectPrompts(t *testing.T) {
 		t.Errorf("connect output:\n%s", o.String())
 	}
 }
+
+// TestExplain: a described event and a provider payload, explained from the
+// simulator: the winning binding, the losing one and why, the session key.
+func TestExplain(t *testing.T) {
+	srv := apitest.New(t)
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	ok(t, vars, "connect", "slack", "--org-name", "Acme", "--app-id", "A0ACME", "--external-id", "T0ACME", "--signing-secret", slackSigning,
+		"--agent-url", "https://agent.example/a", "--channel", "C1", "--persona", "support", "--self-test=false", "--packet=false")
+	ok(t, vars, "connect", "slack", "--org-name", "Acme", "--app-id", "A0ACME", "--external-id", "T0ACME",
+		"--agent-url", "https://agent.example/b", "--persona", "fallback", "--self-test=false", "--packet=false")
+	insts := jsonOf[[]client.Installation](t, ok(t, vars, "installations", "list", "--json"))
+	out := ok(t, vars, "explain", "--installation", insts[0].ID, "--account", "T0ACME", "--channel", "C1", "--user", "U1", "--text", "hello")
+	for _, want := range []string{"rollout stage on: lets it through", "channel=C1", "WINS", "persona support", "session key s1/", "outcome: delivered", "nothing was enqueued"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	payload := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(payload, []byte(`{"type":"event_callback","team_id":"T0ACME","api_app_id":"A0ACME","event_id":"Ev1","event":{"type":"message","channel":"C2","user":"U1","text":"hi","ts":"1.1"}}`), 0o644)
+	out = ok(t, vars, "explain", "--installation", insts[0].ID, "--payload-file", payload)
+	t.Logf("explain of a payload:\n%s", out)
+	if !strings.Contains(out, "✗ ") || !strings.Contains(out, "persona fallback") || !strings.Contains(out, "delivered to") {
+		t.Errorf("explain of a C2 payload:\n%s", out)
+	}
+	sim := jsonOf[client.Simulation](t, ok(t, vars, "explain", "--installation", insts[0].ID, "--payload-file", payload, "--json"))
+	if sim.Enqueued || len(sim.Events) != 1 || len(sim.Events[0].Targets) != 1 {
+		t.Errorf("explain --json: %+v", sim)
+	}
+}
