@@ -45,8 +45,13 @@ func TestParsePublicURL(t *testing.T) {
 	}
 }
 
-// newHarnessWith is newHarness with a public URL configured.
+// newHarnessPublic is newHarness with a public URL configured.
 func newHarnessPublic(t *testing.T, public string) *harness {
+	return newHarnessCfg(t, func(c *api.Config) { c.PublicURL = public })
+}
+
+// newHarnessCfg is newHarness with the API's configuration adjusted by set.
+func newHarnessCfg(t *testing.T, set func(*api.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "switchboard.db")
@@ -60,7 +65,9 @@ func newHarnessPublic(t *testing.T, public string) *harness {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	srv := api.New(api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return testNow }, PublicURL: public})
+	cfg := api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return testNow }}
+	set(&cfg)
+	srv := api.New(cfg)
 	admin := api.NewToken()
 	if _, _, err := api.EnsureAdminToken(ctx, raw, admin); err != nil {
 		t.Fatal(err)

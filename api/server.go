@@ -43,6 +43,8 @@ type Config struct {
 	// link-local addresses (local development, tests, agents on a private
 	// network you trust; the worker needs --allow-private-agent-urls too).
 	AllowPrivateAgentURLs bool
+	// ProviderAPIs are the provider APIs registration, health and OAuth call.
+	ProviderAPIs ProviderAPIs
 }
 
 // Server serves the binding API.
@@ -57,13 +59,15 @@ type Server struct {
 	apiURL                string
 	allowPrivateAgentURLs bool
 	patterns              []string // every pattern mounted, in order (Routes)
+
+	providerAPIs ProviderAPIs
 }
 
 // New builds a Server with every /v1 route mounted.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		apiURL:                strings.TrimRight(cfg.APIURL, "/"),
-		allowPrivateAgentURLs: cfg.AllowPrivateAgentURLs}
+		allowPrivateAgentURLs: cfg.AllowPrivateAgentURLs, providerAPIs: cfg.ProviderAPIs}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -164,6 +168,7 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/installations/{id}/platform-credentials", s.setPlatformCredentials)
 	s.handle("GET /v1/installations/{id}/setup", s.installationSetup)
 	s.handle("PUT /v1/installations/{id}/handoff", s.putHandoff)
+	s.handle("POST /v1/installations/{id}/register", s.register)
 
 	s.handle("POST /v1/agents", s.createAgent)
 	s.handle("GET /v1/agents", s.listAgents)

@@ -17,6 +17,10 @@ import (
 
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/console"
+	"github.com/switchboard-dev/switchboard/provider/discord"
+	"github.com/switchboard-dev/switchboard/provider/slack"
+	"github.com/switchboard-dev/switchboard/provider/telegram"
+	"github.com/switchboard-dev/switchboard/provider/whatsapp"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -66,6 +70,10 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	apiURL := fs.String("api-public-url", "", "the binding API's public base URL (https; http only for a loopback host), e.g. https://switchboard.example.com: OAuth redirect URLs and Add-to-Slack links in setup packets")
 	publicURL := fs.String("public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. https://hooks.example.com: answers then carry webhook_url and setup packets name it")
 	allowPrivate := fs.Bool("allow-private-agent-urls", false, "accept agent URLs that name loopback, private, link-local or metadata addresses (local development; by default the API refuses them when an agent is created or updated, and the worker refuses them when it connects)")
+	slackAPI := fs.String("slack-api", slack.DefaultAPIBase, "Slack Web API origin (registration checks, OAuth)")
+	telegramAPI := fs.String("telegram-api", telegram.DefaultAPIBase, "Telegram Bot API origin (registration)")
+	discordAPI := fs.String("discord-api", discord.DefaultAPIBase, "Discord API origin (registration, OAuth)")
+	graphAPI := fs.String("graph-api", whatsapp.DefaultAPIBase, "Meta Graph API origin (WhatsApp, Messenger, Instagram registration)")
 	for _, p := range serveParts {
 		if p.flags != nil {
 			p.flags(fs)
@@ -106,7 +114,9 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 
-	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub, AllowPrivateAgentURLs: *allowPrivate})
+	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub, AllowPrivateAgentURLs: *allowPrivate,
+		ProviderAPIs: api.ProviderAPIs{Base: map[string]string{"slack": *slackAPI, "telegram": *telegramAPI, "discord": *discordAPI,
+			"whatsapp": *graphAPI, "messenger": *graphAPI, "instagram": *graphAPI}}})
 	env := &serveEnv{Store: st, Keyring: keys, API: apiSrv, DataDir: *dataDir, Log: log, Out: out}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -62,7 +62,16 @@ func (e *TransportError) Unwrap() error { return e.Err }
 // token is a path segment): a request that cannot be built is a plain error,
 // one that got no answer is a *TransportError.
 func (a API) Post(ctx context.Context, path string, header http.Header, body []byte) (*Answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.Base+path, bytes.NewReader(body))
+	return a.Do(ctx, http.MethodPost, path, header, body)
+}
+
+// Do is Post with another method (GET, PATCH); body nil sends none.
+func (a API) Do(ctx context.Context, method, path string, header http.Header, body []byte) (*Answer, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.Base+path, rd)
 	if err != nil {
 		return nil, withoutURL(err)
 	}
