@@ -376,13 +376,14 @@ func (h *Host) tooLarge(w http.ResponseWriter, route filter.Route) {
 	h.reply(w, d)
 }
 
-// rewrite forwards an accepted request: inbound x-switchboard-* headers are
-// dropped, the decision's identity and attestation headers added, and the
-// body replaced by the verified bytes.
+// rewrite forwards an accepted request: inbound x-switchboard-* headers and
+// provider credential headers (filter.DropOnForward: the Telegram secret
+// token, Authorization, signatures) are dropped, the decision's identity and
+// attestation headers added, and the body replaced by the verified bytes.
 func (h *Host) rewrite(pr *httputil.ProxyRequest) {
 	a := pr.In.Context().Value(decisionKey{}).(*accepted)
 	for name := range pr.Out.Header {
-		if filter.IsTrustedHeader(name) {
+		if filter.DropOnForward(name) {
 			pr.Out.Header.Del(name)
 		}
 	}

@@ -27,8 +27,9 @@ const wait = 5 * time.Second
 type ingest struct {
 	srv *httptest.Server
 	mu  sync.Mutex
-	got []filter.Identity
-	bad int
+	got  []filter.Identity
+	hdrs []http.Header // of the accepted requests
+	bad  int
 }
 
 // newIngest is a stand-in for ingest that trusts only the attestation.
@@ -45,6 +46,7 @@ func newIngest(t *testing.T, attKey []byte) *ingest {
 			return
 		}
 		in.got = append(in.got, id)
+		in.hdrs = append(in.hdrs, r.Header.Clone())
 		w.WriteHeader(200)
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
@@ -323,5 +325,55 @@ func TestEdgeNACKKeepsPrevious(t *testing.T) {
 	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "tg-secret-token")
 	if code, body := do(t, req); code == 503 || code == 404 {
 		t.Fatalf("previous configuration not in force: %d %s", code, body)
+	}
+}
+
+// TestEdgeStripsCredentialHeaders: after verifying a request the edge
+// removes every provider credential header (Telegram's secret token, any
+// Authorization, cookies, signatures) before forwarding, so ingest never
+// sees a secret; the attestation still identifies the request.
+func TestEdgeStripsCredentialHeaders(t *testing.T) {
+	env := xdstest.NewEnv(t)
+	edgeKey, attKey := xdstest.Key(), xdstest.Key()
+	org := env.Org(t)
+	const token = "tg_Secret-Token_0123456789"
+	tg := env.Installation(t, org, "telegram", store.PurposeSecretToken, []byte(token))
+	sl := env.Installation(t, org, "slack", store.PurposeSigning, []byte("slack-secret-1"))
+	cp := startCP(t, env, edgeKey, "")
+	ing := newIngest(t, attKey)
+	h, srv, _ := startEdge(t, cp.addr, edgeKey, attKey, ing.srv.URL, true)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := h.WaitVersion(ctx, func(v string) bool { return v != "" }); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/hooks/telegram/"+tg.IngressID, strings.NewReader(`{"update_id":5}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(sign.HeaderTelegramToken, token)
+	req.Header.Set("Authorization", "Bearer sbt_leaked_value")
+	req.Header.Set("Cookie", "session=s3cret")
+	req.Header.Set("User-Agent", "TelegramBot (like TwitterBot)")
+	if code, body := do(t, req); code != 200 {
+		t.Fatalf("telegram: %d %s", code, body)
+	}
+	if code, body := do(t, slackRequest(t, srv.URL, sl.IngressID, "slack-secret-1", false)); code != 200 {
+		t.Fatalf("slack: %d %s", code, body)
+	}
+	ing.mu.Lock()
+	defer ing.mu.Unlock()
+	if len(ing.hdrs) != 2 {
+		t.Fatalf("ingest saw %d requests", len(ing.hdrs))
+	}
+	for _, hd := range ing.hdrs {
+		for name, vals := range hd {
+			for _, v := range vals {
+				if filter.IsCredentialHeader(name) || strings.Contains(v, token) || strings.Contains(v, "sbt_leaked") || strings.Contains(v, "s3cret") {
+					t.Errorf("credential reached ingest: %s: %s", name, v)
+				}
+			}
+		}
+	}
+	if ing.hdrs[0].Get("User-Agent") == "" || ing.hdrs[1].Get(sign.HeaderSlackTimestamp) == "" {
+		t.Errorf("non-credential headers removed: %v", ing.hdrs)
 	}
 }

@@ -351,3 +351,48 @@ func parseCounter(s string) (uint64, bool) {
 	}
 	return n, true
 }
+
+// credentialHeaders are the request headers that carry a provider credential
+// (the secret itself: Telegram's secret token, any Authorization, cookies,
+// API keys) or a proof made with one (signatures a reader of ingest's logs
+// could replay to the edge within the provider's window). Once the edge has
+// verified a request they have done their work: the edge removes them before
+// forwarding, so ingest, its logs and Redis never see them. Lower case.
+var credentialHeaders = []string{
+	"authorization", "proxy-authorization", "cookie", "x-api-key",
+	"x-telegram-bot-api-secret-token",
+	"x-slack-signature", "x-hub-signature", "x-hub-signature-256",
+	"x-signature-ed25519", "x-twilio-signature", "x-line-signature",
+	"webhook-signature", "x-gitlab-token", "x-webhook-secret",
+}
+
+// IsCredentialHeader reports whether name is a credential header (matched
+// case-insensitively, '_' taken as '-', like IsTrustedHeader). Hosts remove
+// these, and the trusted headers, from every request they forward.
+func IsCredentialHeader(name string) bool {
+	for _, c := range credentialHeaders {
+		if len(c) != len(name) {
+			continue
+		}
+		match := true
+		for i := 0; i < len(c) && match; i++ {
+			b := name[i]
+			switch {
+			case b == '_':
+				b = '-'
+			case 'A' <= b && b <= 'Z':
+				b += 'a' - 'A'
+			}
+			match = b == c[i]
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+// DropOnForward reports whether a host removes header name from a request
+// it forwards: a trusted header (only the edge sets those) or a credential
+// header (see IsCredentialHeader).
+func DropOnForward(name string) bool { return IsTrustedHeader(name) || IsCredentialHeader(name) }

@@ -226,3 +226,24 @@ func TestAttesterNonces(t *testing.T) {
 		t.Fatalf("no key: %v", err)
 	}
 }
+
+func TestIsCredentialHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"X-Telegram-Bot-Api-Secret-Token", true}, {"x-telegram-bot-api-secret-token", true}, {"X_TELEGRAM_BOT_API_SECRET_TOKEN", true},
+		{"Authorization", true}, {"AUTHORIZATION", true}, {"Proxy-Authorization", true}, {"Cookie", true},
+		{"X-Slack-Signature", true}, {"X-Hub-Signature-256", true}, {"X-Signature-Ed25519", true}, {"X-Twilio-Signature", true},
+		{"X-Line-Signature", true}, {"webhook-signature", true},
+		{"X-Slack-Request-Timestamp", false}, {"X-Signature-Timestamp", false}, {"webhook-id", false}, {"Content-Type", false},
+		{"X-GitHub-Event", false}, {"Authorizations", false}, {"", false},
+	} {
+		if got := IsCredentialHeader(tc.name); got != tc.want {
+			t.Errorf("IsCredentialHeader(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !DropOnForward("x-switchboard-org") || !DropOnForward("authorization") || DropOnForward("content-type") {
+		t.Error("DropOnForward")
+	}
+}

@@ -163,9 +163,11 @@ func (h *httpContext) decide(body []byte) types.Action {
 		return h.reject(d)
 	}
 	// Accept: drop every inbound x-switchboard-* header (a client must not
-	// choose its identity), then add the decision's identity and attestation.
+	// choose its identity) and every provider credential header (verified
+	// now; ingest must never see a secret), then add the decision's identity
+	// and attestation.
 	for _, kv := range h.headers {
-		if filter.IsTrustedHeader(kv[0]) {
+		if filter.DropOnForward(kv[0]) {
 			if err := proxywasm.RemoveHttpRequestHeader(kv[0]); err != nil {
 				return h.failClosed("remove header", err)
 			}

@@ -195,9 +195,38 @@ func TestSpoofedTrustedHeadersStripped(t *testing.T) {
 		if header(o.upstream, "x-switchboard-org") != "org_a" {
 			t.Errorf("org header %q", header(o.upstream, "x-switchboard-org"))
 		}
-		// The provider's own headers and the body are untouched.
-		if header(o.upstream, sign.HeaderSlackSignature) == "" {
-			t.Error("provider signature header removed")
+		// The provider's other headers stay; its signature (a credential
+		// proof, verified now) does not go upstream.
+		if header(o.upstream, sign.HeaderSlackTimestamp) == "" {
+			t.Error("provider timestamp header removed")
+		}
+		if header(o.upstream, sign.HeaderSlackSignature) != "" {
+			t.Error("provider signature header forwarded")
+		}
+	})
+}
+
+// TestCredentialHeadersStripped: after verifying, the filter removes every
+// provider credential header (Telegram's secret token, any Authorization,
+// cookies, signatures) so ingest never sees a secret; other headers stay.
+func TestCredentialHeadersStripped(t *testing.T) {
+	eachVM(t, func(t *testing.T, h *harness) {
+		cfg, in := fixture(t)
+		r := h.mustStart(t, marshal(t, cfg))
+		tgHeaders, _ := sign.Telegram(telegramToken)
+		q := req{path: hookPath("telegram", inTelegram), body: []byte(`{"update_id":7}`), headers: append(tgHeaders,
+			[2]string{"authorization", "Bearer sbt_leaked"}, [2]string{"Proxy-Authorization", "Basic eDp5"},
+			[2]string{"cookie", "session=s3cret"}, [2]string{"x_telegram_bot_api_secret_token", telegramToken},
+			[2]string{"user-agent", "TelegramBot (like TwitterBot)"})}
+		o := r.send(q)
+		o.wantAccept(t, identity(in[inTelegram]), q.body)
+		for _, kv := range o.upstream {
+			if filter.IsCredentialHeader(kv[0]) || strings.Contains(kv[1], telegramToken) || strings.Contains(kv[1], "s3cret") || strings.Contains(kv[1], "sbt_leaked") {
+				t.Errorf("credential reached upstream: %s: %s", kv[0], kv[1])
+			}
+		}
+		if header(o.upstream, "user-agent") == "" {
+			t.Error("non-credential header removed")
 		}
 	})
 }
