@@ -67,6 +67,9 @@ func validSecrets(all []store.Secret, purpose string, now time.Time) []store.Sec
 // returns the texts of the agent's replies. webhook-id is the task id, stable
 // across retries, so the agent can deduplicate an at-least-once delivery.
 func (p *Pool) deliver(ctx context.Context, env envelope.Envelope) ([]string, error) {
+	if _, err := p.checkServed(ctx, env); err != nil {
+		return nil, err
+	}
 	agent, err := p.cfg.Store.GetAgent(ctx, env.AgentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, permanent("agent %s not found", env.AgentID)
@@ -177,18 +180,9 @@ func ParseAgentAnswer(raw []byte) ([]string, error) {
 // send.platform_credentials. An org-owned profile's token (the same org's own
 // app) is used when the installation has none.
 func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string) error {
-	inst, err := p.cfg.Store.GetInstallation(ctx, env.InstallationID)
-	if errors.Is(err, store.ErrNotFound) {
-		return permanent("installation %s not found", env.InstallationID)
-	}
+	inst, err := p.checkServed(ctx, env)
 	if err != nil {
-		return fmt.Errorf("load installation %s: %w", env.InstallationID, err)
-	}
-	if inst.OrgID != env.OrgID {
-		return permanent("installation %s does not belong to org %s", inst.ID, env.OrgID)
-	}
-	if inst.RevokedAt != nil {
-		return permanent("installation %s is revoked", inst.ID)
+		return err
 	}
 	sender := p.cfg.Senders[inst.Provider]
 	if sender == nil {

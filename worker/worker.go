@@ -54,6 +54,9 @@ type Directory interface {
 	GetProfile(ctx context.Context, id string) (store.AppProfile, error)
 	ListSecrets(ctx context.Context, ownerKind, ownerID string) ([]store.Secret, error)
 	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
+	// GetRevocation reads a provider-reported revocation (the reason a
+	// task of a revoked installation or conversation is dead-lettered with).
+	GetRevocation(ctx context.Context, installationID, conversation string) (store.Revocation, error)
 }
 
 // Verifier checks a task envelope's provenance seal; a refusal carries a
