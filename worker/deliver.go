@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/credpolicy"
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter/sign"
 	"github.com/switchboard-dev/switchboard/store"
@@ -193,28 +194,36 @@ func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string
 	if err != nil {
 		return fmt.Errorf("load secrets of installation %s: %w", inst.ID, err)
 	}
+	// Which token may send for this installation is credpolicy's rule (the
+	// edge configuration builder applies the same one to verification).
 	cred := validSecrets(own, store.PurposeBotToken, now)
-	platform := false
-	if len(cred) == 0 {
+	subject := credpolicy.Subject{InstallationOrg: inst.OrgID, PlatformOptIn: inst.PlatformCredentials, HasOwn: len(cred) > 0}
+	d := credpolicy.Decide(credpolicy.Send, subject)
+	if d.Source != credpolicy.SourceInstallation {
 		prof, err := p.cfg.Store.GetProfile(ctx, inst.ProfileID)
-		if err != nil {
-			return fmt.Errorf("load profile %s: %w", inst.ProfileID, err)
-		}
 		switch {
-		case prof.OwnerOrgID == inst.OrgID:
-		case prof.OwnerOrgID == store.OwnerPlatform && inst.PlatformCredentials:
-			platform = true
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("load profile %s: %w", inst.ProfileID, err)
 		default:
-			return permanent("installation %s has no bot token (and no platform-credentials opt-in)", inst.ID)
+			subject.ProfileFound, subject.ProfileOwner = true, prof.OwnerOrgID
+			ps, err := p.cfg.Store.ListSecrets(ctx, store.OwnerProfile, prof.ID)
+			if err != nil {
+				return fmt.Errorf("load secrets of profile %s: %w", prof.ID, err)
+			}
+			cred = validSecrets(ps, store.PurposeBotToken, now)
+			subject.HasProfile = len(cred) > 0
 		}
-		ps, err := p.cfg.Store.ListSecrets(ctx, store.OwnerProfile, prof.ID)
-		if err != nil {
-			return fmt.Errorf("load secrets of profile %s: %w", prof.ID, err)
-		}
-		if cred = validSecrets(ps, store.PurposeBotToken, now); len(cred) == 0 {
-			return permanent("installation %s: profile %s has no bot token", inst.ID, prof.ID)
+		d = credpolicy.Decide(credpolicy.Send, subject)
+		switch d.Refusal {
+		case credpolicy.RefusalNone:
+		case credpolicy.RefusalNoMaterial:
+			return permanent("installation %s: no bot token (neither its own nor its profile %s's)", inst.ID, inst.ProfileID)
+		default:
+			return permanent("installation %s has no bot token and may not use its profile's (%s)", inst.ID, d.Refusal)
 		}
 	}
+	platform := d.Audit
 	if platform {
 		detail, _ := json.Marshal(map[string]string{"profile": inst.ProfileID, "task": env.ID, "provider": inst.Provider})
 		if _, err := p.cfg.Store.AppendAudit(ctx, store.AuditEvent{

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/credpolicy"
 	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -188,17 +189,22 @@ func edgeEntries(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) ([
 		} else {
 			own := owned[ownerKey{store.OwnerInstallation, in.ID}]
 			var fromProfile []*Secret
-			// Never a platform profile's secrets for an org installation, and
-			// never another org's.
-			if hasProf && prof.OwnerOrgID != store.OwnerPlatform && prof.OwnerOrgID == in.OrgID {
+			subject := credpolicy.Subject{InstallationOrg: in.OrgID, ProfileFound: hasProf}
+			if hasProf {
+				subject.ProfileOwner = prof.OwnerOrgID
 				fromProfile = owned[ownerKey{store.OwnerProfile, prof.ID}]
 			}
 			for _, purpose := range purposeOrder {
+				// Which secrets may verify this ingress is credpolicy's
+				// rule (the worker's sender applies the same one).
 				list := withPurpose(scratch[:0], own, purpose)
-				if len(list) == 0 {
-					list = withPurpose(list, fromProfile, purpose)
-				}
-				if len(list) == 0 {
+				subject.HasOwn = len(list) > 0
+				subject.HasProfile = hasPurpose(fromProfile, purpose)
+				switch credpolicy.Decide(credpolicy.Verify, subject).Source {
+				case credpolicy.SourceInstallation:
+				case credpolicy.SourceOrgProfile:
+					list = withPurpose(list[:0], fromProfile, purpose)
+				default:
 					continue
 				}
 				scratch = list
@@ -238,7 +244,9 @@ func edgeEntries(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) ([
 			own := owned[ownerKey{store.OwnerProfile, p.ID}]
 			for _, purpose := range purposeOrder {
 				list := withPurpose(scratch[:0], own, purpose)
-				if len(list) == 0 {
+				d := credpolicy.Decide(credpolicy.Verify, credpolicy.Subject{PlatformIngress: true, ProfileFound: true,
+					ProfileOwner: p.OwnerOrgID, HasProfile: len(list) > 0})
+				if d.Source != credpolicy.SourcePlatformProfile {
 					continue
 				}
 				scratch = list
@@ -273,6 +281,16 @@ var purposeOrder = func() []string {
 	sort.Strings(out)
 	return out
 }()
+
+// hasPurpose reports whether list holds a secret of purpose.
+func hasPurpose(list []*Secret, purpose string) bool {
+	for _, s := range list {
+		if s.Purpose == purpose {
+			return true
+		}
+	}
+	return false
+}
 
 // withPurpose appends the secrets of list with the given purpose to dst.
 func withPurpose(dst, list []*Secret, purpose string) []*Secret {
