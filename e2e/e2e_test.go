@@ -525,6 +525,10 @@ func TestStack(t *testing.T) {
 			testevent.Credentials{Secret: secret}, "")
 		revID = rv.id
 		s.waitAccepted(rv, "rev before", rv.cred, accepted)
+		// Delivered before the revocation: a task still queued when its
+		// installation is revoked ends as a dead letter instead
+		// (TestUninstallRevokes).
+		s.waitDelivered("rev before", 10*time.Second)
 		before := s.edgeCounter("slack", "reject", "revoked")
 		s.call("POST", "/v1/installations/"+rv.id+"/revoke", map[string]any{}, 200)
 		t0 := time.Now()
