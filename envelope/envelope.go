@@ -4,8 +4,8 @@
 //
 // JSON field names are the snake_case of the Go names (id, provider, org_id,
 // installation_id, profile_id, conversation, thread, sender, text, attachments,
-// event_id, received_at, agent_id, persona, binding_id, session_key, seq, raw,
-// seal).
+// event_id, kind, event_type, received_at, agent_id, persona, binding_id,
+// session_key, seq, raw, seal).
 package envelope
 
 import (
@@ -31,24 +31,30 @@ type Attachment struct {
 
 // Envelope is one provider event for one target (agent + persona).
 type Envelope struct {
-	ID             string          `json:"id"` // see ID
-	Provider       string          `json:"provider"`
-	OrgID          string          `json:"org_id"`
-	InstallationID string          `json:"installation_id"`
-	ProfileID      string          `json:"profile_id"`
-	Conversation   string          `json:"conversation"` // channel / chat / peer phone number / discord channel
-	Thread         string          `json:"thread"`       // "" where the provider has no threads
-	Sender         string          `json:"sender"`
-	Text           string          `json:"text"`
-	Attachments    []Attachment    `json:"attachments"`
-	EventID        string          `json:"event_id"` // Slack event_id, Telegram update_id, WhatsApp message id, Discord interaction id
-	ReceivedAt     time.Time       `json:"received_at"`
-	AgentID        string          `json:"agent_id"`
-	Persona        string          `json:"persona"`
-	BindingID      string          `json:"binding_id"`
-	SessionKey     string          `json:"session_key"` // see SessionKey
-	Seq            int64           `json:"seq"`         // per-session sequence number assigned at enqueue
-	Raw            json.RawMessage `json:"raw"`         // provider payload as received
+	ID             string       `json:"id"` // see ID
+	Provider       string       `json:"provider"`
+	OrgID          string       `json:"org_id"`
+	InstallationID string       `json:"installation_id"`
+	ProfileID      string       `json:"profile_id"`
+	Conversation   string       `json:"conversation"` // channel / chat / peer phone number / discord channel
+	Thread         string       `json:"thread"`       // "" where the provider has no threads
+	Sender         string       `json:"sender"`
+	Text           string       `json:"text"`
+	Attachments    []Attachment `json:"attachments"`
+	EventID        string       `json:"event_id"` // Slack event_id, Telegram update_id, WhatsApp message id, Discord interaction id
+	// Kind is the normalised kind of the event (message, command,
+	// interaction, membership) and EventType the provider's own event type
+	// where it has several (GitHub "issue_comment", LINE "follow", a
+	// Standard Webhooks payload's "type"); "" when not set.
+	Kind       string          `json:"kind,omitempty"`
+	EventType  string          `json:"event_type,omitempty"`
+	ReceivedAt time.Time       `json:"received_at"`
+	AgentID    string          `json:"agent_id"`
+	Persona    string          `json:"persona"`
+	BindingID  string          `json:"binding_id"`
+	SessionKey string          `json:"session_key"` // see SessionKey
+	Seq        int64           `json:"seq"`         // per-session sequence number assigned at enqueue
+	Raw        json.RawMessage `json:"raw"`         // provider payload as received
 	// Seal is ingest's provenance seal (package provenance), set last; the
 	// worker refuses a task whose seal does not verify.
 	Seal *Seal `json:"seal,omitempty"`

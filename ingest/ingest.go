@@ -248,7 +248,17 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 		return provider.Response{}, reject(ReasonProviderOff, "provider rollout stage is off")
 	}
 
-	res, err := provider.Parse(p, provider.Request{Body: body, ContentType: r.Header.Get("Content-Type"), Header: r.Header})
+	preq := provider.Request{Body: body, ContentType: r.Header.Get("Content-Type"), Header: r.Header}
+	if _, takes := p.(provider.SettingsValidator); takes && !id.Platform {
+		// The installation's settings shape its parse (Standard Webhooks'
+		// conversation pointer); a shared platform app has none to read yet.
+		if is, ok := h.cfg.Store.(store.InstallationSettings); ok {
+			if preq.Settings, err = is.GetInstallationSettings(ctx, id.Installation); err != nil {
+				return provider.Response{}, reject(ReasonStoreUnavailable, "installation settings: "+err.Error())
+			}
+		}
+	}
+	res, err := provider.Parse(p, preq)
 	if err == nil {
 		err = provider.Check(res)
 	}
@@ -336,6 +346,8 @@ func (h *Handler) route(ctx context.Context, req *request, events []provider.Eve
 				Text:           ev.Text,
 				Attachments:    ev.Attachments,
 				EventID:        ev.EventID,
+				Kind:           ev.Kind,
+				EventType:      ev.Type,
 				ReceivedAt:     req.now.UTC(),
 				AgentID:        b.AgentID,
 				Persona:        b.Persona,

@@ -109,3 +109,45 @@ func TestQuote(t *testing.T) {
 		t.Fatal("Quote is not bounded")
 	}
 }
+
+func TestTextLimits(t *testing.T) {
+	if err := CheckRunes("p", "ééé", 3); err != nil {
+		t.Fatal(err)
+	}
+	var tl *TextTooLongError
+	if err := CheckRunes("p", "éééé", 3); !errors.As(err, &tl) || tl.Length != 4 || tl.Temporary() {
+		t.Fatalf("over by one: %v", err)
+	}
+	if err := CheckBytes("p", "ééé", 6); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckBytes("p", "ééé", 5); err == nil {
+		t.Fatal("7 bytes under a 5-byte limit")
+	}
+	if n := UTF16Len("a😀é"); n != 4 {
+		t.Fatalf("UTF16Len = %d", n)
+	}
+	cases := []struct {
+		in   string
+		max  int
+		want []string
+	}{
+		{"", 3, nil},
+		{"abc", 3, []string{"abc"}},
+		{"abcd", 3, []string{"abc", "d"}},
+		{"a😀b", 2, []string{"a", "😀", "b"}},
+		{"hello world", 8, []string{"hello ", "world"}},
+		{"ab cdefgh", 8, []string{"ab cdefg", "h"}},
+	}
+	for _, c := range cases {
+		got := SplitUTF16(c.in, c.max)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("SplitUTF16(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+		for _, p := range got {
+			if UTF16Len(p) > c.max {
+				t.Errorf("piece %q over %d", p, c.max)
+			}
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-dev/switchboard/credpolicy"
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter/sign"
+	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -241,5 +242,22 @@ func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string
 	}
 	token := string(pt)
 	clear(pt)
+	if rs, ok := sender.(provider.ReplySender); ok {
+		prof, err := p.cfg.Store.GetProfile(ctx, inst.ProfileID)
+		if err != nil {
+			return fmt.Errorf("load profile %s: %w", inst.ProfileID, err)
+		}
+		var settings map[string]string
+		if is, ok := p.cfg.Store.(store.InstallationSettings); ok {
+			if settings, err = is.GetInstallationSettings(ctx, inst.ID); err != nil {
+				return fmt.Errorf("load settings of installation %s: %w", inst.ID, err)
+			}
+		}
+		return rs.SendReply(ctx, provider.Reply{
+			Token: token, Account: inst.ExternalID, AppID: prof.ExternalAppID, Settings: settings,
+			Conversation: env.Conversation, Thread: env.Thread,
+			EventID: env.EventID, Raw: env.Raw, ReceivedAt: env.ReceivedAt, Text: text,
+		})
+	}
 	return sender.SendText(ctx, token, inst.ExternalID, env.Conversation, env.Thread, text)
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ImportKeys", testImportKeys},
 		{"SetupRecords", testSetupRecords},
+		{"InstallationSettings", testInstallationSettings}, // settings.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

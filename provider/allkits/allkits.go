@@ -1,0 +1,9 @@
+// Package allkits registers the conformance kit of every built-in provider
+// (import it for its side effect), as provider/all registers the providers.
+// The conformance suite fails for a registered provider whose kit is not
+// imported here.
+package allkits
+
+import (
+	_ "github.com/switchboard-dev/switchboard/provider/twilio/kit"
+)
