@@ -109,4 +109,3 @@ func init() {
 	Require(Requirement{Name: "normalisation", Check: checkNormalisation})
 	Require(Requirement{Name: "outbound", Check: checkOutbound})
 }
-
