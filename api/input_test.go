@@ -22,6 +22,12 @@ func TestBadInput(t *testing.T) {
 	tgProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "telegram", "name": "tg"}))
 	dcProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "discord", "name": "dc"}))
 	swProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "standardwebhooks", "name": "sw"}))
+	const swSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	twProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "twilio", "name": "tw"}))
+	withSettings := func(m map[string]any, settings map[string]string) map[string]any {
+		m["settings"] = settings
+		return m
+	}
 	onProf := func(prof string, secrets map[string]string) map[string]any {
 		return map[string]any{"org_id": a1.id, "profile_id": prof, "external_id": "X1", "secrets": secrets}
 	}
@@ -57,6 +63,12 @@ func TestBadInput(t *testing.T) {
 		{"standard webhooks secret without whsec_", "POST", "/v1/installations", onProf(swProf, map[string]string{"signing": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}), 400, "invalid_field", "secrets.signing"},
 		{"standard webhooks secret not base64", "POST", "/v1/installations", onProf(swProf, map[string]string{"signing": "whsec_!!!!"}), 400, "invalid_field", "secrets.signing"},
 		{"provider mismatch", "POST", "/v1/installations", inst(map[string]any{"provider": "telegram"}), 400, "invalid_field", "provider"},
+		{"standard webhooks without settings", "POST", "/v1/installations", onProf(swProf, map[string]string{"signing": swSecret}), 400, "invalid_field", "settings"},
+		{"standard webhooks pointer not a JSON pointer", "POST", "/v1/installations", withSettings(onProf(swProf, map[string]string{"signing": swSecret}), map[string]string{"conversation_pointer": "data.channel"}), 400, "invalid_field", "settings"},
+		{"standard webhooks unknown setting", "POST", "/v1/installations", withSettings(onProf(swProf, map[string]string{"signing": swSecret}), map[string]string{"conversation_pointer": "/data/channel", "colour": "red"}), 400, "invalid_field", "settings"},
+		{"standard webhooks reply_url with credentials", "POST", "/v1/installations", withSettings(onProf(swProf, map[string]string{"signing": swSecret}), map[string]string{"conversation_pointer": "/c", "reply_url": "https://u:p@x.example/r"}), 400, "invalid_field", "settings"},
+		{"settings for a provider that takes none", "POST", "/v1/installations", inst(map[string]any{"settings": map[string]string{"conversation_pointer": "/c"}}), 400, "invalid_field", "settings"},
+		{"twilio bot token not credentials", "POST", "/v1/installations", onProf(twProf, map[string]string{"signing": strings.Repeat("a", 32), "bot_token": "justatoken"}), 400, "invalid_field", "secrets.bot_token"},
 		{"missing external id", "POST", "/v1/installations", map[string]any{"org_id": a1.id, "profile_id": a1.prof}, 400, "invalid_field", "external_id"},
 		{"missing profile", "POST", "/v1/installations", map[string]any{"org_id": a1.id, "external_id": "T"}, 400, "invalid_field", "profile_id"},
 		{"unknown profile", "POST", "/v1/installations", inst(map[string]any{"profile_id": "prof_nope"}), 404, "not_found", "profile_id"},
@@ -167,5 +179,30 @@ func TestAuthentication(t *testing.T) {
 	// Org tokens cannot revoke their own organisation.
 	if status, _ := h.call("POST", "/v1/orgs/"+f.org["A1"].id+"/revoke", f.orgTok, nil); status != 403 {
 		t.Fatalf("org revokes itself: %d, want 403", status)
+	}
+}
+
+// TestInstallationSettings: a Standard Webhooks installation keeps the
+// settings it was created with (validated) and shows them.
+func TestInstallationSettings(t *testing.T) {
+	h := newHarness(t, nil)
+	f := h.fixture()
+	a1 := f.org["A1"]
+	prof := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "standardwebhooks", "name": "sw"}))
+	settings := map[string]any{"conversation_pointer": "/data/channel", "reply_url": "https://svc.example/replies"}
+	in := h.create("/v1/installations", h.admin, map[string]any{"org_id": a1.id, "profile_id": prof, "external_id": "svc",
+		"secrets":  map[string]string{"signing": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "bot_token": "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHMtb25seQ=="},
+		"settings": settings})
+	code, got := h.call("GET", "/v1/installations/"+id(in), h.admin, nil)
+	if code != http.StatusOK {
+		t.Fatalf("get: %d", code)
+	}
+	if s, _ := got["settings"].(map[string]any); s["conversation_pointer"] != "/data/channel" || s["reply_url"] != "https://svc.example/replies" || len(s) != 2 {
+		t.Fatalf("settings shown: %v", got["settings"])
+	}
+	// A provider without settings shows none.
+	code, got = h.call("GET", "/v1/installations/"+a1.inst, h.admin, nil)
+	if _, has := got["settings"]; code != http.StatusOK || has {
+		t.Fatalf("slack installation: %d settings %v", code, got["settings"])
 	}
 }

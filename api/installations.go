@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/provider"
+	_ "github.com/switchboard-dev/switchboard/provider/all" // the providers whose settings the API validates
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -18,6 +20,9 @@ func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request, p pr
 		ExternalID          string       `json:"external_id"`
 		Secrets             secretValues `json:"secrets"`
 		PlatformCredentials bool         `json:"platform_credentials"`
+		// Settings are the provider's installation settings (Standard
+		// Webhooks: conversation_pointer, ...), validated by the provider.
+		Settings map[string]string `json:"settings"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -59,6 +64,9 @@ func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request, p pr
 		if err != nil {
 			return err
 		}
+		if err := provider.ValidateSettings(pr.Provider, req.Settings); err != nil {
+			return fieldErr("settings", "%s", err.Error())
+		}
 		// An installation of the org's own app is verified with its own secret
 		// or its profile's: one of them must exist (no implicit fallback).
 		if pr.OwnerOrgID != store.OwnerPlatform {
@@ -81,13 +89,22 @@ func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request, p pr
 			}
 			return storeErr(err, "create installation")
 		}
+		if len(req.Settings) > 0 {
+			is, ok := q.(store.InstallationSettings)
+			if !ok {
+				return fmt.Errorf("store %T keeps no installation settings", q)
+			}
+			if err := is.SetInstallationSettings(ctx, inst.ID, req.Settings); err != nil {
+				return storeErr(err, "store installation settings")
+			}
+		}
 		fps, err := s.createSecrets(ctx, q, store.OwnerInstallation, inst.ID, purposes, req.Secrets, now)
 		if err != nil {
 			return err
 		}
 		if err := s.audit(ctx, q, p.TokenID, org.ID, "installation.create", inst.ID, map[string]any{
 			"provider": inst.Provider, "profile_id": pr.ID, "external_id": inst.ExternalID, "ingress_id": inst.IngressID,
-			"secrets": fps, "platform_credentials": inst.PlatformCredentials}); err != nil {
+			"secrets": fps, "platform_credentials": inst.PlatformCredentials, "settings": req.Settings}); err != nil {
 			return err
 		}
 		if inst.PlatformCredentials {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchboard-dev/switchboard/provider/twilio"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -30,15 +31,17 @@ type secretCheck func(v string) string
 // providerSecrets lists, per provider, the secret purposes it takes and how
 // each is validated. A purpose absent from a provider's map is refused.
 var providerSecrets = map[string]map[string]secretCheck{
-	"slack":            {store.PurposeSigning: alnumOfLen(32, "a Slack signing secret"), store.PurposeBotToken: prefixed("a Slack bot token", "xoxb-")},
-	"whatsapp":         metaSecrets,
-	"messenger":        metaSecrets,
-	"instagram":        metaSecrets,
-	"telegram":         {store.PurposeSecretToken: telegramSecretToken, store.PurposeBotToken: telegramBotToken},
-	"discord":          {store.PurposePublicKey: hexOfLen(64, "a Discord application public key (Ed25519)"), store.PurposeBotToken: opaque(4096)},
-	"twilio":           {store.PurposeSigning: hexOfLen(32, "a Twilio auth token"), store.PurposeBotToken: opaque(4096)},
-	"line":             {store.PurposeSigning: hexOfLen(32, "a LINE channel secret"), store.PurposeBotToken: opaque(4096)},
-	"standardwebhooks": {store.PurposeSigning: whsecSecret},
+	"slack":     {store.PurposeSigning: alnumOfLen(32, "a Slack signing secret"), store.PurposeBotToken: prefixed("a Slack bot token", "xoxb-")},
+	"whatsapp":  metaSecrets,
+	"messenger": metaSecrets,
+	"instagram": metaSecrets,
+	"telegram":  {store.PurposeSecretToken: telegramSecretToken, store.PurposeBotToken: telegramBotToken},
+	"discord":   {store.PurposePublicKey: hexOfLen(64, "a Discord application public key (Ed25519)"), store.PurposeBotToken: opaque(4096)},
+	"twilio":    {store.PurposeSigning: hexOfLen(32, "a Twilio auth token"), store.PurposeBotToken: twilioCredentials},
+	"line":      {store.PurposeSigning: hexOfLen(32, "a LINE channel secret"), store.PurposeBotToken: opaque(4096)},
+	// A Standard Webhooks installation's bot_token is the whsec_ secret its
+	// replies to reply_url are signed with.
+	"standardwebhooks": {store.PurposeSigning: whsecSecret, store.PurposeBotToken: whsecSecret},
 	"github":           {store.PurposeSigning: opaque(256), store.PurposeBotToken: opaque(4096)},
 }
 
@@ -111,6 +114,18 @@ func prefixed(what, prefix string) secretCheck {
 		}
 		return base(v)
 	}
+}
+
+// twilioCredentials is what the Twilio sender authenticates with:
+// "<AccountSid>:<AuthToken>" or "<AccountSid>:<ApiKeySid>:<ApiKeySecret>".
+func twilioCredentials(v string) string {
+	if msg := opaque(512)(v); msg != "" {
+		return msg
+	}
+	if _, err := twilio.ParseCredentials(v); err != nil {
+		return `must be "<AccountSid>:<AuthToken>" or "<AccountSid>:<ApiKeySid>:<ApiKeySecret>" (Twilio credentials)`
+	}
+	return ""
 }
 
 // telegramSecretToken follows setWebhook: 1-256 characters of A-Z a-z 0-9 _ -.

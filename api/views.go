@@ -55,18 +55,20 @@ type profileView struct {
 }
 
 type installationView struct {
-	ID                  string       `json:"id"`
-	OrgID               string       `json:"org_id"`
-	ProfileID           string       `json:"profile_id"`
-	Provider            string       `json:"provider"`
-	ExternalID          string       `json:"external_id"`
-	IngressID           string       `json:"ingress_id"`
-	WebhookPath         string       `json:"webhook_path"`
-	WebhookURL          string       `json:"webhook_url,omitempty"` // public URL + webhook_path (serve --public-url)
-	PlatformCredentials bool         `json:"platform_credentials"`
-	Secrets             []secretView `json:"secrets"`
-	CreatedAt           time.Time    `json:"created_at"`
-	RevokedAt           *time.Time   `json:"revoked_at,omitempty"`
+	ID                  string `json:"id"`
+	OrgID               string `json:"org_id"`
+	ProfileID           string `json:"profile_id"`
+	Provider            string `json:"provider"`
+	ExternalID          string `json:"external_id"`
+	IngressID           string `json:"ingress_id"`
+	WebhookPath         string `json:"webhook_path"`
+	WebhookURL          string `json:"webhook_url,omitempty"` // public URL + webhook_path (serve --public-url)
+	PlatformCredentials bool   `json:"platform_credentials"`
+	// Settings are the provider settings given at creation (never secrets).
+	Settings  map[string]string `json:"settings,omitempty"`
+	Secrets   []secretView      `json:"secrets"`
+	CreatedAt time.Time         `json:"created_at"`
+	RevokedAt *time.Time        `json:"revoked_at,omitempty"`
 }
 
 type agentView struct {
@@ -158,10 +160,22 @@ func (s *Server) viewProfile(ctx context.Context, q store.Queries, p principal, 
 
 func (s *Server) viewInstallation(ctx context.Context, q store.Queries, i store.Installation) (installationView, error) {
 	sv, err := s.secretsOf(ctx, q, store.OwnerInstallation, i.ID)
+	if err != nil {
+		return installationView{}, err
+	}
+	var settings map[string]string
+	if is, ok := q.(store.InstallationSettings); ok {
+		if settings, err = is.GetInstallationSettings(ctx, i.ID); err != nil {
+			return installationView{}, fmt.Errorf("settings of installation %s: %w", i.ID, err)
+		}
+		if len(settings) == 0 {
+			settings = nil
+		}
+	}
 	return installationView{ID: i.ID, OrgID: i.OrgID, ProfileID: i.ProfileID, Provider: i.Provider, ExternalID: i.ExternalID,
 		IngressID: i.IngressID, WebhookPath: WebhookPath(i.Provider, i.IngressID),
 		WebhookURL: s.webhookURL(WebhookPath(i.Provider, i.IngressID)), PlatformCredentials: i.PlatformCredentials,
-		Secrets: sv, CreatedAt: i.CreatedAt, RevokedAt: i.RevokedAt}, err
+		Settings: settings, Secrets: sv, CreatedAt: i.CreatedAt, RevokedAt: i.RevokedAt}, nil
 }
 
 func (s *Server) viewAgent(ctx context.Context, q store.Queries, a store.Agent) (agentView, error) {
