@@ -5,5 +5,6 @@
 package allkits
 
 import (
+	_ "github.com/switchboard-dev/switchboard/provider/line/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/twilio/kit"
 )
