@@ -5,6 +5,8 @@
 package allkits
 
 import (
+	_ "github.com/switchboard-dev/switchboard/provider/instagram/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/line/kit"
+	_ "github.com/switchboard-dev/switchboard/provider/messenger/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/twilio/kit"
 )

@@ -7,6 +7,8 @@
 package instagram
 
 import (
+	"net/http"
+
 	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/provider/internal/metamsg"
 )
@@ -34,4 +36,14 @@ func (Inbound) Parse(body []byte, contentType string) (provider.Result, error) {
 		return metamsg.ParseDeauthorize(Name, body)
 	}
 	return metamsg.Parse(Name, Object, body)
+}
+
+// MaxTextBytes is the Send API's documented limit of an Instagram text
+// message: UTF-8 and less than 1,000 bytes. Longer replies are refused.
+const MaxTextBytes = 999
+
+// NewSender returns the Send API client for Instagram at base ("" =
+// metamsg.DefaultAPIBase) and version ("" = metamsg.DefaultAPIVersion).
+func NewSender(base, version string, hc *http.Client) *metamsg.Sender {
+	return metamsg.NewSender(Name, func(text string) error { return provider.CheckBytes(Name, text, MaxTextBytes) }, base, version, hc)
 }

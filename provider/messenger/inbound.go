@@ -7,6 +7,8 @@
 package messenger
 
 import (
+	"net/http"
+
 	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/provider/internal/metamsg"
 )
@@ -34,4 +36,14 @@ func (Inbound) Parse(body []byte, contentType string) (provider.Result, error) {
 		return metamsg.ParseDeauthorize(Name, body)
 	}
 	return metamsg.Parse(Name, Object, body)
+}
+
+// MaxText is the Send API's documented limit of a text message for
+// Messenger: 2,000 characters. Longer replies are refused.
+const MaxText = 2000
+
+// NewSender returns the Send API client for Messenger at base ("" =
+// metamsg.DefaultAPIBase) and version ("" = metamsg.DefaultAPIVersion).
+func NewSender(base, version string, hc *http.Client) *metamsg.Sender {
+	return metamsg.NewSender(Name, func(text string) error { return provider.CheckRunes(Name, text, MaxText) }, base, version, hc)
 }
