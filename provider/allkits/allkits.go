@@ -5,8 +5,10 @@
 package allkits
 
 import (
+	_ "github.com/switchboard-dev/switchboard/provider/github/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/instagram/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/line/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/messenger/kit"
+	_ "github.com/switchboard-dev/switchboard/provider/standardwebhooks/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/twilio/kit"
 )
