@@ -37,9 +37,16 @@ import (
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/provenance"
 
+	"github.com/switchboard-dev/switchboard/egress"
 	"github.com/switchboard-dev/switchboard/provider/discord"
+	"github.com/switchboard-dev/switchboard/provider/github"
+	"github.com/switchboard-dev/switchboard/provider/instagram"
+	"github.com/switchboard-dev/switchboard/provider/line"
+	"github.com/switchboard-dev/switchboard/provider/messenger"
 	"github.com/switchboard-dev/switchboard/provider/slack"
+	"github.com/switchboard-dev/switchboard/provider/standardwebhooks"
 	"github.com/switchboard-dev/switchboard/provider/telegram"
+	"github.com/switchboard-dev/switchboard/provider/twilio"
 	"github.com/switchboard-dev/switchboard/provider/whatsapp"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
@@ -82,10 +89,18 @@ type TextSender interface {
 // pointed at the providers' public APIs.
 func DefaultSenders(hc *http.Client) map[string]TextSender {
 	return map[string]TextSender{
-		"slack":    slack.NewSender("", hc),
-		"telegram": telegram.NewSender("", hc),
-		"whatsapp": whatsapp.NewSender("", "", hc),
-		"discord":  discord.NewSender("", hc),
+		"slack":     slack.NewSender("", hc),
+		"telegram":  telegram.NewSender("", hc),
+		"whatsapp":  whatsapp.NewSender("", "", hc),
+		"discord":   discord.NewSender("", hc),
+		"twilio":    twilio.NewSender("", hc),
+		"line":      line.NewSender("", hc),
+		"github":    github.NewSender("", hc),
+		"messenger": messenger.NewSender("", "", hc),
+		"instagram": instagram.NewSender("", "", hc),
+		// reply_url is the tenant's choice: it goes through the egress policy
+		// (public addresses only).
+		"standardwebhooks": standardwebhooks.NewSender(&http.Client{Timeout: 30 * time.Second, Transport: egress.Transport(false)}),
 	}
 }
 

@@ -17,8 +17,14 @@ import (
 	"github.com/switchboard-dev/switchboard/egress"
 	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/provider/discord"
+	"github.com/switchboard-dev/switchboard/provider/github"
+	"github.com/switchboard-dev/switchboard/provider/instagram"
+	"github.com/switchboard-dev/switchboard/provider/line"
+	"github.com/switchboard-dev/switchboard/provider/messenger"
 	"github.com/switchboard-dev/switchboard/provider/slack"
+	"github.com/switchboard-dev/switchboard/provider/standardwebhooks"
 	"github.com/switchboard-dev/switchboard/provider/telegram"
+	"github.com/switchboard-dev/switchboard/provider/twilio"
 	"github.com/switchboard-dev/switchboard/provider/whatsapp"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/worker"
@@ -48,6 +54,12 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	whatsappAPI := fs.String("whatsapp-api", whatsapp.DefaultAPIBase, "Graph API origin (WhatsApp Cloud)")
 	whatsappVer := fs.String("whatsapp-api-version", whatsapp.DefaultAPIVersion, "Graph API version")
 	discordAPI := fs.String("discord-api", discord.DefaultAPIBase, "Discord API origin")
+	twilioAPI := fs.String("twilio-api", twilio.DefaultAPIBase, "Twilio REST API origin")
+	lineAPI := fs.String("line-api", line.DefaultAPIBase, "LINE Messaging API origin")
+	githubAPI := fs.String("github-api", github.DefaultAPIBase, "GitHub REST API origin")
+	messengerAPI := fs.String("messenger-api", messenger.DefaultAPIBase, "Graph API origin (Messenger Send API)")
+	instagramAPI := fs.String("instagram-api", instagram.DefaultAPIBase, "Graph API origin (Instagram messaging Send API)")
+	metaVer := fs.String("meta-api-version", messenger.DefaultAPIVersion, "Graph API version of the Messenger and Instagram Send API")
 	metricsAddr := addMetricsFlag(fs, defaultWorkerMetrics)
 	allowPrivate := fs.Bool("allow-private-agent-urls", false, "let agent URLs reach loopback, private and link-local addresses (local development; by default an org's agent URL may reach only public addresses, never this platform's own services)")
 	if err := fs.Parse(args); err != nil {
@@ -106,10 +118,17 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 		Store: st, Keyring: keys, Provenance: prov, Metrics: prometheus.DefaultRegisterer, Logger: log, HTTP: agentHC,
 		LeaseTTL: *lease, Attempts: *attempts,
 		Senders: map[string]worker.TextSender{
-			"slack":    slack.NewSender(*slackAPI, hc),
-			"telegram": telegram.NewSender(*telegramAPI, hc),
-			"whatsapp": whatsapp.NewSender(*whatsappAPI, *whatsappVer, hc),
-			"discord":  discord.NewSender(*discordAPI, hc),
+			"slack":     slack.NewSender(*slackAPI, hc),
+			"telegram":  telegram.NewSender(*telegramAPI, hc),
+			"whatsapp":  whatsapp.NewSender(*whatsappAPI, *whatsappVer, hc),
+			"discord":   discord.NewSender(*discordAPI, hc),
+			"twilio":    twilio.NewSender(*twilioAPI, hc),
+			"line":      line.NewSender(*lineAPI, hc),
+			"github":    github.NewSender(*githubAPI, hc),
+			"messenger": messenger.NewSender(*messengerAPI, *metaVer, hc),
+			"instagram": instagram.NewSender(*instagramAPI, *metaVer, hc),
+			// reply_url is the tenant's choice: it goes through the egress policy.
+			"standardwebhooks": standardwebhooks.NewSender(&http.Client{Timeout: 30 * time.Second, Transport: egress.Transport(*allowPrivate)}),
 		},
 	})
 	if err != nil {

@@ -5,10 +5,14 @@
 package allkits
 
 import (
+	_ "github.com/switchboard-dev/switchboard/provider/discord/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/github/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/instagram/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/line/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/messenger/kit"
+	_ "github.com/switchboard-dev/switchboard/provider/slack/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/standardwebhooks/kit"
+	_ "github.com/switchboard-dev/switchboard/provider/telegram/kit"
 	_ "github.com/switchboard-dev/switchboard/provider/twilio/kit"
+	_ "github.com/switchboard-dev/switchboard/provider/whatsapp/kit"
 )

@@ -78,11 +78,25 @@ func Requirements() []Requirement {
 	return out
 }
 
+// Missing lists the providers of providers that have no kit.
+func Missing(providers []string) []string {
+	var out []string
+	for _, p := range providers {
+		if _, ok := Get(p); !ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Run checks every provider in providers: each must have a kit that meets
 // every requirement (one subtest per provider and requirement).
 func Run(t *testing.T, providers []string) {
 	if len(providers) == 0 {
 		t.Fatal("no providers registered")
+	}
+	if m := Missing(providers); len(m) > 0 {
+		t.Errorf("registered providers without a conformance kit (provider/<p>/kit, imported by provider/allkits): %v", m)
 	}
 	reqs := Requirements()
 	for _, p := range providers {

@@ -12,11 +12,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/provider/httpsend"
 )
 
 // DefaultAPIBase is Discord's API origin; tests point a Sender at a fake.
 const DefaultAPIBase = "https://discord.com"
+
+// MaxContent is the documented limit of a message's content: 2,000
+// characters. Longer replies are refused.
+const MaxContent = 2000
 
 // Sender creates channel messages
 // (POST {base}/api/v10/channels/{channel.id}/messages, "Authorization: Bot <token>").
@@ -54,6 +59,9 @@ func (e *SendError) Error() string {
 
 // Send creates the message and returns its id.
 func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (string, error) {
+	if err := provider.CheckRunes(Name, o.Content, MaxContent); err != nil {
+		return "", err
+	}
 	if o.ChannelID == "" || strings.ContainsAny(o.ChannelID, "/?#") {
 		return "", &SendError{Message: "channel id is empty or malformed"}
 	}

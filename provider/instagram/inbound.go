@@ -47,3 +47,9 @@ const MaxTextBytes = 999
 func NewSender(base, version string, hc *http.Client) *metamsg.Sender {
 	return metamsg.NewSender(Name, func(text string) error { return provider.CheckBytes(Name, text, MaxTextBytes) }, base, version, hc)
 }
+
+// DefaultAPIBase and DefaultAPIVersion are where the Send API is called.
+const (
+	DefaultAPIBase    = metamsg.DefaultAPIBase
+	DefaultAPIVersion = metamsg.DefaultAPIVersion
+)

@@ -47,3 +47,9 @@ const MaxText = 2000
 func NewSender(base, version string, hc *http.Client) *metamsg.Sender {
 	return metamsg.NewSender(Name, func(text string) error { return provider.CheckRunes(Name, text, MaxText) }, base, version, hc)
 }
+
+// DefaultAPIBase and DefaultAPIVersion are where the Send API is called.
+const (
+	DefaultAPIBase    = metamsg.DefaultAPIBase
+	DefaultAPIVersion = metamsg.DefaultAPIVersion
+)

@@ -8,11 +8,16 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/provider/httpsend"
 )
 
 // DefaultAPIBase is Slack's Web API origin; tests point a Sender at a fake.
 const DefaultAPIBase = "https://slack.com"
+
+// MaxText is chat.postMessage's documented limit: Slack truncates text over
+// 40,000 characters, so a longer reply is refused rather than cut.
+const MaxText = 40000
 
 // Sender posts messages with chat.postMessage
 // (POST {base}/api/chat.postMessage, Bearer bot token, JSON body).
@@ -54,6 +59,9 @@ var slackTemporaryCodes = map[string]bool{
 
 // Send posts o with token and returns the message ts.
 func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (string, error) {
+	if err := provider.CheckRunes(Name, o.Text, MaxText); err != nil {
+		return "", err
+	}
 	if o.Channel == "" {
 		return "", &SendError{Code: "channel_empty"}
 	}

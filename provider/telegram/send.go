@@ -10,11 +10,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/provider/httpsend"
 )
 
 // DefaultAPIBase is the Telegram Bot API origin; tests point a Sender at a fake.
 const DefaultAPIBase = "https://api.telegram.org"
+
+// MaxText is sendMessage's documented limit: 1-4096 characters of text
+// (Telegram counts UTF-16 code units). Longer replies are refused.
+const MaxText = 4096
 
 // Sender calls sendMessage (POST {base}/bot<token>/sendMessage, JSON body).
 // The bot token is part of the URL, so no error of this package carries the
@@ -53,6 +58,9 @@ func (e *SendError) Error() string {
 
 // Send sends o with the bot token and returns the message id.
 func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (int64, error) {
+	if n := provider.UTF16Len(o.Text); n > MaxText {
+		return 0, &provider.TextTooLongError{Provider: Name, Limit: MaxText, Unit: "UTF-16 code units", Length: n}
+	}
 	if token == "" || strings.ContainsAny(token, "/?#% ") {
 		return 0, &SendError{Description: "bot token is empty or malformed"}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/provider/httpsend"
 )
 
@@ -18,6 +19,10 @@ const (
 	DefaultAPIBase    = "https://graph.facebook.com"
 	DefaultAPIVersion = "v21.0"
 )
+
+// MaxText is the Cloud API's documented limit of a text message body: 4,096
+// characters. Longer replies are refused.
+const MaxText = 4096
 
 // Sender sends text messages through the WhatsApp Cloud API
 // (POST {base}/{version}/{phone_number_id}/messages, Bearer access token).
@@ -68,6 +73,9 @@ var whatsappTemporaryCodes = map[int]bool{1: true, 2: true, 4: true, 80007: true
 
 // Send sends o with the access token and returns the message id ("wamid...").
 func (s *Sender) Send(ctx context.Context, token string, o Outgoing) (string, error) {
+	if err := provider.CheckRunes(Name, o.Text, MaxText); err != nil {
+		return "", err
+	}
 	if o.PhoneNumberID == "" || strings.ContainsAny(o.PhoneNumberID, "/?#") {
 		return "", &SendError{Message: "phone_number_id is empty or malformed"}
 	}
