@@ -25,8 +25,8 @@ import (
 const wait = 5 * time.Second
 
 type ingest struct {
-	srv *httptest.Server
-	mu  sync.Mutex
+	srv  *httptest.Server
+	mu   sync.Mutex
 	got  []filter.Identity
 	hdrs []http.Header // of the accepted requests
 	bad  int

@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,10 +27,15 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -51,6 +57,13 @@ type ControllerConfig struct {
 	Now          func() time.Time
 	// Registerer receives the xDS metrics (nil: not registered).
 	Registerer prometheus.Registerer
+	// TLS makes Serve require mTLS (pki.ServerTLS: client certificates
+	// signed by the deployment's CA). A node's id and group then come from
+	// its certificate's SAN URI (pki.NodeIdentity), never from the node id it
+	// declares, and a stream may subscribe, ACK and NACK only as that node.
+	// nil serves plaintext and trusts declared ids (switchboard serve
+	// --insecure-xds only).
+	TLS *tls.Config
 }
 
 // Rejection is one NACK: a node refused a configuration version.
@@ -90,7 +103,8 @@ type Controller struct {
 	lastErr     string
 	pins        map[string]string // group -> pinned version
 	nodes       map[string]*nodeState
-	streams     map[int64]string // stream id -> node id
+	streams     map[int64]string       // stream id -> node id
+	idents      map[int64]pki.Identity // stream id -> certificate identity (TLS)
 	rejections  []Rejection
 	auditWG     sync.WaitGroup
 	nacks       *prometheus.CounterVec
@@ -147,6 +161,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		pins:    map[string]string{},
 		nodes:   map[string]*nodeState{},
 		streams: map[int64]string{},
+		idents:  map[int64]pki.Identity{},
 		opened:  newOpenCache(cfg.Keyring),
 		sealer:  newSealCache(cfg.EdgeKey),
 		encoded: newEncodeCache(),
@@ -504,6 +519,7 @@ func (c *Controller) applyNodeLocked(n *nodeState) {
 // track ACKs and act on NACKs.
 func (c *Controller) Callbacks() server.Callbacks {
 	return server.CallbackFuncs{
+		StreamOpenFunc:     c.onOpen,
 		StreamRequestFunc:  c.onRequest,
 		StreamResponseFunc: c.onResponse,
 		StreamClosedFunc:   c.onClosed,
@@ -520,6 +536,34 @@ func nodeGroup(n *corev3.Node) string {
 	return GroupStable
 }
 
+// onOpen records, with TLS, the node identity of the stream's verified
+// client certificate; a stream without one is refused.
+func (c *Controller) onOpen(ctx context.Context, streamID int64, _ string) error {
+	if c.cfg.TLS == nil {
+		return nil
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.Unauthenticated, "no peer")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return status.Error(codes.Unauthenticated, "xDS requires mTLS")
+	}
+	ident, err := pki.PeerIdentity(&ti.State)
+	if err != nil {
+		return status.Error(codes.PermissionDenied, err.Error())
+	}
+	c.mu.Lock()
+	c.idents[streamID] = ident
+	c.mu.Unlock()
+	return nil
+}
+
+// ErrNotItself is wrapped when a stream speaks for another node than the
+// one its certificate names.
+var ErrNotItself = errors.New("a node subscribes, ACKs and NACKs only as itself")
+
 // onRequest runs on the stream's goroutine before the cache sees the
 // request, so a rollback set here is what the cache answers the NACK with.
 func (c *Controller) onRequest(streamID int64, req *discovery.DiscoveryRequest) error {
@@ -528,10 +572,24 @@ func (c *Controller) onRequest(streamID int64, req *discovery.DiscoveryRequest) 
 		return errors.New("node id is required")
 	}
 	c.mu.Lock()
+	group := nodeGroup(req.GetNode())
+	if c.cfg.TLS != nil {
+		ident, ok := c.idents[streamID]
+		if !ok {
+			c.mu.Unlock()
+			return status.Error(codes.Unauthenticated, "xDS requires a client certificate")
+		}
+		if id != ident.Node {
+			c.mu.Unlock()
+			c.log.Warn("refused an xDS request for another node", "certificate_node", ident.Node, "declared_node", id)
+			return status.Errorf(codes.PermissionDenied, "%v: the certificate names node %q, the request %q", ErrNotItself, ident.Node, id)
+		}
+		group = ident.Group
+	}
 	n := c.nodes[id]
 	if _, known := c.streams[streamID]; !known {
 		if n == nil {
-			n = &nodeState{id: id, group: nodeGroup(req.GetNode()), sent: map[string]string{}}
+			n = &nodeState{id: id, group: group, sent: map[string]string{}}
 			c.nodes[id] = n
 		}
 		n.streams++
@@ -619,6 +677,7 @@ func (c *Controller) onClosed(streamID int64, _ *corev3.Node) {
 		return
 	}
 	delete(c.streams, streamID)
+	delete(c.idents, streamID)
 	if n := c.nodes[id]; n != nil {
 		n.streams--
 		if n.streams <= 0 {
@@ -704,10 +763,14 @@ func (c *Controller) StatusHandler() http.Handler {
 // Serve runs the xDS gRPC server (ADS plus the per-type services) on lis
 // until ctx ends.
 func (c *Controller) Serve(ctx context.Context, lis net.Listener) error {
-	gs := grpc.NewServer(
+	opts := []grpc.ServerOption{}
+	if c.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(c.cfg.TLS)))
+	}
+	gs := grpc.NewServer(append(opts,
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
+	)...)
 	srv := server.NewServer(ctx, c.cache, c.Callbacks())
 	discovery.RegisterAggregatedDiscoveryServiceServer(gs, srv)
 	extensionservice.RegisterExtensionConfigDiscoveryServiceServer(gs, srv)

@@ -2,6 +2,7 @@ package xds_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -29,12 +30,17 @@ type cp struct {
 
 func startController(t *testing.T, st store.Store, env *xdstest.Env, edgeKey []byte, run bool) *cp {
 	t.Helper()
+	return startControllerTLS(t, st, env, edgeKey, run, nil)
+}
+
+func startControllerTLS(t *testing.T, st store.Store, env *xdstest.Env, edgeKey []byte, run bool, tlsCfg *tls.Config) *cp {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	c, err := xds.NewController(xds.ControllerConfig{
 		Store: st, Keyring: env.Keyring, EdgeKey: edgeKey,
 		Resources:    xds.ResourceOptions{IngestAddress: "127.0.0.1:8081"},
 		PollInterval: 50 * time.Millisecond, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), TLS: tlsCfg,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -199,19 +200,27 @@ type ADS struct {
 // named ECDS request.
 func DialADS(t testing.TB, addr, id, group string) *ADS {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return DialADSWith(t, addr, id, group, insecure.NewCredentials())
+}
+
+// DialADSWith is DialADS over the given transport credentials (mTLS:
+// credentials.NewTLS(pki.ClientTLS(...))).
+func DialADSWith(t testing.TB, addr, id, group string, creds credentials.TransportCredentials) *ADS {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	md, _ := structpb.NewStruct(map[string]any{"group": group})
 	a := &ADS{t: t, conn: conn, stream: stream, node: &corev3.Node{Id: id, Cluster: "edge", Metadata: md},
 		msgs: make(chan *discovery.DiscoveryResponse, 16), errs: make(chan error, 1)}
 	t.Cleanup(func() { cancel(); conn.Close() })
+	if err != nil { // refused before the stream opened (e.g. TLS): Err reports it
+		a.errs <- err
+		return a
+	}
 	go func() {
 		for {
 			m, err := stream.Recv()
@@ -222,7 +231,12 @@ func DialADS(t testing.TB, addr, id, group string) *ADS {
 			a.msgs <- m
 		}
 	}()
-	a.Send("", "", "")
+	if err := a.SendAs(id, "", "", ""); err != nil {
+		select { // the stream failed (e.g. refused TLS): Err reports it
+		case a.errs <- err:
+		default:
+		}
+	}
 	return a
 }
 
@@ -251,6 +265,30 @@ func (a *ADS) Recv(timeout time.Duration) *discovery.DiscoveryResponse {
 		a.t.Fatalf("no ADS response within %v", timeout)
 	}
 	return nil
+}
+
+// Err waits for the stream to fail and returns its error (nil: it did not
+// fail within timeout).
+func (a *ADS) Err(timeout time.Duration) error {
+	for {
+		select {
+		case <-a.msgs:
+		case err := <-a.errs:
+			return err
+		case <-time.After(timeout):
+			return nil
+		}
+	}
+}
+
+// SendAs sends a request (a NACK when nack is set) naming another node id.
+func (a *ADS) SendAs(node, version, nonce, nack string) error {
+	req := &discovery.DiscoveryRequest{Node: &corev3.Node{Id: node, Cluster: "edge", Metadata: a.node.Metadata}, TypeUrl: resource.ExtensionConfigType,
+		ResourceNames: []string{xds.FilterName}, VersionInfo: version, ResponseNonce: nonce}
+	if nack != "" {
+		req.ErrorDetail = &statuspb.Status{Code: 3, Message: nack}
+	}
+	return a.stream.Send(req)
 }
 
 // Contains reports whether the config JSON of resp mentions s.
