@@ -589,5 +589,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, req *request, r
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": string(rej.reason)})
+	// The answer carries the log line's short detail (ids and causes, never
+	// a payload or a secret), so whoever sent it sees why without the logs;
+	// a 5xx keeps its internal cause (a store error) to the log.
+	answer := map[string]string{"error": string(rej.reason)}
+	if status < 500 && rej.detail != "" {
+		answer["detail"] = rej.detail
+	}
+	json.NewEncoder(w).Encode(answer)
 }

@@ -547,3 +547,29 @@ func TestNewChecksConfig(t *testing.T) {
 		t.Fatal("empty config accepted")
 	}
 }
+
+// TestRefusalAnswerCarriesDetail: a refusal answer carries the same short
+// detail as its log line and audit event (never the payload or a secret).
+func TestRefusalAnswerCarriesDetail(t *testing.T) {
+	h := newHarness(t)
+	w := h.post(path(idSlackA), &idSlackA, slackBody("T0002", "A0001", "EvD1"))
+	var got struct{ Error, Detail string }
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Error != string(ReasonTenantMismatch) || got.Detail == "" {
+		t.Fatalf("answer %d %s: want tenant_mismatch with a detail", w.Code, w.Body)
+	}
+	rejects := h.audits("webhook.reject")
+	if len(rejects) == 0 {
+		t.Fatal("no webhook.reject audit event")
+	}
+	var ev struct{ Detail string }
+	if err := json.Unmarshal([]byte(rejects[len(rejects)-1].Detail), &ev); err != nil || ev.Detail != got.Detail {
+		t.Fatalf("answer detail %q, audit detail %q", got.Detail, ev.Detail)
+	}
+	if strings.Contains(got.Detail, `"event"`) || strings.Contains(got.Detail, "EvD1") {
+		t.Fatalf("detail holds the payload: %q", got.Detail)
+	}
+	w = h.post(path(idSlackA), &idSlackA, []byte(`{"type":"event_callback"`))
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Error != string(ReasonMalformedPayload) || got.Detail == "" {
+		t.Fatalf("malformed payload answer %s: want a detail", w.Body)
+	}
+}
