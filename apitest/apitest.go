@@ -41,6 +41,10 @@ type Options struct {
 	// addresses, as a production API does (default: allowed, as under
 	// `switchboard up`, whose agents run on this machine).
 	PublicAgentURLsOnly bool
+	// PublicURL is the edge's public base URL (api.Config.PublicURL).
+	PublicURL string
+	// ProviderAPIs point registration, health and OAuth at fake provider APIs.
+	ProviderAPIs api.ProviderAPIs
 }
 
 // New serves the API until the test ends.
@@ -57,13 +61,19 @@ func New(t testing.TB, opts ...Options) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Store: raw, Keyring: keys, Admin: api.NewToken()}
-	allowPrivate := true
+	cfg := api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(lockedWriter{s}, nil)), AllowPrivateAgentURLs: true}
 	for _, o := range opts {
 		if o.PublicAgentURLsOnly {
-			allowPrivate = false
+			cfg.AllowPrivateAgentURLs = false
+		}
+		if o.PublicURL != "" {
+			cfg.PublicURL = o.PublicURL
+		}
+		if o.ProviderAPIs.Base != nil {
+			cfg.ProviderAPIs = o.ProviderAPIs
 		}
 	}
-	s.API = api.New(api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(lockedWriter{s}, nil)), AllowPrivateAgentURLs: allowPrivate})
+	s.API = api.New(cfg)
 	for _, o := range opts {
 		if o.Mount != nil {
 			o.Mount(s.API, raw, keys)

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/apitest"
 	"github.com/switchboard-dev/switchboard/client"
 	"github.com/switchboard-dev/switchboard/datadir"
+	"github.com/switchboard-dev/switchboard/provider/slack/slacktest"
 )
 
 const (
@@ -310,5 +312,33 @@ func TestExplain(t *testing.T) {
 	sim := jsonOf[client.Simulation](t, ok(t, vars, "explain", "--installation", insts[0].ID, "--payload-file", payload, "--json"))
 	if sim.Enqueued || len(sim.Events) != 1 || len(sim.Events[0].Targets) != 1 {
 		t.Errorf("explain --json: %+v", sim)
+	}
+}
+
+// TestConnectRegisters: with a bot token, connect registers at the provider
+// (Slack auth.test against a fake Slack API) and shows what Slack said; a
+// refused token is shown with Slack's own error and fails the command.
+func TestConnectRegisters(t *testing.T) {
+	slack := slacktest.New()
+	defer slack.Close()
+	slack.TeamID = "T0ACME"
+	srv := apitest.New(t, apitest.Options{PublicURL: "https://hooks.example.com", ProviderAPIs: api.ProviderAPIs{Base: map[string]string{"slack": slack.URL}}})
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	base := []string{"connect", "slack", "--org-name", "Acme", "--app-id", "A0ACME", "--external-id", "T0ACME", "--signing-secret", slackSigning,
+		"--agent-url", "https://agent.example/", "--self-test=false", "--packet=false"}
+	out := ok(t, vars, append(base, "--bot-token", slack.BotToken)...)
+	if !strings.Contains(out, "✓ registration  at slack: auth.test ok (team Acme (T0ACME)") || strings.Contains(out, slack.BotToken) {
+		t.Fatalf("registration:\n%s", out)
+	}
+	slack.BotToken = "xoxb-9999-other"
+	out, _, err := run(t, vars, base...)
+	if err != (ExitError{Code: 1}) || !strings.Contains(out, "✗ registration") || !strings.Contains(out, "invalid_auth") || !strings.Contains(out, "fix: ") {
+		t.Fatalf("refused token: %v\n%s", err, out)
+	}
+	// Without a public URL the API cannot register: said, not fatal.
+	plain := apitest.New(t)
+	vars[EnvAPI], vars[EnvToken] = plain.URL, plain.Admin
+	if out := ok(t, vars, base...); !strings.Contains(out, "✓ registration  not done: ") {
+		t.Fatalf("no public URL:\n%s", out)
 	}
 }

@@ -50,7 +50,7 @@ type connectOpts struct {
 	edge                         string
 	testText                     string
 	privateKey                   string
-	selfTest, packet             bool
+	selfTest, packet, register   bool
 	wait                         time.Duration
 	extra, extraFiles            func() (map[string]string, error)
 	cn                           conn
@@ -107,6 +107,7 @@ func runConnect(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.privateKey, "private-key", "", "Discord: the Ed25519 private key (hex, or a file) to sign the self-test with")
 	fs.BoolVar(&o.selfTest, "self-test", true, "send a signed self-test through the edge and wait until ingest accepted it")
 	fs.BoolVar(&o.packet, "packet", true, "print the installation's setup packet")
+	fs.BoolVar(&o.register, "register", true, "register the webhook at the provider where the API can (Telegram setWebhook, Discord interactions URL, Meta subscriptions, Slack auth.test)")
 	fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long the self-test waits for the new installation to reach the edge")
 	o.extra = secretFlags(fs)
 	o.cn.flags(fs, env)
@@ -224,11 +225,57 @@ func (k *connector) run(ctx context.Context) error {
 			return fmt.Errorf("setup packet: %w", err)
 		}
 	}
+	regFailed := false
+	if o.register {
+		if regFailed, err = k.registration(ctx, inst); err != nil {
+			return err
+		}
+	}
 	if !o.selfTest {
 		k.step(true, "self-test", "skipped (--self-test=false)")
-		return nil
+	} else if err := k.selfTest(ctx, prof, inst, signing); err != nil {
+		return err
 	}
-	return k.selfTest(ctx, prof, inst, signing)
+	if regFailed {
+		return ExitError{Code: 1}
+	}
+	return nil
+}
+
+// registration registers the webhook at the provider where the API can;
+// failed is true when the provider refused (shown with its own words).
+func (k *connector) registration(ctx context.Context, inst client.Installation) (failed bool, err error) {
+	reg, err := k.c.Register(ctx, inst.ID, client.RegisterRequest{})
+	var ce *client.Error
+	switch {
+	case err == nil:
+		var parts []string
+		for _, st := range reg.Steps {
+			mark := "ok"
+			if !st.OK {
+				mark = "FAILED"
+			}
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", st.Name, mark, st.Detail))
+		}
+		if reg.OK {
+			k.step(true, "registration", "at %s: %s", reg.Provider, strings.Join(parts, "; "))
+			return false, nil
+		}
+		k.step(false, "registration", "at %s: %s", reg.Provider, strings.Join(parts, "; "))
+		if reg.Fix != "" {
+			fmt.Fprintf(k.env.Stdout, "  fix: %s\n", reg.Fix)
+		}
+		return true, nil
+	case errors.As(err, &ce) && (ce.Code == client.CodeConflict || ce.Code == client.CodeMethodOrRoute || ce.Code == client.CodeInvalidField):
+		// Nothing to register with (no registration API, no public URL,
+		// no bot token yet): the packet says what to enter by hand.
+		k.step(true, "registration", "not done: %s", ce.Message)
+		return false, nil
+	case errors.As(err, &ce) && ce.Code == client.CodeProviderUnreachable:
+		k.step(false, "registration", "%s did not answer: %s", inst.Provider, ce.Message)
+		return true, nil
+	}
+	return false, fmt.Errorf("registration: %w", err)
 }
 
 func (k *connector) org(ctx context.Context, who client.Token) (client.Org, error) {

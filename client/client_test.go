@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/apitest"
 	"github.com/switchboard-dev/switchboard/client"
+	"github.com/switchboard-dev/switchboard/provider/slack/slacktest"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/xds"
@@ -64,7 +65,13 @@ func must[T any](t *testing.T, what string) func(T, error) T {
 // the real api.Server and checks the typed answers; TestRoutesCovered then
 // checks that no route of the API was left out.
 func TestEveryRoute(t *testing.T) {
-	srv := apitest.New(t, mountXDS(t))
+	slack := slacktest.New()
+	defer slack.Close()
+	slack.BotToken, slack.TeamID = "xoxb-test-5678-other", "T0ACME" // the rotated token, current when it registers
+	opts := mountXDS(t)
+	opts.PublicURL = "https://hooks.example.com"
+	opts.ProviderAPIs = api.ProviderAPIs{Base: map[string]string{"slack": slack.URL}}
+	srv := apitest.New(t, opts)
 	ctx := context.Background()
 	admin := newClient(t, srv.URL, srv.Admin)
 
@@ -144,6 +151,13 @@ func TestEveryRoute(t *testing.T) {
 	rot = must[client.Rotation](t, "rotate installation")(owner.RotateInstallationSecret(ctx, inst.ID, "bot_token", client.RotateRequest{Value: "xoxb-test-5678-other", PreviousValidUntil: until}))
 	if rot.OwnerKind == "" || rot.Purpose != "bot_token" {
 		t.Fatalf("installation rotation = %+v", rot)
+	}
+	if inst.WebhookURL != "https://hooks.example.com"+inst.WebhookPath {
+		t.Fatalf("webhook_url %q", inst.WebhookURL)
+	}
+	reg := must[client.Registration](t, "register")(owner.Register(ctx, inst.ID, client.RegisterRequest{}))
+	if !reg.OK || reg.Provider != "slack" || len(reg.Steps) == 0 || reg.Steps[0].Name == "" {
+		t.Fatalf("registration = %+v", reg)
 	}
 	pc := must[client.Installation](t, "platform credentials")(admin.SetPlatformCredentials(ctx, inst.ID, client.PlatformCredentialsRequest{Enabled: true, Reason: "test"}))
 	if !pc.PlatformCredentials {

@@ -211,3 +211,39 @@ func (c *Client) SetHandoff(ctx context.Context, id string, h Handoff) (Handoff,
 		CanaryValidatedAt: h.CanaryValidatedAt, CanaryChannel: h.CanaryChannel, RotationOwner: h.RotationOwner, NextRotation: h.NextRotation}
 	return out, c.Do(ctx, http.MethodPut, "/v1/installations/"+seg(id)+"/handoff", body, &out)
 }
+
+// CodeProviderUnreachable: a provider's API gave no answer (502).
+const CodeProviderUnreachable = "provider_unreachable"
+
+// RegisterRequest holds the optional parameters of a registration:
+// WABAID (WhatsApp business account to subscribe), PageID (Messenger /
+// Instagram; default the installation's external id).
+type RegisterRequest struct {
+	WABAID string `json:"waba_id,omitempty"`
+	PageID string `json:"page_id,omitempty"`
+}
+
+// Registration answers POST /v1/installations/{id}/register, also when the
+// provider refused (OK false; the failed step's Detail is the provider's own
+// description, secrets redacted).
+type Registration struct {
+	Provider string             `json:"provider"`
+	OK       bool               `json:"ok"`
+	Steps    []RegistrationStep `json:"steps"`
+	Info     map[string]any     `json:"info"`
+	Fix      string             `json:"fix,omitempty"`
+}
+
+// RegistrationStep is one call to the provider.
+type RegistrationStep struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Register registers the installation's webhook at its provider with the
+// installation's own credentials: POST /v1/installations/{id}/register.
+func (c *Client) Register(ctx context.Context, id string, r RegisterRequest) (Registration, error) {
+	var out Registration
+	return out, c.post(ctx, "/v1/installations/"+seg(id)+"/register", r, &out)
+}
