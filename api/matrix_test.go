@@ -165,6 +165,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"put handoff", "PUT", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/handoff" }, func(mctx) any {
 			return map[string]any{"owner_account": "owner@example.com", "rotation_owner": "ops", "next_rotation": "2030-03-01"}
 		}, 200, 200, 200, 404},
+		{"installation health", "GET", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/health" }, nil, 200, 200, 200, 404},
 		{"register at the provider", "POST", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/register" }, nil, 409, 409, 409, 404},
 		{"simulate", "POST", static("/v1/simulate"), func(c mctx) any {
 			return map[string]any{"installation_id": c.o.inst, "event": map[string]any{"channel": "C1", "user": "U1", "text": "hi"}}

@@ -45,6 +45,9 @@ type Config struct {
 	AllowPrivateAgentURLs bool
 	// ProviderAPIs are the provider APIs registration, health and OAuth call.
 	ProviderAPIs ProviderAPIs
+	// EdgeURL is where the health check sends its signed self-test (the
+	// edge's base URL as this host reaches it); "": PublicURL.
+	EdgeURL string
 }
 
 // Server serves the binding API.
@@ -61,13 +64,16 @@ type Server struct {
 	patterns              []string // every pattern mounted, in order (Routes)
 
 	providerAPIs ProviderAPIs
+	edgeURL      string
+	edgeView     func(ingressID string) []EdgeIngress
 }
 
 // New builds a Server with every /v1 route mounted.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		apiURL:                strings.TrimRight(cfg.APIURL, "/"),
-		allowPrivateAgentURLs: cfg.AllowPrivateAgentURLs, providerAPIs: cfg.ProviderAPIs}
+		allowPrivateAgentURLs: cfg.AllowPrivateAgentURLs, providerAPIs: cfg.ProviderAPIs,
+		edgeURL: strings.TrimRight(cfg.EdgeURL, "/")}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -169,6 +175,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/installations/{id}/setup", s.installationSetup)
 	s.handle("PUT /v1/installations/{id}/handoff", s.putHandoff)
 	s.handle("POST /v1/installations/{id}/register", s.register)
+	s.handle("GET /v1/installations/{id}/health", s.health)
 
 	s.handle("POST /v1/agents", s.createAgent)
 	s.handle("GET /v1/agents", s.listAgents)

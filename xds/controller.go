@@ -792,3 +792,37 @@ func (c *Controller) Serve(ctx context.Context, lis net.Listener) error {
 	}
 	return err
 }
+
+// IngressOnNode is what one connected edge node runs for an ingress id: the
+// configuration version it ACKed and whether that version carries the
+// ingress (not revoked, with its verification secrets).
+type IngressOnNode struct {
+	Node         string `json:"node"`
+	Group        string `json:"group"`
+	AckedVersion string `json:"acked_version"`
+	Present      bool   `json:"present"`
+	Revoked      bool   `json:"revoked"`
+	Secrets      int    `json:"secrets"`
+}
+
+// IngressOnNodes reports, per connected node (sorted by id), whether the
+// configuration it ACKed holds ingressID.
+func (c *Controller) IngressOnNodes(ingressID string) []IngressOnNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := []IngressOnNode{}
+	for _, n := range c.nodes {
+		v := IngressOnNode{Node: n.id, Group: n.group, AckedVersion: n.acked}
+		if b := c.builds[n.acked]; b != nil {
+			for _, inst := range b.cfg.Installations {
+				if inst.IngressID == ingressID {
+					v.Present, v.Revoked, v.Secrets = true, inst.Revoked, len(inst.Secrets)
+					break
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out
+}

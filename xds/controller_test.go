@@ -402,3 +402,61 @@ func TestHeldGroupGetsRevocationsButNotAdditions(t *testing.T) {
 		t.Fatalf("promoted stable got %s, want the latest %s with the added installation", s3.GetVersionInfo(), c.LatestVersion())
 	}
 }
+
+// ackedBy waits (on the ACK's processing, not a clock) until node reports version as ACKed.
+func ackedBy(t *testing.T, c *cp, node, version string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		for _, n := range c.Status().Nodes {
+			if n.ID == node && n.Acked == version {
+				return
+			}
+		}
+		if i > 5000 {
+			t.Fatalf("node %s never ACKed %s", node, version)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestIngressOnNodes: a node has an ingress only in the version it ACKed.
+func TestIngressOnNodes(t *testing.T) {
+	env := xdstest.NewEnv(t)
+	edgeKey := xdstest.Key()
+	org := env.Org(t)
+	inst := env.Installation(t, org, "slack", store.PurposeSigning, []byte("first-signing-secret"))
+	c := startController(t, env.Store, env, edgeKey, false)
+	if got := c.IngressOnNodes(inst.IngressID); len(got) != 0 {
+		t.Fatalf("no node connected: %+v", got)
+	}
+	a := xdstest.DialADS(t, c.addr, "edge-1", "stable")
+	r1 := a.Recv(wait)
+	for _, n := range c.Status().Nodes {
+		if n.ID == "edge-1" && n.Acked != "" {
+			t.Fatalf("acked before the ACK: %+v", n)
+		}
+	}
+	if got := c.IngressOnNodes(inst.IngressID); len(got) != 1 || got[0].Present {
+		t.Fatalf("before the ACK: %+v", got)
+	}
+	a.Send(r1.GetVersionInfo(), r1.GetNonce(), "")
+	ackedBy(t, c, "edge-1", r1.GetVersionInfo())
+	got := c.IngressOnNodes(inst.IngressID)
+	if len(got) != 1 || !got[0].Present || got[0].Revoked || got[0].Secrets != 1 || got[0].AckedVersion != r1.GetVersionInfo() {
+		t.Fatalf("after the ACK: %+v", got)
+	}
+	if other := c.IngressOnNodes("00000000000000000000000000000000"); other[0].Present {
+		t.Fatalf("unknown ingress present: %+v", other)
+	}
+	env.Revoke(t, inst.ID)
+	sync(t, c)
+	r2 := a.Recv(wait)
+	if got := c.IngressOnNodes(inst.IngressID); got[0].Revoked {
+		t.Fatalf("revoked before the node ACKed it: %+v", got)
+	}
+	a.Send(r2.GetVersionInfo(), r2.GetNonce(), "")
+	ackedBy(t, c, "edge-1", r2.GetVersionInfo())
+	if got := c.IngressOnNodes(inst.IngressID); !got[0].Revoked {
+		t.Fatalf("revocation ACKed but not reported: %+v", got)
+	}
+}

@@ -70,6 +70,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	apiURL := fs.String("api-public-url", "", "the binding API's public base URL (https; http only for a loopback host), e.g. https://switchboard.example.com: OAuth redirect URLs and Add-to-Slack links in setup packets")
 	publicURL := fs.String("public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. https://hooks.example.com: answers then carry webhook_url and setup packets name it")
 	allowPrivate := fs.Bool("allow-private-agent-urls", false, "accept agent URLs that name loopback, private, link-local or metadata addresses (local development; by default the API refuses them when an agent is created or updated, and the worker refuses them when it connects)")
+	edgeURL := fs.String("edge-url", "", "the edge's base URL as this host reaches it, for the health check's signed self-test (default --public-url)")
 	slackAPI := fs.String("slack-api", slack.DefaultAPIBase, "Slack Web API origin (registration checks, OAuth)")
 	telegramAPI := fs.String("telegram-api", telegram.DefaultAPIBase, "Telegram Bot API origin (registration)")
 	discordAPI := fs.String("discord-api", discord.DefaultAPIBase, "Discord API origin (registration, OAuth)")
@@ -114,7 +115,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 
-	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub, AllowPrivateAgentURLs: *allowPrivate,
+	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub, AllowPrivateAgentURLs: *allowPrivate, EdgeURL: strings.TrimRight(*edgeURL, "/"),
 		ProviderAPIs: api.ProviderAPIs{Base: map[string]string{"slack": *slackAPI, "telegram": *telegramAPI, "discord": *discordAPI,
 			"whatsapp": *graphAPI, "messenger": *graphAPI, "instagram": *graphAPI}}})
 	env := &serveEnv{Store: st, Keyring: keys, API: apiSrv, DataDir: *dataDir, Log: log, Out: out}

@@ -58,6 +58,13 @@ func init() {
 				// Not fatal: the API must come up to fix what is wrong; Run retries.
 				env.Log.Error("first edge configuration build failed", "err", err)
 			}
+			env.API.SetEdgeView(func(ingressID string) []api.EdgeIngress {
+				var out []api.EdgeIngress
+				for _, n := range c.IngressOnNodes(ingressID) {
+					out = append(out, api.EdgeIngress(n))
+				}
+				return out
+			})
 			env.API.HandlePlatform("GET /v1/xds/status", c.StatusHandler())
 			env.API.HandlePlatform("PUT /v1/xds/groups/{group}", groupVersionHandler(c, env.Store, env.Log))
 			ln, err := net.Listen("tcp", listen)
