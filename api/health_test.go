@@ -128,7 +128,7 @@ func TestHealthEachCheck(t *testing.T) {
 				t.Fatal("revoke binding")
 			}
 		},
-		"self_test":       func(t *testing.T, e *healthEnv) { e.edgeRefuse.Store(true) },
+		"self_test": func(t *testing.T, e *healthEnv) { e.edgeRefuse.Store(true) },
 		"recent_refusals": func(t *testing.T, e *healthEnv) {
 			d, _ := json.Marshal(map[string]any{"reason": "bad_signature", "status": 401, "provider": "telegram"})
 			if _, err := e.h.raw.AppendAudit(context.Background(), store.AuditEvent{At: testNow.Add(-time.Hour), Actor: "ingest", OrgID: e.org.id,
