@@ -488,3 +488,33 @@ func Test10kBindings(t *testing.T) {
 		})
 	}
 }
+
+// TestExistingBot: the organisation already runs the legacy Telegram bot on
+// a profile of its own (another secret token): a second installation of the
+// bot is refused, and so are the bindings through it.
+func TestExistingBot(t *testing.T) {
+	st, k := openSQLite(t), newKeys(t)
+	seed(t, st, k)
+	must(t, st.CreateProfile(ctx, store.AppProfile{ID: "prof_own", OwnerOrgID: orgAcme, Provider: "telegram", Name: "by hand", CreatedAt: t0}))
+	seal(t, st, k, store.OwnerProfile, "prof_own", "sec_own", store.PurposeSecretToken, "a-hand-made-secret-token")
+	must(t, st.CreateInstallation(ctx, store.Installation{ID: "inst_own", OrgID: orgAcme, ProfileID: "prof_own", Provider: "telegram",
+		ExternalID: "7012345678", IngressID: "00000000000000000000000000000003", CreatedAt: t0}))
+	res, err := importer.Run(ctx, st, k, parse(t, "legacy.json"), importer.Options{OrgID: orgAcme, DryRun: true})
+	must(t, err)
+	got := map[string]importer.Reason{}
+	for _, r := range res.Plan.Rows {
+		if r.Action == importer.Conflict {
+			got[r.Key] = r.Reason
+		}
+	}
+	want := map[string]importer.Reason{"telegram/installation/7012345678": importer.ReasonExists,
+		"binding/telegram//-1001234567890//": importer.ReasonDependency, "binding/telegram////": importer.ReasonDependency}
+	if len(got) != len(want) {
+		t.Fatalf("conflicts %v, want %v\n%s", got, want, planText(t, res.Plan))
+	}
+	for key, r := range want {
+		if got[key] != r {
+			t.Fatalf("%s: %q, want %q\n%s", key, got[key], r, planText(t, res.Plan))
+		}
+	}
+}

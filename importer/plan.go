@@ -451,10 +451,16 @@ func (pb *planner) installation(ap *accountPlan, ext string) string {
 			pb.add(row)
 			return key
 		}
+		if k, imported := pb.st.Keys[key]; imported && k.ObjectID == in.ID {
+			break // recognised below through its import key
+		}
+		if !samePlatform && in.OrgID == pb.st.OrgID && a.Provider == "telegram" {
+			row.Action, row.Reason, row.ObjectID = Conflict, ReasonExists, in.ID
+			row.Detail = fmt.Sprintf("the organisation already has installation %s for Telegram bot %s (not created by an import): a second one would split the bot", in.ID, ext)
+			pb.add(row)
+			return key
+		}
 		if samePlatform {
-			if k, imported := pb.st.Keys[key]; imported && k.ObjectID == in.ID {
-				break // recognised below through its import key
-			}
 			row.Action, row.ObjectID = Unchanged, in.ID
 			row.Detail = fmt.Sprintf("the organisation already has installation %s of platform profile %s for %q (not created by an import); used as it is", in.ID, ap.profileID, ext)
 			pb.add(row)
