@@ -224,6 +224,15 @@ func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request, p princ
 	if err != nil {
 		return err
 	}
+	if ar, ok := s.store.(store.ActivityRecords); ok {
+		a, err := ar.GetActivity(ctx, i.ID)
+		switch {
+		case err == nil:
+			v.FirstAcceptedAt, v.LastAcceptedAt = &a.FirstAcceptedAt, &a.LastAcceptedAt
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("load activity of %s: %w", i.ID, err)
+		}
+	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

@@ -69,6 +69,10 @@ type installationView struct {
 	Secrets   []secretView      `json:"secrets"`
 	CreatedAt time.Time         `json:"created_at"`
 	RevokedAt *time.Time        `json:"revoked_at,omitempty"`
+	// When ingest first and last accepted a verified event of the
+	// installation (GET /v1/installations/{id} only; absent: none yet).
+	FirstAcceptedAt *time.Time `json:"first_accepted_at,omitempty"`
+	LastAcceptedAt  *time.Time `json:"last_accepted_at,omitempty"`
 }
 
 type agentView struct {

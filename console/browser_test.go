@@ -204,6 +204,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	if inst["external_id"] != "123456" || len(inst["secrets"].([]any)) != 2 {
 		t.Fatalf("installation created by the console: %v", inst)
 	}
+	// The live panel waits for the first verified event and turns green when
+	// ingest records one (here written as ingest writes it; the end-to-end
+	// test in e2e/ sends a real update through the edge).
+	if st := b.eval(`document.querySelector("#live").dataset.state`); st != "waiting" {
+		t.Fatalf("live panel before any event: %v", st)
+	}
+	if err := e.st.RecordAccepted(context.Background(), instA, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.querySelector("#live").dataset.state === "ok"`)); err != nil {
+		t.Fatalf("live panel did not turn green after an accepted event: %v", err)
+	}
+	if got := b.text("#live-text"); !strings.Contains(got, "verified event received") {
+		t.Fatalf("live panel says %q", got)
+	}
+
 	// The setup packet: Telegram's setWebhook parameters with copy buttons.
 	if got := b.text("#h-setup + ol, .packet"); !contains(got, "setWebhook", inst["webhook_path"].(string)) {
 		t.Fatalf("setup packet shows %q", got)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/console"
@@ -42,7 +41,7 @@ type env struct {
 	tokA, tokB    string
 	instB, agentB string
 	logs          *bytes.Buffer
-	now           func() time.Time
+	st            *sqlite.Store
 }
 
 func newEnv(t *testing.T, cfg console.Config) *env {
@@ -67,7 +66,7 @@ func newEnv(t *testing.T, cfg console.Config) *env {
 	}
 	srv := httptest.NewServer(console.Mount(a.Handler(), c.Handler()))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, admin: api.NewToken(), logs: logs}
+	e := &env{t: t, url: srv.URL, admin: api.NewToken(), logs: logs, st: st}
 	if _, _, err := api.EnsureAdminToken(ctx, st, e.admin); err != nil {
 		t.Fatal(err)
 	}

@@ -226,8 +226,8 @@ type installationData struct {
 	Refusals                   map[string]int
 	Bindings                   []binding
 	Agents                     map[string]agent
-	Setup                      *setup.Packet  // the setup packet, when the API serves one
-	Health                     map[string]any // GET …/health, when the API serves it
+	Setup                      *setup.Packet // the setup packet, when the API serves one
+	Live                       live
 	HandoffURLs, HandoffScopes string
 	Tomorrow                   string
 	MaxDate                    string
@@ -245,7 +245,7 @@ func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *req
 	if err != nil {
 		return err
 	}
-	d := installationData{Inst: in, P: providerOf(in.Provider), PollMillis: s.cfg.PollInterval.Milliseconds()}
+	d := installationData{Inst: in, P: providerOf(in.Provider), PollMillis: s.cfg.PollInterval.Milliseconds(), Live: liveState(in)}
 	now := s.now().UTC()
 	d.Tomorrow = now.Add(24 * time.Hour).Format("2006-01-02")
 	d.MaxDate = now.Add(29 * 24 * time.Hour).Format("2006-01-02")
@@ -314,24 +314,30 @@ func (s *Server) installationStatus(w http.ResponseWriter, r *http.Request, c *r
 	if err != nil {
 		return err
 	}
-	st := struct {
-		State   string `json:"state"` // waiting, ok, unknown
-		Message string `json:"message"`
-	}{State: "unknown", Message: "this server does not report events per installation yet"}
-	var h map[string]any
-	err = c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/health", nil, &h)
-	switch {
-	case err == nil:
-		if at, _ := h["last_accepted_at"].(string); at != "" {
-			st.State, st.Message = "ok", "first verified event received ("+at+")"
-		} else {
-			st.State, st.Message = "waiting", "waiting for the first verified event…"
-		}
-	case !isNoRoute(err):
-		return err
-	}
+	st := liveState(in)
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(st)
+}
+
+type live struct {
+	State   string `json:"state"` // waiting, ok, revoked
+	Message string `json:"message"`
+}
+
+// liveState is the "first verified event" panel: green once ingest has
+// accepted a verified event of the installation (the self-test or a real one).
+func liveState(in *installation) live {
+	switch {
+	case in.FirstAcceptedAt != nil:
+		m := "verified event received: first " + in.FirstAcceptedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+		if in.LastAcceptedAt != nil && !in.LastAcceptedAt.Equal(*in.FirstAcceptedAt) {
+			m += ", latest " + in.LastAcceptedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+		}
+		return live{"ok", m}
+	case in.RevokedAt != nil:
+		return live{"revoked", "revoked before any verified event arrived"}
+	}
+	return live{"waiting", "waiting for the first verified event…"}
 }
 
 func (s *Server) rotateInstallation(w http.ResponseWriter, r *http.Request, c *reqCtx) error {

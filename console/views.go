@@ -61,6 +61,8 @@ type installation struct {
 	Secrets             []secret   `json:"secrets"`
 	CreatedAt           time.Time  `json:"created_at"`
 	RevokedAt           *time.Time `json:"revoked_at"`
+	FirstAcceptedAt     *time.Time `json:"first_accepted_at"`
+	LastAcceptedAt      *time.Time `json:"last_accepted_at"`
 }
 
 type agent struct {

@@ -127,6 +127,7 @@ type Handler struct {
 	// so a flood of them cannot become a flood of store writes (all are logged).
 	unattestedAudit *rate.Limiter
 	seenReports     seenBatches // edge report batch ids (replay guard), see edgereport.go
+	activity        activityMemo
 }
 
 // New checks cfg and returns a Handler.
@@ -186,6 +187,7 @@ type request struct {
 	attested bool
 	body     []byte
 	now      time.Time
+	accepted []string // installations whose events passed routing (activity)
 }
 
 func (h *Handler) hook(w http.ResponseWriter, r *http.Request) {
@@ -285,6 +287,7 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 	if rej := h.enqueue(ctx, req, envs); rej != nil {
 		return provider.Response{}, rej
 	}
+	h.recordActivity(ctx, req)
 	if len(res.Events) == 0 && len(res.Revocations) == 0 {
 		h.cfg.Logger.Info("webhook acknowledged without events", "provider", id.Provider, "ingress", id.IngressID, "ignored", res.Ignored)
 	}
@@ -316,6 +319,9 @@ func (h *Handler) route(ctx context.Context, req *request, events []provider.Eve
 		inst := rv.inst
 		if stage.Stage == store.StageCanary && !slices.Contains(stage.CanaryOrgs, inst.OrgID) {
 			return nil, &rejection{reason: ReasonProviderCanary, detail: "org not in the provider's canary", org: inst.OrgID, target: inst.ID}
+		}
+		if !slices.Contains(req.accepted, inst.ID) {
+			req.accepted = append(req.accepted, inst.ID)
 		}
 		if gone, err := h.conversationRevoked(ctx, inst.ID, ev.Conversation, revoked); err != nil {
 			return nil, &rejection{reason: ReasonStoreUnavailable, detail: "load conversation revocation: " + err.Error(), org: inst.OrgID, target: inst.ID}

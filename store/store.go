@@ -340,3 +340,26 @@ type SetupRecords interface {
 	// used before (a replay).
 	UseOAuthState(ctx context.Context, nonce string, at, expiresAt time.Time) error
 }
+
+// Activity is when ingest accepted an installation's verified events: the
+// first time ever and the latest recorded (ingest records at most one per
+// installation every ActivityInterval, so LastAcceptedAt may lag by that much).
+type Activity struct {
+	InstallationID  string
+	FirstAcceptedAt time.Time
+	LastAcceptedAt  time.Time
+}
+
+// ActivityInterval is how often ingest records an installation's activity
+// at most (per process).
+const ActivityInterval = 30 * time.Second
+
+// ActivityRecords is what ingest and the API need to note and show an
+// installation's accepted events; every Queries of the SQL backends
+// implements it (assert with a type check). It leaves the generation alone
+// (no configuration changes; written at traffic rate).
+type ActivityRecords interface {
+	// RecordAccepted notes an accepted event of the installation at at.
+	RecordAccepted(ctx context.Context, installationID string, at time.Time) error
+	GetActivity(ctx context.Context, installationID string) (Activity, error) // ErrNotFound when none
+}

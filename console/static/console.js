@@ -19,7 +19,7 @@
     }
   });
   var live = document.getElementById("live");
-  if (live) {
+  if (live && live.getAttribute("data-poll")) {
     var url = live.getAttribute("data-poll");
     var every = parseInt(live.getAttribute("data-interval"), 10) || 2000;
     var text = document.getElementById("live-text");

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ImportKeys", testImportKeys},
 		{"SetupRecords", testSetupRecords},
 		{"InstallationSettings", testInstallationSettings}, // settings.go
+		{"ActivityRecords", testActivityRecords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -908,4 +909,37 @@ func testTokenExpiry(t *testing.T, s store.Store) {
 		t.Fatalf("sooner expiry not set: %+v", got.ExpiresAt)
 	}
 	wantErr(t, s.ExpireToken(ctx, "tok_missing", t0), store.ErrNotFound, "expire missing token")
+}
+
+// testActivityRecords: the first accepted time stays, the last one moves; a
+// missing installation is ErrNotFound; recording leaves the generation alone.
+func testActivityRecords(t *testing.T, s store.Store) {
+	ar, ok := s.(store.ActivityRecords)
+	if !ok {
+		t.Fatalf("%T does not implement store.ActivityRecords", s)
+	}
+	o := store.Org{ID: id("org"), Name: "A", CreatedAt: us(t0)}
+	must(t, s.CreateOrg(ctx, o))
+	p := store.AppProfile{ID: id("prof"), OwnerOrgID: o.ID, Provider: "telegram", Name: "p", CreatedAt: us(t0)}
+	must(t, s.CreateProfile(ctx, p))
+	inst := store.Installation{ID: id("inst"), OrgID: o.ID, ProfileID: p.ID, Provider: "telegram", IngressID: ingress(), CreatedAt: us(t0)}
+	must(t, s.CreateInstallation(ctx, inst))
+
+	_, err := ar.GetActivity(ctx, inst.ID)
+	wantErr(t, err, store.ErrNotFound, "activity before any event")
+	gen, err := s.Generation(ctx)
+	must(t, err)
+	must(t, ar.RecordAccepted(ctx, inst.ID, us(t0.Add(time.Minute))))
+	must(t, ar.RecordAccepted(ctx, inst.ID, us(t0.Add(time.Hour))))
+	got, err := ar.GetActivity(ctx, inst.ID)
+	must(t, err)
+	equal(t, got, store.Activity{InstallationID: inst.ID, FirstAcceptedAt: us(t0.Add(time.Minute)), LastAcceptedAt: us(t0.Add(time.Hour))}, "activity after two events")
+	if g, err := s.Generation(ctx); err != nil || g != gen {
+		t.Fatalf("recording activity moved the generation %d -> %d (%v)", gen, g, err)
+	}
+	wantErr(t, ar.RecordAccepted(ctx, "inst_missing", us(t0)), store.ErrNotFound, "activity of a missing installation")
+	// Inside a transaction too.
+	must(t, s.InTx(ctx, func(q store.Queries) error {
+		return q.(store.ActivityRecords).RecordAccepted(ctx, inst.ID, us(t0.Add(2*time.Hour)))
+	}))
 }

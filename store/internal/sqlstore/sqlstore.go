@@ -941,6 +941,8 @@ func (s *DB) ListImportKeys(ctx context.Context, orgID string) ([]store.ImportKe
 
 var _ store.SetupRecords = (*queries)(nil)
 var _ store.SetupRecords = (*DB)(nil)
+var _ store.ActivityRecords = (*queries)(nil)
+var _ store.ActivityRecords = (*DB)(nil)
 
 func (q *queries) PutHandoff(ctx context.Context, h store.Handoff) error {
 	return q.write(ctx, "put handoff of "+h.InstallationID,
@@ -972,6 +974,26 @@ func (q *queries) GetOAuthClient(ctx context.Context, profileID string) (store.O
 	}, `SELECT profile_id, client_id, updated_at FROM oauth_clients WHERE profile_id = ?`, profileID)
 }
 
+// RecordAccepted upserts the installation's activity. It leaves the
+// generation alone: ingest writes it at traffic rate and it changes no
+// configuration.
+func (q *queries) RecordAccepted(ctx context.Context, installationID string, at time.Time) error {
+	if _, err := q.exec(ctx, `INSERT INTO installation_activity (installation_id, first_accepted_at, last_accepted_at) VALUES (?, ?, ?)
+		 ON CONFLICT (installation_id) DO UPDATE SET last_accepted_at = excluded.last_accepted_at`,
+		installationID, q.d.timeArg(at), q.d.timeArg(at)); err != nil {
+		return fmt.Errorf("record activity of %s: %w", installationID, q.d.mapErr(err))
+	}
+	return nil
+}
+
+func (q *queries) GetActivity(ctx context.Context, installationID string) (store.Activity, error) {
+	return get(ctx, q, "activity", installationID, func(sc func(...any) error) (store.Activity, error) {
+		var a store.Activity
+		err := sc(&a.InstallationID, tm(&a.FirstAcceptedAt), tm(&a.LastAcceptedAt))
+		return a, err
+	}, `SELECT installation_id, first_accepted_at, last_accepted_at FROM installation_activity WHERE installation_id = ?`, installationID)
+}
+
 // UseOAuthState leaves the generation alone (no configuration changes) and
 // prunes states that expired before at.
 func (q *queries) UseOAuthState(ctx context.Context, nonce string, at, expiresAt time.Time) error {
@@ -996,6 +1018,12 @@ func (s *DB) PutOAuthClient(ctx context.Context, c store.OAuthClient) error {
 }
 func (s *DB) GetOAuthClient(ctx context.Context, profileID string) (store.OAuthClient, error) {
 	return s.q.GetOAuthClient(ctx, profileID)
+}
+func (s *DB) RecordAccepted(ctx context.Context, installationID string, at time.Time) error {
+	return s.q.RecordAccepted(ctx, installationID, at)
+}
+func (s *DB) GetActivity(ctx context.Context, installationID string) (store.Activity, error) {
+	return s.q.GetActivity(ctx, installationID)
 }
 func (s *DB) UseOAuthState(ctx context.Context, nonce string, at, expiresAt time.Time) error {
 	return s.tx(ctx, func(q *queries) error { return q.UseOAuthState(ctx, nonce, at, expiresAt) })
