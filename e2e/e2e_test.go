@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/client"
 	"github.com/switchboard-dev/switchboard/demoagent"
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter"
@@ -52,26 +54,30 @@ func (s *stack) newPlatformInstall(org, agent, provider, appID, account string, 
 // installation's ingress, or the profile's for a platform profile.
 func (s *stack) createInstall(profOrg, org, agent, provider, appID, account string, profSecrets, instSecrets map[string]string, cred testevent.Credentials, botToken string) install {
 	s.t.Helper()
-	profReq := map[string]any{"provider": provider, "name": provider + " app", "external_app_id": appID, "secrets": profSecrets}
-	if profOrg != "" {
-		profReq["org_id"] = profOrg
+	c, ctx := s.admin(), context.Background()
+	prof, err := c.CreateProfile(ctx, client.CreateProfileRequest{OrgID: profOrg, Provider: provider, Name: provider + " app", ExternalAppID: appID, Secrets: profSecrets})
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	prof := s.call("POST", "/v1/profiles", profReq, 201)
 	if botToken != "" {
 		if instSecrets == nil {
 			instSecrets = map[string]string{}
 		}
 		instSecrets["bot_token"] = botToken
 	}
-	inst := s.call("POST", "/v1/installations", map[string]any{"org_id": org, "profile_id": prof["id"], "external_id": account,
-		"secrets": instSecrets}, 201)
-	s.call("POST", "/v1/bindings", map[string]any{"installation_id": inst["id"], "agent_id": agent, "persona": "support"}, 201)
-	s.recordSecrets(profSecrets, instSecrets, cred)
-	ingress := inst["ingress_id"].(string)
-	if profOrg == "" {
-		ingress = prof["ingress_id"].(string)
+	inst, err := c.CreateInstallation(ctx, client.CreateInstallationRequest{OrgID: org, ProfileID: prof.ID, ExternalID: account, Secrets: instSecrets})
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	return install{org: org, id: inst["id"].(string), ingress: ingress, provider: provider,
+	if _, err := c.CreateBinding(ctx, client.CreateBindingRequest{InstallationID: inst.ID, AgentID: agent, Persona: "support"}); err != nil {
+		s.t.Fatal(err)
+	}
+	s.recordSecrets(profSecrets, instSecrets, cred)
+	ingress := inst.IngressID
+	if profOrg == "" {
+		ingress = prof.IngressID
+	}
+	return install{org: org, id: inst.ID, ingress: ingress, provider: provider,
 		account: account, appID: appID, botToken: botToken, cred: cred}
 }
 

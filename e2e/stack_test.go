@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-dev/switchboard/client"
 	"github.com/switchboard-dev/switchboard/demoagent"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/servicetest"
@@ -206,30 +208,35 @@ func (s *stack) waitFor(what string, ok func() bool) {
 	}
 }
 
-// call is a binding API request as the platform admin; it fails the test
-// unless the status is want.
+// call is a binding API request as the platform admin, through the typed
+// client; it fails the test unless the answer is a success (want 2xx) or a
+// refusal with status want.
 func (s *stack) call(method, path string, body any, want int) map[string]any {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, s.api+path, rd)
-	req.Header.Set("Authorization", "Bearer "+s.adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	var raw []byte
+	err := s.admin().Do(context.Background(), method, path, body, &raw)
+	var ce *client.Error
+	switch {
+	case err == nil && want/100 != 2:
+		s.t.Fatalf("%s %s: succeeded, want %d", method, path, want)
+	case errors.As(err, &ce) && ce.Status != want:
+		s.t.Fatalf("%s %s: %v, want %d", method, path, err, want)
+	case err != nil && ce == nil:
 		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		s.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, raw, want)
 	}
 	var out map[string]any
 	json.Unmarshal(raw, &out)
 	return out
+}
+
+// admin is the typed API client with the platform admin token.
+func (s *stack) admin() *client.Client {
+	s.t.Helper()
+	c, err := client.New(s.api, s.adminToken)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
 }
 
 // received is what the demo agent recorded.
