@@ -375,7 +375,7 @@ func (k *connector) profile(ctx context.Context, org client.Org, signing string,
 	if err != nil {
 		return p, "", fmt.Errorf("create app profile: %w", err)
 	}
-	k.step(true, "app profile", "%s %s (created; app %s, with its %s)", p.ID, p.Name, dash(p.ExternalAppID), purpose)
+	k.step(true, "app profile", "%s %s (created; app %s, %s secret stored)", p.ID, p.Name, dash(p.ExternalAppID), purpose)
 	return p, signing, nil
 }
 
