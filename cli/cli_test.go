@@ -342,3 +342,38 @@ func TestConnectRegisters(t *testing.T) {
 		t.Fatalf("no public URL:\n%s", out)
 	}
 }
+
+// TestDoctor: every check printed with ✓/✗/–; a broken condition (no
+// binding, provider stage off) is ✗ with its fix and exit status 1.
+func TestDoctor(t *testing.T) {
+	srv := apitest.New(t)
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	ok(t, vars, "connect", "slack", "--org-name", "Acme", "--app-id", "A0ACME", "--external-id", "T0ACME", "--signing-secret", slackSigning,
+		"--agent-url", "https://agent.example/a", "--self-test=false", "--packet=false", "--register=false")
+	inst := jsonOf[[]client.Installation](t, ok(t, vars, "installations", "list", "--json"))[0]
+	out, _, _ := run(t, vars, "doctor", "--installation", inst.ID)
+	for _, want := range []string{"installation " + inst.ID + " (slack)", "✓ bindings", "✓ rollout_stage"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor lacks %q:\n%s", want, out)
+		}
+	}
+	bs := jsonOf[[]client.Binding](t, ok(t, vars, "bindings", "list", "--json"))
+	ok(t, vars, "bindings", "revoke", bs[0].ID)
+	out, _, err := run(t, vars, "doctor", inst.ID)
+	if err != (ExitError{Code: 1}) || !strings.Contains(out, "✗ bindings") || !strings.Contains(out, "    fix: ") {
+		t.Fatalf("doctor without a binding: %v\n%s", err, out)
+	}
+	c, _ := client.New(srv.URL, srv.Admin)
+	if _, err := c.SetStage(context.Background(), "slack", client.SetStageRequest{Stage: client.StageOff}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ = run(t, vars, "doctor", inst.ID)
+	if !strings.Contains(out, "✗ rollout_stage") {
+		t.Fatalf("doctor with slack off:\n%s", out)
+	}
+	h := jsonOf[client.Health](t, func() string { o, _, _ := run(t, vars, "doctor", inst.ID, "--json"); return o }())
+	if h.OK || len(h.Checks) == 0 {
+		t.Fatalf("doctor --json: %+v", h)
+	}
+	t.Logf("doctor:\n%s", out)
+}

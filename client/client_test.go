@@ -159,6 +159,15 @@ func TestEveryRoute(t *testing.T) {
 	if !reg.OK || reg.Provider != "slack" || len(reg.Steps) == 0 || reg.Steps[0].Name == "" {
 		t.Fatalf("registration = %+v", reg)
 	}
+	hl := must[client.Health](t, "health")(owner.Health(ctx, inst.ID))
+	if hl.InstallationID != inst.ID || len(hl.Checks) < 5 {
+		t.Fatalf("health = %+v", hl)
+	}
+	for _, c := range hl.Checks {
+		if c.Name == "" || (c.Status != client.CheckPass && c.Status != client.CheckFail && c.Status != client.CheckSkip) || c.OK == (c.Status == client.CheckFail) {
+			t.Fatalf("health check %+v", c)
+		}
+	}
 	pc := must[client.Installation](t, "platform credentials")(admin.SetPlatformCredentials(ctx, inst.ID, client.PlatformCredentialsRequest{Enabled: true, Reason: "test"}))
 	if !pc.PlatformCredentials {
 		t.Fatalf("platform credentials not set: %+v", pc)

@@ -247,3 +247,35 @@ func (c *Client) Register(ctx context.Context, id string, r RegisterRequest) (Re
 	var out Registration
 	return out, c.post(ctx, "/v1/installations/"+seg(id)+"/register", r, &out)
 }
+
+// Health answers GET /v1/installations/{id}/health: every check, OK false
+// when any failed.
+type Health struct {
+	InstallationID string        `json:"installation_id"`
+	Provider       string        `json:"provider"`
+	OK             bool          `json:"ok"`
+	Checks         []HealthCheck `json:"checks"`
+}
+
+// Check statuses.
+const (
+	CheckPass = "pass"
+	CheckFail = "fail"
+	CheckSkip = "skip" // the check cannot apply (e.g. no such provider API)
+)
+
+// HealthCheck is one check: its status, what it found, and on fail the fix.
+type HealthCheck struct {
+	Name   string          `json:"name"`
+	Status string          `json:"status"`
+	OK     bool            `json:"ok"` // pass or skip
+	Detail string          `json:"detail"`
+	Fix    string          `json:"fix,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+}
+
+// Health runs the installation's checks: GET /v1/installations/{id}/health.
+func (c *Client) Health(ctx context.Context, id string) (Health, error) {
+	var h Health
+	return h, c.get(ctx, "/v1/installations/"+seg(id)+"/health", &h)
+}
