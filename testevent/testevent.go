@@ -81,6 +81,28 @@ func (e Event) Defaults() Event {
 		def(&e.Channel, "697138785317814292")
 		def(&e.User, "53908232506183680")
 		def(&e.EventID, strconv.FormatInt(1e18+randInt(1e17), 10))
+	case "twilio":
+		def(&e.Account, "+15557654321") // the installation's number (To)
+		def(&e.AppID, "AC"+hexRand(16))
+		def(&e.User, "+15551234567")
+		def(&e.EventID, "SM"+hexRand(16))
+	case "line":
+		def(&e.Account, "U"+hexRand(16)) // the bot's user id (destination)
+		def(&e.User, "U"+hexRand(16))
+		def(&e.EventID, "01"+randAlnum(24))
+	case "github":
+		def(&e.Account, "2311213") // the GitHub App installation id
+		def(&e.Channel, "octo-org/hello-world")
+		def(&e.User, "octocat")
+		def(&e.EventID, hexRand(4)+"-"+hexRand(2)+"-"+hexRand(2)+"-"+hexRand(2)+"-"+hexRand(6))
+	case "messenger", "instagram":
+		def(&e.Account, "106540352242922") // the Page / Instagram account id
+		def(&e.User, "6543210987654321")
+		def(&e.EventID, "m_"+randAlnum(40))
+	case "standardwebhooks":
+		def(&e.Channel, "general")
+		def(&e.User, "user_sendtest")
+		def(&e.EventID, "msg_"+randAlnum(24))
 	default:
 		def(&e.Account, "acct_sendtest")
 		def(&e.Channel, "general")
@@ -185,31 +207,39 @@ func Body(e Event) ([]byte, string, error) {
 		}
 	case "twilio":
 		f := url.Values{}
-		f.Set("MessageSid", "SM"+hexRand(16))
-		f.Set("AccountSid", "AC"+hexRand(16))
+		f.Set("MessageSid", e.EventID)
+		f.Set("SmsSid", e.EventID)
+		f.Set("AccountSid", e.AppID)
 		f.Set("From", "+"+digitsOr(e.User, "15005550006"))
-		f.Set("To", "+15005550001")
+		f.Set("To", e.Account)
 		f.Set("Body", e.Text)
 		f.Set("NumMedia", "0")
+		f.Set("SmsStatus", "received")
+		f.Set("ApiVersion", "2010-04-01")
 		return []byte(f.Encode()), "application/x-www-form-urlencoded", nil
 	case "line":
 		v = map[string]any{
-			"destination": "U" + hexRand(16),
+			"destination": e.Account,
 			"events": []any{map[string]any{
 				"type": "message", "mode": "active", "timestamp": e.Now.UnixMilli(),
 				"webhookEventId": e.EventID, "replyToken": hexRand(16),
-				"source":  map[string]any{"type": "user", "userId": e.User},
-				"message": map[string]any{"id": strconv.FormatInt(randInt(1e15), 10), "type": "text", "text": e.Text},
+				"deliveryContext": map[string]any{"isRedelivery": false},
+				"source":          map[string]any{"type": "user", "userId": e.User},
+				"message":         map[string]any{"id": strconv.FormatInt(randInt(1e15), 10), "type": "text", "text": e.Text},
 			}},
 		}
 	case "github":
+		// An issue_comment "created" delivery of a GitHub App (X-GitHub-Event:
+		// issue_comment; see Headers).
 		v = map[string]any{
 			"action": "created",
-			"issue":  map[string]any{"number": 1, "title": "switchboard send-test"},
+			"issue":  map[string]any{"number": 42, "title": "switchboard send-test", "state": "open"},
 			"comment": map[string]any{
-				"id": randInt(1e9), "body": e.Text, "user": map[string]any{"login": e.User},
+				"id": randInt(1e9), "body": e.Text, "user": map[string]any{"login": e.User, "type": "User"},
 			},
-			"repository": map[string]any{"full_name": e.Account + "/" + e.Channel},
+			"repository":   map[string]any{"full_name": e.Channel},
+			"sender":       map[string]any{"login": e.User, "type": "User"},
+			"installation": map[string]any{"id": installationID(e.Account)},
 		}
 	case "messenger", "instagram":
 		object := "page"
@@ -237,6 +267,32 @@ func Body(e Event) ([]byte, string, error) {
 	return b, "application/json", err
 }
 
+// Headers are the provider's own headers of e beside its signature
+// (GitHub's X-GitHub-Event).
+func Headers(e Event) [][2]string {
+	if e.Provider == "github" {
+		return [][2]string{{"X-GitHub-Event", "issue_comment"}}
+	}
+	return nil
+}
+
+// SignEvent builds e's body and signs it for fullURL like Sign, with e's
+// event id as the message id of the schemes that carry one (Standard
+// Webhooks' webhook-id, GitHub's X-GitHub-Delivery) and e's Headers.
+func SignEvent(e Event, fullURL string, cred Credentials) (Signed, error) {
+	e = e.Defaults()
+	body, ct, err := Body(e)
+	if err != nil {
+		return Signed{}, err
+	}
+	sg, err := signWithID(e.Provider, fullURL, body, ct, cred, e.Now, e.EventID)
+	if err != nil {
+		return Signed{}, err
+	}
+	sg.Headers = append(sg.Headers, Headers(e)...)
+	return sg, nil
+}
+
 // Credentials sign a request. Secret is the provider's signing material
 // (Slack signing secret, Meta app secret, Telegram secret token, Twilio auth
 // token, LINE channel secret, whsec_ secret, GitHub webhook secret);
@@ -256,6 +312,11 @@ type Signed struct {
 // Sign signs body for provider's scheme as a request to fullURL sent at now.
 // Headers include Content-Type.
 func Sign(provider, fullURL string, body []byte, contentType string, cred Credentials, now time.Time) (Signed, error) {
+	return signWithID(provider, fullURL, body, contentType, cred, now, "")
+}
+
+// signWithID is Sign with the message id of Standard Webhooks and GitHub ("" = random).
+func signWithID(provider, fullURL string, body []byte, contentType string, cred Credentials, now time.Time, id string) (Signed, error) {
 	scheme, ok := xds.SchemeFor(provider)
 	if !ok {
 		return Signed{}, fmt.Errorf("unknown provider %q", provider)
@@ -272,7 +333,10 @@ func Sign(provider, fullURL string, body []byte, contentType string, cred Creden
 		}
 	}
 	if scheme == "standard_webhooks" || scheme == "github_sha256" {
-		r.ID = "msg_" + randAlnum(24)
+		r.ID = id
+		if r.ID == "" {
+			r.ID = "msg_" + randAlnum(24)
+		}
 	}
 	out := Signed{URL: fullURL, Body: body}
 	var h [][2]string
@@ -336,6 +400,15 @@ func ParsePrivateKey(s string) (ed25519.PrivateKey, error) {
 // installation's public_key secret takes it.
 func PublicKeyHex(priv ed25519.PrivateKey) string {
 	return hex.EncodeToString(priv.Public().(ed25519.PublicKey))
+}
+
+// installationID is a GitHub installation id as GitHub sends it (a number),
+// or as given when it is not one.
+func installationID(s string) any {
+	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return json.Number(s)
+	}
+	return s
 }
 
 func digitsOr(s, def string) string {
