@@ -5,6 +5,9 @@
 package e2e
 
 import (
+	_ "github.com/switchboard-dev/switchboard/provider/allkits" // the kits' fake provider APIs
+	"github.com/switchboard-dev/switchboard/provider/conformance"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -81,7 +84,11 @@ type stack struct {
 	agentKey   string // whsec_ secret of the demo agent (every agent of the test uses it)
 	rdb        *redis.Client
 	fake       *fakeProviders
-	procs      []*proc
+	// kitAPI are the fake provider APIs of the providers' conformance kits
+	// (Twilio, LINE, GitHub, Messenger, Instagram, a Standard Webhooks
+	// receiver), by provider; the worker sends their replies there.
+	kitAPI map[string]*conformance.Recorder
+	procs  []*proc
 }
 
 type proc struct {
@@ -103,7 +110,11 @@ func startStack(t *testing.T) *stack {
 	// it from the environment, never on a command line.
 	redisPassword := strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
 	rs := servicetest.StartRedisWithPassword(t, redisPassword)
-	s := &stack{t: t, dir: t.TempDir(), fake: newFakeProviders(t)}
+	s := &stack{t: t, dir: t.TempDir(), fake: newFakeProviders(t), kitAPI: map[string]*conformance.Recorder{}}
+	for _, p := range []string{"twilio", "line", "github", "messenger", "instagram", "standardwebhooks"} {
+		k, _ := conformance.Get(p)
+		s.kitAPI[p] = conformance.Serve(t, k.(conformance.Outbound).FakeAPI())
+	}
 	s.rdb = redis.NewClient(&redis.Options{Addr: rs.Addr, Password: redisPassword})
 	t.Cleanup(func() { s.rdb.Close() })
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
@@ -143,7 +154,9 @@ func startStack(t *testing.T) *stack {
 	// after one retry (2 s backoff), so the suite sees retries and dead letters.
 	s.run("worker", env, "worker", "--allow-private-agent-urls", "--redis", rs.Addr, "--shards", sh, "--id", "e2e-worker", "--metrics-listen", hostPort(s.workerMetrics),
 		"--attempts", "2",
-		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL)
+		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL,
+		"--twilio-api", s.kitAPI["twilio"].URL, "--line-api", s.kitAPI["line"].URL, "--github-api", s.kitAPI["github"].URL,
+		"--messenger-api", s.kitAPI["messenger"].URL, "--instagram-api", s.kitAPI["instagram"].URL)
 	s.run("edge", env, "edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest, "--node-id", "e2e-edge")
 	s.run("demo-agent", env, "demo-agent", "--listen", agentAddr, "--secret", s.agentKey, "--record")
 	s.waitFor("ingest", func() bool { return dialable(ingestAddr) })

@@ -70,11 +70,31 @@ type Outbound interface {
 	Texts(r *Recorded) []string
 }
 
-// Recorded is one request a fake received.
+// Recorded is one request a fake received, and the status it answered.
 type Recorded struct {
 	Method, Path string
 	Header       http.Header
 	Body         []byte
+	Status       int
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // Recorder serves a handler and keeps every request it received.
@@ -89,11 +109,15 @@ func Serve(t testing.TB, h http.Handler) *Recorder {
 	rec := &Recorder{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		rec.mu.Lock()
-		rec.got = append(rec.got, Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: b})
-		rec.mu.Unlock()
 		r.Body = io.NopCloser(strings.NewReader(string(b)))
-		h.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		rec.mu.Lock()
+		rec.got = append(rec.got, Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: b, Status: sw.status})
+		rec.mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
 	rec.URL = srv.URL

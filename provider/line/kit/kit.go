@@ -77,7 +77,7 @@ func (Kit) Vectors() []conformance.Vector {
 // FakeAPI follows the Messaging API: POST /v2/bot/message/reply
 // {replyToken, messages} and POST /v2/bot/message/push {to, messages}
 // (optional X-Line-Retry-Key, 409 with X-Line-Accepted-Request-Id on a
-// repeat), Bearer channel access token; 200 {} on success; errors
+// repeat), Bearer channel access token; a reply token is accepted once; 200 {} on success; errors
 // {"message": ...}: 400 "Invalid reply token" for an unknown or spent token,
 // 401 for a bad token, 429 when rate limited; at most 5 messages of at most
 // 5,000 characters each.
@@ -128,7 +128,9 @@ func (Kit) FakeAPI() http.Handler {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if q.ReplyToken != ReplyToken || spent[q.ReplyToken] {
+		// LINE issues reply tokens (32 hex characters in its examples) with
+		// webhook events; the fake takes ReplyToken and any such token once.
+		if (q.ReplyToken != ReplyToken && !isHex32(q.ReplyToken)) || spent[q.ReplyToken] {
 			fail(w, 400, "Invalid reply token")
 			return
 		}
@@ -198,4 +200,16 @@ func (Kit) Texts(r *conformance.Recorded) []string {
 		out = append(out, m.Text)
 	}
 	return out
+}
+
+func isHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -17,3 +17,12 @@ var Kit = metakit.Kit{
 }
 
 func init() { conformance.Register(Kit) }
+
+// The fake Meta app and account (shared with the Instagram kit).
+const (
+	AppSecret   = metakit.AppSecret
+	VerifyToken = metakit.VerifyToken
+	AccessToken = metakit.AccessToken
+	Account     = metakit.Account
+	User        = metakit.User
+)

@@ -27,7 +27,8 @@ func (Kit) GoldenDir() string { return conformance.Testdata() }
 // the fake answers as rate limited.
 const (
 	AccountSid  = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
-	AuthToken   = "12345"
+	AuthToken   = "0a1b2c3d4e5f60718293a4b5c6d7e8f9" // the fake account's (32 hex, as the API takes it)
+	docToken    = "12345"                            // the security docs' example token
 	OwnNumber   = "+15557654321"
 	SlowNumber  = "+15550000429"
 	Customer    = "+15551234567"
@@ -45,11 +46,11 @@ func (Kit) Vectors() []conformance.Vector {
 		return filter.Request{Method: "POST", Scheme: "https", Host: "edge.example", Path: path,
 			Headers: [][2]string{{"X-Twilio-Signature", sig}, {"Content-Type", ct}}, Body: []byte(body)}
 	}
-	secrets := map[string]string{"signing": AuthToken}
+	secrets := map[string]string{"signing": docToken}
 	const formCT = "application/x-www-form-urlencoded"
 	jsonBody := `{"MessageSid":"SM1","From":"+15551234567","To":"+15557654321","Body":"hi"}`
 	jsonURL := "https://edge.example" + vectorsPath + "?bodySHA256=" + sha256Hex(jsonBody)
-	mac := hmac.New(sha1.New, []byte(AuthToken))
+	mac := hmac.New(sha1.New, []byte(docToken))
 	mac.Write([]byte(jsonURL))
 	jsonSig := base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	jsonPath := vectorsPath + "?bodySHA256=" + sha256Hex(jsonBody)
