@@ -236,6 +236,7 @@ func (k *connector) run(ctx context.Context) error {
 	} else if err := k.selfTest(ctx, prof, inst, signing); err != nil {
 		return err
 	}
+	fmt.Fprintf(k.env.Stdout, "\nnext: switchboard doctor --installation %s   (health checks)\n      switchboard explain --installation %s --channel C --user U --text hi   (routing)\n", inst.ID, inst.ID)
 	if regFailed {
 		return ExitError{Code: 1}
 	}
