@@ -191,7 +191,7 @@ func decodeError(method, path string, status int, data []byte) error {
 	}
 	msg := strings.TrimSpace(string(data))
 	if len(msg) > 200 {
-		msg = msg[:200] + "…"
+		msg = strings.ToValidUTF8(msg[:200], "") + "…"
 	}
 	e.Message = msg
 	if e.Message == "" {
