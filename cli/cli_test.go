@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-dev/switchboard/client"
 	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/provider/slack/slacktest"
+	"github.com/switchboard-dev/switchboard/provider/telegram/telegramtest"
 )
 
 const (
@@ -376,4 +377,26 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor --json: %+v", h)
 	}
 	t.Logf("doctor:\n%s", out)
+}
+
+// TestConnectTelegramRegisters: connect telegram stores the secret token
+// and the bot token, and the registration calls setWebhook with the
+// installation's webhook URL and secret token on a fake Bot API.
+func TestConnectTelegramRegisters(t *testing.T) {
+	const botToken = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+	const secretToken = "tg_Secret-Token_0123456789"
+	bot := telegramtest.New(botToken)
+	defer bot.Close()
+	srv := apitest.New(t, apitest.Options{PublicURL: "https://hooks.example.com", ProviderAPIs: api.ProviderAPIs{Base: map[string]string{"telegram": bot.URL}}})
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	out := ok(t, vars, "connect", "telegram", "--org-name", "Acme", "--external-id", "123456", "--signing-secret", secretToken,
+		"--bot-token", botToken, "--agent-url", "https://agent.example/", "--self-test=false", "--packet=false")
+	if !strings.Contains(out, "✓ registration  at telegram: setWebhook ok") || strings.Contains(out, botToken) || strings.Contains(out, secretToken) {
+		t.Fatalf("connect telegram:\n%s", out)
+	}
+	inst := jsonOf[[]client.Installation](t, ok(t, vars, "installations", "list", "--json"))[0]
+	url, secret, _ := bot.Webhook()
+	if url != inst.WebhookURL || secret != secretToken {
+		t.Fatalf("setWebhook got url %q (want %q), secret token set: %v", url, inst.WebhookURL, secret == secretToken)
+	}
 }
