@@ -95,10 +95,11 @@ func (b *browser) path() string {
 	return strings.TrimPrefix(loc, b.e.url)
 }
 
-// shot saves a PNG of the whole page as name.png.
+// shot saves a PNG of what the window shows as name.png (the top of the
+// page: kept small for the documentation).
 func (b *browser) shot(name string) {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -267,6 +268,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	if sim := b.text("#sim-answer .outcome"); !strings.Contains(sim, "no_binding") {
 		t.Fatalf("simulator's answer for channel C2 (no binding): %q", sim)
 	}
+
+	// The health checks, run on request: the binding now exists.
+	b.nav(instPath)
+	b.submit("#run-checks")
+	if got := b.text("#check-bindings"); !strings.Contains(got, "pass") {
+		t.Fatalf("bindings check after creating one: %q", got)
+	}
+	if got := b.text("#check-rollout_stage"); !strings.Contains(got, "pass") {
+		t.Fatalf("rollout stage check: %q", got)
+	}
+	b.shot("health")
 
 	// Rotate the webhook secret token; the previous one stays valid until
 	// the chosen date.

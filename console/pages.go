@@ -54,6 +54,7 @@ func (s *Server) routes() {
 	s.handle("GET /orgs/{org}/installations/{id}/status", s.installationStatus)
 	s.handle("POST /orgs/{org}/installations/{id}/rotate", s.rotateInstallation)
 	s.handle("POST /orgs/{org}/installations/{id}/handoff", s.handoff)
+	s.handle("POST /orgs/{org}/installations/{id}/register", s.register)
 	s.handle("GET /orgs/{org}/installations/{id}/revoke", s.confirmRevoke("installation"))
 	s.handle("POST /orgs/{org}/installations/{id}/revoke", s.revoke("installation"))
 	s.handle("GET /orgs/{org}/agents", s.agentsPage)

@@ -228,6 +228,8 @@ type installationData struct {
 	Agents                     map[string]agent
 	Setup                      *setup.Packet // the setup packet, when the API serves one
 	Live                       live
+	Registrable                bool
+	Health                     *health // when the user asked for the checks (?checks=1)
 	HandoffURLs, HandoffScopes string
 	Tomorrow                   string
 	MaxDate                    string
@@ -245,7 +247,22 @@ func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *req
 	if err != nil {
 		return err
 	}
-	d := installationData{Inst: in, P: providerOf(in.Provider), PollMillis: s.cfg.PollInterval.Milliseconds(), Live: liveState(in)}
+	d := installationData{Inst: in, P: providerOf(in.Provider), PollMillis: s.cfg.PollInterval.Milliseconds(), Live: liveState(in),
+		Registrable: registrable[in.Provider] && in.RevokedAt == nil}
+	if r.URL.Query().Get("checks") == "1" && in.RevokedAt == nil {
+		// The checks call the provider and send a self-test through the
+		// edge: only when asked, never on the live panel's poll.
+		var h health
+		if err := c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/health", nil, &h); err != nil {
+			return err
+		}
+		d.Health = &h
+		for _, ch := range h.Checks {
+			if ch.Name == "self_test" && ch.Status == "pass" && d.Live.State != "ok" {
+				d.Live = live{State: "ok", Message: "the self-test passed the edge and reached ingest"}
+			}
+		}
+	}
 	now := s.now().UTC()
 	d.Tomorrow = now.Add(24 * time.Hour).Format("2006-01-02")
 	d.MaxDate = now.Add(29 * 24 * time.Hour).Format("2006-01-02")
@@ -322,6 +339,7 @@ func (s *Server) installationStatus(w http.ResponseWriter, r *http.Request, c *r
 type live struct {
 	State   string `json:"state"` // waiting, ok, revoked
 	Message string `json:"message"`
+	Last    string `json:"last,omitempty"` // the last accepted event's time
 }
 
 // liveState is the "first verified event" panel: green once ingest has
@@ -333,11 +351,15 @@ func liveState(in *installation) live {
 		if in.LastAcceptedAt != nil && !in.LastAcceptedAt.Equal(*in.FirstAcceptedAt) {
 			m += ", latest " + in.LastAcceptedAt.UTC().Format("2006-01-02 15:04:05 UTC")
 		}
-		return live{"ok", m}
+		last := in.FirstAcceptedAt
+		if in.LastAcceptedAt != nil {
+			last = in.LastAcceptedAt
+		}
+		return live{"ok", m, last.UTC().Format("2006-01-02 15:04 UTC")}
 	case in.RevokedAt != nil:
-		return live{"revoked", "revoked before any verified event arrived"}
+		return live{State: "revoked", Message: "revoked before any verified event arrived"}
 	}
-	return live{"waiting", "waiting for the first verified event…"}
+	return live{State: "waiting", Message: "waiting for the first verified event…"}
 }
 
 func (s *Server) rotateInstallation(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -381,6 +403,46 @@ func rotationDeadline(v string, now time.Time) (string, error) {
 		end = max.Truncate(time.Second)
 	}
 	return end.UTC().Format(time.RFC3339), nil
+}
+
+// registrable are the providers whose webhook the API registers itself.
+var registrable = map[string]bool{"telegram": true, "discord": true, "slack": true, "whatsapp": true, "messenger": true, "instagram": true}
+
+// register asks the API to register the webhook at the provider with the
+// installation's own credentials and shows each step the provider answered.
+func (s *Server) register(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	orgID, id := r.PathValue("org"), r.PathValue("id")
+	f := r.PostForm
+	res, err := c.api.cl.Register(r.Context(), id, client.RegisterRequest{WABAID: strings.TrimSpace(f.Get("waba_id")), PageID: strings.TrimSpace(f.Get("page_id"))})
+	if err != nil {
+		return apiErr(err)
+	}
+	var steps []string
+	for _, st := range res.Steps {
+		mark := "✓"
+		if !st.OK {
+			mark = "✗"
+		}
+		steps = append(steps, mark+" "+st.Name+": "+st.Detail)
+	}
+	fl := flash{Kind: "ok", Message: "Registered at " + providerOf(res.Provider).Title + ". " + strings.Join(steps, "; ")}
+	if !res.OK {
+		fl = flash{Kind: "error", Message: "Registration at " + providerOf(res.Provider).Title + " failed. " + strings.Join(steps, "; ") + " " + res.Fix}
+	}
+	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/installations/"+seg(id), &fl)
+	return nil
+}
+
+// health is GET /v1/installations/{id}/health: every check with its fix.
+type health struct {
+	OK     bool `json:"ok"`
+	Checks []struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+		OK     bool   `json:"ok"`
+		Detail string `json:"detail"`
+		Fix    string `json:"fix"`
+	} `json:"checks"`
 }
 
 // handoff records the agency handoff (PUT /v1/installations/{id}/handoff).

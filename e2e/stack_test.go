@@ -104,7 +104,13 @@ func key32() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func startStack(t *testing.T) *stack {
+// stackOption adds to what startStack runs: serveArgs are more flags of
+// serve, given the stack (its addresses are known by then).
+type stackOption struct {
+	serveArgs func(s *stack) []string
+}
+
+func startStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
 	// Redis requires a password, as in production: the stack's processes get
 	// it from the environment, never on a command line.
@@ -147,7 +153,13 @@ func startStack(t *testing.T) *stack {
 		}
 	})
 	sh := strconv.Itoa(shards)
-	s.run("serve", env, "serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", hostPort(s.serveMetrics))
+	serveArgs := []string{"serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", hostPort(s.serveMetrics)}
+	for _, o := range opts {
+		if o.serveArgs != nil {
+			serveArgs = append(serveArgs, o.serveArgs(s)...)
+		}
+	}
+	s.run("serve", env, serveArgs...)
 	s.waitFor("serve", func() bool { return dialable(apiAddr) && dialable(xdsAddr) })
 	s.run("ingest", env, "ingest", "--listen", ingestAddr, "--redis", rs.Addr, "--shards", sh, "--metrics-listen", hostPort(s.ingestMetrics))
 	// Two attempts: an event whose agent keeps failing becomes a dead letter

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,16 +43,22 @@ func (m *activityMemo) forget(id string) {
 	delete(m.last, id)
 }
 
-// recordActivity notes that the request's installations had an event
-// accepted (the console's "first verified event", the installation's
-// last_accepted_at). Best effort: a failure is logged, the event stays
-// accepted.
+// recordActivity notes that ingest accepted a verified request of the
+// request's installations (the console's "first verified event", the
+// installation's last_accepted_at): those its events resolved to, and for
+// an installation's own ingress the installation itself, also when the
+// request held no event (a handshake, an edit: the health self-test). Best
+// effort: a failure is logged, the request stays accepted.
 func (h *Handler) recordActivity(ctx context.Context, req *request) {
 	ar, ok := h.cfg.Store.(store.ActivityRecords)
-	if !ok || len(req.accepted) == 0 {
+	if !ok {
 		return
 	}
-	for _, id := range req.accepted {
+	ids := req.accepted
+	if req.attested && !req.id.Platform && req.id.Installation != "" && !slices.Contains(ids, req.id.Installation) {
+		ids = append(ids, req.id.Installation)
+	}
+	for _, id := range ids {
 		if !h.activity.due(id, req.now) {
 			continue
 		}

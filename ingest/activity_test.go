@@ -23,6 +23,12 @@ func TestAcceptedEventsRecordActivity(t *testing.T) {
 	if _, err := ar.GetActivity(ctx, "inst_slack_pb"); err != nil {
 		t.Fatalf("activity of the platform app's installation inst_slack_pb: %v", err)
 	}
+	// A verified request without an event (Slack's url_verification: the
+	// health self-test) counts too.
+	wantStatus(t, h.post(path(idDcA), &idDcA, []byte(`{"type":1,"id":"1","application_id":"1183190493240578048","token":"t","version":1}`)), 200, "")
+	if _, err := ar.GetActivity(ctx, "inst_dc_a"); err != nil {
+		t.Fatalf("activity after Discord's PING: %v", err)
+	}
 	// Refused (no attestation): nothing recorded.
 	wantStatus(t, h.post(path(idTgA), nil, []byte(`{"update_id":1}`)), 401, ReasonAttestationMissing)
 	if _, err := ar.GetActivity(ctx, "inst_tg_a"); !errors.Is(err, store.ErrNotFound) {

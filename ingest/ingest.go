@@ -272,6 +272,7 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 			return provider.Response{}, reject(ReasonProviderCanary, "org not in the provider's canary")
 		}
 		h.cfg.Logger.Info("webhook handshake answered", "provider", id.Provider, "ingress", id.IngressID)
+		h.recordActivity(ctx, req) // a verified request of the installation (e.g. the self-test)
 		return *res.Handshake, nil
 	}
 

@@ -31,6 +31,8 @@
           live.className = "live " + s.state;
           live.setAttribute("data-state", s.state);
           text.textContent = s.message;
+          var last = document.getElementById("last-accepted");
+          if (last && s.last) last.textContent = s.last;
           if (s.state !== "ok") setTimeout(poll, every);
         }, function () { setTimeout(poll, every); });
     };
