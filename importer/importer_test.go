@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/importer"
+	"github.com/switchboard-dev/switchboard/routing"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/store"
@@ -340,6 +341,44 @@ func TestOpenClawApply(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("bindings: %v\n%s", prio, planText(t, res.Plan))
+	}
+	// Routing the imported bindings picks the agent OpenClaw picks.
+	names := map[string]string{}
+	as, err := st.ListAgents(ctx, orgAcme)
+	must(t, err)
+	for _, a := range as {
+		names[a.ID] = a.Name
+	}
+	insts, err := st.ListInstallations(ctx, orgAcme)
+	must(t, err)
+	byProvider := map[string]string{}
+	for _, in := range insts {
+		byProvider[in.Provider] = in.ID
+	}
+	for _, tc := range []struct {
+		provider string
+		ev       routing.Event
+		want     string
+	}{
+		{"telegram", routing.Event{Channel: "-1001234567890", Peer: "7"}, "Acme Support"}, // peer group
+		{"telegram", routing.Event{Channel: "424242", Peer: "424242"}, "ops"},             // direct chat
+		{"telegram", routing.Event{Channel: "-100555", Peer: "424242"}, "main"},           // that user in another group: default agent
+		{"slack", routing.Event{Account: "T0ACME", Channel: "C0OPS", Peer: "U1"}, "ops"},  // peer + team
+		{"slack", routing.Event{Account: "T0ACME", Channel: "C9", Peer: "U1"}, "Acme Support"},
+		{"slack", routing.Event{Account: "T0ELSE", Channel: "C9", Peer: "U0BOSS"}, "Acme Support"}, // direct peer
+		{"slack", routing.Event{Account: "T0ELSE", Channel: "C9", Peer: "U1"}, "main"},
+		{"line", routing.Event{Channel: "Cgroup", Peer: "Uline"}, "Acme Support"}, // accountId "*" beats the default agent
+	} {
+		bs, err := st.ListBindings(ctx, byProvider[tc.provider])
+		must(t, err)
+		got := routing.Select(bs, tc.ev)
+		if len(got) != 1 || names[got[0].AgentID] != tc.want {
+			var gotNames []string
+			for _, b := range got {
+				gotNames = append(gotNames, names[b.AgentID])
+			}
+			t.Errorf("%s %+v: routed to %v, want %s", tc.provider, tc.ev, gotNames, tc.want)
+		}
 	}
 }
 
