@@ -4,8 +4,10 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"hash"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Reason is why a request was refused ("" on accept). The same values name
@@ -160,10 +162,11 @@ type entry struct {
 type material struct {
 	id        string
 	purpose   string
-	key       []byte            // signing: HMAC key
-	mac       *keyedMAC         // signing: pooled HMAC states keyed with key
-	pub       ed25519.PublicKey // public_key
-	fp        []byte            // verify_token / secret_token: fingerprint MAC
+	key       []byte                   // signing: HMAC key
+	hash      func() hash.Hash         // signing: the scheme's HMAC hash
+	mac       atomic.Pointer[keyedMAC] // signing: pooled keyed HMAC states, made on first use (keyed)
+	pub       ed25519.PublicKey        // public_key
+	fp        []byte                   // verify_token / secret_token: fingerprint MAC
 	notBefore int64
 	notAfter  int64
 }
@@ -195,7 +198,6 @@ func Load(data []byte, edgeKey []byte) (*Edge, error) {
 	}
 	for i := range cfg.Installations {
 		in := cfg.Installations[i]
-		p := "installations[" + strconv.Itoa(i) + "]"
 		ent := &entry{
 			inst: in,
 			id: Identity{Org: in.OrgID, Installation: in.InstallationID, Profile: in.ProfileID,
@@ -209,24 +211,24 @@ func Load(data []byte, edgeKey []byte) (*Edge, error) {
 		if ent.tol == 0 {
 			ent.tol = DefaultToleranceSeconds
 		}
-		for k, s := range in.Secrets {
-			sp := p + ".secrets[" + strconv.Itoa(k) + "]"
-			m := material{id: s.ID, purpose: s.Purpose, notBefore: s.NotBefore, notAfter: s.NotAfter}
+		ent.secrets = make([]material, len(in.Secrets))
+		for k := range in.Secrets {
+			s := &in.Secrets[k]
+			field := func() string { return "installations[" + strconv.Itoa(i) + "].secrets[" + strconv.Itoa(k) + "].sealed" }
+			m := &ent.secrets[k] // filled in place: a material is never copied (its keyed MAC is shared)
+			m.id, m.purpose, m.notBefore, m.notAfter = s.ID, s.Purpose, s.NotBefore, s.NotAfter
 			if s.Sealed != "" {
 				pt, err := unsealWith(aead, s.Sealed, SealAAD(in.IngressID, s.ID))
 				if err != nil {
-					return nil, cfgErr(sp+".sealed", err.Error())
+					return nil, cfgErr(field(), err.Error())
 				}
 				if err := m.setPlaintext(in.Scheme, pt); err != nil {
-					return nil, cfgErr(sp+".sealed", err.Error())
+					return nil, cfgErr(field(), err.Error())
 				}
 			} else {
 				m.fp, _ = hex.DecodeString(s.Fingerprint[len(fingerprintPrefix):])
 			}
-			if m.key != nil {
-				m.mac = newKeyedMAC(hashFor(in.Scheme), m.key)
-			}
-			ent.secrets = append(ent.secrets, m)
+			m.hash = hashFor(in.Scheme)
 		}
 		e.entries[in.IngressID] = ent
 	}

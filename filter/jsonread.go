@@ -146,7 +146,7 @@ func (r *jsonReader) object(depth int) (jsonValue, error) {
 		if r.pos >= len(r.data) || r.data[r.pos] != '"' {
 			return v, r.fail("expected a string key")
 		}
-		key, err := r.str()
+		key, err := r.key()
 		if err != nil {
 			return v, err
 		}
@@ -284,6 +284,34 @@ func (r *jsonReader) hex4() (rune, error) {
 	}
 	r.pos += 4
 	return v, nil
+}
+
+// configKeys are the field names of the edge configuration: key returns
+// these constants instead of allocating a new string for every key of every
+// object (most of a large configuration's allocations otherwise).
+var configKeys = [...]string{"version", "installations", "ingress_id", "provider", "scheme",
+	"org_id", "installation_id", "profile_id", "platform", "revoked", "max_body_bytes",
+	"tolerance_seconds", "public_url", "secrets", "id", "purpose", "sealed", "fingerprint",
+	"not_before", "not_after"}
+
+// key reads an object key like str, returning a configKeys constant when the
+// key is one.
+func (r *jsonReader) key() (string, error) {
+	start := r.pos + 1
+	end := start
+	for end < len(r.data) && r.data[end] != '"' && r.data[end] != '\\' && r.data[end] >= 0x20 {
+		end++
+	}
+	if end < len(r.data) && r.data[end] == '"' {
+		raw := r.data[start:end]
+		for _, k := range configKeys {
+			if string(raw) == k { // compared without a conversion
+				r.pos = end + 1
+				return k, nil
+			}
+		}
+	}
+	return r.str()
 }
 
 func (r *jsonReader) str() (string, error) {

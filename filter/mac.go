@@ -62,3 +62,16 @@ func (m *keyedMAC) matches(want, body []byte, prefix ...string) bool {
 	m.put(s)
 	return ok
 }
+
+// keyed returns the secret's pooled HMAC states, making them on first use:
+// loading a configuration then costs nothing per secret (it matters on a
+// Wasm VM, which parses every pushed configuration), and a secret that never
+// signs a request never gets a pool. Two first uses at once may both make
+// one; only the first stored is kept.
+func (m *material) keyed() *keyedMAC {
+	if k := m.mac.Load(); k != nil {
+		return k
+	}
+	m.mac.CompareAndSwap(nil, newKeyedMAC(m.hash, m.key))
+	return m.mac.Load()
+}

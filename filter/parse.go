@@ -105,7 +105,7 @@ func decodeConfig(data []byte) (*Config, error) {
 			}
 			cfg.Installations = make([]Installation, 0, len(m.val.arr))
 			for i, iv := range m.val.arr {
-				inst, err := decodeInstallation(iv, "installations["+strconv.Itoa(i)+"]")
+				inst, err := decodeInstallation(iv, func() string { return "installations[" + strconv.Itoa(i) + "]" })
 				if err != nil {
 					return nil, err
 				}
@@ -132,13 +132,16 @@ func boolField(v jsonValue) (bool, error) {
 	return v.b, nil
 }
 
-func decodeInstallation(v jsonValue, path string) (Installation, error) {
+// The decoders take the path of what they decode as a function: it is built
+// only for an error, not for every field of every installation (a pushed
+// configuration can hold 100k installations, parsed on every Wasm VM).
+func decodeInstallation(v jsonValue, path func() string) (Installation, error) {
 	var in Installation
 	if v.kind != jsonObject {
-		return in, cfgErr(path, "must be an object, not "+v.kind.String())
+		return in, cfgErr(path(), "must be an object, not "+v.kind.String())
 	}
 	for _, m := range v.obj {
-		f := path + "." + m.key
+		f := func() string { return path() + "." + m.key }
 		var err error
 		switch m.key {
 		case "ingress_id":
@@ -172,30 +175,30 @@ func decodeInstallation(v jsonValue, path string) (Installation, error) {
 			in.PublicURL, err = stringField(m.val)
 		case "secrets":
 			if m.val.kind != jsonArray {
-				return in, cfgErr(f, "must be an array, not "+m.val.kind.String())
+				return in, cfgErr(f(), "must be an array, not "+m.val.kind.String())
 			}
 			in.Secrets = make([]Secret, 0, len(m.val.arr))
 			for i, sv := range m.val.arr {
-				s, err := decodeSecret(sv, f+"["+strconv.Itoa(i)+"]")
+				s, err := decodeSecret(sv, func() string { return f() + "[" + strconv.Itoa(i) + "]" })
 				if err != nil {
 					return in, err
 				}
 				in.Secrets = append(in.Secrets, s)
 			}
 		default:
-			return in, cfgErr(f, "unknown field")
+			return in, cfgErr(f(), "unknown field")
 		}
 		if err != nil {
-			return in, cfgErr(f, err.Error())
+			return in, cfgErr(f(), err.Error())
 		}
 	}
 	return in, nil
 }
 
-func decodeSecret(v jsonValue, path string) (Secret, error) {
+func decodeSecret(v jsonValue, path func() string) (Secret, error) {
 	var s Secret
 	if v.kind != jsonObject {
-		return s, cfgErr(path, "must be an object, not "+v.kind.String())
+		return s, cfgErr(path(), "must be an object, not "+v.kind.String())
 	}
 	for _, m := range v.obj {
 		var err error
@@ -213,10 +216,10 @@ func decodeSecret(v jsonValue, path string) (Secret, error) {
 		case "not_after":
 			s.NotAfter, err = m.val.int64Value()
 		default:
-			return s, cfgErr(path+"."+m.key, "unknown field")
+			return s, cfgErr(path()+"."+m.key, "unknown field")
 		}
 		if err != nil {
-			return s, cfgErr(path+"."+m.key, err.Error())
+			return s, cfgErr(path()+"."+m.key, err.Error())
 		}
 	}
 	return s, nil
@@ -268,67 +271,67 @@ func validateConfig(cfg *Config) error {
 	seen := make(map[string]int, len(cfg.Installations))
 	for i := range cfg.Installations {
 		in := &cfg.Installations[i]
-		p := "installations[" + strconv.Itoa(i) + "]"
+		p := func() string { return "installations[" + strconv.Itoa(i) + "]" } // built only for an error
 		if len(in.IngressID) != ingressIDLen || !isLowerHex(in.IngressID) {
-			return cfgErr(p+".ingress_id", "must be 32 lowercase hex characters")
+			return cfgErr(p()+".ingress_id", "must be 32 lowercase hex characters")
 		}
 		if j, dup := seen[in.IngressID]; dup {
-			return cfgErr(p+".ingress_id", "duplicate ingress id (also installations["+strconv.Itoa(j)+"])")
+			return cfgErr(p()+".ingress_id", "duplicate ingress id (also installations["+strconv.Itoa(j)+"])")
 		}
 		seen[in.IngressID] = i
 		if !isProviderName(in.Provider) {
-			return cfgErr(p+".provider", "must be 1-64 characters of a-z 0-9 - _")
+			return cfgErr(p()+".provider", "must be 1-64 characters of a-z 0-9 - _")
 		}
 		purposes, ok := schemePurposes[in.Scheme]
 		if !ok {
-			return cfgErr(p+".scheme", "unknown scheme "+strconv.Quote(string(in.Scheme)))
+			return cfgErr(p()+".scheme", "unknown scheme "+strconv.Quote(string(in.Scheme)))
 		}
 		if want, known := ProviderSchemes[in.Provider]; known && want != in.Scheme {
-			return cfgErr(p+".scheme", "provider "+in.Provider+" uses scheme "+string(want)+", not "+string(in.Scheme))
+			return cfgErr(p()+".scheme", "provider "+in.Provider+" uses scheme "+string(want)+", not "+string(in.Scheme))
 		}
 		if !isToken(in.ProfileID, maxIDLen) {
-			return cfgErr(p+".profile_id", "required (1-128 characters of A-Z a-z 0-9 _ - . :)")
+			return cfgErr(p()+".profile_id", "required (1-128 characters of A-Z a-z 0-9 _ - . :)")
 		}
 		if in.Platform {
 			if in.OrgID != "" {
-				return cfgErr(p+".org_id", "must be empty for a platform ingress")
+				return cfgErr(p()+".org_id", "must be empty for a platform ingress")
 			}
 			if in.InstallationID != "" && !isToken(in.InstallationID, maxIDLen) {
-				return cfgErr(p+".installation_id", "must be 1-128 characters of A-Z a-z 0-9 _ - . :")
+				return cfgErr(p()+".installation_id", "must be 1-128 characters of A-Z a-z 0-9 _ - . :")
 			}
 		} else {
 			if !isToken(in.OrgID, maxIDLen) {
-				return cfgErr(p+".org_id", "required for an org installation (1-128 characters of A-Z a-z 0-9 _ - . :)")
+				return cfgErr(p()+".org_id", "required for an org installation (1-128 characters of A-Z a-z 0-9 _ - . :)")
 			}
 			if !isToken(in.InstallationID, maxIDLen) {
-				return cfgErr(p+".installation_id", "required for an org installation (1-128 characters of A-Z a-z 0-9 _ - . :)")
+				return cfgErr(p()+".installation_id", "required for an org installation (1-128 characters of A-Z a-z 0-9 _ - . :)")
 			}
 		}
 		if in.ToleranceSeconds < 0 || in.ToleranceSeconds > MaxToleranceSeconds {
-			return cfgErr(p+".tolerance_seconds", "must be between 0 and "+strconv.Itoa(MaxToleranceSeconds))
+			return cfgErr(p()+".tolerance_seconds", "must be between 0 and "+strconv.Itoa(MaxToleranceSeconds))
 		}
 		if in.PublicURL != "" {
 			if _, _, _, err := splitURL(in.PublicURL); err != nil {
-				return cfgErr(p+".public_url", err.Error())
+				return cfgErr(p()+".public_url", err.Error())
 			}
 			if strings.IndexByte(in.PublicURL, '?') >= 0 || strings.IndexByte(in.PublicURL, '#') >= 0 {
-				return cfgErr(p+".public_url", "must not carry a query or fragment (the request's query is appended)")
+				return cfgErr(p()+".public_url", "must not carry a query or fragment (the request's query is appended)")
 			}
 		}
 		if len(in.Secrets) > maxSecretsPerInstallation {
-			return cfgErr(p+".secrets", "at most "+strconv.Itoa(maxSecretsPerInstallation)+" secrets per installation")
+			return cfgErr(p()+".secrets", "at most "+strconv.Itoa(maxSecretsPerInstallation)+" secrets per installation")
 		}
-		ids := make(map[string]bool, len(in.Secrets))
 		for k := range in.Secrets {
 			s := &in.Secrets[k]
-			sp := p + ".secrets[" + strconv.Itoa(k) + "]"
+			sp := func() string { return p() + ".secrets[" + strconv.Itoa(k) + "]" }
 			if !isToken(s.ID, maxIDLen) {
-				return cfgErr(sp+".id", "required (1-128 characters of A-Z a-z 0-9 _ - . :)")
+				return cfgErr(sp()+".id", "required (1-128 characters of A-Z a-z 0-9 _ - . :)")
 			}
-			if ids[s.ID] {
-				return cfgErr(sp+".id", "duplicate secret id "+strconv.Quote(s.ID))
+			for j := 0; j < k; j++ { // at most maxSecretsPerInstallation: no map needed
+				if in.Secrets[j].ID == s.ID {
+					return cfgErr(sp()+".id", "duplicate secret id "+strconv.Quote(s.ID))
+				}
 			}
-			ids[s.ID] = true
 			allowed := false
 			for _, pp := range purposes {
 				if pp == s.Purpose {
@@ -336,26 +339,26 @@ func validateConfig(cfg *Config) error {
 				}
 			}
 			if !allowed {
-				return cfgErr(sp+".purpose", strconv.Quote(s.Purpose)+" is not used by scheme "+string(in.Scheme)+" (want one of "+strings.Join(purposes, ", ")+")")
+				return cfgErr(sp()+".purpose", strconv.Quote(s.Purpose)+" is not used by scheme "+string(in.Scheme)+" (want one of "+strings.Join(purposes, ", ")+")")
 			}
 			switch s.Purpose {
 			case PurposeSigning, PurposePublicKey:
 				if s.Sealed == "" || s.Fingerprint != "" {
-					return cfgErr(sp, "a "+s.Purpose+" secret carries sealed and no fingerprint")
+					return cfgErr(sp(), "a "+s.Purpose+" secret carries sealed and no fingerprint")
 				}
 			default:
 				if s.Fingerprint == "" || s.Sealed != "" {
-					return cfgErr(sp, "a "+s.Purpose+" secret carries fingerprint and no sealed")
+					return cfgErr(sp(), "a "+s.Purpose+" secret carries fingerprint and no sealed")
 				}
 				if !validFingerprint(s.Fingerprint) {
-					return cfgErr(sp+".fingerprint", "must be "+fingerprintPrefix+" followed by 64 lowercase hex characters")
+					return cfgErr(sp()+".fingerprint", "must be "+fingerprintPrefix+" followed by 64 lowercase hex characters")
 				}
 			}
 			if s.NotBefore < 0 || s.NotAfter < 0 {
-				return cfgErr(sp, "not_before and not_after must not be negative")
+				return cfgErr(sp(), "not_before and not_after must not be negative")
 			}
 			if s.NotAfter != 0 && s.NotAfter <= s.NotBefore {
-				return cfgErr(sp+".not_after", "must be after not_before")
+				return cfgErr(sp()+".not_after", "must be after not_before")
 			}
 		}
 	}

@@ -69,7 +69,7 @@ func (ent *entry) macMatches(now int64, want, body []byte, prefix ...string) Rea
 			continue
 		}
 		valid = true
-		if m.mac.matches(want, body, prefix...) {
+		if m.keyed().matches(want, body, prefix...) {
 			return ReasonNone
 		}
 	}
@@ -458,12 +458,13 @@ func verifyStandardWebhooks(ent *entry, req *Request, now int64) Reason {
 		return ReasonNoValidSecret
 	}
 	for _, k := range keys {
-		st, sum := k.mac.sum(req.Body, id, ".", ts, ".")
+		km := k.keyed()
+		st, sum := km.sum(req.Body, id, ".", ts, ".")
 		match := false
 		for _, s := range sigs {
 			match = match || hmac.Equal(sum, s)
 		}
-		k.mac.put(st)
+		km.put(st)
 		if match {
 			return ReasonNone
 		}

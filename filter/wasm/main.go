@@ -145,7 +145,7 @@ func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPlugi
 			return types.OnPluginStartStatusFailed
 		}
 	}
-	if len(strings.TrimSpace(string(data))) == 0 {
+	if blank(data) {
 		// Fail closed without failing start: Envoy must come up and refuse.
 		proxywasm.LogWarn("switchboard: no configuration; every request is refused (no_config)")
 		return types.OnPluginStartStatusOK
@@ -176,6 +176,17 @@ func (p *pluginContext) load(data []byte) (*filter.Edge, []byte, error) {
 		return nil, nil, err
 	}
 	return edge, attKey, nil
+}
+
+// blank reports whether data is only white space (without copying it: a
+// configuration can be tens of megabytes).
+func blank(data []byte) bool {
+	for _, c := range data {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
