@@ -169,11 +169,21 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL,
 		"--twilio-api", s.kitAPI["twilio"].URL, "--line-api", s.kitAPI["line"].URL, "--github-api", s.kitAPI["github"].URL,
 		"--messenger-api", s.kitAPI["messenger"].URL, "--instagram-api", s.kitAPI["instagram"].URL)
-	s.run("edge", env, "edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest, "--node-id", "e2e-edge")
+	// xDS over mTLS: the edge's node certificate from the CA serve made in
+	// the data directory, issued the way an operator does.
+	certDir := filepath.Join(s.dir, "edge-certs")
+	if out, err := exec.Command(binary, "certs", "issue", "--data-dir", s.dir, "--node", "e2e-edge", "--out", certDir).CombinedOutput(); err != nil {
+		t.Fatalf("certs issue: %v: %s", err, out)
+	}
+	s.run("edge", env, "edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest,
+		"--xds-cert", filepath.Join(certDir, "e2e-edge.crt"), "--xds-key", filepath.Join(certDir, "e2e-edge.key"), "--xds-ca", filepath.Join(certDir, "ca.crt"))
 	s.run("demo-agent", env, "demo-agent", "--listen", agentAddr, "--secret", s.agentKey, "--record")
 	s.waitFor("ingest", func() bool { return dialable(ingestAddr) })
 	s.waitFor("demo-agent", func() bool { return dialable(agentAddr) })
 	s.waitFor("edge", func() bool { return httpStatus(s.edgeAdmin+"/ready") == 200 })
+	if b, _ := os.ReadFile(filepath.Join(s.dir, "edge.log")); !strings.Contains(string(b), "(mTLS)") {
+		t.Fatalf("the edge does not subscribe over mTLS:\n%s", b)
+	}
 	leases := queue.NewLeases(s.rdb, shards, 15*time.Second)
 	s.waitFor("worker", func() bool {
 		o, err := leases.Owners(context.Background())

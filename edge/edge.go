@@ -6,6 +6,8 @@ package edge
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -26,11 +28,13 @@ import (
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/xds"
 )
 
@@ -48,8 +52,14 @@ type Config struct {
 	Logger              *slog.Logger
 	Registerer          prometheus.Registerer // nil: a private registry (see Host.Metrics)
 	Now                 func() time.Time
-	// Transport to ingest (nil: http.DefaultTransport).
+	// Transport to ingest (nil: http.DefaultTransport); for the mTLS hop,
+	// one whose TLS client certificate is the edge's node certificate.
 	Transport http.RoundTripper
+	// XDSTLS makes the xDS client use mTLS (pki.ClientTLS with the node
+	// certificate): the control plane takes the node's id and group from
+	// the certificate, so NodeID and Group must match it (empty: taken from
+	// it). nil: plaintext (--insecure-xds only).
+	XDSTLS *tls.Config
 
 	// Refusal reports to ingest (see package rejection): the refusals that
 	// concern a tenant, aggregated per window, for ingest's audit log.
@@ -81,6 +91,28 @@ type Host struct {
 
 // New checks the configuration and builds a Host; Run starts the xDS client.
 func New(cfg Config) (*Host, error) {
+	if cfg.XDSTLS != nil {
+		if len(cfg.XDSTLS.Certificates) == 0 || len(cfg.XDSTLS.Certificates[0].Certificate) == 0 {
+			return nil, errors.New("edge: xDS over mTLS needs the node certificate")
+		}
+		leaf, err := x509.ParseCertificate(cfg.XDSTLS.Certificates[0].Certificate[0])
+		if err != nil {
+			return nil, fmt.Errorf("edge: node certificate: %w", err)
+		}
+		id, err := pki.NodeIdentity(leaf)
+		if err != nil {
+			return nil, fmt.Errorf("edge: node certificate: %w", err)
+		}
+		if cfg.NodeID == "" {
+			cfg.NodeID = id.Node
+		}
+		if cfg.Group == "" {
+			cfg.Group = id.Group
+		}
+		if cfg.NodeID != id.Node || cfg.Group != id.Group {
+			return nil, fmt.Errorf("edge: node %s (%s) does not match its certificate, which names node %s (%s)", cfg.NodeID, cfg.Group, id.Node, id.Group)
+		}
+	}
 	if cfg.ControlPlane == "" || cfg.NodeID == "" || cfg.Ingest == nil {
 		return nil, errors.New("edge: control plane address, node id and ingest URL are required")
 	}
@@ -190,7 +222,7 @@ func (h *Host) Run(ctx context.Context) error {
 
 func (h *Host) runXDS(ctx context.Context) error {
 	conn, err := grpc.NewClient(h.cfg.ControlPlane,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(h.xdsCreds()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		// The whole edge configuration is one ECDS resource: about 330 bytes
 		// per installation (32 MB at 100,000), far above gRPC's 4 MB default.
@@ -470,3 +502,16 @@ func (h *Host) AdminHandler() http.Handler {
 	})
 	return mux
 }
+
+func (h *Host) xdsCreds() credentials.TransportCredentials {
+	if h.cfg.XDSTLS != nil {
+		return credentials.NewTLS(h.cfg.XDSTLS)
+	}
+	return insecure.NewCredentials()
+}
+
+// NodeID is the node's xDS id (from its certificate with mTLS).
+func (h *Host) NodeID() string { return h.cfg.NodeID }
+
+// Group is the node's group (from its certificate with mTLS).
+func (h *Host) Group() string { return h.cfg.Group }

@@ -3,6 +3,7 @@ package edge_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/edge"
 	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/filter/sign"
+	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/xds"
 	"github.com/switchboard-dev/switchboard/xds/xdstest"
@@ -72,9 +74,14 @@ type controlPlane struct {
 
 func startCP(t *testing.T, env *xdstest.Env, key []byte, addr string) *controlPlane {
 	t.Helper()
+	return startCPTLS(t, env, key, addr, nil)
+}
+
+func startCPTLS(t *testing.T, env *xdstest.Env, key []byte, addr string, tlsCfg *tls.Config) *controlPlane {
+	t.Helper()
 	c, err := xds.NewController(xds.ControllerConfig{Store: env.Store, Keyring: env.Keyring, EdgeKey: key,
 		Resources: xds.ResourceOptions{IngestAddress: "127.0.0.1:1"}, PollInterval: 50 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TLS: tlsCfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,5 +382,80 @@ func TestEdgeStripsCredentialHeaders(t *testing.T) {
 	}
 	if ing.hdrs[0].Get("User-Agent") == "" || ing.hdrs[1].Get(sign.HeaderSlackTimestamp) == "" {
 		t.Errorf("non-credential headers removed: %v", ing.hdrs)
+	}
+}
+
+// TestEdgeOverMTLS: the native edge subscribes over mTLS with its node
+// certificate (its id and group taken from it), gets the configuration and
+// forwards to ingest over mTLS with the same certificate; an edge whose
+// declared node differs from its certificate does not start.
+func TestEdgeOverMTLS(t *testing.T) {
+	env := xdstest.NewEnv(t)
+	edgeKey, attKey := xdstest.Key(), xdstest.Key()
+	org := env.Org(t)
+	inst := env.Installation(t, org, "slack", store.PurposeSigning, []byte("slack-secret-1"))
+	ca, err := pki.NewCA("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(r pki.Request) tls.Certificate {
+		r.Validity = time.Hour
+		is, err := ca.Issue(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := is.TLS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	server := issue(pki.Request{Hosts: []string{"127.0.0.1"}})
+	nodeCert := issue(pki.Request{Node: &pki.Identity{Node: "edge-tls-1", Group: "canary"}})
+	cp := startCPTLS(t, env, edgeKey, "", pki.ServerTLS(server, ca.Pool()))
+
+	// ingest over mTLS: it requires the edge's node certificate.
+	ing := newIngest(t, attKey)
+	ing.srv.Close()
+	ing.srv = httptest.NewUnstartedServer(ing.srv.Config.Handler)
+	ing.srv.TLS = pki.ServerTLS(server, ca.Pool())
+	ing.srv.StartTLS()
+	t.Cleanup(ing.srv.Close)
+	u, _ := url.Parse(ing.srv.URL)
+	clientTLS := pki.ClientTLS(nodeCert, ca.Pool())
+	tr := &http.Transport{TLSClientConfig: clientTLS}
+
+	if _, err := edge.New(edge.Config{ControlPlane: cp.addr, NodeID: "edge-other", EdgeKey: edgeKey, AttestationKey: attKey, Ingest: u, XDSTLS: clientTLS}); err == nil || !strings.Contains(err.Error(), "edge-tls-1") {
+		t.Fatalf("edge declaring another node than its certificate: %v", err)
+	}
+	h, err := edge.New(edge.Config{ControlPlane: cp.addr, EdgeKey: edgeKey, AttestationKey: attKey, Ingest: u, XDSTLS: clientTLS, Transport: tr,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = h.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wctx, wcancel := context.WithTimeout(context.Background(), wait)
+	defer wcancel()
+	if err := h.WaitVersion(wctx, func(v string) bool { return v != "" }); err != nil {
+		t.Fatalf("no configuration over mTLS: %v", err)
+	}
+	st := cp.c.Status()
+	if len(st.Nodes) != 1 || st.Nodes[0].ID != "edge-tls-1" || st.Nodes[0].Group != "canary" {
+		t.Fatalf("control plane sees %+v, want edge-tls-1 in canary (from its certificate)", st.Nodes)
+	}
+	if code, body := do(t, slackRequest(t, srv.URL, inst.IngressID, "slack-secret-1", false)); code != 200 {
+		t.Fatalf("forward over mTLS: %d %s", code, body)
+	}
+	if n, bad := ing.count(); n != 1 || bad != 0 {
+		t.Fatalf("ingest saw %d good %d bad", n, bad)
+	}
+	// Ingest over mTLS refuses a client without the node certificate.
+	if _, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}).Post(ing.srv.URL+"/v1/hooks/slack/x", "application/json", nil); err == nil {
+		t.Fatal("ingest over mTLS accepted a client without a certificate")
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	"github.com/switchboard-dev/switchboard/xds"
 )
@@ -41,6 +43,33 @@ func TestBootstrapDecodesStrictlyAndValidates(t *testing.T) {
 	}
 	if got := b.GetNode().GetMetadata().GetFields()["group"].GetStringValue(); got != xds.GroupStable {
 		t.Errorf("node group %q", got)
+	}
+	// xDS over mTLS: the xds cluster has a TLS transport socket with the
+	// node's certificate and key and the private CA as the only trust.
+	var xdsCluster *clusterv3.Cluster
+	for _, c := range b.GetStaticResources().GetClusters() {
+		if c.GetName() == "switchboard-xds" {
+			xdsCluster = c
+		}
+	}
+	ts := xdsCluster.GetTransportSocket()
+	if ts == nil || ts.GetName() != "envoy.transport_sockets.tls" {
+		t.Fatalf("xds cluster without a TLS transport socket: %v", ts)
+	}
+	var up tlsv3.UpstreamTlsContext
+	if err := ts.GetTypedConfig().UnmarshalTo(&up); err != nil {
+		t.Fatalf("transport socket is not an UpstreamTlsContext: %v", err)
+	}
+	ctc := up.GetCommonTlsContext()
+	if len(ctc.GetTlsCertificates()) != 1 || ctc.GetTlsCertificates()[0].GetCertificateChain().GetFilename() == "" ||
+		ctc.GetTlsCertificates()[0].GetPrivateKey().GetFilename() == "" {
+		t.Errorf("no client certificate for mTLS: %v", ctc.GetTlsCertificates())
+	}
+	if ctc.GetValidationContext().GetTrustedCa().GetFilename() == "" {
+		t.Errorf("the control plane's certificate is not verified against the private CA")
+	}
+	if ctc.GetTlsParams().GetTlsMinimumProtocolVersion() != tlsv3.TlsParameters_TLSv1_3 {
+		t.Errorf("TLS minimum %v", ctc.GetTlsParams().GetTlsMinimumProtocolVersion())
 	}
 	// Keys come from the environment, never from this file.
 	for _, forbidden := range []string{"key_values", "inline_bytes", "inline_string"} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +40,10 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	reportURL := fs.String("report-url", "", "where refusals concerning a tenant are reported for the audit log (default: <ingest>"+rejection.Path+")")
 	reportInterval := fs.Duration("report-interval", edge.DefaultReportInterval, "window over which refusals are aggregated before they are reported")
 	trustProto := fs.Bool("trust-forwarded-proto", false, "take the scheme from X-Forwarded-Proto (only behind your own TLS proxy)")
+	xdsCert := fs.String("xds-cert", "", "this node's certificate (`switchboard certs issue --node ID`): the control plane takes the node id and group from it; also the client certificate towards an https --ingest")
+	xdsKey := fs.String("xds-key", "", "this node's key")
+	xdsCA := fs.String("xds-ca", "", "CA bundle the control plane's (and an https ingest's) certificate must chain to")
+	insecureXDS := fs.Bool("insecure-xds", false, "talk to the control plane in plaintext (development only: a control plane with --insecure-xds)")
 	if err := fs.Parse(args); err != nil {
 		return exitError{code: 2}
 	}
@@ -67,9 +72,31 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 		return fmt.Errorf("--report-interval %s: want at least 100ms", *reportInterval)
 	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
+	var xdsTLS *tls.Config
+	var tr http.RoundTripper
+	if !*insecureXDS {
+		if xdsTLS, err = nodeTLS(*xdsCert, *xdsKey, *xdsCA); err != nil {
+			return err
+		}
+		// The node's id and group are its certificate's unless given.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["node-id"] {
+			*nodeID = ""
+		}
+		if !set["group"] {
+			*group = ""
+		}
+		// To an https ingest: mTLS with the same node certificate.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = xdsTLS.Clone()
+		tr = t
+	} else if u.Scheme == "https" {
+		return errors.New("--ingest https needs the node certificate (--xds-cert, --xds-key, --xds-ca)")
+	}
 	h, err := edge.New(edge.Config{ControlPlane: *controlPlane, NodeID: *nodeID, Group: *group, EdgeKey: edgeKey,
 		AttestationKey: attKey, Ingest: u, TrustForwardedProto: *trustProto, Logger: log,
-		ReportURL: ru, ReportInterval: *reportInterval})
+		ReportURL: ru, ReportInterval: *reportInterval, XDSTLS: xdsTLS, Transport: tr})
 	if err != nil {
 		return err
 	}
@@ -82,8 +109,12 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 		ln.Close()
 		return fmt.Errorf("listen %s: %w", *admin, err)
 	}
-	fmt.Fprintf(out, "edge %s (%s) listening on http://%s/v1/hooks/; admin on http://%s; xDS %s; ingest %s\n",
-		*nodeID, *group, ln.Addr(), aln.Addr(), *controlPlane, u)
+	xdsMode := "mTLS"
+	if *insecureXDS {
+		xdsMode = "PLAINTEXT"
+	}
+	fmt.Fprintf(out, "edge %s (%s) listening on http://%s/v1/hooks/; admin on http://%s; xDS %s (%s); ingest %s\n",
+		h.NodeID(), h.Group(), ln.Addr(), aln.Addr(), *controlPlane, xdsMode, u)
 	fmt.Fprintf(out, "edge reports refusals concerning a tenant to %s every %s\n", h.ReportURL(), *reportInterval)
 	fmt.Fprintln(out, "edge refuses all traffic (503 no_config) until the first configuration arrives")
 

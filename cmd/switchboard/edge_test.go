@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -81,13 +82,29 @@ func TestEdgeThroughAPI(t *testing.T) {
 	}
 	xdsAddr := m[1]
 
+	// Without a node certificate (and without --insecure-xds) the edge
+	// does not start; `certs issue` makes one from serve's private CA.
+	if err := runEdge(context.Background(), []string{"--xds", xdsAddr, "--ingest", ingest.URL}, func(k string) string {
+		return map[string]string{"SWITCHBOARD_EDGE_KEY": base64.StdEncoding.EncodeToString(edgeKey), "SWITCHBOARD_ATTESTATION_KEY": base64.StdEncoding.EncodeToString(attKey)}[k]
+	}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--insecure-xds") {
+		t.Fatalf("edge without a certificate: %v", err)
+	}
+	certDir := filepath.Join(t.TempDir(), "certs")
+	certOut := &syncBuffer{}
+	if err := certsMain([]string{"issue", "--data-dir", dir, "--node", "edge-test", "--out", certDir}, certOut, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(certDir, "edge-test.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("node key mode: %v %v", st, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	edgeOut := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runEdge(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--xds", xdsAddr,
-			"--ingest", ingest.URL, "--node-id", "edge-test"}, func(k string) string {
+			"--ingest", ingest.URL, "--xds-cert", filepath.Join(certDir, "edge-test.crt"), "--xds-key", filepath.Join(certDir, "edge-test.key"),
+			"--xds-ca", filepath.Join(certDir, "ca.crt")}, func(k string) string {
 			switch k {
 			case "SWITCHBOARD_EDGE_KEY":
 				return base64.StdEncoding.EncodeToString(edgeKey)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/datadir"
+	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/xds"
@@ -266,9 +267,18 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	}
 	progress("✓ worker     %s owns %d of %d shard queues", workerID, owned, c.shards)
 
+	// The edge's node certificate, from the private CA serve created in
+	// the data directory: xDS runs over mTLS.
+	edgeID := "edge-" + nodeIDPart(host)
+	nodeDir := filepath.Join(dataDir, pkiDir, "nodes")
+	if err := certsMain([]string{"issue", "--data-dir", dataDir, "--node", edgeID, "--out", nodeDir}, io.Discard, logs.writer("certs")); err != nil {
+		return g.fail("edge certificate", err)
+	}
 	edgeDone := g.start(runCtx, "edge", func(ctx context.Context) error {
 		return runEdge(ctx, []string{"--listen", c.edge, "--admin", c.edgeAdmin, "--xds", c.xds,
-			"--ingest", "http://" + c.ingest, "--node-id", "edge-" + host}, env, logs.writer("edge"), logs.writer("edge"))
+			"--ingest", "http://" + c.ingest,
+			"--xds-cert", filepath.Join(nodeDir, edgeID+".crt"), "--xds-key", filepath.Join(nodeDir, edgeID+".key"),
+			"--xds-ca", filepath.Join(nodeDir, pki.CACertFile)}, env, logs.writer("edge"), logs.writer("edge"))
 	})
 	if err := waitUntil(runCtx, upReadyTimeout, edgeDone, func(ctx context.Context) bool { return httpOK(ctx, "http://"+c.edgeAdmin+"/ready") }); err != nil {
 		return g.fail("edge", err)
@@ -630,4 +640,18 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		p.buf.Next(i + 1)
 	}
 	return len(b), nil
+}
+
+// nodeIDPart keeps the characters a node id may hold (pki.CheckNodeID).
+func nodeIDPart(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 100 {
+		b = b[:100]
+	}
+	return string(b)
 }

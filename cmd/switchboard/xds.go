@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/xds"
 )
@@ -31,8 +34,9 @@ const defaultXDSListen = "127.0.0.1:18000"
 
 // The xDS server runs inside `serve` (registered as a serve part).
 func init() {
-	var listen, ingestAddr, wasmPath string
+	var listen, ingestAddr, wasmPath, xdsCert, xdsKey, xdsCA string
 	var envoyPort uint
+	var insecureXDS bool
 	registerServePart(servePart{
 		name: "xds",
 		flags: func(fs *flag.FlagSet) {
@@ -40,14 +44,24 @@ func init() {
 			fs.StringVar(&ingestAddr, "envoy-ingest", "127.0.0.1:8090", "host:port of ingest as Envoy's upstream cluster")
 			fs.UintVar(&envoyPort, "envoy-port", 10000, "port of Envoy's webhook listener")
 			fs.StringVar(&wasmPath, "envoy-wasm", "/etc/envoy/filter.wasm", "path of filter.wasm on the Envoy hosts")
+			fs.StringVar(&xdsCert, "xds-cert", "", "xDS server certificate (default: <data-dir>/pki/xds-server.crt, issued by the data dir's private CA)")
+			fs.StringVar(&xdsKey, "xds-key", "", "xDS server key (with --xds-cert)")
+			fs.StringVar(&xdsCA, "xds-client-ca", "", "CA bundle node certificates must chain to (default: <data-dir>/pki/ca.crt)")
+			fs.BoolVar(&insecureXDS, "insecure-xds", false, "serve xDS in plaintext, trusting the node ids nodes declare (development only; by default xDS needs mTLS with node certificates)")
 		},
 		start: func(ctx context.Context, env *serveEnv) (func(context.Context) error, error) {
 			key, from, err := loadOrCreateEdgeKey(env.DataDir, os.Getenv)
 			if err != nil {
 				return nil, err
 			}
+			var tlsCfg *tls.Config
+			if !insecureXDS {
+				if tlsCfg, err = xdsServerTLS(env.DataDir, listen, xdsCert, xdsKey, xdsCA); err != nil {
+					return nil, err
+				}
+			}
 			c, err := xds.NewController(xds.ControllerConfig{
-				Store: env.Store, Keyring: env.Keyring, EdgeKey: key, Logger: env.Log,
+				Store: env.Store, Keyring: env.Keyring, EdgeKey: key, Logger: env.Log, TLS: tlsCfg,
 				Resources:  xds.ResourceOptions{IngestAddress: ingestAddr, ListenPort: uint32(envoyPort), WasmPath: wasmPath},
 				Registerer: prometheus.DefaultRegisterer,
 			})
@@ -74,7 +88,14 @@ func init() {
 			// serve may fail before it calls run (e.g. the API address is
 			// bad): the listener must not outlive the ctx it was opened for.
 			context.AfterFunc(ctx, func() { ln.Close() })
-			fmt.Fprintf(env.Out, "xDS (ADS) listening on %s; edge key %s\n", ln.Addr(), from)
+			mode := "mTLS (node certificates of " + filepath.Join(env.DataDir, pkiDir, pki.CACertFile) + ")"
+			if xdsCA != "" {
+				mode = "mTLS (node certificates of " + xdsCA + ")"
+			}
+			if insecureXDS {
+				mode = "PLAINTEXT (--insecure-xds: declared node ids are trusted)"
+			}
+			fmt.Fprintf(env.Out, "xDS (ADS) listening on %s; edge key %s; %s\n", ln.Addr(), from, mode)
 			return func(ctx context.Context) error {
 				errc := make(chan error, 1)
 				go func() { errc <- c.Serve(ctx, ln) }()
@@ -160,4 +181,37 @@ func loadOrCreateEdgeKey(dataDir string, getenv func(string) string) ([]byte, st
 		return nil, "", err
 	}
 	return key, "generated in " + path + " (give it to every edge as " + xds.EnvEdgeKey + ")", nil
+}
+
+// xdsServerTLS is the xDS server's mTLS configuration: the given certificate
+// and client CA, or the data directory's (issued on first start).
+func xdsServerTLS(dataDir, listen, certPath, keyPath, caPath string) (*tls.Config, error) {
+	var cert tls.Certificate
+	var err error
+	if certPath != "" || keyPath != "" {
+		if cert, err = tls.LoadX509KeyPair(certPath, keyPath); err != nil {
+			return nil, fmt.Errorf("--xds-cert/--xds-key: %w", err)
+		}
+	}
+	var ca *pki.CA
+	if certPath == "" {
+		if cert, ca, err = serverCert(dataDir, xdsServerName, hostsOf(listen)); err != nil {
+			return nil, err
+		}
+	}
+	var pool *x509.CertPool
+	switch {
+	case caPath != "":
+		if pool, err = pki.LoadPool(caPath); err != nil {
+			return nil, err
+		}
+	case ca != nil:
+		pool = ca.Pool()
+	default:
+		if ca, _, err = pki.LoadOrCreateCA(filepath.Join(dataDir, pkiDir)); err != nil {
+			return nil, err
+		}
+		pool = ca.Pool()
+	}
+	return pki.ServerTLS(cert, pool), nil
 }
