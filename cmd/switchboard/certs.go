@@ -31,7 +31,7 @@ func init() {
 
 func certsMain(args []string, out, errOut io.Writer) error {
 	if len(args) == 0 || args[0] != "issue" {
-		fmt.Fprintln(errOut, "usage: switchboard certs issue --node ID [--group stable|canary] [--out DIR] [--data-dir DIR]")
+		fmt.Fprintln(errOut, "usage: switchboard certs issue --node ID [--group stable|canary] [--out DIR] [--data-dir DIR]\n       switchboard certs issue --server NAME --hosts HOST,... [--out DIR]   (e.g. ingest's certificate for the mTLS hop)")
 		return exitError{code: 2}
 	}
 	fs := flag.NewFlagSet("certs issue", flag.ContinueOnError)
@@ -41,11 +41,22 @@ func certsMain(args []string, out, errOut io.Writer) error {
 	group := fs.String("group", "stable", "node group: stable or canary (the control plane takes it from the certificate)")
 	outDir := fs.String("out", "", "directory for <node>.crt, <node>.key (0600) and ca.crt (default <data-dir>/pki/nodes)")
 	validity := fs.Duration("validity", certValidity, "how long the certificate is valid")
+	server := fs.String("server", "", "issue a server certificate (no node identity) named NAME instead, for --hosts")
+	hosts := fs.String("hosts", "", "comma-separated DNS names and IP addresses of a --server certificate")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError{code: 2}
 	}
-	if *node == "" {
-		return errors.New("certs issue: --node is required")
+	if (*node == "") == (*server == "") {
+		return errors.New("certs issue: give --node ID (an edge node) or --server NAME (with --hosts)")
+	}
+	var hostList []string
+	for _, h := range strings.Split(*hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hostList = append(hostList, h)
+		}
+	}
+	if *server != "" && len(hostList) == 0 {
+		return errors.New("certs issue --server: --hosts is required")
 	}
 	ca, _, err := pki.LoadOrCreateCA(filepath.Join(so.DataDir, pkiDir))
 	if err != nil {
@@ -58,15 +69,27 @@ func certsMain(args []string, out, errOut io.Writer) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	is, err := ca.Issue(pki.Request{Node: &pki.Identity{Node: *node, Group: *group}, Validity: *validity})
+	req, name := pki.Request{Node: &pki.Identity{Node: *node, Group: *group}, Validity: *validity}, *node
+	if *server != "" {
+		if err := pki.CheckNodeID(*server); err != nil {
+			return fmt.Errorf("--server: %w", err)
+		}
+		req, name = pki.Request{Hosts: hostList, Validity: *validity}, *server
+	}
+	is, err := ca.Issue(req)
 	if err != nil {
 		return err
 	}
-	if err := pki.WriteFiles(dir, *node, is); err != nil {
+	if err := pki.WriteFiles(dir, name, is); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, pki.CACertFile), ca.PEM, 0o644); err != nil {
 		return err
+	}
+	if *server != "" {
+		fmt.Fprintf(out, "issued server certificate %s for %s: %s, %s (key 0600), CA %s\n", name, strings.Join(hostList, ", "),
+			filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"), filepath.Join(dir, pki.CACertFile))
+		return nil
 	}
 	fmt.Fprintf(out, "issued node %s (%s): %s, %s (key 0600), CA %s\n", *node, *group,
 		filepath.Join(dir, *node+".crt"), filepath.Join(dir, *node+".key"), filepath.Join(dir, pki.CACertFile))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -20,6 +21,7 @@ import (
 	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/ingest"
 	"github.com/switchboard-dev/switchboard/metrics"
+	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 )
@@ -61,6 +63,9 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	shardsFlag(fs, &shards)
 	maxBody := fs.Int64("max-body-bytes", ingest.DefaultMaxBodyBytes, "largest webhook body accepted")
 	metricsAddr := addMetricsFlag(fs, defaultIngestMetrics)
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (the edge -> ingest hop over mTLS; with --tls-key and --tls-client-ca)")
+	tlsKey := fs.String("tls-key", "", "key of --tls-cert")
+	tlsClientCA := fs.String("tls-client-ca", "", "CA bundle edge node certificates must chain to (required with --tls-cert: only edges connect)")
 	if err := fs.Parse(args); err != nil {
 		return exitError{code: 2}
 	}
@@ -103,9 +108,20 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	if err != nil {
 		return err
 	}
+	var tlsCfg *tls.Config
+	if *tlsCert != "" || *tlsKey != "" || *tlsClientCA != "" {
+		if tlsCfg, err = ingestTLS(*tlsCert, *tlsKey, *tlsClientCA); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		scheme = "https (mTLS: edge node certificates)"
 	}
 	metricsErr, err := startMetrics(ctx, *metricsAddr, out)
 	if err != nil {
@@ -123,7 +139,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	fmt.Fprintf(out, "ingest listening on http://%s (redis %s, %d shards)\n", ln.Addr(), redisconf.Display(redisOpts), shards)
+	fmt.Fprintf(out, "ingest listening on %s %s (redis %s, %d shards)\n", scheme, ln.Addr(), redisconf.Display(redisOpts), shards)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -141,4 +157,27 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// ingestTLS is ingest's mTLS server configuration: clients must present a
+// certificate of the CA that names an edge node (pki.NodeIdentity). The
+// edge's attestation is required on top, as without TLS.
+func ingestTLS(certPath, keyPath, caPath string) (*tls.Config, error) {
+	if certPath == "" || keyPath == "" || caPath == "" {
+		return nil, errors.New("ingest over TLS needs --tls-cert, --tls-key and --tls-client-ca")
+	}
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	pool, err := pki.LoadPool(caPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg := pki.ServerTLS(cert, pool)
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		_, err := pki.PeerIdentity(&cs)
+		return err
+	}
+	return cfg, nil
 }
