@@ -84,3 +84,39 @@ func TestDeadLettersUnreachableRedisQuiet(t *testing.T) {
 		t.Fatalf("go-redis log lines printed:\n%s", out)
 	}
 }
+
+// TestRedisOptionsFromDataDir: how --redis resolves, table-driven.
+func TestRedisOptionsFromDataDir(t *testing.T) {
+	up := t.TempDir()
+	if err := datadir.WriteRuntime(up, datadir.Runtime{Redis: "127.0.0.1:6390", PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(up, redisPasswordFile), []byte("filepw\n"), 0o600)
+	external := t.TempDir() // up ran with --redis: no private redis recorded
+	datadir.WriteRuntime(external, datadir.Runtime{PID: 1})
+	for _, c := range []struct {
+		name, setting, dir, envPW string
+		addr, pw                  string
+	}{
+		{"up's private redis and its password", "", up, "", "127.0.0.1:6390", "filepw"},
+		{"the environment's password wins", "", up, "envpw", "127.0.0.1:6390", "envpw"},
+		{"--redis wins over the data dir", "10.0.0.1:6379", up, "", "10.0.0.1:6379", ""},
+		{"no up recorded", "", t.TempDir(), "", defaultRedis, ""},
+		{"up with an external redis", "", external, "", defaultRedis, ""},
+		{"no data dir", "", "", "", defaultRedis, ""},
+	} {
+		o, err := redisOptions(c.setting, c.dir, func(k string) string {
+			if k == "SWITCHBOARD_REDIS_PASSWORD" {
+				return c.envPW
+			}
+			return ""
+		})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if o.Addr != c.addr || o.Password != c.pw {
+			t.Errorf("%s: addr %q, right password %v; want addr %q", c.name, o.Addr, o.Password == c.pw, c.addr)
+		}
+	}
+}
