@@ -67,6 +67,43 @@ func init() {
 		{name: "setup", summary: "print the app profile's setup packet (Markdown; --json: the packet)", args: "ID", nargs: 1, setup: setupVerb(func(c *client.Client) (func(context.Context, string) (client.SetupPacket, error), func(context.Context, string) (string, error)) {
 			return c.ProfileSetup, c.ProfileSetupMarkdown
 		})},
+		{name: "oauth", summary: "store the app's OAuth client (Slack, Discord) for \"Add to Slack\" / bot authorisation installs", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			id := fs.String("client-id", "", "the app's OAuth client id (required)")
+			secretFile := fs.String("client-secret-file", "", "read the app's OAuth client secret from this file (required)")
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				if *id == "" || *secretFile == "" {
+					return result{}, errors.New("--client-id and --client-secret-file are required")
+				}
+				sec, err := readValue("", *secretFile, "--client-secret-file")
+				if err != nil {
+					return result{}, err
+				}
+				v, err := c.SetOAuthClient(ctx, a[0], client.OAuthClientRequest{ClientID: *id, ClientSecret: sec})
+				res := result{value: v, table: one([]string{"PROFILE", "CLIENT ID", "CLIENT SECRET", "REDIRECT URL"}, v, func(o client.OAuthClient) []string {
+					return []string{o.ProfileID, o.ClientID, o.ClientSecretFingerprint, o.RedirectURL}
+				})}
+				if err == nil {
+					res.notes = []string{"enter the redirect URL at the provider (Slack: OAuth & Permissions → Redirect URLs; Discord: OAuth2 → Redirects)"}
+				}
+				return res, err
+			}
+		}},
+		{name: "install-link", summary: "the link that installs the app for an organisation (\"Add to Slack\", Discord bot authorisation)", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			org := fs.String("org", "", "the organisation the installation is for (an org token: its own)")
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				p, err := c.GetProfile(ctx, a[0])
+				if err != nil {
+					return result{}, err
+				}
+				o, err := c.StartOAuth(ctx, p.Provider, p.ID, *org)
+				if err != nil {
+					return result{}, err
+				}
+				return result{value: o, notes: []string{
+					"open this link (valid until " + ts(o.ExpiresAt) + ", once) and approve the install; the installation appears in `switchboard installations list`:",
+					o.AuthorizeURL}}, nil
+			}
+		}},
 		{name: "revoke", summary: "revoke an app profile and its installations", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
 			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
 				v, err := c.RevokeProfile(ctx, a[0])
