@@ -23,6 +23,7 @@ func TestBadInput(t *testing.T) {
 	dcProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "discord", "name": "dc"}))
 	swProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "standardwebhooks", "name": "sw"}))
 	const swSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	ghProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "github", "name": "gh"}))
 	twProf := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": a1.id, "provider": "twilio", "name": "tw"}))
 	withSettings := func(m map[string]any, settings map[string]string) map[string]any {
 		m["settings"] = settings
@@ -68,6 +69,7 @@ func TestBadInput(t *testing.T) {
 		{"standard webhooks unknown setting", "POST", "/v1/installations", withSettings(onProf(swProf, map[string]string{"signing": swSecret}), map[string]string{"conversation_pointer": "/data/channel", "colour": "red"}), 400, "invalid_field", "settings"},
 		{"standard webhooks reply_url with credentials", "POST", "/v1/installations", withSettings(onProf(swProf, map[string]string{"signing": swSecret}), map[string]string{"conversation_pointer": "/c", "reply_url": "https://u:p@x.example/r"}), 400, "invalid_field", "settings"},
 		{"settings for a provider that takes none", "POST", "/v1/installations", inst(map[string]any{"settings": map[string]string{"conversation_pointer": "/c"}}), 400, "invalid_field", "settings"},
+		{"github bot token a broken private key", "POST", "/v1/installations", onProf(ghProf, map[string]string{"signing": "s", "bot_token": "-----BEGIN RSA PRIVATE KEY-----\nnotakey\n-----END RSA PRIVATE KEY-----\n"}), 400, "invalid_field", "secrets.bot_token"},
 		{"twilio bot token not credentials", "POST", "/v1/installations", onProf(twProf, map[string]string{"signing": strings.Repeat("a", 32), "bot_token": "justatoken"}), 400, "invalid_field", "secrets.bot_token"},
 		{"missing external id", "POST", "/v1/installations", map[string]any{"org_id": a1.id, "profile_id": a1.prof}, 400, "invalid_field", "external_id"},
 		{"missing profile", "POST", "/v1/installations", map[string]any{"org_id": a1.id, "external_id": "T"}, 400, "invalid_field", "profile_id"},

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchboard-dev/switchboard/provider/github"
 	"github.com/switchboard-dev/switchboard/provider/twilio"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -42,7 +43,7 @@ var providerSecrets = map[string]map[string]secretCheck{
 	// A Standard Webhooks installation's bot_token is the whsec_ secret its
 	// replies to reply_url are signed with.
 	"standardwebhooks": {store.PurposeSigning: whsecSecret, store.PurposeBotToken: whsecSecret},
-	"github":           {store.PurposeSigning: opaque(256), store.PurposeBotToken: opaque(4096)},
+	"github":           {store.PurposeSigning: opaque(256), store.PurposeBotToken: githubCredentials},
 }
 
 var metaSecrets = map[string]secretCheck{
@@ -124,6 +125,22 @@ func twilioCredentials(v string) string {
 	}
 	if _, err := twilio.ParseCredentials(v); err != nil {
 		return `must be "<AccountSid>:<AuthToken>" or "<AccountSid>:<ApiKeySid>:<ApiKeySecret>" (Twilio credentials)`
+	}
+	return ""
+}
+
+// githubCredentials is a token (installation access token, fine-grained
+// token) or the GitHub App's private key (PEM, RSA), which the sender
+// exchanges for installation tokens.
+func githubCredentials(v string) string {
+	if !github.IsPrivateKey(v) {
+		return opaque(4096)(v)
+	}
+	if len(v) > 8192 {
+		return "must be at most 8192 characters (a GitHub App private key)"
+	}
+	if _, err := github.ParsePrivateKey(v); err != nil {
+		return "must be a token or a GitHub App private key (PEM, RSA)"
 	}
 	return ""
 }

@@ -58,8 +58,9 @@ func TestWalkEveryProvider(t *testing.T) {
 			testevent.Credentials{Secret: twkit.AuthToken}, twkit.BotToken),
 		s.newInstall(org, agent, "line", "", lnkit.BotUserID, map[string]string{"signing": lnkit.ChannelSecret}, nil,
 			testevent.Credentials{Secret: lnkit.ChannelSecret}, lnkit.AccessToken),
-		s.newInstall(org, agent, "github", "123456", "2311213", map[string]string{"signing": ghSecret}, nil,
-			testevent.Credentials{Secret: ghSecret}, ghkit.Token),
+		// The GitHub App's private key: the worker mints installation tokens with it.
+		s.newInstall(org, agent, "github", ghkit.AppID, ghkit.Installation, map[string]string{"signing": ghSecret}, nil,
+			testevent.Credentials{Secret: ghSecret}, ghkit.PrivateKeyPEM()),
 		s.newSettingsInstall(org, agent, "standardwebhooks", map[string]string{"signing": swSecret},
 			map[string]string{"conversation_pointer": "/data/channel", "sender_pointer": "/data/from", "text_pointer": "/data/text",
 				"reply_url": s.kitAPI["standardwebhooks"].URL + "/replies"},

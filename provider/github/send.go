@@ -29,16 +29,18 @@ const MaxBody = 65536
 // (POST {base}/repos/{owner}/{repo}/issues/{number}/comments) or, for a
 // review-comment thread, as a reply in it (POST
 // {base}/repos/{owner}/{repo}/pulls/{number}/comments/{comment_id}/replies).
-// The token (an installation access token or a fine-grained token) goes in
-// the Authorization header.
+// The token (an installation access token or a fine-grained token, or one
+// minted with the App's private key: see app.go) goes in the Authorization
+// header.
 type Sender struct {
-	api httpsend.API
-	now func() time.Time
+	api   httpsend.API
+	now   func() time.Time
+	cache tokenCache // installation access tokens minted with an App private key (app.go)
 }
 
 // NewSender returns a Sender for the API at base ("" = DefaultAPIBase).
 func NewSender(base string, hc *http.Client) *Sender {
-	return &Sender{api: httpsend.NewAPI(base, DefaultAPIBase, hc), now: time.Now}
+	return &Sender{api: httpsend.NewAPI(base, DefaultAPIBase, hc), now: time.Now, cache: tokenCache{m: map[string]cachedToken{}}}
 }
 
 // SendError is a refused or failed send: GitHub's message.
@@ -66,6 +68,9 @@ func (s *Sender) Comment(ctx context.Context, token, conversation, thread, text 
 	}
 	if token == "" {
 		return 0, &SendError{Message: "token is empty"}
+	}
+	if IsPrivateKey(token) {
+		return 0, &SendError{Message: "a GitHub App private key is exchanged for a token by SendReply (it needs the app id and the installation)"}
 	}
 	path := "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(repo)
 	if thread != "" {

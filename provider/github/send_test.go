@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,42 @@ func TestPrimaryRateLimit(t *testing.T) {
 	}
 	if w := se.RetryAfter(); w < 80*time.Second || w > 91*time.Second {
 		t.Fatalf("primary rate limit: wait %v, want about 90s (until x-ratelimit-reset)", w)
+	}
+}
+
+// TestAppPrivateKey: with the App's private key as bot_token, the sender
+// mints an installation access token with a JWT (iss the App id) and
+// comments with it; the token is reused until near its expiry; a key of
+// another App is refused.
+func TestAppPrivateKey(t *testing.T) {
+	ctx := context.Background()
+	rec := conformance.Serve(t, kit.Kit{}.FakeAPI())
+	s := github.NewSender(rec.URL, nil)
+	r := kit.Kit{}.GoodReply()
+	r.Token, r.AppID, r.Account = kit.PrivateKeyPEM(), kit.AppID, kit.Installation
+	for _, text := range []string{"first", "second"} {
+		r.Text = text
+		if err := s.SendReply(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var paths []string
+	for _, q := range rec.Requests() {
+		paths = append(paths, q.Path)
+	}
+	want := "/app/installations/2311213/access_tokens /repos/octo-org/hello-world/issues/42/comments /repos/octo-org/hello-world/issues/42/comments"
+	if got := strings.Join(paths, " "); got != want {
+		t.Fatalf("requests %s\nwant %s", got, want)
+	}
+	if strings.Contains(rec.Requests()[1].Header.Get("Authorization"), "PRIVATE") {
+		t.Fatal("the private key was sent")
+	}
+	other := r
+	other.AppID = "999"
+	if err := github.NewSender(rec.URL, nil).SendReply(ctx, other); err == nil {
+		t.Fatal("a JWT for another app was accepted")
+	}
+	if err := s.SendText(ctx, kit.PrivateKeyPEM(), kit.Installation, github.Conversation(kit.Repo, 1), "", "x"); err == nil {
+		t.Fatal("a private key was used as a token")
 	}
 }

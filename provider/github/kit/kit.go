@@ -2,9 +2,17 @@
 package kit
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/filter"
@@ -23,9 +31,13 @@ func (Kit) GoldenDir() string { return conformance.Testdata() }
 
 // The fake installation.
 const (
-	Token    = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
-	Repo     = "octo-org/hello-world"
-	SlowRepo = "octo-org/slow" // the fake answers a secondary rate limit (Retry-After: 60)
+	Token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
+	Repo  = "octo-org/hello-world"
+	// AppID and Installation are the fake GitHub App and its installation;
+	// PrivateKeyPEM is the App's key the fake verifies JWTs with.
+	AppID        = "123456"
+	Installation = "2311213"
+	SlowRepo     = "octo-org/slow" // the fake answers a secondary rate limit (Retry-After: 60)
 )
 
 // Vectors: GitHub's documented example ("Validating webhook deliveries":
@@ -95,6 +107,21 @@ func (Kit) FakeAPI() http.Handler {
 		w.WriteHeader(201)
 		w.Write([]byte(`{"id":1146826,"node_id":"IC_kwDOAbd","html_url":"https://github.com/` + repo + `/issues/` + r.PathValue("number") + `#issuecomment-1146826","user":{"login":"switchboard[bot]","type":"Bot"},"author_association":"NONE"}`))
 	}
+	// POST /app/installations/{id}/access_tokens with the App's JWT (RS256,
+	// iss the App id, exp at most 10 minutes after iat): 201 {token, expires_at}.
+	mux.HandleFunc("POST /app/installations/{id}/access_tokens", func(w http.ResponseWriter, r *http.Request) {
+		if !validAppJWT(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), time.Now()) {
+			fail(w, 401, "A JSON web token could not be decoded", "apps/apps#create-an-installation-access-token-for-an-app")
+			return
+		}
+		if r.PathValue("id") != Installation {
+			fail(w, 404, "Not Found", "apps/apps#create-an-installation-access-token-for-an-app")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(201)
+		w.Write([]byte(`{"token":"` + Token + `","expires_at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `","permissions":{"issues":"write","pull_requests":"write"},"repository_selection":"selected"}`))
+	})
 	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", h)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/pulls/{number}/comments/{comment}/replies", h)
 	return mux
@@ -130,4 +157,55 @@ func (Kit) Texts(r *conformance.Recorded) []string {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+var (
+	keyOnce sync.Once
+	appKey  *rsa.PrivateKey
+)
+
+func key() *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		var err error
+		if appKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+	})
+	return appKey
+}
+
+// PrivateKeyPEM is the fake App's private key as GitHub hands it out
+// (PKCS#1 "RSA PRIVATE KEY").
+func PrivateKeyPEM() string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key())}))
+}
+
+// validAppJWT checks a JWT as GitHub does: RS256 by the App's key, iss the
+// App id, not expired, exp at most 10 minutes after iat.
+func validAppJWT(jwt string, now time.Time) bool {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if rsa.VerifyPKCS1v15(&key().PublicKey, crypto.SHA256, sum[:], sig) != nil {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Iat int64  `json:"iat"`
+		Exp int64  `json:"exp"`
+		Iss string `json:"iss"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.Iss != AppID || c.Exp <= now.Unix() || c.Exp-c.Iat > 600 || c.Iat > now.Unix()+60 {
+		return false
+	}
+	return true
 }
