@@ -34,6 +34,8 @@ type apiError struct {
 	Code    string `json:"code"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+	// Missing lists what a refused promotion still needs.
+	Missing []string `json:"missing,omitempty"`
 }
 
 func (e *apiError) Error() string {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -51,6 +52,9 @@ type harness struct {
 // setNow moves the API's clock.
 func (h *harness) setNow(t time.Time) { h.clock.Store(&t) }
 
+// advance moves the API's clock on by d.
+func (h *harness) advance(d time.Duration) { h.setNow(h.clock.Load().Add(d)) }
+
 // newHarness serves the API on a fresh SQLite store in t.TempDir(); wrap
 // (optional) decorates the store (fault injection).
 func newHarness(t *testing.T, wrap func(store.Store) store.Store) *harness {
@@ -80,7 +84,8 @@ func newHarnessWith(t *testing.T, wrap func(store.Store) store.Store, allowPriva
 	clock := &atomic.Pointer[time.Time]{}
 	clock.Store(&testNow)
 	srv := api.New(api.Config{Store: st, Keyring: keys, Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Now: func() time.Time { return *clock.Load() }, AllowPrivateAgentURLs: allowPrivateAgentURLs})
+		Now: func() time.Time { return *clock.Load() }, AllowPrivateAgentURLs: allowPrivateAgentURLs,
+		EvidenceKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), Version: "test"})
 	admin := api.NewToken()
 	if _, _, err := api.EnsureAdminToken(ctx, raw, admin); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -52,6 +53,21 @@ func (c mctx) fresh(kind string) string {
 // readOnlyPosts are matrix cases whose method is not GET but that write
 // nothing (no audit event expected).
 var readOnlyPosts = map[string]bool{"simulate": true}
+
+// freshProvider is a provider never put at canary by this test (each
+// canary cell needs a real change).
+func (c mctx) freshProvider() string {
+	providers := []string{"slack", "telegram", "whatsapp", "messenger", "discord", "standardwebhooks"}
+	return providers[int(seq.Add(1))%len(providers)]
+}
+
+// canaryProvider puts standardwebhooks at canary (once) for the probe cells.
+func (c mctx) canaryProvider() string {
+	if st, err := c.h.raw.GetStage(context.Background(), "standardwebhooks"); err != nil || st.Stage != "canary" {
+		c.h.call("POST", "/v1/rollout/standardwebhooks/canary", c.h.admin, map[string]any{"canary_orgs": []string{c.home.id}})
+	}
+	return "standardwebhooks"
+}
 
 const rotateUntil = "2030-01-05T00:00:00Z" // three days after testNow
 
@@ -170,6 +186,29 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"simulate", "POST", static("/v1/simulate"), func(c mctx) any {
 			return map[string]any{"installation_id": c.o.inst, "event": map[string]any{"channel": "C1", "user": "U1", "text": "hi"}}
 		}, 200, 200, 200, 404},
+		// Rollout (issue 11): every route is the platform admin's.
+		{"rollout status", "GET", static("/v1/rollout"), nil, 200, 403, 403, 403},
+		{"rollout of a provider", "GET", static("/v1/rollout/line"), nil, 200, 403, 403, 403},
+		{"evidence key", "GET", static("/v1/rollout/evidence-key"), nil, 200, 403, 403, 403},
+		{"rollout canary", "POST", func(c mctx) string { return "/v1/rollout/" + c.freshProvider() + "/canary" }, func(c mctx) any {
+			return map[string]any{"canary_orgs": []string{c.o.id}}
+		}, 200, 403, 403, 403},
+		{"rollout promote (no evidence)", "POST", static("/v1/rollout/twilio/promote"), nil, 409, 403, 403, 403},
+		{"rollout rollback", "POST", static("/v1/rollout/instagram/rollback"), func(mctx) any { return map[string]any{"reason": "matrix"} }, 200, 403, 403, 403},
+		{"record evidence", "POST", static("/v1/rollout/github/evidence"), func(mctx) any {
+			return map[string]any{"kind": "load", "report": passingLoad("github", testNow)}
+		}, 201, 403, 403, 403},
+		{"list evidence", "GET", static("/v1/rollout/github/evidence"), nil, 200, 403, 403, 403},
+		{"get evidence", "GET", func(c mctx) string {
+			return "/v1/rollout/github/evidence/" + id(c.h.create("/v1/rollout/github/evidence", c.h.admin, map[string]any{"kind": "load", "report": passingLoad("github", testNow)}))
+		}, nil, 200, 403, 403, 403},
+		{"create probe", "POST", func(c mctx) string { return "/v1/rollout/" + c.canaryProvider() + "/probes" }, func(mctx) any { return map[string]any{"name": "m"} }, 201, 403, 403, 403},
+		{"remove probe", "POST", func(c mctx) string {
+			p := c.canaryProvider()
+			org := c.h.create("/v1/rollout/"+p+"/probes", c.h.admin, map[string]any{"name": "m"})["org_id"].(string)
+			c.h.call("POST", "/v1/orgs/"+org+"/revoke", c.h.admin, nil)
+			return "/v1/rollout/" + p + "/probes/" + org + "/remove"
+		}, nil, 200, 403, 403, 403},
 	}
 
 	// Every route the server mounts needs a case above, and every case must

@@ -357,8 +357,8 @@ func TestStagesAndAudit(t *testing.T) {
 	f := h.fixture()
 	a1, b1 := f.org["A1"], f.org["B1"]
 	_, out := h.call("GET", "/v1/providers/slack/stage", f.orgTok, nil)
-	if out["stage"] != "on" || out["default"] != true {
-		t.Fatalf("unset stage: %v", out)
+	if out["stage"] != "off" || out["unset"] != true {
+		t.Fatalf("unset stage (not served): %v", out)
 	}
 	status, out := h.call("PUT", "/v1/providers/slack/stage", h.admin, map[string]any{"stage": "canary", "canary_orgs": []string{b1.id, a1.id}})
 	if status != 200 || out["stage"] != "canary" || len(out["canary_orgs"].([]any)) != 2 {
@@ -374,7 +374,7 @@ func TestStagesAndAudit(t *testing.T) {
 		t.Fatalf("stored stage %+v %v", st, err)
 	}
 	ev := lastAudit(t, h)
-	if ev.Action != "stage.set" || ev.Target != "slack" || !strings.Contains(ev.Detail, `"previous":"on"`) {
+	if ev.Action != "stage.set" || ev.Target != "slack" || !strings.Contains(ev.Detail, `"previous":""`) {
 		t.Fatalf("stage audit %+v", ev)
 	}
 

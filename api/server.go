@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/hex"
@@ -48,6 +49,14 @@ type Config struct {
 	// EdgeURL is where the health check sends its signed self-test (the
 	// edge's base URL as this host reaches it); "": PublicURL.
 	EdgeURL string
+	// EvidenceKey signs rollout evidence (matrix reports, load results).
+	EvidenceKey ed25519.PrivateKey
+	// MaxEvidenceAge: how old evidence may be for a promotion (0: 24h).
+	MaxEvidenceAge time.Duration
+	// Version is the binary's version, written into signed evidence.
+	Version string
+	// Analysis reports the canary analysis of a provider (nil: none runs).
+	Analysis func(provider string) *AnalysisState
 }
 
 // Server serves the binding API.
@@ -66,6 +75,10 @@ type Server struct {
 	providerAPIs ProviderAPIs
 	edgeURL      string
 	edgeView     func(ingressID string) []EdgeIngress
+	evKey        ed25519.PrivateKey
+	maxAge       time.Duration
+	version      string
+	analysis     func(provider string) *AnalysisState
 }
 
 // New builds a Server with every /v1 route mounted.
@@ -73,7 +86,11 @@ func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, keys: cfg.Keyring, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		apiURL:                strings.TrimRight(cfg.APIURL, "/"),
 		allowPrivateAgentURLs: cfg.AllowPrivateAgentURLs, providerAPIs: cfg.ProviderAPIs,
-		edgeURL: strings.TrimRight(cfg.EdgeURL, "/")}
+		edgeURL: strings.TrimRight(cfg.EdgeURL, "/"),
+		evKey:   cfg.EvidenceKey, maxAge: cfg.MaxEvidenceAge, version: cfg.Version, analysis: cfg.Analysis}
+	if s.version == "" {
+		s.version = "unknown"
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -191,6 +208,18 @@ func (s *Server) routes() {
 	s.handle("GET /v1/providers", s.listStages)
 	s.handle("GET /v1/providers/{provider}/stage", s.getStage)
 	s.handle("PUT /v1/providers/{provider}/stage", s.setStage)
+
+	s.handle("GET /v1/rollout", s.listRollout)
+	s.handle("GET /v1/rollout/evidence-key", s.evidenceKey)
+	s.handle("GET /v1/rollout/{provider}", s.getRollout)
+	s.handle("POST /v1/rollout/{provider}/canary", s.rolloutCanary)
+	s.handle("POST /v1/rollout/{provider}/promote", s.rolloutPromote)
+	s.handle("POST /v1/rollout/{provider}/rollback", s.rolloutRollback)
+	s.handle("POST /v1/rollout/{provider}/evidence", s.createEvidence)
+	s.handle("GET /v1/rollout/{provider}/evidence", s.listEvidence)
+	s.handle("GET /v1/rollout/{provider}/evidence/{id}", s.getEvidence)
+	s.handle("POST /v1/rollout/{provider}/probes", s.createProbe)
+	s.handle("POST /v1/rollout/{provider}/probes/{org}/remove", s.removeProbe)
 
 	s.handle("GET /v1/audit", s.listAudit)
 

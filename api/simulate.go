@@ -153,7 +153,7 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request, p principal) e
 	stage, err := s.store.GetStage(ctx, inst.Provider)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		stage = store.RolloutStage{Provider: inst.Provider, Stage: store.StageOn}
+		stage = store.RolloutStage{Provider: inst.Provider} // no stage: not served
 	case err != nil:
 		return fmt.Errorf("get stage: %w", err)
 	}
@@ -178,9 +178,11 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request, p principal) e
 // stageVerdict says whether a provider's rollout stage lets an org's events through.
 func stageVerdict(st store.RolloutStage, orgID string) simulateStage {
 	switch {
+	case st.Stage == "":
+		return simulateStage{Stage: store.StageOff, Reason: "provider_off: the provider has no rollout stage (stages are explicit), so it is not served"}
 	case st.Stage == store.StageOff:
 		return simulateStage{Stage: st.Stage, Reason: "provider_off: the provider's rollout stage is off"}
-	case st.Stage == store.StageCanary && !slices.Contains(st.CanaryOrgs, orgID):
+	case st.Stage == store.StageCanary && !st.Admits(orgID):
 		return simulateStage{Stage: st.Stage, Reason: "provider_canary: the provider is in canary and this organisation is not among its canary orgs"}
 	case st.Stage == store.StageCanary:
 		return simulateStage{Stage: st.Stage, LetsThrough: true, Reason: "the provider is in canary and this organisation is a canary org"}

@@ -1,10 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-dev/switchboard/store"
 )
 
 // TestSimulate: which bindings match a payload or a described event, which
@@ -13,6 +16,15 @@ import (
 func TestSimulate(t *testing.T) {
 	h := newHarness(t, nil)
 	o := h.smallFixture() // slack installation, external id T0
+	// Stages are explicit: slack is on (set in the store: through the API,
+	// on takes the promotion gate's evidence).
+	setOn := func() {
+		t.Helper()
+		if err := h.raw.SetStage(context.Background(), store.RolloutStage{Provider: "slack", Stage: store.StageOn, UpdatedAt: testNow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setOn()
 	agent2 := id(h.create("/v1/agents", h.admin, map[string]any{"org_id": o.id, "name": "billing", "url": "https://agent.example/b"}))
 	general := id(h.create("/v1/bindings", h.admin, map[string]any{"installation_id": o.inst, "agent_id": o.agent, "persona": "general"}))
 	channel := id(h.create("/v1/bindings", h.admin, map[string]any{"installation_id": o.inst, "agent_id": o.agent, "persona": "support", "selector": map[string]string{"channel": "C1"}}))
@@ -118,7 +130,7 @@ func TestSimulate(t *testing.T) {
 	}
 
 	// No binding matches: acknowledged, no target.
-	h.call("PUT", "/v1/providers/slack/stage", h.admin, map[string]any{"stage": "on"})
+	setOn()
 	inst2 := id(h.create("/v1/installations", h.admin, map[string]any{"org_id": o.id, "profile_id": o.prof, "external_id": "T2"}))
 	ev = event(simulate(map[string]any{"installation_id": inst2, "event": map[string]any{"channel": "C1"}}))
 	if len(ev["targets"].([]any)) != 0 || !strings.HasPrefix(ev["outcome"].(string), "no_binding") {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
-	"strconv"
 
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -15,7 +13,7 @@ import (
 // left out so one tenant does not learn another's id.
 func viewStage(ctx context.Context, q store.Queries, p principal, provider string, st *store.RolloutStage) stageView {
 	if st == nil {
-		return stageView{Provider: provider, Stage: store.StageOn, CanaryOrgs: []string{}, Default: true}
+		return stageView{Provider: provider, Stage: store.StageOff, CanaryOrgs: []string{}, Unset: true}
 	}
 	v := stageView{Provider: provider, Stage: st.Stage, CanaryOrgs: []string{}}
 	t := st.UpdatedAt
@@ -94,36 +92,45 @@ func (s *Server) setStage(w http.ResponseWriter, r *http.Request, p principal) e
 		return fieldErr("stage", "must be one of off, canary, on")
 	}
 	ctx := r.Context()
-	seen := map[string]bool{}
-	orgs := []string{}
-	var prev string
+	var refused *apiError
 	err := s.tx(ctx, func(q store.Queries) error {
-		for i, o := range req.CanaryOrgs {
-			field := "canary_orgs[" + strconv.Itoa(i) + "]"
-			if seen[o] {
-				return fieldErr(field, "duplicate organisation %q", o)
+		orgs := []string{}
+		if len(req.CanaryOrgs) > 0 {
+			var err error
+			if orgs, err = checkCanaryOrgs(ctx, q, req.CanaryOrgs); err != nil {
+				return err
 			}
-			seen[o] = true
-			if _, err := q.GetOrg(ctx, o); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fieldErr(field, "no organisation %q", o)
-				}
-				return fmt.Errorf("load organisation %s: %w", o, err)
+		}
+		old, had, err := loadStage(ctx, q, provider)
+		if err != nil {
+			return err
+		}
+		detail := map[string]any{}
+		// Canary first: reaching on from another stage takes the same
+		// evidence as `rollout promote`.
+		if req.Stage == store.StageOn && (!had || old.Stage != store.StageOn) {
+			d, err := s.gate(ctx, q, old)
+			if err != nil {
+				return err
 			}
-			orgs = append(orgs, o)
+			if !d.Allowed {
+				refused = promotionRefused(provider, d)
+				return refused
+			}
+			detail["matrix_evidence"], detail["load_evidence"] = d.MatrixID, d.LoadID
 		}
-		sort.Strings(orgs)
-		prev = store.StageOn
-		if old, err := q.GetStage(ctx, provider); err == nil {
-			prev = old.Stage
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("get stage %s: %w", provider, err)
+		if req.Stage != store.StageCanary {
+			orgs = old.CanaryOrgs // remembered for a later rollback to canary
 		}
-		if err := q.SetStage(ctx, store.RolloutStage{Provider: provider, Stage: req.Stage, CanaryOrgs: orgs, UpdatedAt: s.now().UTC()}); err != nil {
-			return storeErr(err, "set stage")
-		}
-		return s.audit(ctx, q, p.TokenID, "", "stage.set", provider, map[string]any{"stage": req.Stage, "previous": prev, "canary_orgs": orgs})
+		_, err = s.setRolloutStage(ctx, q, p.TokenID, old, had, req.Stage, nonNil(orgs), "stage.set", detail)
+		return err
 	})
+	if refused != nil {
+		if aerr := s.audit(ctx, s.store, p.TokenID, "", "rollout.promote_refused", provider, map[string]any{"missing": refused.Missing}); aerr != nil {
+			return aerr
+		}
+		return refused
+	}
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ type stageView struct {
 	Provider   string     `json:"provider"`
 	Stage      string     `json:"stage"`
 	CanaryOrgs []string   `json:"canary_orgs"`
-	Default    bool       `json:"default"` // true: never set, "on"
+	Unset      bool       `json:"unset"` // true: never set, so not served (stage "off")
 	UpdatedAt  *time.Time `json:"updated_at,omitempty"`
 }
 

@@ -6,6 +6,7 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/secrets"
@@ -56,6 +58,13 @@ func New(t testing.TB, opts ...Options) *Server {
 		t.Fatalf("open sqlite: %v", err)
 	}
 	t.Cleanup(func() { raw.Close() })
+	// Every provider starts on, as under `switchboard up` (serve
+	// --initial-stage on): stages are explicit, no row is not served.
+	for _, p := range api.Providers {
+		if err := raw.SetStage(ctx, store.RolloutStage{Provider: p, Stage: store.StageOn, UpdatedAt: time.Now().UTC()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	keys, err := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +82,7 @@ func New(t testing.TB, opts ...Options) *Server {
 			cfg.ProviderAPIs = o.ProviderAPIs
 		}
 	}
+	cfg.EvidenceKey, cfg.Version = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), "apitest"
 	s.API = api.New(cfg)
 	for _, o := range opts {
 		if o.Mount != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-dev/switchboard/apitest"
 	"github.com/switchboard-dev/switchboard/client"
 	"github.com/switchboard-dev/switchboard/provider/slack/slacktest"
+	"github.com/switchboard-dev/switchboard/rollout"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/xds"
@@ -207,9 +208,14 @@ func TestEveryRoute(t *testing.T) {
 	if st.Stage != client.StageCanary || len(st.CanaryOrgs) != 1 {
 		t.Fatalf("stage = %+v", st)
 	}
-	if g := must[client.Stage](t, "get stage")(owner.GetStage(ctx, "telegram")); g.Stage != client.StageCanary || g.Default {
+	if g := must[client.Stage](t, "get stage")(owner.GetStage(ctx, "telegram")); g.Stage != client.StageCanary || g.Unset {
 		t.Fatalf("get stage = %+v", g)
 	}
+	// Stages are explicit: slack must be on for the simulation to deliver.
+	if err := srv.Store.SetStage(ctx, store.RolloutStage{Provider: "slack", Stage: store.StageOn, UpdatedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	testRollout(t, admin, org.ID)
 	sim := must[client.Simulation](t, "simulate")(owner.Simulate(ctx, client.SimulateRequest{InstallationID: inst.ID,
 		Event: &client.SimulateEvent{Account: "T0ACME", Channel: "C1", User: "U1", Text: "hello"}}))
 	if sim.Enqueued || len(sim.Events) != 1 || len(sim.Events[0].Targets) != 1 || sim.Events[0].Targets[0].AgentID != agent.ID ||
@@ -525,5 +531,59 @@ func TestNew(t *testing.T) {
 		if err != nil || cl.BaseURL() != c.base {
 			t.Errorf("New(%q) = %v, %v; want %s", c.in, cl, err, c.base)
 		}
+	}
+}
+
+// testRollout drives every /v1/rollout route: canary, a refused promotion,
+// evidence, probes, the accepted promotion and a rollback.
+func testRollout(t *testing.T, admin *client.Client, org string) {
+	ctx := context.Background()
+	if l := must[[]client.Rollout](t, "list rollout")(admin.ListRollout(ctx)); len(l) == 0 || !l[0].Unset && l[0].Stage == "" {
+		t.Fatalf("rollout = %+v", l)
+	}
+	if r := must[client.Rollout](t, "canary")(admin.Canary(ctx, "line", client.CanaryRequest{CanaryOrgs: []string{org}, Reason: "first"})); r.Stage != client.StageCanary {
+		t.Fatalf("canary = %+v", r)
+	}
+	if _, err := admin.Promote(ctx, "line", client.PromoteRequest{}); client.ErrorCode(err) != client.CodeConflict || !strings.Contains(err.Error(), "matrix") {
+		t.Fatalf("promote without evidence: %v", err)
+	}
+	time.Sleep(2 * time.Millisecond) // evidence must be newer than the canary change
+	cases := []map[string]any{}
+	for _, c := range rollout.MatrixCases {
+		cases = append(cases, map[string]any{"name": c.Name, "expected": c.Expected, "observed": c.Expected})
+	}
+	m := must[client.Evidence](t, "matrix evidence")(admin.RecordEvidence(ctx, "line", client.EvidenceRequest{Kind: "matrix",
+		Report: map[string]any{"provider": "line", "cases": cases, "edge_config_version": "v", "binary_version": "b"}}))
+	verdicts := []rollout.Verdict{}
+	for _, n := range rollout.LoadThresholds {
+		verdicts = append(verdicts, rollout.Verdict{Name: n, Op: rollout.OpAtMost, Limit: 1})
+	}
+	l := must[client.Evidence](t, "load evidence")(admin.RecordEvidence(ctx, "line", client.EvidenceRequest{Kind: "load",
+		Report: map[string]any{"provider": "line", "requests": 10, "verdicts": verdicts}}))
+	if !m.Passed || !l.Passed || m.Document == "" {
+		t.Fatalf("evidence = %+v %+v", m, l)
+	}
+	if e := must[[]client.Evidence](t, "list evidence")(admin.ListEvidence(ctx, "line")); len(e) != 2 {
+		t.Fatalf("evidence list = %+v", e)
+	}
+	if e := must[client.Evidence](t, "get evidence")(admin.GetEvidence(ctx, "line", m.ID)); e.Document != m.Document {
+		t.Fatalf("evidence = %+v", e)
+	}
+	if k := must[client.EvidenceKey](t, "evidence key")(admin.GetEvidenceKey(ctx)); k.KeyID != m.KeyID {
+		t.Fatalf("key = %+v, evidence signed by %s", k, m.KeyID)
+	}
+	p := must[client.Probe](t, "probe")(admin.CreateProbe(ctx, "line", "matrix"))
+	must[client.Org](t, "revoke probe org")(admin.RevokeOrg(ctx, p.OrgID))
+	if err := admin.RemoveProbe(ctx, "line", p.OrgID); err != nil {
+		t.Fatalf("remove probe: %v", err)
+	}
+	if r := must[client.Rollout](t, "promote")(admin.Promote(ctx, "line", client.PromoteRequest{Reason: "green"})); r.Stage != client.StageOn {
+		t.Fatalf("promote = %+v", r)
+	}
+	if r := must[client.Rollout](t, "get rollout")(admin.GetRollout(ctx, "line")); r.PreviousStage != client.StageCanary {
+		t.Fatalf("rollout = %+v", r)
+	}
+	if r := must[client.Rollout](t, "rollback")(admin.Rollback(ctx, "line", client.RollbackRequest{Reason: "test", To: "off"})); r.Stage != client.StageOff {
+		t.Fatalf("rollback = %+v", r)
 	}
 }

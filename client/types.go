@@ -135,7 +135,7 @@ type Stage struct {
 	Provider   string     `json:"provider"`
 	Stage      string     `json:"stage"` // "off", "canary" or "on"
 	CanaryOrgs []string   `json:"canary_orgs"`
-	Default    bool       `json:"default"`
+	Unset      bool       `json:"unset"` // no stage recorded: not served (Stage "off")
 	UpdatedAt  *time.Time `json:"updated_at,omitempty"`
 }
 

@@ -153,7 +153,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		}
 	})
 	sh := strconv.Itoa(shards)
-	serveArgs := []string{"serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--metrics-listen", hostPort(s.serveMetrics)}
+	serveArgs := []string{"serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--initial-stage", "on", "--metrics-listen", hostPort(s.serveMetrics)}
 	for _, o := range opts {
 		if o.serveArgs != nil {
 			serveArgs = append(serveArgs, o.serveArgs(s)...)

@@ -242,7 +242,8 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 	stage, err := h.cfg.Store.GetStage(ctx, id.Provider)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		stage = store.RolloutStage{Provider: id.Provider, Stage: store.StageOn}
+		// Stages are explicit: a provider without one is not served.
+		stage = store.RolloutStage{Provider: id.Provider, Stage: store.StageOff}
 	case err != nil:
 		return provider.Response{}, reject(ReasonStoreUnavailable, "rollout stage: "+err.Error())
 	}
@@ -268,7 +269,7 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 		return provider.Response{}, reject(ReasonMalformedPayload, err.Error())
 	}
 	if res.Handshake != nil {
-		if stage.Stage == store.StageCanary && !id.Platform && !slices.Contains(stage.CanaryOrgs, id.Org) {
+		if stage.Stage == store.StageCanary && !id.Platform && !stage.Admits(id.Org) {
 			return provider.Response{}, reject(ReasonProviderCanary, "org not in the provider's canary")
 		}
 		h.cfg.Logger.Info("webhook handshake answered", "provider", id.Provider, "ingress", id.IngressID)
@@ -318,7 +319,7 @@ func (h *Handler) route(ctx context.Context, req *request, events []provider.Eve
 			return nil, rej
 		}
 		inst := rv.inst
-		if stage.Stage == store.StageCanary && !slices.Contains(stage.CanaryOrgs, inst.OrgID) {
+		if stage.Stage == store.StageCanary && !stage.Admits(inst.OrgID) {
 			return nil, &rejection{reason: ReasonProviderCanary, detail: "org not in the provider's canary", org: inst.OrgID, target: inst.ID}
 		}
 		if !slices.Contains(req.accepted, inst.ID) {

@@ -82,6 +82,10 @@ func must(t testing.TB, err error) {
 }
 
 func seed(t testing.TB, s store.Store) {
+	// Stages are explicit (no row: not served): every provider starts on.
+	for _, p := range []string{"slack", "telegram", "whatsapp", "messenger", "instagram", "discord", "twilio", "line", "standardwebhooks", "github"} {
+		must(t, s.SetStage(ctx, store.RolloutStage{Provider: p, Stage: store.StageOn, UpdatedAt: t0}))
+	}
 	for _, o := range []string{"org_a", "org_b"} {
 		must(t, s.CreateOrg(ctx, store.Org{ID: o, Name: o, CreatedAt: t0}))
 	}

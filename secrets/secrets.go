@@ -38,6 +38,7 @@ var ErrNoKeys = errors.New("no master keys: set " + EnvKeys + " (id:base64key,â€
 // Keyring holds master keys by id; the primary seals, all open.
 type Keyring struct {
 	fpKey   []byte // fingerprint key, derived from the primary master key
+	rootKey []byte // root of Derive, derived from the primary master key
 	keys    map[string]cipher.AEAD
 	ids     []string // in the order given; ids[0] is the primary
 	primary string
@@ -158,6 +159,9 @@ func parse(entries []string, where func(int) string) (*Keyring, error) {
 		k.ids = append(k.ids, id)
 		if i == 0 {
 			k.fpKey = deriveFingerprintKey(raw)
+			m := hmac.New(sha256.New, raw)
+			m.Write([]byte("switchboard derived key root v1"))
+			k.rootKey = m.Sum(nil)
 		}
 	}
 	k.primary = k.ids[0]
@@ -326,6 +330,15 @@ func (k *Keyring) Fingerprint(plaintext []byte) string {
 	m := hmac.New(sha256.New, k.fpKey)
 	m.Write(plaintext)
 	return "hmac:" + hex.EncodeToString(m.Sum(nil))[:16]
+}
+
+// Derive is a 32-byte key for purpose, derived from the primary master key
+// (HMAC-SHA256 keyed with it over purpose): every replica with the same
+// keyring derives the same key, and nothing derived reveals the master key.
+func (k *Keyring) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, k.rootKey)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 func deriveFingerprintKey(master []byte) []byte {

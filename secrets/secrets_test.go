@@ -341,3 +341,21 @@ func FuzzParseKeys(f *testing.F) {
 		}
 	})
 }
+
+func TestDerive(t *testing.T) {
+	a, err := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)) + ",k0:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32)))
+	c, _ := secrets.ParseKeys("k2:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32)))
+	if len(a.Derive("x")) != 32 || !bytes.Equal(a.Derive("x"), b.Derive("x")) {
+		t.Error("same primary key derives different keys")
+	}
+	if bytes.Equal(a.Derive("x"), a.Derive("y")) || bytes.Equal(a.Derive("x"), c.Derive("x")) {
+		t.Error("derived keys collide across purposes or master keys")
+	}
+	if bytes.Contains(a.Derive("x"), bytes.Repeat([]byte{1}, 8)) {
+		t.Error("derived key shows the master key")
+	}
+}

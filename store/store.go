@@ -134,11 +134,60 @@ const (
 	StageOn     = "on"
 )
 
+// RolloutStage is a provider's stage. There is no implicit stage: a
+// provider without a row is not served (see Served).
 type RolloutStage struct {
 	Provider   string
 	Stage      string
 	CanaryOrgs []string
-	UpdatedAt  time.Time
+	UpdatedAt  time.Time // last change of Stage or CanaryOrgs
+	// PreviousStage is the stage before the last change ("" when none).
+	PreviousStage string
+	// ProbeOrgs are the probe organisations of the live matrix and load
+	// runs: admitted like canary orgs while the stage is canary. Changing
+	// them leaves UpdatedAt alone.
+	ProbeOrgs []string
+}
+
+// Admits reports whether traffic of org is served at this stage.
+func (s RolloutStage) Admits(org string) bool {
+	switch s.Stage {
+	case StageOn:
+		return true
+	case StageCanary:
+		for _, o := range s.CanaryOrgs {
+			if o == org {
+				return true
+			}
+		}
+		for _, o := range s.ProbeOrgs {
+			if o == org {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Evidence kinds.
+const (
+	EvidenceMatrix = "matrix" // live failure-path matrix report
+	EvidenceLoad   = "load"   // load-stage result
+)
+
+// Evidence is a recorded rollout report, signed by the control plane.
+type Evidence struct {
+	ID         string
+	Provider   string
+	Kind       string // EvidenceMatrix, EvidenceLoad
+	Passed     bool
+	Stage      string   // the provider's stage when it was recorded
+	CanaryOrgs []string // the canary at that time
+	RecordedAt time.Time
+	Actor      string // token id that submitted it
+	Report     string // JSON as submitted (plus what the control plane added)
+	Signature  string // base64 Ed25519 signature of Report
+	KeyID      string
 }
 
 type AuditEvent struct {
@@ -256,6 +305,11 @@ type Queries interface {
 	SetStage(ctx context.Context, s RolloutStage) error
 	GetStage(ctx context.Context, provider string) (RolloutStage, error) // ErrNotFound when never set
 	ListStages(ctx context.Context) ([]RolloutStage, error)
+
+	CreateEvidence(ctx context.Context, e Evidence) error
+	GetEvidence(ctx context.Context, id string) (Evidence, error)
+	// ListEvidence: newest first; provider "" = all; limit <= 0 = no limit.
+	ListEvidence(ctx context.Context, provider string, limit int) ([]Evidence, error)
 
 	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)

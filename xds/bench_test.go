@@ -17,7 +17,7 @@ import (
 // benchState is n Slack installations of n orgs, each with one sealed
 // signing secret on its own profile.
 func benchState(n int) *State {
-	st := &State{}
+	st := &State{Stages: []store.RolloutStage{{Provider: "slack", Stage: store.StageOn}, {Provider: "telegram", Stage: store.StageOn}}}
 	for i := 0; i < n; i++ {
 		org, prof, inst := fmt.Sprintf("org_%08d", i), fmt.Sprintf("prof_%08d", i), fmt.Sprintf("inst_%08d", i)
 		st.Orgs = append(st.Orgs, store.Org{ID: org})

@@ -48,7 +48,8 @@ var fingerprinted = map[string]bool{
 //
 // Rules:
 //   - one entry per installation of a provider whose stage is not off (at
-//     canary: only installations of the stage's canary orgs);
+//     canary: only installations of the stage's canary and probe orgs; a
+//     provider without a stage row is not served);
 //   - an installation that is revoked, or whose org or profile is revoked, is
 //     kept but marked Revoked with no secrets, so the edge answers `revoked`;
 //   - an org installation carries, per purpose, its own verification secrets,
@@ -132,24 +133,12 @@ func edgeEntries(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) ([
 	served := func(provider, orgID string) bool {
 		stg, ok := stages[provider]
 		if !ok {
-			return true // no stage row: on
+			return false // no stage row: not served (stages are explicit)
 		}
-		switch stg.Stage {
-		case store.StageOff:
-			return false
-		case store.StageCanary:
-			if orgID == "" {
-				return true // platform ingress: ingest applies the stage per resolved org
-			}
-			for _, o := range stg.CanaryOrgs {
-				if o == orgID {
-					return true
-				}
-			}
-			return false
-		default:
-			return true
+		if stg.Stage == store.StageCanary && orgID == "" {
+			return true // platform ingress: ingest applies the stage per resolved org
 		}
+		return stg.Admits(orgID)
 	}
 
 	cfg := filter.Config{Installations: make([]filter.Installation, 0, len(st.Installations))}

@@ -96,6 +96,8 @@ func fixture() *State {
 			{Provider: "line", Stage: store.StageOff},
 			{Provider: "discord", Stage: store.StageCanary, CanaryOrgs: []string{"org_a"}},
 			{Provider: "slack", Stage: store.StageOn},
+			{Provider: "telegram", Stage: store.StageOn},
+			{Provider: "whatsapp", Stage: store.StageOn},
 		},
 	}
 	return s
@@ -217,6 +219,7 @@ func TestEdgeConfigErrors(t *testing.T) {
 	}
 	st = fixture()
 	st.Installations[0].Provider = "myspace"
+	st.Stages = append(st.Stages, store.RolloutStage{Provider: "myspace", Stage: store.StageOn})
 	if _, err := EdgeConfig(st, testEdgeKey, fixedNow); err == nil || !strings.Contains(err.Error(), "myspace") {
 		t.Fatalf("unknown provider: %v", err)
 	}

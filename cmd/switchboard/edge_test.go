@@ -75,7 +75,7 @@ func TestEdgeThroughAPI(t *testing.T) {
 	defer ingest.Close()
 
 	dir := filepath.Join(t.TempDir(), "data")
-	base, out, _ := startServe(t, "--listen", "127.0.0.1:0", "--data-dir", dir, "--xds-listen", "127.0.0.1:0")
+	base, out, _ := startServe(t, "--listen", "127.0.0.1:0", "--data-dir", dir, "--xds-listen", "127.0.0.1:0", "--initial-stage", "on")
 	m := regexp.MustCompile(`xDS \(ADS\) listening on (\S+);`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no xDS address printed:\n%s", out.String())

@@ -166,6 +166,7 @@ func seedAgentStore(t *testing.T, dataDir, dbPath, agentURL string) {
 	}
 	for _, step := range []error{
 		st.CreateOrg(ctx, store.Org{ID: "org_a", Name: "a", CreatedAt: t0}),
+		st.SetStage(ctx, store.RolloutStage{Provider: "telegram", Stage: store.StageOn, UpdatedAt: t0}),
 		st.CreateProfile(ctx, store.AppProfile{ID: "prof_a", OwnerOrgID: "org_a", Provider: "telegram", Name: "bot", CreatedAt: t0}),
 		st.CreateInstallation(ctx, store.Installation{ID: "inst_a", OrgID: "org_a", ProfileID: "prof_a", Provider: "telegram", IngressID: "ing_a", CreatedAt: t0}),
 		st.CreateAgent(ctx, store.Agent{ID: "agt_a", OrgID: "org_a", Name: "a", URL: agentURL, CreatedAt: t0}),

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"github.com/switchboard-dev/switchboard/provider/slack"
 	"github.com/switchboard-dev/switchboard/provider/telegram"
 	"github.com/switchboard-dev/switchboard/provider/whatsapp"
+	"github.com/switchboard-dev/switchboard/rollout"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -39,6 +42,15 @@ type serveEnv struct {
 	DataDir string
 	Log     *slog.Logger
 	Out     io.Writer // operator-facing lines (where things listen)
+	// analysis reports the canary analysis (set by the analysis part).
+	analysis func(provider string) *api.AnalysisState
+}
+
+func (e *serveEnv) analysisState(provider string) *api.AnalysisState {
+	if e.analysis == nil {
+		return nil
+	}
+	return e.analysis(provider)
 }
 
 // servePart is one more thing `serve` runs beside the binding API (the xDS
@@ -75,6 +87,8 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	telegramAPI := fs.String("telegram-api", telegram.DefaultAPIBase, "Telegram Bot API origin (registration)")
 	discordAPI := fs.String("discord-api", discord.DefaultAPIBase, "Discord API origin (registration, OAuth)")
 	graphAPI := fs.String("graph-api", whatsapp.DefaultAPIBase, "Meta Graph API origin (WhatsApp, Messenger, Instagram registration)")
+	maxEvidenceAge := fs.Duration("max-evidence-age", rollout.DefaultMaxAge, "how old a matrix report or load result may be for `switchboard rollout promote`")
+	initialStage := fs.String("initial-stage", "", "rollout stage (off or on) recorded for every provider that has none yet; without it such providers are not served until `switchboard rollout` sets a stage")
 	for _, p := range serveParts {
 		if p.flags != nil {
 			p.flags(fs)
@@ -114,11 +128,21 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := ensureServeAdmin(ctx, st, *dataDir, out); err != nil {
 		return err
 	}
+	if err := ensureStages(ctx, st, *initialStage, time.Now, out); err != nil {
+		return err
+	}
 
+	if *maxEvidenceAge <= 0 {
+		return fmt.Errorf("--max-evidence-age must be positive")
+	}
+	env := &serveEnv{Store: st, Keyring: keys, DataDir: *dataDir, Log: log, Out: out}
 	apiSrv := api.New(api.Config{Store: st, Keyring: keys, Logger: log, PublicURL: pub, APIURL: apiPub, AllowPrivateAgentURLs: *allowPrivate, EdgeURL: strings.TrimRight(*edgeURL, "/"),
 		ProviderAPIs: api.ProviderAPIs{Base: map[string]string{"slack": *slackAPI, "telegram": *telegramAPI, "discord": *discordAPI,
-			"whatsapp": *graphAPI, "messenger": *graphAPI, "instagram": *graphAPI}}})
-	env := &serveEnv{Store: st, Keyring: keys, API: apiSrv, DataDir: *dataDir, Log: log, Out: out}
+			"whatsapp": *graphAPI, "messenger": *graphAPI, "instagram": *graphAPI}},
+		EvidenceKey:    ed25519.NewKeyFromSeed(keys.Derive("rollout evidence signing")),
+		MaxEvidenceAge: *maxEvidenceAge, Version: binaryVersion(),
+		Analysis: env.analysisState})
+	env.API = apiSrv
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -188,6 +212,57 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// ensureStages records initial (off or on) for every provider without a
+// rollout stage, audited; with initial "" it only says which providers are
+// not served for want of a stage. Stages are explicit: no row, no traffic.
+func ensureStages(ctx context.Context, st store.Store, initial string, now func() time.Time, out io.Writer) error {
+	if initial != "" && initial != store.StageOff && initial != store.StageOn {
+		return fmt.Errorf("--initial-stage %q: off or on (a canary names its organisations: `switchboard rollout canary`)", initial)
+	}
+	stages, err := st.ListStages(ctx)
+	if err != nil {
+		return fmt.Errorf("list rollout stages: %w", err)
+	}
+	have := map[string]bool{}
+	for _, s := range stages {
+		have[s.Provider] = true
+	}
+	var missing []string
+	for _, p := range api.Providers {
+		if !have[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if initial == "" {
+		fmt.Fprintf(out, "rollout: %s have no stage and are not served (start with --initial-stage on|off, or `switchboard rollout canary`)\n", strings.Join(missing, ", "))
+		return nil
+	}
+	err = st.InTx(ctx, func(q store.Queries) error {
+		at := now().UTC()
+		for _, p := range missing {
+			if _, err := q.GetStage(ctx, p); err == nil {
+				continue // set meanwhile by another replica
+			}
+			if err := q.SetStage(ctx, store.RolloutStage{Provider: p, Stage: initial, UpdatedAt: at}); err != nil {
+				return err
+			}
+			detail, _ := json.Marshal(map[string]any{"stage": initial, "previous": "", "reason": "serve --initial-stage"})
+			if _, err := q.AppendAudit(ctx, store.AuditEvent{At: at, Actor: "system", Action: "stage.set", Target: p, Detail: string(detail)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record initial rollout stages: %w", err)
+	}
+	fmt.Fprintf(out, "rollout: initial stage %s recorded for %s\n", initial, strings.Join(missing, ", "))
+	return nil
 }
 
 // ensureServeAdmin makes sure a platform admin token exists: from

@@ -71,6 +71,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	fset.StringVar(&c.publicURL, "public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. a tunnel's https://….example; default http://<--edge>, which only this machine reaches")
 	fset.StringVar(&c.apiURL, "api-public-url", "", "the binding API's public base URL for OAuth redirects (https; http only for a loopback host); default http://<--api>")
 	shardsFlag(fset, &c.shards)
+	initialStage := fset.String("initial-stage", "on", "rollout stage recorded for providers that have none (local development starts at on; off for a canary-first walk)")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -211,7 +212,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	// Control plane: binding API + xDS.
 	cpDone := g.start(runCtx, "serve", func(ctx context.Context) error {
 		return serve(ctx, append([]string{"--listen", c.api, "--xds-listen", c.xds, "--envoy-ingest", c.ingest,
-			"--metrics-listen", "", "--public-url", c.publicURL, "--api-public-url", c.apiURL, "--allow-private-agent-urls"}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
+			"--metrics-listen", "", "--public-url", c.publicURL, "--api-public-url", c.apiURL, "--allow-private-agent-urls", "--initial-stage", *initialStage}, storeArgs...), logs.writer("serve"), logs.writer("serve"))
 	})
 	if err := waitUntil(runCtx, upReadyTimeout, cpDone, func(context.Context) bool { return dialable(c.api) && dialable(c.xds) }); err != nil {
 		return g.fail("control plane", err)

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Secrets", testSecrets},
 		{"AgentsAndBindings", testAgentsAndBindings},
 		{"Stages", testStages},
+		{"Evidence", testEvidence},
 		{"Audit", testAudit},
 		{"Tokens", testTokens},
 		{"IdenticalBindings", testIdenticalBindings},
@@ -485,19 +486,20 @@ func testAgentsAndBindings(t *testing.T, s store.Store) {
 func testStages(t *testing.T, s store.Store) {
 	_, err := s.GetStage(ctx, "slack")
 	wantErr(t, err, store.ErrNotFound, "stage never set")
-	st := store.RolloutStage{Provider: "slack", Stage: store.StageCanary, CanaryOrgs: []string{"org_a", "org_b"}, UpdatedAt: us(t0)}
+	st := store.RolloutStage{Provider: "slack", Stage: store.StageCanary, CanaryOrgs: []string{"org_a", "org_b"}, UpdatedAt: us(t0),
+		PreviousStage: store.StageOff, ProbeOrgs: []string{"org_probe"}}
 	must(t, s.SetStage(ctx, st))
 	got, err := s.GetStage(ctx, "slack")
 	must(t, err)
 	equal(t, got, st, "canary stage")
 
-	st = store.RolloutStage{Provider: "slack", Stage: store.StageOn, CanaryOrgs: []string{}, UpdatedAt: us(t0.Add(time.Hour))}
+	st = store.RolloutStage{Provider: "slack", Stage: store.StageOn, CanaryOrgs: []string{}, ProbeOrgs: []string{}, UpdatedAt: us(t0.Add(time.Hour))}
 	must(t, s.SetStage(ctx, store.RolloutStage{Provider: "slack", Stage: store.StageOn, UpdatedAt: t0.Add(time.Hour)}))
 	got, err = s.GetStage(ctx, "slack")
 	must(t, err)
 	equal(t, got, st, "stage replaced")
 
-	tg := store.RolloutStage{Provider: "discord", Stage: store.StageOff, CanaryOrgs: []string{}, UpdatedAt: us(t0)}
+	tg := store.RolloutStage{Provider: "discord", Stage: store.StageOff, CanaryOrgs: []string{}, ProbeOrgs: []string{}, UpdatedAt: us(t0)}
 	must(t, s.SetStage(ctx, tg))
 	all, err := s.ListStages(ctx)
 	must(t, err)
@@ -506,6 +508,33 @@ func testStages(t *testing.T, s store.Store) {
 	if err := s.SetStage(ctx, store.RolloutStage{Provider: "line", Stage: "sideways", UpdatedAt: t0}); err == nil {
 		t.Fatal("unknown stage accepted")
 	}
+}
+
+func testEvidence(t *testing.T, s store.Store) {
+	_, err := s.GetEvidence(ctx, "evd_missing")
+	wantErr(t, err, store.ErrNotFound, "missing evidence")
+	a := store.Evidence{ID: "evd_a", Provider: "slack", Kind: store.EvidenceMatrix, Passed: true, Stage: store.StageCanary,
+		CanaryOrgs: []string{"org_a"}, RecordedAt: us(t0), Actor: "tok_1", Report: `{"cases":[]}`, Signature: "c2ln", KeyID: "ed25519:abc"}
+	b := store.Evidence{ID: "evd_b", Provider: "slack", Kind: store.EvidenceLoad, Passed: false, Stage: store.StageOff,
+		CanaryOrgs: []string{}, RecordedAt: us(t0.Add(time.Minute)), Actor: "tok_1", Report: `{}`, Signature: "c2ln", KeyID: "ed25519:abc"}
+	c := store.Evidence{ID: "evd_c", Provider: "discord", Kind: store.EvidenceLoad, Passed: true, Stage: store.StageCanary,
+		CanaryOrgs: []string{}, RecordedAt: us(t0.Add(2 * time.Minute)), Actor: "tok_2", Report: `{}`, Signature: "c2ln", KeyID: "ed25519:abc"}
+	for _, e := range []store.Evidence{a, b, c} {
+		must(t, s.CreateEvidence(ctx, e))
+	}
+	wantErr(t, s.CreateEvidence(ctx, a), store.ErrConflict, "duplicate evidence id")
+	if err := s.CreateEvidence(ctx, store.Evidence{ID: "evd_x", Provider: "slack", Kind: "vibes", RecordedAt: t0}); err == nil {
+		t.Fatal("unknown evidence kind accepted")
+	}
+	got, err := s.GetEvidence(ctx, "evd_a")
+	must(t, err)
+	equal(t, got, a, "evidence round trip")
+	slack, err := s.ListEvidence(ctx, "slack", 0)
+	must(t, err)
+	equal(t, slack, []store.Evidence{b, a}, "slack evidence newest first")
+	all, err := s.ListEvidence(ctx, "", 2)
+	must(t, err)
+	equal(t, all, []store.Evidence{c, b}, "all evidence, limited")
 }
 
 func testAudit(t *testing.T, s store.Store) {

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/secrets"
 	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/store"
@@ -78,6 +79,7 @@ func NewEnv(t testing.TB) *Env {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "switchboard.db")
 	st := OpenStore(t, path)
+	AllOn(t, st)
 	return &Env{Path: path, Store: st, Keyring: testKeyring(t),
 		Reopen: func(t testing.TB) store.Store { return OpenStore(t, path) }}
 }
@@ -97,7 +99,20 @@ func NewPostgresEnv(t testing.TB) *Env {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	return &Env{Store: open(t), Keyring: testKeyring(t), Reopen: open}
+	st := open(t)
+	AllOn(t, st)
+	return &Env{Store: st, Keyring: testKeyring(t), Reopen: open}
+}
+
+// AllOn sets every provider's rollout stage to on (stages are explicit: a
+// provider without one is not served).
+func AllOn(t testing.TB, st store.Store) {
+	t.Helper()
+	for p := range filter.ProviderSchemes {
+		if err := st.SetStage(context.Background(), store.RolloutStage{Provider: p, Stage: store.StageOn, UpdatedAt: time.Now().UTC()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // OpenStore opens (another handle on) a SQLite store file.

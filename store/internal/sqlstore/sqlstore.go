@@ -136,6 +136,15 @@ func (s *DB) GetStage(ctx context.Context, provider string) (store.RolloutStage,
 func (s *DB) ListStages(ctx context.Context) ([]store.RolloutStage, error) {
 	return s.q.ListStages(ctx)
 }
+func (s *DB) GetEvidence(ctx context.Context, id string) (store.Evidence, error) {
+	return s.q.GetEvidence(ctx, id)
+}
+func (s *DB) ListEvidence(ctx context.Context, provider string, limit int) ([]store.Evidence, error) {
+	return s.q.ListEvidence(ctx, provider, limit)
+}
+func (s *DB) CreateEvidence(ctx context.Context, e store.Evidence) error {
+	return s.tx(ctx, func(q *queries) error { return q.CreateEvidence(ctx, e) })
+}
 func (s *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
 	return s.q.ListAudit(ctx, f)
 }
@@ -784,40 +793,99 @@ func (q *queries) RevokeBinding(ctx context.Context, id string, at time.Time) er
 
 // Rollout stages
 
+const stageCols = `provider, stage, canary_orgs, updated_at, previous_stage, probe_orgs`
+
 func scanStage(sc func(...any) error) (store.RolloutStage, error) {
 	var s store.RolloutStage
-	var orgs string
-	if err := sc(&s.Provider, &s.Stage, &orgs, tm(&s.UpdatedAt)); err != nil {
+	var orgs, probes string
+	if err := sc(&s.Provider, &s.Stage, &orgs, tm(&s.UpdatedAt), &s.PreviousStage, &probes); err != nil {
 		return s, err
 	}
 	if err := json.Unmarshal([]byte(orgs), &s.CanaryOrgs); err != nil {
 		return s, fmt.Errorf("stage %s: canary orgs: %w", s.Provider, err)
 	}
+	if err := json.Unmarshal([]byte(probes), &s.ProbeOrgs); err != nil {
+		return s, fmt.Errorf("stage %s: probe orgs: %w", s.Provider, err)
+	}
 	return s, nil
 }
 
-func (q *queries) SetStage(ctx context.Context, s store.RolloutStage) error {
-	orgs := s.CanaryOrgs
-	if orgs == nil {
-		orgs = []string{}
+func jsonList(l []string) (string, error) {
+	if l == nil {
+		l = []string{}
 	}
-	j, err := json.Marshal(orgs)
+	j, err := json.Marshal(l)
+	return string(j), err
+}
+
+func (q *queries) SetStage(ctx context.Context, s store.RolloutStage) error {
+	orgs, err := jsonList(s.CanaryOrgs)
+	if err != nil {
+		return fmt.Errorf("set stage %s: %w", s.Provider, err)
+	}
+	probes, err := jsonList(s.ProbeOrgs)
 	if err != nil {
 		return fmt.Errorf("set stage %s: %w", s.Provider, err)
 	}
 	return q.write(ctx, "set stage "+s.Provider,
-		`INSERT INTO rollout_stages (provider, stage, canary_orgs, updated_at) VALUES (?, ?, ?, ?)
-		 ON CONFLICT (provider) DO UPDATE SET stage = excluded.stage, canary_orgs = excluded.canary_orgs, updated_at = excluded.updated_at`,
-		s.Provider, s.Stage, string(j), q.d.timeArg(s.UpdatedAt))
+		`INSERT INTO rollout_stages (`+stageCols+`) VALUES (?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (provider) DO UPDATE SET stage = excluded.stage, canary_orgs = excluded.canary_orgs, updated_at = excluded.updated_at,
+		 previous_stage = excluded.previous_stage, probe_orgs = excluded.probe_orgs`,
+		s.Provider, s.Stage, orgs, q.d.timeArg(s.UpdatedAt), s.PreviousStage, probes)
 }
 
 func (q *queries) GetStage(ctx context.Context, provider string) (store.RolloutStage, error) {
 	return get(ctx, q, "stage", provider, scanStage,
-		`SELECT provider, stage, canary_orgs, updated_at FROM rollout_stages WHERE provider = ?`, provider)
+		`SELECT `+stageCols+` FROM rollout_stages WHERE provider = ?`, provider)
 }
 
 func (q *queries) ListStages(ctx context.Context) ([]store.RolloutStage, error) {
-	return list(ctx, q, "stages", scanStage, `SELECT provider, stage, canary_orgs, updated_at FROM rollout_stages ORDER BY provider`)
+	return list(ctx, q, "stages", scanStage, `SELECT `+stageCols+` FROM rollout_stages ORDER BY provider`)
+}
+
+// Rollout evidence
+
+const evidenceCols = `id, provider, kind, passed, stage, canary_orgs, recorded_at, actor, report, signature, key_id`
+
+func scanEvidence(sc func(...any) error) (store.Evidence, error) {
+	var e store.Evidence
+	var orgs string
+	if err := sc(&e.ID, &e.Provider, &e.Kind, &e.Passed, &e.Stage, &orgs, tm(&e.RecordedAt), &e.Actor, &e.Report, &e.Signature, &e.KeyID); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal([]byte(orgs), &e.CanaryOrgs); err != nil {
+		return e, fmt.Errorf("evidence %s: canary orgs: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+func (q *queries) CreateEvidence(ctx context.Context, e store.Evidence) error {
+	orgs, err := jsonList(e.CanaryOrgs)
+	if err != nil {
+		return fmt.Errorf("create evidence %s: %w", e.ID, err)
+	}
+	return q.write(ctx, "create evidence "+e.ID,
+		`INSERT INTO rollout_evidence (`+evidenceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Provider, e.Kind, e.Passed, e.Stage, orgs, q.d.timeArg(e.RecordedAt), e.Actor, e.Report, e.Signature, e.KeyID)
+}
+
+func (q *queries) GetEvidence(ctx context.Context, id string) (store.Evidence, error) {
+	return get(ctx, q, "evidence", id, scanEvidence, `SELECT `+evidenceCols+` FROM rollout_evidence WHERE id = ?`, id)
+}
+
+func (q *queries) ListEvidence(ctx context.Context, provider string, limit int) ([]store.Evidence, error) {
+	query := `SELECT ` + evidenceCols + ` FROM rollout_evidence`
+	var args []any
+	if provider != "" {
+		query += ` WHERE provider = ?`
+		args = append(args, provider)
+	}
+	query += ` ORDER BY recorded_at DESC, id DESC`
+	if limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return list(ctx, q, "evidence", scanEvidence, query, args...)
 }
 
 // Audit events

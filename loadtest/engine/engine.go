@@ -1,0 +1,334 @@
+// Package engine sends a load scenario's traffic to a live edge: open loop
+// at the scenario's arrival rate (github.com/tsenart/vegeta/v12 with a pacer
+// that follows the stages and their ramps), signed provider requests of
+// probe installations (package probe), a share of them forged, stale or
+// cross-tenant, and reads the probe agent's receipts for delivered =
+// accepted, duplicates and the end-to-end latency.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/switchboard-dev/switchboard/loadtest"
+	"github.com/switchboard-dev/switchboard/probe"
+	"github.com/switchboard-dev/switchboard/testevent"
+)
+
+// Pacer is the scenario's arrival plan as a vegeta.Pacer: hit n+1 is due
+// when the planned count (the integral of the rate) reaches n+1.
+type Pacer struct{ S loadtest.Scenario }
+
+// count is the planned number of hits by elapsed t.
+func (p Pacer) count(t time.Duration) float64 {
+	prev, n := 0.0, 0.0
+	for _, st := range p.S.Stages {
+		if r := st.Ramp.D(); r > 0 {
+			if t < r {
+				x := t.Seconds()
+				return n + prev*x + (st.Rate-prev)*x*x/(2*r.Seconds())
+			}
+			n += (prev + st.Rate) / 2 * r.Seconds()
+			t -= r
+		}
+		if d := st.Duration.D(); t < d {
+			return n + st.Rate*t.Seconds()
+		} else {
+			n += st.Rate * d.Seconds()
+			t -= d
+		}
+		prev = st.Rate
+	}
+	return n
+}
+
+// Pace implements vegeta.Pacer.
+func (p Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	total := p.S.Duration()
+	if elapsed >= total {
+		return 0, true
+	}
+	want := float64(hits + 1)
+	if p.count(elapsed) >= want {
+		return 0, false
+	}
+	if p.count(total) < want {
+		return 0, true
+	}
+	lo, hi := elapsed, total
+	for i := 0; i < 50 && hi-lo > time.Microsecond; i++ {
+		mid := lo + (hi-lo)/2
+		if p.count(mid) >= want {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi - elapsed, false
+}
+
+// Rate implements vegeta.Pacer.
+func (p Pacer) Rate(elapsed time.Duration) float64 { return p.S.RateAt(elapsed) }
+
+// Config is one run.
+type Config struct {
+	Scenario loadtest.Scenario
+	// Harnesses are the probe set-ups by provider (each with
+	// Scenario.Tenants installations, ready at the edge).
+	Harnesses map[string]*probe.Harness
+	Edge      string
+	// Progress gets a line every ProgressEvery [1s] (nil: none).
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	Seed          uint64
+}
+
+type record struct {
+	kind     loadtest.Kind
+	provider string
+	marker   string
+	start    time.Time
+	latency  time.Duration
+	status   int
+	err      bool
+}
+
+// recorder is the attack's HTTP transport: it times each request and
+// keeps its outcome by the request id header.
+type recorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	recs map[string]*record
+}
+
+const idHeader = "X-Loadtest-Request"
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	id := req.Header.Get(idHeader)
+	req.Header.Del(idHeader)
+	start := time.Now()
+	resp, err := r.next.RoundTrip(req)
+	lat := time.Since(start)
+	r.mu.Lock()
+	if rec := r.recs[id]; rec != nil {
+		rec.start, rec.latency = start, lat
+		if err != nil {
+			rec.err = true
+		} else {
+			rec.status = resp.StatusCode
+		}
+	}
+	r.mu.Unlock()
+	return resp, err
+}
+
+// conversation is the channel id of conversation i in provider's format.
+func conversation(provider string, i int) string {
+	switch provider {
+	case "slack":
+		return fmt.Sprintf("C0LT%06d", i)
+	case "telegram":
+		return "-100" + fmt.Sprintf("%010d", 1000000+i)
+	case "discord", "whatsapp":
+		return strconv.FormatInt(int64(700000000000000000+i), 10)
+	}
+	return "conv-" + strconv.Itoa(i)
+}
+
+// Run sends the scenario and measures it.
+func Run(ctx context.Context, cfg Config) (loadtest.Figures, error) {
+	sc := cfg.Scenario
+	for _, p := range sc.ProviderNames() {
+		h := cfg.Harnesses[p]
+		if h == nil || len(h.Installs) < sc.Tenants {
+			return loadtest.Figures{}, fmt.Errorf("no probe set-up with %d tenants for %s", sc.Tenants, p)
+		}
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = time.Second
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var rngMu sync.Mutex
+	run := strconv.FormatUint(seed%1_000_000_007, 36)
+	rec := &recorder{next: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}, recs: map[string]*record{}}
+	var seq atomic.Int64
+	var buildErr atomic.Value
+	targeter := func(t *vegeta.Target) error {
+		n := seq.Add(1)
+		rngMu.Lock()
+		provider := sc.ProviderOf(rng.Float64())
+		kind := sc.KindOf(rng.Float64())
+		tenant := rng.IntN(sc.Tenants)
+		other := (tenant + 1 + rng.IntN(max(1, sc.Tenants-1))) % sc.Tenants
+		conv := rng.IntN(sc.Conversations)
+		rngMu.Unlock()
+		h := cfg.Harnesses[provider]
+		in := h.Installs[tenant]
+		marker := "sblt-" + run + "-" + strconv.FormatInt(n, 10)
+		now := time.Now()
+		ev := in.Event(marker, now)
+		ev.Channel = conversation(provider, conv)
+		cred, target := in.Cred, in
+		switch kind {
+		case loadtest.KindForged:
+			cred = testevent.Forge(provider, cred)
+		case loadtest.KindStale:
+			ev.Now = now.Add(-10 * time.Minute)
+			if provider == "telegram" || provider == "whatsapp" {
+				// No timestamp in the scheme: stale means a replay of
+				// nothing new, so send it forged instead (never accepted).
+				cred = testevent.Forge(provider, cred)
+			}
+		case loadtest.KindCrossTenant:
+			target = h.Installs[other]
+		}
+		s, err := probe.Sign(cfg.Edge, target, ev, cred)
+		if err != nil {
+			buildErr.Store(err)
+			return err
+		}
+		id := strconv.FormatInt(n, 10)
+		rec.mu.Lock()
+		rec.recs[id] = &record{kind: kind, provider: provider, marker: marker}
+		rec.mu.Unlock()
+		t.Method, t.URL, t.Body = http.MethodPost, s.URL, s.Body
+		t.Header = http.Header{}
+		for _, hd := range s.Headers {
+			t.Header.Add(hd[0], hd[1])
+		}
+		t.Header.Set(idHeader, id)
+		return nil
+	}
+	atk := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: rec, Timeout: 30 * time.Second}),
+		vegeta.Workers(16), vegeta.MaxWorkers(1024))
+	start := time.Now()
+	results := atk.Attack(targeter, Pacer{S: sc}, sc.Duration()+time.Second, sc.Name)
+	var sent, errs int64
+	var window []float64
+	lastTick, lastSent := start, int64(0)
+	done := ctx.Done()
+loop:
+	for {
+		select {
+		case <-done:
+			atk.Stop()
+			done = nil
+		case r, ok := <-results:
+			if !ok {
+				break loop
+			}
+			sent++
+			if r.Error != "" || r.Code/100 != 2 && r.Code != 401 && r.Code != 403 && r.Code != 404 {
+				errs++
+			}
+			window = append(window, float64(r.Latency)/float64(time.Millisecond))
+			if now := time.Now(); cfg.Progress != nil && now.Sub(lastTick) >= cfg.ProgressEvery {
+				rate := float64(sent-lastSent) / now.Sub(lastTick).Seconds()
+				fmt.Fprintln(cfg.Progress, loadtest.Progress(now.Sub(start), sent, rate, loadtest.Quantile(window, 0.99), errs))
+				lastTick, lastSent, window = now, sent, window[:0]
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	if err, _ := buildErr.Load().(error); err != nil {
+		return loadtest.Figures{}, fmt.Errorf("build a request: %w", err)
+	}
+	if ctx.Err() != nil {
+		return loadtest.Figures{}, ctx.Err()
+	}
+
+	f := loadtest.Figures{Sent: map[loadtest.Kind]int64{}, Accepted: map[loadtest.Kind]int64{}, Duration: elapsed}
+	rec.mu.Lock()
+	recs := make([]*record, 0, len(rec.recs))
+	for _, r := range rec.recs {
+		if !r.start.IsZero() || r.err {
+			recs = append(recs, r)
+		}
+	}
+	rec.mu.Unlock()
+	want := map[string]*record{} // accepted valid requests by marker
+	forged := map[string]bool{}
+	for _, r := range recs {
+		f.Requests++
+		f.Sent[r.kind]++
+		if r.err {
+			f.Errors++
+			continue
+		}
+		f.EdgeMs = append(f.EdgeMs, float64(r.latency)/float64(time.Millisecond))
+		if r.status/100 == 2 {
+			f.Accepted[r.kind]++
+			if r.kind == loadtest.KindValid {
+				want[r.marker] = r
+			}
+		}
+		if r.kind != loadtest.KindValid {
+			forged[r.marker] = true
+		}
+	}
+	if elapsed > 0 {
+		f.Rate = float64(f.Requests) / elapsed.Seconds()
+	}
+	// Drain: wait until every accepted valid request was delivered.
+	deadline := time.Now().Add(sc.Drain.D())
+	for {
+		got := 0
+		for _, h := range cfg.Harnesses {
+			for _, d := range h.Agent.Received() {
+				if want[d.Envelope.Text] != nil {
+					got++
+				}
+			}
+		}
+		if got >= len(want) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return f, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// A short settle for stragglers (redeliveries, anything forged).
+	select {
+	case <-ctx.Done():
+		return f, ctx.Err()
+	case <-time.After(500 * time.Millisecond):
+	}
+	seen := map[string]bool{}
+	for _, h := range cfg.Harnesses {
+		for _, d := range h.Agent.Received() {
+			m := d.Envelope.Text
+			if forged[m] {
+				f.ForgedDelivered++
+				continue
+			}
+			r := want[m]
+			if r == nil {
+				continue
+			}
+			if seen[m] {
+				f.Redelivered++
+				continue
+			}
+			seen[m] = true
+			f.Delivered++
+			f.E2EMs = append(f.E2EMs, math.Max(0, float64(d.At.Sub(r.start))/float64(time.Millisecond)))
+		}
+	}
+	return f, nil
+}

@@ -1,0 +1,151 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/rollout"
+)
+
+// Figures is what a run measured.
+type Figures struct {
+	Requests int64 `json:"requests"`
+	// By kind: how many were sent, and how many the edge answered 2xx.
+	Sent     map[Kind]int64 `json:"sent"`
+	Accepted map[Kind]int64 `json:"accepted"`
+	Errors   int64          `json:"errors"` // transport errors (no answer)
+	// Delivered: distinct valid requests the probe agent received;
+	// Redelivered: receipts beyond the first of one request.
+	Delivered   int64 `json:"delivered"`
+	Redelivered int64 `json:"redelivered"`
+	// ForgedDelivered: non-valid requests the probe agent received.
+	ForgedDelivered int64 `json:"forged_delivered"`
+	// Edge answer times of every request and send→receipt times of the
+	// delivered valid ones, in milliseconds.
+	EdgeMs []float64 `json:"-"`
+	E2EMs  []float64 `json:"-"`
+	// Achieved rate over the attack.
+	Rate     float64       `json:"rate"`
+	Duration time.Duration `json:"-"`
+}
+
+// Quantile is the q quantile of ms (nearest rank; 0 for none).
+func Quantile(ms []float64, q float64) float64 {
+	if len(ms) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), ms...)
+	sort.Float64s(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(s) {
+		i = len(s) - 1
+	}
+	return s[i]
+}
+
+// Evaluate judges f against sc's thresholds, one verdict per name of
+// rollout.LoadThresholds.
+func Evaluate(sc Scenario, f Figures) []rollout.Verdict {
+	valid := float64(f.Sent[KindValid])
+	ratio := 0.0
+	if valid > 0 {
+		ratio = float64(f.Accepted[KindValid]) / valid
+	}
+	bad := f.Accepted[KindForged] + f.Accepted[KindStale] + f.Accepted[KindCrossTenant] + f.ForgedDelivered
+	dupRatio := 0.0
+	if f.Delivered > 0 {
+		dupRatio = float64(f.Redelivered) / float64(f.Delivered)
+	}
+	v := []rollout.Verdict{
+		{Name: "valid_2xx_ratio", Op: rollout.OpAtLeast, Limit: *sc.Thresholds.Valid2xxRatio, Observed: ratio},
+		{Name: "edge_p99_ms", Op: rollout.OpAtMost, Limit: ms(sc.Thresholds.EdgeP99.D()), Observed: Quantile(f.EdgeMs, 0.99), Unit: "ms"},
+		{Name: "e2e_p99_ms", Op: rollout.OpAtMost, Limit: ms(sc.Thresholds.E2EP99.D()), Observed: Quantile(f.E2EMs, 0.99), Unit: "ms"},
+		{Name: "forged_accepted", Op: rollout.OpEqual, Limit: 0, Observed: float64(bad)},
+		// delivered = accepted: every accepted valid request reached the agent.
+		{Name: "undelivered", Op: rollout.OpEqual, Limit: 0, Observed: float64(f.Accepted[KindValid] - f.Delivered)},
+		{Name: "duplicates", Op: rollout.OpAtMost, Limit: *sc.Thresholds.MaxDuplicateRatio, Observed: dupRatio},
+	}
+	if len(f.E2EMs) == 0 {
+		v[2].Observed = math.MaxFloat64 // nothing delivered: no end-to-end figure (fails)
+	}
+	for i := range v {
+		v[i].Pass = v[i].Holds()
+	}
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Result is a run's JSON result (and the body of load-stage evidence).
+type Result struct {
+	Scenario  string            `json:"scenario"`
+	Provider  string            `json:"provider"` // the first provider (evidence is per provider)
+	Providers []string          `json:"providers"`
+	Stage     string            `json:"stage,omitempty"` // rollout stage of the providers when it ran
+	StartedAt time.Time         `json:"started_at"`
+	Duration  string            `json:"duration"`
+	Requests  int64             `json:"requests"`
+	Planned   float64           `json:"planned"`
+	Figures   Figures           `json:"figures"`
+	EdgeP50   float64           `json:"edge_p50_ms"`
+	EdgeP99   float64           `json:"edge_p99_ms"`
+	E2EP50    float64           `json:"e2e_p50_ms"`
+	E2EP99    float64           `json:"e2e_p99_ms"`
+	Verdicts  []rollout.Verdict `json:"verdicts"`
+	Passed    bool              `json:"passed"`
+	Binary    string            `json:"binary_version,omitempty"`
+	Edge      string            `json:"edge,omitempty"`
+}
+
+// NewResult assembles the result of a run.
+func NewResult(sc Scenario, f Figures, started time.Time) Result {
+	names := sc.ProviderNames()
+	r := Result{Scenario: sc.Name, Provider: names[0], Providers: names, StartedAt: started.UTC(), Duration: f.Duration.Round(time.Millisecond).String(),
+		Requests: f.Requests, Planned: math.Round(sc.Expected()), Figures: f,
+		EdgeP50: Quantile(f.EdgeMs, 0.5), EdgeP99: Quantile(f.EdgeMs, 0.99), E2EP50: Quantile(f.E2EMs, 0.5), E2EP99: Quantile(f.E2EMs, 0.99)}
+	r.Verdicts = Evaluate(sc, f)
+	r.Passed, _ = rollout.CheckLoad(append([]rollout.Verdict(nil), r.Verdicts...), f.Requests)
+	return r
+}
+
+// WriteSummary writes the summary table of r.
+func WriteSummary(w io.Writer, r Result) {
+	fmt.Fprintf(w, "scenario %s (%s) — %d requests in %s (planned %.0f), %.1f/s achieved\n", r.Scenario, strings.Join(r.Providers, ", "),
+		r.Requests, r.Duration, r.Planned, r.Figures.Rate)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSENT\tACCEPTED (2xx)")
+	for _, k := range []Kind{KindValid, KindForged, KindStale, KindCrossTenant} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", k, r.Figures.Sent[k], r.Figures.Accepted[k])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "delivered %d, redelivered %d, forged delivered %d, transport errors %d\n", r.Figures.Delivered, r.Figures.Redelivered, r.Figures.ForgedDelivered, r.Figures.Errors)
+	fmt.Fprintf(w, "edge p50 %.1f ms p99 %.1f ms; end-to-end p50 %.1f ms p99 %.1f ms\n", r.EdgeP50, r.EdgeP99, r.E2EP50, r.E2EP99)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "THRESHOLD\tWANT\tOBSERVED\tPASS")
+	for _, v := range r.Verdicts {
+		pass := "ok"
+		if !v.Pass {
+			pass = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s %g%s\t%.4g%s\t%s\n", v.Name, v.Op, v.Limit, v.Unit, v.Observed, v.Unit, pass)
+	}
+	tw.Flush()
+	if r.Passed {
+		fmt.Fprintln(w, "PASS")
+	} else {
+		fmt.Fprintln(w, "FAIL")
+	}
+}
+
+// Progress is one live progress line.
+func Progress(elapsed time.Duration, sent int64, rate, p99 float64, errors int64) string {
+	return fmt.Sprintf("%6.1fs  sent %-7d rate %7.1f/s  p99 %7.1f ms  errors %d", elapsed.Seconds(), sent, rate, p99, errors)
+}

@@ -1,0 +1,313 @@
+// Package loadtest is the load engine's pure core: scenario files
+// (loadtest/scenarios/*.json: provider mix, rate stages with ramps, share of
+// forged, stale and cross-tenant traffic, conversations, thresholds), the
+// arrival-rate plan, the evaluation of thresholds over what a run measured,
+// and the result (a JSON document that is also rollout evidence, and a
+// summary table). The engine that sends the traffic (open loop, constant
+// arrival rate, on github.com/tsenart/vegeta/v12) is loadtest/engine.
+package loadtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Scenario is one load scenario.
+type Scenario struct {
+	Name string `json:"name"`
+	// Providers maps provider to its share of the traffic (weights, any scale).
+	Providers map[string]float64 `json:"providers"`
+	// Stages run one after the other: each ramps linearly from the previous
+	// stage's rate (0 before the first) to Rate over Ramp, then holds Rate
+	// for Duration.
+	Stages []Stage `json:"stages"`
+	// Shares of requests that are forged (wrong signature), stale (signed
+	// long ago) or cross-tenant (signed by one tenant, sent to another's
+	// ingress); the rest are valid.
+	ForgedShare      float64 `json:"forged_share"`
+	StaleShare       float64 `json:"stale_share"`
+	CrossTenantShare float64 `json:"cross_tenant_share"`
+	// Conversations is how many distinct conversations (channels) the valid
+	// traffic is spread over.
+	Conversations int `json:"conversations"`
+	// Tenants is how many probe organisations the traffic comes from [2].
+	Tenants int `json:"tenants,omitempty"`
+	// Drain bounds the wait for deliveries after the last request [30s].
+	Drain      Duration   `json:"drain,omitempty"`
+	Thresholds Thresholds `json:"thresholds"`
+}
+
+// Stage is one rate stage.
+type Stage struct {
+	Rate     float64  `json:"rate"` // requests per second
+	Duration Duration `json:"duration"`
+	Ramp     Duration `json:"ramp,omitempty"`
+}
+
+// Thresholds a run must meet.
+type Thresholds struct {
+	// Valid2xxRatio: share of valid requests the edge answered 2xx [0.999].
+	Valid2xxRatio *float64 `json:"valid_2xx_ratio,omitempty"`
+	// EdgeP99: p99 of the edge's answer time over all requests.
+	EdgeP99 Duration `json:"edge_p99"`
+	// E2EP99: p99 from sending a valid request to the probe agent's receipt.
+	E2EP99 Duration `json:"e2e_p99"`
+	// MaxDuplicateRatio: redeliveries over deliveries that at-least-once
+	// delivery may add [0.01].
+	MaxDuplicateRatio *float64 `json:"max_duplicate_ratio,omitempty"`
+}
+
+// Duration is a time.Duration written as "1.5s".
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New(`want a duration string such as "1.5s"`)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: want a form such as 1.5s or 250ms", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D is d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Limits of a scenario (a file is outside input).
+const (
+	MaxRate          = 20000
+	MaxStages        = 64
+	MaxTotalDuration = 6 * time.Hour
+	MaxConversations = 1_000_000
+	MaxTenants       = 64
+)
+
+// ParseScenario reads a scenario file strictly: unknown fields, trailing
+// data and bad values are errors naming the field. known reports whether a
+// provider can be load-tested (nil: any).
+func ParseScenario(data []byte, known func(string) bool) (Scenario, error) {
+	var s Scenario
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("scenario: %s", jsonMessage(err))
+	}
+	if dec.More() {
+		return s, errors.New("scenario: trailing data after the JSON object")
+	}
+	if err := s.Validate(known); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func jsonMessage(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, err)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("%s: want a JSON %s", te.Field, te.Type.Kind())
+		}
+		return "want a JSON object"
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	return msg
+}
+
+// Validate checks a scenario and fills defaults.
+func (s *Scenario) Validate(known func(string) bool) error {
+	fail := func(field, format string, a ...any) error {
+		return fmt.Errorf("scenario %s: %s", field, fmt.Sprintf(format, a...))
+	}
+	if s.Name == "" || len(s.Name) > 100 {
+		return fail("name", "required, at most 100 characters")
+	}
+	if len(s.Providers) == 0 {
+		return fail("providers", "name at least one provider with its share, e.g. {\"slack\": 1}")
+	}
+	total := 0.0
+	for _, p := range s.ProviderNames() {
+		w := s.Providers[p]
+		if known != nil && !known(p) {
+			return fail("providers."+p, "unknown or unsupported provider")
+		}
+		if !(w > 0) || math.IsInf(w, 0) {
+			return fail("providers."+p, "share must be a positive number, got %v", w)
+		}
+		total += w
+	}
+	if len(s.Stages) == 0 || len(s.Stages) > MaxStages {
+		return fail("stages", "between 1 and %d stages", MaxStages)
+	}
+	var sum time.Duration
+	for i, st := range s.Stages {
+		f := fmt.Sprintf("stages[%d]", i)
+		if !(st.Rate >= 0) || st.Rate > MaxRate {
+			return fail(f+".rate", "requests per second between 0 and %d, got %v", MaxRate, st.Rate)
+		}
+		if st.Duration < 0 || st.Ramp < 0 {
+			return fail(f, "durations must not be negative")
+		}
+		if st.Duration.D()+st.Ramp.D() <= 0 {
+			return fail(f+".duration", "a stage lasts some time (duration or ramp)")
+		}
+		sum += st.Duration.D() + st.Ramp.D()
+	}
+	if sum > MaxTotalDuration {
+		return fail("stages", "last %s in all, at most %s", sum, MaxTotalDuration)
+	}
+	shares := map[string]float64{"forged_share": s.ForgedShare, "stale_share": s.StaleShare, "cross_tenant_share": s.CrossTenantShare}
+	for _, k := range []string{"forged_share", "stale_share", "cross_tenant_share"} {
+		if v := shares[k]; !(v >= 0 && v <= 1) {
+			return fail(k, "a fraction between 0 and 1, got %v", v)
+		}
+	}
+	if bad := s.ForgedShare + s.StaleShare + s.CrossTenantShare; bad >= 1 {
+		return fail("forged_share", "forged, stale and cross-tenant shares add up to %v: valid traffic must remain", bad)
+	}
+	if s.Conversations < 1 || s.Conversations > MaxConversations {
+		return fail("conversations", "between 1 and %d, got %d", MaxConversations, s.Conversations)
+	}
+	if s.Tenants == 0 {
+		s.Tenants = 2
+	}
+	if s.Tenants < 1 || s.Tenants > MaxTenants {
+		return fail("tenants", "between 1 and %d, got %d", MaxTenants, s.Tenants)
+	}
+	if s.CrossTenantShare > 0 && s.Tenants < 2 {
+		return fail("tenants", "cross-tenant traffic needs at least 2 tenants")
+	}
+	if s.Drain == 0 {
+		s.Drain = Duration(30 * time.Second)
+	}
+	if s.Drain < 0 || s.Drain.D() > time.Hour {
+		return fail("drain", "between 0 and 1h")
+	}
+	th := &s.Thresholds
+	if th.Valid2xxRatio == nil {
+		v := 0.999
+		th.Valid2xxRatio = &v
+	}
+	if v := *th.Valid2xxRatio; !(v >= 0 && v <= 1) {
+		return fail("thresholds.valid_2xx_ratio", "a fraction between 0 and 1, got %v", v)
+	}
+	if th.MaxDuplicateRatio == nil {
+		v := 0.01
+		th.MaxDuplicateRatio = &v
+	}
+	if v := *th.MaxDuplicateRatio; !(v >= 0 && v <= 1) {
+		return fail("thresholds.max_duplicate_ratio", "a fraction between 0 and 1, got %v", v)
+	}
+	if th.EdgeP99 <= 0 {
+		return fail("thresholds.edge_p99", "required, e.g. \"250ms\"")
+	}
+	if th.E2EP99 <= 0 {
+		return fail("thresholds.e2e_p99", "required, e.g. \"2s\"")
+	}
+	return nil
+}
+
+// ProviderNames are the scenario's providers in name order.
+func (s Scenario) ProviderNames() []string {
+	out := make([]string, 0, len(s.Providers))
+	for p := range s.Providers {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Duration is how long the stages last in all.
+func (s Scenario) Duration() time.Duration {
+	var d time.Duration
+	for _, st := range s.Stages {
+		d += st.Ramp.D() + st.Duration.D()
+	}
+	return d
+}
+
+// RateAt is the planned arrival rate (per second) at elapsed t: stage by
+// stage, a linear ramp from the previous rate, then the stage's rate; 0 after
+// the last stage.
+func (s Scenario) RateAt(t time.Duration) float64 {
+	prev := 0.0
+	for _, st := range s.Stages {
+		if r := st.Ramp.D(); r > 0 {
+			if t < r {
+				return prev + (st.Rate-prev)*float64(t)/float64(r)
+			}
+			t -= r
+		}
+		if t < st.Duration.D() {
+			return st.Rate
+		}
+		t -= st.Duration.D()
+		prev = st.Rate
+	}
+	return 0
+}
+
+// Expected is how many requests the plan sends (the integral of RateAt).
+func (s Scenario) Expected() float64 {
+	prev, n := 0.0, 0.0
+	for _, st := range s.Stages {
+		n += (prev + st.Rate) / 2 * st.Ramp.D().Seconds()
+		n += st.Rate * st.Duration.D().Seconds()
+		prev = st.Rate
+	}
+	return n
+}
+
+// Kind of a request.
+type Kind string
+
+const (
+	KindValid       Kind = "valid"
+	KindForged      Kind = "forged"
+	KindStale       Kind = "stale"
+	KindCrossTenant Kind = "cross_tenant"
+)
+
+// KindOf picks the kind of the request whose uniform draw is u in [0,1).
+func (s Scenario) KindOf(u float64) Kind {
+	switch {
+	case u < s.ForgedShare:
+		return KindForged
+	case u < s.ForgedShare+s.StaleShare:
+		return KindStale
+	case u < s.ForgedShare+s.StaleShare+s.CrossTenantShare:
+		return KindCrossTenant
+	}
+	return KindValid
+}
+
+// ProviderOf picks the provider for a uniform draw u in [0,1) by share.
+func (s Scenario) ProviderOf(u float64) string {
+	names := s.ProviderNames()
+	total := 0.0
+	for _, p := range names {
+		total += s.Providers[p]
+	}
+	acc := 0.0
+	for _, p := range names {
+		acc += s.Providers[p] / total
+		if u < acc {
+			return p
+		}
+	}
+	return names[len(names)-1]
+}

@@ -1,0 +1,204 @@
+package loadtest
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const base = `{"name":"t","providers":{"slack":1},"stages":[{"rate":10,"duration":"1s"}],"conversations":1,
+ "thresholds":{"edge_p99":"100ms","e2e_p99":"1s"}}`
+
+func TestParseScenarioErrors(t *testing.T) {
+	known := func(p string) bool { return p == "slack" || p == "telegram" }
+	with := func(old, new string) string { return strings.Replace(base, old, new, 1) }
+	cases := []struct{ name, in, err string }{
+		{"not json", `{`, "scenario: "},
+		{"trailing", base + `{}`, "trailing data"},
+		{"unknown field", with(`"name":"t"`, `"name":"t","rps":3`), `unknown field "rps"`},
+		{"no name", with(`"name":"t"`, `"name":""`), "scenario name: required"},
+		{"no providers", with(`{"slack":1}`, `{}`), "scenario providers: name at least one"},
+		{"unknown provider", with(`{"slack":1}`, `{"myspace":1}`), "scenario providers.myspace: unknown"},
+		{"zero share", with(`{"slack":1}`, `{"slack":0}`), "providers.slack: share must be a positive number"},
+		{"no stages", with(`[{"rate":10,"duration":"1s"}]`, `[]`), "scenario stages: between 1 and 64"},
+		{"negative rate", with(`"rate":10`, `"rate":-1`), "stages[0].rate"},
+		{"huge rate", with(`"rate":10`, `"rate":1e9`), "stages[0].rate"},
+		{"empty stage", with(`"duration":"1s"`, `"duration":"0s"`), "stages[0].duration: a stage lasts"},
+		{"bad duration", with(`"duration":"1s"`, `"duration":"soon"`), `duration "soon"`},
+		{"duration as number", with(`"duration":"1s"`, `"duration":1`), "want a duration string"},
+		{"too long", with(`"duration":"1s"`, `"duration":"7h"`), "at most 6h0m0s"},
+		{"share out of range", with(`"conversations":1`, `"conversations":1,"forged_share":1.5`), "forged_share: a fraction"},
+		{"no valid traffic left", with(`"conversations":1`, `"conversations":1,"forged_share":0.5,"stale_share":0.5`), "valid traffic must remain"},
+		{"no conversations", with(`"conversations":1`, `"conversations":0`), "conversations: between 1"},
+		{"cross-tenant needs tenants", with(`"conversations":1`, `"conversations":1,"tenants":1,"cross_tenant_share":0.1`), "needs at least 2 tenants"},
+		{"no edge p99", with(`"edge_p99":"100ms",`, ``), "thresholds.edge_p99: required"},
+		{"bad ratio", with(`"edge_p99"`, `"valid_2xx_ratio":2,"edge_p99"`), "thresholds.valid_2xx_ratio"},
+		{"type error", with(`"conversations":1`, `"conversations":"many"`), "conversations: want a JSON int"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseScenario([]byte(c.in), known)
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Fatalf("err %v, want it to contain %q", err, c.err)
+			}
+		})
+	}
+	s, err := ParseScenario([]byte(base), known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Tenants != 2 || s.Drain.D() != 30*time.Second || *s.Thresholds.Valid2xxRatio != 0.999 || *s.Thresholds.MaxDuplicateRatio != 0.01 {
+		t.Fatalf("defaults: %+v", s)
+	}
+}
+
+// The shipped scenarios parse.
+func TestShippedScenarios(t *testing.T) {
+	files, _ := filepath.Glob("scenarios/*.json")
+	if len(files) < 2 {
+		t.Fatalf("scenarios: %v", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseScenario(b, nil); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestRatePlan(t *testing.T) {
+	s := Scenario{Stages: []Stage{
+		{Rate: 10, Ramp: Duration(2 * time.Second), Duration: Duration(time.Second)},
+		{Rate: 30, Duration: Duration(time.Second)},
+		{Rate: 0, Ramp: Duration(time.Second)},
+	}}
+	cases := []struct {
+		at   time.Duration
+		rate float64
+	}{{0, 0}, {time.Second, 5}, {2 * time.Second, 10}, {2500 * time.Millisecond, 10}, {3 * time.Second, 30}, {3900 * time.Millisecond, 30},
+		{4 * time.Second, 30}, {4500 * time.Millisecond, 15}, {5 * time.Second, 0}, {time.Hour, 0}}
+	for _, c := range cases {
+		if got := s.RateAt(c.at); math.Abs(got-c.rate) > 1e-9 {
+			t.Errorf("RateAt(%s) = %v, want %v", c.at, got, c.rate)
+		}
+	}
+	// ramp 0→10 over 2s: 10, hold 1s: 10, 30 for 1s: 30, ramp 30→0 over 1s: 15.
+	if e := s.Expected(); math.Abs(e-65) > 1e-9 {
+		t.Errorf("Expected = %v, want 65", e)
+	}
+	if s.Duration() != 5*time.Second {
+		t.Errorf("Duration = %s", s.Duration())
+	}
+}
+
+func TestKindAndProvider(t *testing.T) {
+	s := Scenario{ForgedShare: 0.1, StaleShare: 0.2, CrossTenantShare: 0.1, Providers: map[string]float64{"telegram": 1, "slack": 3}}
+	for _, c := range []struct {
+		u    float64
+		kind Kind
+		prov string
+	}{{0, KindForged, "slack"}, {0.05, KindForged, "slack"}, {0.1, KindStale, "slack"}, {0.29, KindStale, "slack"},
+		{0.31, KindCrossTenant, "slack"}, {0.4, KindValid, "slack"}, {0.74, KindValid, "slack"}, {0.75, KindValid, "telegram"}, {0.999, KindValid, "telegram"}} {
+		if k := s.KindOf(c.u); k != c.kind {
+			t.Errorf("KindOf(%v) = %s, want %s", c.u, k, c.kind)
+		}
+		if p := s.ProviderOf(c.u); p != c.prov {
+			t.Errorf("ProviderOf(%v) = %s, want %s", c.u, p, c.prov)
+		}
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	sc, err := ParseScenario([]byte(base), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := Figures{Requests: 1000, Sent: map[Kind]int64{KindValid: 900, KindForged: 100}, Accepted: map[Kind]int64{KindValid: 900},
+		Delivered: 900, EdgeMs: []float64{1, 2, 3, 50}, E2EMs: []float64{10, 20, 900}}
+	cases := []struct {
+		name   string
+		mutate func(f *Figures)
+		failed []string
+	}{
+		{"passing", func(f *Figures) {}, nil},
+		{"valid refused", func(f *Figures) { f.Accepted = map[Kind]int64{KindValid: 898}; f.Delivered = 898 }, []string{"valid_2xx_ratio"}},
+		{"slow edge", func(f *Figures) { f.EdgeMs = append(f.EdgeMs, 101, 102, 103) }, []string{"edge_p99_ms"}},
+		{"slow delivery", func(f *Figures) { f.E2EMs = append(f.E2EMs, 1001) }, []string{"e2e_p99_ms"}},
+		{"nothing delivered", func(f *Figures) { f.E2EMs = nil; f.Delivered = 0 }, []string{"e2e_p99_ms", "undelivered"}},
+		{"forged accepted", func(f *Figures) { f.Accepted = map[Kind]int64{KindValid: 900, KindForged: 1} }, []string{"forged_accepted"}},
+		{"forged delivered", func(f *Figures) { f.ForgedDelivered = 1 }, []string{"forged_accepted"}},
+		{"lost delivery", func(f *Figures) { f.Delivered = 899 }, []string{"undelivered"}},
+		{"duplicates within at-least-once", func(f *Figures) { f.Redelivered = 9 }, nil},
+		{"too many duplicates", func(f *Figures) { f.Redelivered = 10 }, []string{"duplicates"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := good
+			f.Sent, f.Accepted = copyMap(good.Sent), copyMap(good.Accepted)
+			c.mutate(&f)
+			r := NewResult(sc, f, time.Unix(0, 0))
+			var failed []string
+			for _, v := range r.Verdicts {
+				if !v.Pass {
+					failed = append(failed, v.Name)
+				}
+			}
+			if strings.Join(failed, ",") != strings.Join(c.failed, ",") || r.Passed != (len(c.failed) == 0) {
+				t.Fatalf("failed %v (passed %v), want %v", failed, r.Passed, c.failed)
+			}
+			var sb strings.Builder
+			WriteSummary(&sb, r)
+			if want := map[bool]string{true: "PASS\n", false: "FAIL\n"}[r.Passed]; !strings.HasSuffix(sb.String(), want) {
+				t.Errorf("summary ends %q", sb.String()[max(0, sb.Len()-20):])
+			}
+		})
+	}
+}
+
+func copyMap(m map[Kind]int64) map[Kind]int64 {
+	out := map[Kind]int64{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func TestQuantile(t *testing.T) {
+	if Quantile(nil, 0.99) != 0 || Quantile([]float64{5}, 0.99) != 5 || Quantile([]float64{1, 2, 3, 4}, 0.5) != 2 || Quantile([]float64{4, 3, 2, 1}, 1) != 4 {
+		t.Fatal("quantile")
+	}
+}
+
+func FuzzParseScenario(f *testing.F) {
+	f.Add([]byte(base))
+	for _, p := range []string{"scenarios/short.json", "scenarios/canary-stage.json"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"name":"x","stages":[{"rate":1e308,"duration":"1s"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseScenario(data, nil)
+		if err != nil {
+			return
+		}
+		// A valid scenario has a finite, bounded plan.
+		if d := s.Duration(); d <= 0 || d > MaxTotalDuration {
+			t.Fatalf("duration %s", d)
+		}
+		if e := s.Expected(); math.IsNaN(e) || e < 0 || e > MaxRate*MaxTotalDuration.Seconds() {
+			t.Fatalf("expected %v", e)
+		}
+		for _, u := range []float64{0, 0.5, 0.999} {
+			if s.ProviderOf(u) == "" || s.KindOf(u) == "" {
+				t.Fatal("empty pick")
+			}
+		}
+	})
+}
