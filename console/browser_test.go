@@ -417,3 +417,63 @@ func firstAgent(t *testing.T, e *env) string {
 	}
 	return items[0].(map[string]any)["id"].(string)
 }
+
+// TestConsoleAgencyAndPlatformInBrowser: an agency sees its client
+// organisations (not others') and creates one; the platform admin sets a
+// provider's rollout stage; an org owner cannot, even with a forged form.
+func TestConsoleAgencyAndPlatformInBrowser(t *testing.T) {
+	e := newEnv(t, console.Config{})
+	b := newBrowser(t, e)
+
+	b.signIn(e.agencyTok)
+	if p := b.path(); p != "/orgs" {
+		t.Fatalf("agency lands on %s", p)
+	}
+	if rows := b.text("main table tbody"); !strings.Contains(rows, e.orgA) || strings.Contains(rows, e.orgB) {
+		t.Fatalf("agency's organisations: %q (want %s, not %s)", rows, e.orgA, e.orgB)
+	}
+	b.fill("#org-name", "Initech")
+	b.submit("form[action='/orgs'] button")
+	newOrg := strings.TrimPrefix(b.path(), "/orgs/")
+	if o := e.must(e.admin, "GET", "/v1/orgs/"+newOrg, nil, 200); o["name"] != "Initech" || o["agency_id"] == nil || o["agency_id"] == "" {
+		t.Fatalf("organisation the agency created: %v", o)
+	}
+	b.nav("/orgs")
+	b.shot("orgs")
+	b.nav("/orgs/" + e.orgB)
+	if head, _ := b.refusal(); head != "404 not_found" {
+		t.Fatalf("agency opening a non-client org: %q", head)
+	}
+	b.submit("form.signout button")
+
+	b.signIn(e.admin)
+	b.nav("/stages")
+	b.do("stage", chromedp.SetValue(chromedp.CSS("#st-telegram"), "canary"))
+	b.fill("#co-telegram", e.orgA)
+	b.submit("form[action='/stages/telegram'] button")
+	if got := b.text("#stages tbody"); !contains(got, "canary", e.orgA) {
+		t.Fatalf("stages after setting telegram to canary: %q", got)
+	}
+	if st := e.must(e.admin, "GET", "/v1/providers/telegram/stage", nil, 200); st["stage"] != "canary" {
+		t.Fatalf("telegram's stage: %v", st)
+	}
+	b.shot("stages")
+	b.submit("form.signout button")
+
+	// An org owner sees the stages without the forms; a forged form is the
+	// API's 403.
+	b.signIn(e.tokB)
+	b.nav("/stages")
+	if n := b.eval(`document.querySelectorAll("form[action^='/stages/']").length`).(float64); n != 0 {
+		t.Fatalf("an org owner sees %v stage forms", n)
+	}
+	b.eval(`(function(){var f=document.createElement("form");f.method="post";f.action="/stages/telegram";f.id="forged";
+		var c=document.createElement("input");c.name="csrf";c.value=document.querySelector("form.signout input[name=csrf]").value;f.appendChild(c);
+		var s=document.createElement("input");s.name="stage";s.value="on";f.appendChild(s);
+		var btn=document.createElement("button");btn.type="submit";f.appendChild(btn);document.body.appendChild(f);})()`)
+	b.submit("#forged button")
+	code, ans := e.call(e.tokB, "PUT", "/v1/providers/telegram/stage", map[string]any{"stage": "on"})
+	if head, _ := b.refusal(); head != fmt.Sprintf("%d %s", code, apiErrCode(ans)) || code != 403 {
+		t.Fatalf("org owner setting a stage through the console: %q; the API answers %d %v", head, code, ans)
+	}
+}

@@ -164,38 +164,15 @@ func (s *Server) connectProvider(w http.ResponseWriter, r *http.Request, c *reqC
 // startOAuth asks the API to start the provider's OAuth install for this org
 // and sends the browser to the provider's consent screen.
 func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, orgID string, p providerInfo, profileID string) error {
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet,
-		internalBase+"/v1/oauth/"+seg(p.Name)+"/start?"+url.Values{"org_id": {orgID}, "profile_id": {profileID}}.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.sess.token)
-	resp, err := s.api.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
-		http.Redirect(w, r, loc, http.StatusSeeOther)
-		return nil
-	}
-	var out struct {
-		URL          string    `json:"url"`
-		AuthorizeURL string    `json:"authorize_url"`
-		Error        *APIError `json:"error"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if out.Error != nil {
-		out.Error.Status = resp.StatusCode
-		if out.Error.Code == "no_route" {
-			out.Error.Message = "this server does not offer OAuth installs yet: connect your own app instead"
+	st, err := c.api.cl.StartOAuth(r.Context(), p.Name, profileID, orgID)
+	if err = apiErr(err); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Code == "no_route" {
+			ae.Message = "this server does not offer OAuth installs yet: connect your own app instead"
 		}
-		return out.Error
+		return err
 	}
-	u := out.AuthorizeURL
-	if u == "" {
-		u = out.URL
-	}
+	u := st.AuthorizeURL
 	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return &APIError{Status: 502, Code: "oauth", Message: "the API gave no authorisation address"}
 	}
