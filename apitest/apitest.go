@@ -45,6 +45,8 @@ type Options struct {
 	PublicAgentURLsOnly bool
 	// PublicURL is the edge's public base URL (api.Config.PublicURL).
 	PublicURL string
+	// APIURL is the API's public base URL (OAuth redirect URLs).
+	APIURL string
 	// ProviderAPIs point registration, health and OAuth at fake provider APIs.
 	ProviderAPIs api.ProviderAPIs
 }
@@ -77,6 +79,9 @@ func New(t testing.TB, opts ...Options) *Server {
 		}
 		if o.PublicURL != "" {
 			cfg.PublicURL = o.PublicURL
+		}
+		if o.APIURL != "" {
+			cfg.APIURL = o.APIURL
 		}
 		if o.ProviderAPIs.Base != nil {
 			cfg.ProviderAPIs = o.ProviderAPIs
