@@ -40,7 +40,9 @@ func TestUpStartsEverythingAndStopsCleanly(t *testing.T) {
 	go func() { done <- up(ctx, args, env, out, errOut) }()
 
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(out.String(), "switchboard is up") {
+	// The banner's last line: the admin token line comes after "switchboard
+	// is up", so waiting for that one raced with it.
+	for !strings.Contains(out.String(), "  next: ") {
 		select {
 		case err := <-done:
 			t.Fatalf("up returned early: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
