@@ -59,3 +59,27 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeJSON: the strict decoder (key checks + decoding) against
+// encoding/json alone, on a binding request.
+func BenchmarkDecodeJSON(b *testing.B) {
+	raw := []byte(`{"name":"support","selector":{"channel":"C024BE91L","peer":"U1"},"secrets":{"signing":"8f742231b10e8888abcd99yyyzzz85a5"},"canary_orgs":["org_a","org_b"],"priority":10}`)
+	b.Run("strict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v fuzzBody
+			if err := decodeJSON(raw, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v fuzzBody
+			if err := json.Unmarshal(raw, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

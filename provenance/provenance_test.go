@@ -139,3 +139,27 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSeal and BenchmarkVerify: the cost ingest and the worker pay per
+// task (a Telegram-sized envelope).
+func BenchmarkSeal(b *testing.B) {
+	k, _ := ParseKeys(Generate("p1"))
+	e := sample()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Seal(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	k, _ := ParseKeys(Generate("p1"))
+	s, _ := k.Seal(sample())
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := k.Verify(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -94,6 +94,9 @@ func (p *Pool) deliver(ctx context.Context, env envelope.Envelope) ([]string, er
 	if len(valid) == 0 {
 		return nil, permanent("agent %s has no valid signing secret", agent.ID)
 	}
+	// The provenance seal is between ingest and the workers: the agent's
+	// delivery is authenticated by its own Standard Webhooks signature.
+	env.Seal = nil
 	body, err := json.Marshal(env)
 	if err != nil {
 		return nil, permanent("encode envelope: %v", err)

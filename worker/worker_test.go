@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"encoding/base64"
@@ -80,6 +81,9 @@ func (a *agent) serve(w http.ResponseWriter, r *http.Request) {
 		a.t.Errorf("delivery body: %v (id %s vs %s)", err, env.ID, id)
 		w.WriteHeader(http.StatusBadRequest)
 		return
+	}
+	if env.Seal != nil || bytes.Contains(body, []byte(`"seal"`)) {
+		a.t.Errorf("delivery %s carries the provenance seal (it is between ingest and the workers)", id)
 	}
 	a.mu.Lock()
 	a.tries[env.EventID]++
