@@ -33,6 +33,7 @@ func TestIngestOverMTLS(t *testing.T) {
 	t0 := time.Now().UTC()
 	for _, step := range []error{
 		st.CreateOrg(ctx, store.Org{ID: "org_a", Name: "a", CreatedAt: t0}),
+		st.SetStage(ctx, store.RolloutStage{Provider: "telegram", Stage: store.StageOn, UpdatedAt: t0}),
 		st.CreateProfile(ctx, store.AppProfile{ID: "prof_a", OwnerOrgID: "org_a", Provider: "telegram", Name: "bot", CreatedAt: t0}),
 		st.CreateInstallation(ctx, store.Installation{ID: "inst_a", OrgID: "org_a", ProfileID: "prof_a", Provider: "telegram", IngressID: "ing_a", CreatedAt: t0}),
 		st.CreateAgent(ctx, store.Agent{ID: "agt_a", OrgID: "org_a", Name: "a", URL: "http://127.0.0.1:1/", CreatedAt: t0}),
