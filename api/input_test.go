@@ -70,6 +70,7 @@ func TestBadInput(t *testing.T) {
 		{"standard webhooks reply_url with credentials", "POST", "/v1/installations", withSettings(onProf(swProf, map[string]string{"signing": swSecret}), map[string]string{"conversation_pointer": "/c", "reply_url": "https://u:p@x.example/r"}), 400, "invalid_field", "settings"},
 		{"settings for a provider that takes none", "POST", "/v1/installations", inst(map[string]any{"settings": map[string]string{"conversation_pointer": "/c"}}), 400, "invalid_field", "settings"},
 		{"github bot token a broken private key", "POST", "/v1/installations", onProf(ghProf, map[string]string{"signing": "s", "bot_token": "-----BEGIN RSA PRIVATE KEY-----\nnotakey\n-----END RSA PRIVATE KEY-----\n"}), 400, "invalid_field", "secrets.bot_token"},
+		{"platform standard webhooks profile", "POST", "/v1/profiles", map[string]any{"provider": "standardwebhooks", "name": "x"}, 400, "invalid_field", "org_id"},
 		{"twilio bot token not credentials", "POST", "/v1/installations", onProf(twProf, map[string]string{"signing": strings.Repeat("a", 32), "bot_token": "justatoken"}), 400, "invalid_field", "secrets.bot_token"},
 		{"missing external id", "POST", "/v1/installations", map[string]any{"org_id": a1.id, "profile_id": a1.prof}, 400, "invalid_field", "external_id"},
 		{"missing profile", "POST", "/v1/installations", map[string]any{"org_id": a1.id, "external_id": "T"}, 400, "invalid_field", "profile_id"},

@@ -57,6 +57,11 @@ func (s *Server) createProfile(w http.ResponseWriter, r *http.Request, p princip
 	if !knownProvider(req.Provider) {
 		return fieldErr("provider", "must be one of %v", Providers)
 	}
+	if req.OrgID == "" && req.Provider == "standardwebhooks" {
+		// Its payloads name no account that would resolve the installation of
+		// a shared app: each installation is verified on its own ingress.
+		return fieldErr("org_id", "required: a standardwebhooks profile belongs to an organisation (there are no shared platform apps of it)")
+	}
 	if err := checkText("name", req.Name, 200, false); err != nil {
 		return err
 	}

@@ -231,3 +231,20 @@ func FuzzParse(t *testing.T, p provider.Inbound, body []byte, contentType string
 
 // Updating reports whether the test run rewrites golden files (-update).
 func Updating() bool { return *update }
+
+// Bench parses every non-bad input of dir in turn (b.N parses in all).
+func Bench(b *testing.B, p provider.Inbound, dir string) {
+	var reqs []provider.Request
+	for _, in := range Inputs(b, dir) {
+		if !strings.HasPrefix(filepath.Base(in), "bad_") {
+			reqs = append(reqs, Request(b, in))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := provider.Parse(p, reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
