@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/client"
 	"github.com/switchboard-dev/switchboard/servicetest"
 )
 
@@ -144,6 +145,26 @@ kill $!
 	})
 	if bytes.Contains([]byte(out), bytes.TrimSpace(agentSecret)) {
 		t.Error("the quickstart printed the agent's signing secret")
+	}
+
+	// doctor, run as the quickstart leaves things, finds the API and token
+	// in .data and checks the installation against the real edge.
+	tok, _ := os.ReadFile(filepath.Join(dir, ".data", "admin.token"))
+	cl, err := client.New("http://"+api, strings.TrimSpace(string(tok)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := cl.ListInstallations(context.Background(), "")
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("installations after the quickstart: %v %+v", err, insts)
+	}
+	doc := exec.Command(binary, "doctor", "--installation", insts[0].ID)
+	doc.Dir, doc.Env = dir, env
+	docOut, _ := doc.CombinedOutput()
+	for _, want := range []string{"✓ edge_config", "✓ bindings", "✓ self_test", "✓ rollout_stage", "✓ secrets"} {
+		if !strings.Contains(string(docOut), want) {
+			t.Errorf("doctor after the quickstart lacks %q:\n%s", want, docOut)
+		}
 	}
 
 	// Ctrl-C: everything stops, redis-server included.
