@@ -457,7 +457,25 @@ func TestConsoleAgencyAndPlatformInBrowser(t *testing.T) {
 	if st := e.must(e.admin, "GET", "/v1/providers/telegram/stage", nil, 200); st["stage"] != "canary" {
 		t.Fatalf("telegram's stage: %v", st)
 	}
+	// The promotion gate is closed (no evidence yet): promoting is the API's
+	// refusal naming what is missing; a rollback is always allowed.
+	if g := b.text("#gate-telegram"); !strings.Contains(g, "closed") {
+		t.Fatalf("telegram's promotion gate: %q", g)
+	}
 	b.shot("stages")
+	b.fill("#pr-telegram", "try without evidence")
+	b.do("confirm", chromedp.Click(chromedp.CSS("#prc-telegram")))
+	b.submit("form[action='/stages/telegram/promote'] button")
+	if head, msg := b.refusal(); !strings.HasPrefix(head, "409 ") || msg == "" {
+		t.Fatalf("promote with a closed gate: %q %q", head, msg)
+	}
+	b.nav("/stages")
+	b.fill("#rb-telegram", "console test")
+	b.do("confirm", chromedp.Click(chromedp.CSS("#rbc-telegram")))
+	b.submit("form[action='/stages/telegram/rollback'] button")
+	if st := e.must(e.admin, "GET", "/v1/providers/telegram/stage", nil, 200); st["stage"] == "canary" {
+		t.Fatalf("telegram's stage after a rollback: %v", st)
+	}
 	b.submit("form.signout button")
 
 	// An org owner sees the stages without the forms; a forged form is the

@@ -68,6 +68,7 @@ func (s *Server) routes() {
 	s.handle("GET /orgs/{org}/audit", s.auditPage)
 	s.handle("GET /stages", s.stagesPage)
 	s.handle("POST /stages/{provider}", s.setStage)
+	s.handle("POST /stages/{provider}/{action}", s.rolloutAction)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "error", &pageData{Title: "Not found",
 			Error: &APIError{Status: 404, Code: "not_found", Message: "no page " + r.URL.Path}}, nil)

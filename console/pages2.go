@@ -684,14 +684,58 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 
 // ---- rollout stages (platform admin)
 
+// rolloutState is GET /v1/rollout's view of a provider (platform admin).
+type rolloutState struct {
+	Provider      string `json:"provider"`
+	PreviousStage string `json:"previous_stage"`
+	Unset         bool   `json:"unset"`
+	Gate          struct {
+		Allowed bool     `json:"allowed"`
+		Missing []string `json:"missing"`
+		MaxAge  string   `json:"max_age"`
+	} `json:"promotion_gate"`
+}
+
 func (s *Server) stagesPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	var st list[stage]
 	if err := c.api.get(r.Context(), "/v1/providers", nil, &st); err != nil {
 		return err
 	}
 	sort.Slice(st.Items, func(i, j int) bool { return st.Items[i].Provider < st.Items[j].Provider })
+	gates := map[string]rolloutState{}
+	if c.sess.kind == "platform" {
+		var ro list[rolloutState]
+		err := c.api.get(r.Context(), "/v1/rollout", nil, &ro)
+		if err != nil && !isNoRoute(err) {
+			return err
+		}
+		for _, x := range ro.Items {
+			gates[x.Provider] = x
+		}
+	}
 	s.render(w, r, http.StatusOK, "stages", &pageData{Title: "Rollout stages", Nav: "stages", Data: map[string]any{
-		"Stages": st.Items, "Admin": c.sess.kind == "platform"}}, c)
+		"Stages": st.Items, "Admin": c.sess.kind == "platform", "Gates": gates}}, c)
+	return nil
+}
+
+// rolloutAction promotes (canary -> on, refused by the API unless its gate
+// is green) or rolls back a provider, with the reason the API records.
+func (s *Server) rolloutAction(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	p, action := r.PathValue("provider"), r.PathValue("action")
+	if action != "promote" && action != "rollback" {
+		return &APIError{Status: 404, Code: "not_found", Message: "no rollout action " + action}
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		return &APIError{Status: 400, Code: "invalid_field", Field: "confirm", Message: "tick the box to confirm the " + action}
+	}
+	body := map[string]string{"reason": strings.TrimSpace(r.PostForm.Get("reason"))}
+	if to := r.PostForm.Get("to"); action == "rollback" && to != "" {
+		body["to"] = to
+	}
+	if err := c.api.do(r.Context(), http.MethodPost, "/v1/rollout/"+seg(p)+"/"+action, body, nil); err != nil {
+		return err
+	}
+	s.redirect(w, r, c, "/stages", &flash{Kind: "ok", Message: providerOf(p).Title + ": " + action + " done."})
 	return nil
 }
 
