@@ -33,3 +33,6 @@ func FuzzParse(f *testing.F) {
 		providertest.FuzzRequest(t, Inbound{}, body, contentType, headers, nil)
 	})
 }
+
+// The conformance kit's uninstall requirement.
+func TestUninstall(t *testing.T) { providertest.Uninstall(t, Inbound{}, "testdata") }

@@ -248,3 +248,43 @@ func Bench(b *testing.B, p provider.Inbound, dir string) {
 		}
 	}
 }
+
+// Uninstall is the conformance kit's uninstall requirement for a provider
+// whose platform notifies uninstalls, revoked access or a blocked bot: the
+// inputs of dir must include at least one that yields a revocation, every
+// revocation satisfies provider.Check (a scope, a reason, a conversation
+// where the scope needs one), the result carries no events beside it, and
+// parsing is pure (the same input gives the same revocations). It returns
+// the names of the inputs that yielded revocations. A provider with no such
+// notification (Twilio, WhatsApp, Standard Webhooks) does not call it; the
+// suite should record that as a documented exemption.
+func Uninstall(t *testing.T, p provider.Inbound, dir string) []string {
+	t.Helper()
+	var names []string
+	for _, in := range Inputs(t, dir) {
+		name := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+		if strings.HasPrefix(name, "bad_") {
+			continue
+		}
+		req := Request(t, in)
+		res, err := provider.Parse(p, req)
+		if err != nil || len(res.Revocations) == 0 {
+			continue
+		}
+		if err := provider.Check(res); err != nil {
+			t.Errorf("%s: revocation invariants: %v", name, err)
+		}
+		if len(res.Events) > 0 {
+			t.Errorf("%s: a revocation with %d events beside it", name, len(res.Events))
+		}
+		again, err := provider.Parse(p, req)
+		if err != nil || string(Render(again, err)) != string(Render(res, nil)) {
+			t.Errorf("%s: parsing the same input twice differs", name)
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		t.Errorf("provider %s: no input in %s yields a revocation (uninstall, revoked access or a blocked bot)", p.Name(), dir)
+	}
+	return names
+}

@@ -36,3 +36,6 @@ func FuzzParse(f *testing.F) {
 		providertest.FuzzParse(t, Inbound{}, body, contentType)
 	})
 }
+
+// The conformance kit's uninstall requirement.
+func TestUninstall(t *testing.T) { providertest.Uninstall(t, Inbound{}, "testdata") }
