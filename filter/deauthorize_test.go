@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +41,34 @@ func TestDecideMetaDeauthorize(t *testing.T) {
 		{name: "second field", req: form(p, "signed_request="+good+"&x=1"), want: ReasonMissingSignature},
 		{name: "not a form", req: post(p, "signed_request="+good), want: ReasonMissingSignature},
 		{name: "whatsapp has no deauthorize callback", req: form(hookPath("whatsapp", ingMeta), "signed_request="+good), want: ReasonMissingSignature},
+	})
+}
+
+// FuzzMetaDeauthorize: any form body on a Messenger ingress without the
+// signature header is accepted exactly when it is one signed_request field
+// whose signature is the app secret's HMAC of its payload.
+func FuzzMetaDeauthorize(f *testing.F) {
+	sign := secretSpec{id: "sec_ms", purpose: PurposeSigning, plain: metaSecret}
+	e := loadEdge(f, inst(f, ingMessenger, "messenger", SchemeMetaSHA256, "org_m", sign))
+	good := signedRequest(metaSecret, `{"algorithm":"HMAC-SHA256","issued_at":1,"user_id":"1"}`)
+	for _, s := range []string{"signed_request=" + good, "signed_request=" + good + "&a=b", "signed_request=.", "signed_request=%2E", "x=1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		d := e.Decide(post(hookPath("messenger", ingMessenger), body, "Content-Type", "application/x-www-form-urlencoded"), T0)
+		form, err := ParseForm(body)
+		want := false
+		if err == nil && len(form) == 1 && form[0][0] == "signed_request" {
+			sr := form[0][1]
+			if i := strings.IndexByte(sr, '.'); i > 0 && i < len(sr)-1 {
+				sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(sr[:i], "="))
+				m := hmac.New(sha256.New, []byte(metaSecret))
+				m.Write([]byte(sr[i+1:]))
+				want = err == nil && hmac.Equal(sig, m.Sum(nil))
+			}
+		}
+		if d.Accept != want {
+			t.Fatalf("body %q: accept=%v (%s), want %v", body, d.Accept, d.Reason, want)
+		}
 	})
 }
