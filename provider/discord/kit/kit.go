@@ -116,3 +116,8 @@ func (Kit) Texts(r *conformance.Recorded) []string {
 	}
 	return []string{q.Content}
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{Inputs: []string{"webhook_application_deauthorized"}}
+}

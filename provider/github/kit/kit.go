@@ -209,3 +209,8 @@ func validAppJWT(jwt string, now time.Time) bool {
 	}
 	return true
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{Inputs: []string{"installation_deleted", "installation_suspend"}}
+}

@@ -213,3 +213,8 @@ func isHex32(s string) bool {
 	}
 	return true
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{None: "LINE has no app uninstall; unfollow and leave (the bot blocked or removed in one chat) are delivered to the agent as membership events, not yet treated as a conversation revocation"}
+}

@@ -109,3 +109,8 @@ func (Kit) Texts(r *conformance.Recorded) []string {
 	}
 	return []string{q.Text}
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{Inputs: []string{"app_uninstalled", "tokens_revoked_bot", "app_uninstalled_enterprise"}}
+}

@@ -146,3 +146,8 @@ func (Kit) Texts(r *conformance.Recorded) []string {
 	}
 	return []string{m.Data.Text}
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{None: "Standard Webhooks, a generic channel, defines no uninstall event"}
+}

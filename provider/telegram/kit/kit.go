@@ -111,3 +111,8 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{Inputs: []string{"my_chat_member_blocked", "my_chat_member_removed_from_group", "my_chat_member_unblocked"}}
+}

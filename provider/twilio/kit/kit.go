@@ -134,3 +134,8 @@ func (Kit) Texts(r *conformance.Recorded) []string {
 	}
 	return []string{v.Get("Body")}
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{None: "Twilio Messaging webhooks carry no uninstall notification (a number's webhook URL is configured, not installed)"}
+}

@@ -128,3 +128,8 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// UninstallCase: the uninstall requirement (docs/revocation.md).
+func (Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{None: "WhatsApp Cloud API webhooks carry no uninstall or deauthorization notification"}
+}

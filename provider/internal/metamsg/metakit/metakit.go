@@ -161,3 +161,10 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// UninstallCase: Meta's deauthorize callback (a signed_request form, verified
+// by the edge with the app secret) revokes the installation it is posted for
+// (docs/revocation.md).
+func (k Kit) UninstallCase() conformance.UninstallCase {
+	return conformance.UninstallCase{Inputs: []string{"deauthorize"}}
+}
