@@ -181,6 +181,11 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"put handoff", "PUT", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/handoff" }, func(mctx) any {
 			return map[string]any{"owner_account": "owner@example.com", "rotation_owner": "ops", "next_rotation": "2030-03-01"}
 		}, 200, 200, 200, 404},
+		{"oauth callback without state", "GET", static("/v1/oauth/slack/callback?code=x"), nil, 400, 400, 400, 400},
+		{"oauth start", "GET", func(c mctx) string { return "/v1/oauth/slack/start?profile_id=" + c.o.prof + "&org_id=" + c.o.id }, nil, 409, 409, 409, 404},
+		{"put oauth client", "PUT", func(c mctx) string { return "/v1/profiles/" + c.o.prof + "/oauth" }, func(mctx) any {
+			return map[string]any{"client_id": "1111.2222", "client_secret": "0123456789abcdef"}
+		}, 200, 200, 200, 404},
 		{"installation health", "GET", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/health" }, nil, 200, 200, 200, 404},
 		{"register at the provider", "POST", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/register" }, nil, 409, 409, 409, 404},
 		{"simulate", "POST", static("/v1/simulate"), func(c mctx) any {

@@ -182,6 +182,12 @@ func (s *Server) routes() {
 	s.handle("POST /v1/profiles/{id}/revoke", s.revokeProfile)
 	s.handle("POST /v1/profiles/{id}/secrets/{purpose}/rotate", s.rotateProfileSecret)
 	s.handle("GET /v1/profiles/{id}/setup", s.profileSetup)
+	s.handle("PUT /v1/profiles/{id}/oauth", s.putOAuthClient)
+	s.handle("GET /v1/oauth/{provider}/start", s.oauthStart)
+	// The provider sends the user's browser here: no bearer token, the
+	// signed state says who started the install.
+	s.patterns = append(s.patterns, "GET /v1/oauth/{provider}/callback")
+	s.mux.HandleFunc("GET /v1/oauth/{provider}/callback", s.oauthCallback)
 
 	s.handle("POST /v1/installations", s.createInstallation)
 	s.handle("GET /v1/installations", s.listInstallations)

@@ -341,6 +341,10 @@ func (k *Keyring) Derive(purpose string) []byte {
 	return m.Sum(nil)
 }
 
+// StateKey is the key OAuth install states are signed with: Derive of its
+// own purpose (so a fingerprint or another derived key is never a valid state MAC).
+func (k *Keyring) StateKey() []byte { return k.Derive("oauth install state v1") }
+
 func deriveFingerprintKey(master []byte) []byte {
 	m := hmac.New(sha256.New, master)
 	m.Write([]byte("switchboard secret fingerprint v1"))

@@ -359,3 +359,14 @@ func TestDerive(t *testing.T) {
 		t.Error("derived key shows the master key")
 	}
 }
+
+// TestStateKey: derived from the primary key (same keys, same state key;
+// another primary, another key).
+func TestStateKey(t *testing.T) {
+	a, _ := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)) + ",k2:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32)))
+	b, _ := secrets.ParseKeys("k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	c, _ := secrets.ParseKeys("k2:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32)))
+	if len(a.StateKey()) != 32 || !bytes.Equal(a.StateKey(), b.StateKey()) || bytes.Equal(a.StateKey(), c.StateKey()) {
+		t.Fatal("state key derivation")
+	}
+}

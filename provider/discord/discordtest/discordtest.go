@@ -26,12 +26,16 @@ type API struct {
 	mu       sync.Mutex
 	endpoint string
 	Pings    int
+
+	// OAuth2: a code the token endpoint exchanges once, for GuildID.
+	ClientSecret, Code, GuildID, RedirectURI string
+	used                                     map[string]bool
 }
 
 // New serves a fake application; key signs the PINGs (its public half is
 // the application's public key).
 func New(appID, botToken string, key ed25519.PrivateKey) *API {
-	a := &API{AppID: appID, BotToken: botToken, Key: key}
+	a := &API{AppID: appID, BotToken: botToken, Key: key, ClientSecret: "discord-client-secret-value", Code: "discord-code", GuildID: "200000000000000002", used: map[string]bool{}}
 	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
 	return a
 }
@@ -72,6 +76,10 @@ func (a *API) ping(url string) bool {
 }
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api/v10/oauth2/token" {
+		a.token(w, r)
+		return
+	}
 	if r.URL.Path != "/api/v10/applications/@me" {
 		reply(w, 404, map[string]any{"message": "404: Not Found", "code": 0})
 		return
@@ -112,5 +120,30 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, a.app())
 	default:
 		reply(w, 405, map[string]any{"message": "405: Method Not Allowed", "code": 0})
+	}
+}
+
+// token is the OAuth2 token endpoint (authorization_code grant).
+func (a *API) token(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_ = r.ParseForm()
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	switch {
+	case id != a.AppID || secret != a.ClientSecret:
+		reply(w, 401, map[string]any{"error": "invalid_client"})
+	case r.PostForm.Get("grant_type") != "authorization_code":
+		reply(w, 400, map[string]any{"error": "unsupported_grant_type"})
+	case r.PostForm.Get("code") != a.Code || a.used[a.Code]:
+		reply(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Invalid \"code\" in request."})
+	case a.RedirectURI != "" && r.PostForm.Get("redirect_uri") != a.RedirectURI:
+		reply(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Invalid \"redirect_uri\" in request."})
+	default:
+		a.used[a.Code] = true
+		reply(w, 200, map[string]any{"access_token": "user-access-token", "token_type": "Bearer", "expires_in": 604800,
+			"refresh_token": "refresh", "scope": "bot applications.commands", "guild": map[string]any{"id": a.GuildID, "name": "Acme Guild"}})
 	}
 }
