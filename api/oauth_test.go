@@ -2,9 +2,9 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
