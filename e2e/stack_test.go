@@ -153,7 +153,9 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		}
 	})
 	sh := strconv.Itoa(shards)
-	serveArgs := []string{"serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--initial-stage", "on", "--metrics-listen", hostPort(s.serveMetrics)}
+	serveArgs := []string{"serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--initial-stage", "on", "--metrics-listen", hostPort(s.serveMetrics),
+		"--public-url", s.edge, "--edge-url", s.edge, "--api-public-url", s.api,
+		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL, "--graph-api", s.fake.srv.URL}
 	for _, o := range opts {
 		if o.serveArgs != nil {
 			serveArgs = append(serveArgs, o.serveArgs(s)...)
