@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,6 +72,7 @@ func TestEveryRoute(t *testing.T) {
 	slack.BotToken, slack.TeamID = "xoxb-test-5678-other", "T0ACME" // the rotated token, current when it registers
 	opts := mountXDS(t)
 	opts.PublicURL = "https://hooks.example.com"
+	opts.APIURL = "https://api.example.com"
 	opts.ProviderAPIs = api.ProviderAPIs{Base: map[string]string{"slack": slack.URL}}
 	srv := apitest.New(t, opts)
 	ctx := context.Background()
@@ -168,6 +170,21 @@ func TestEveryRoute(t *testing.T) {
 		if c.Name == "" || (c.Status != client.CheckPass && c.Status != client.CheckFail && c.Status != client.CheckSkip) || c.OK == (c.Status == client.CheckFail) {
 			t.Fatalf("health check %+v", c)
 		}
+	}
+	// OAuth: the org's own app, reinstalled into its workspace (a new bot token for the same installation).
+	slack.AppID = "A0ACME"
+	oc := must[client.OAuthClient](t, "set oauth client")(owner.SetOAuthClient(ctx, prof.ID, client.OAuthClientRequest{ClientID: slack.ClientID, ClientSecret: slack.ClientSecret}))
+	if oc.ClientID != slack.ClientID || oc.RedirectURL != "https://api.example.com/v1/oauth/slack/callback" || !strings.HasPrefix(oc.ClientSecretFingerprint, "hmac:") {
+		t.Fatalf("oauth client = %+v", oc)
+	}
+	ost := must[client.OAuthStart](t, "oauth start")(owner.StartOAuth(ctx, "slack", prof.ID, org.ID))
+	au, err := url.Parse(ost.AuthorizeURL)
+	if err != nil || au.Query().Get("state") == "" || au.Query().Get("client_id") != slack.ClientID {
+		t.Fatalf("oauth start = %+v", ost)
+	}
+	oi := must[client.Installation](t, "oauth callback")(owner.OAuthCallback(ctx, "slack", slack.Code, au.Query().Get("state"), ""))
+	if oi.ID != inst.ID || oi.ExternalID != "T0ACME" {
+		t.Fatalf("oauth install = %+v", oi)
 	}
 	pc := must[client.Installation](t, "platform credentials")(admin.SetPlatformCredentials(ctx, inst.ID, client.PlatformCredentialsRequest{Enabled: true, Reason: "test"}))
 	if !pc.PlatformCredentials {
