@@ -243,13 +243,13 @@ func (s *Server) checkStage(ctx context.Context, i store.Installation) (healthCh
 	st, err := s.store.GetStage(ctx, i.Provider)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		st = store.RolloutStage{Provider: i.Provider, Stage: store.StageOn}
+		st = store.RolloutStage{Provider: i.Provider} // stages are explicit: none means not served
 	case err != nil:
 		return healthCheck{}, fmt.Errorf("get stage: %w", err)
 	}
 	v := stageVerdict(st, i.OrgID)
 	if !v.LetsThrough {
-		return fail(name, v.Reason, "the platform admin sets the stage: PUT /v1/providers/"+i.Provider+"/stage (on, or canary with this org)", nil), nil
+		return fail(name, v.Reason, "the platform admin sets the stage: PUT /v1/providers/"+i.Provider+"/stage (on, or canary with this org; switchboard rollout)", nil), nil
 	}
 	return pass(name, v.Reason, nil), nil
 }

@@ -60,6 +60,10 @@ func newHealthEnv(t *testing.T) *healthEnv {
 		return []api.EdgeIngress{{Node: "edge-1", Group: "stable", AckedVersion: "e1", Present: e.edgeHas.Load() && ingressID == ingress.Load(), Secrets: 1}}
 	})
 	e.org = h.smallFixture()
+	// Stages are explicit (and promotion is gated): the provider is on.
+	if err := h.raw.SetStage(context.Background(), store.RolloutStage{Provider: "telegram", Stage: store.StageOn, UpdatedAt: testNow}); err != nil {
+		t.Fatal(err)
+	}
 	prof := id(h.create("/v1/profiles", h.admin, map[string]any{"org_id": e.org.id, "provider": "telegram", "name": "bot"}))
 	e.inst = h.create("/v1/installations", h.admin, map[string]any{"org_id": e.org.id, "profile_id": prof, "external_id": "123456",
 		"secrets": map[string]string{"bot_token": telegramBot, "secret_token": telegramToken}})
