@@ -382,6 +382,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("audit")
 
+	// Accessibility: on every main page each form control has a label, and
+	// the first Tab reaches the skip link.
+	for _, p := range []string{"/orgs", "/orgs/" + e.orgA, "/orgs/" + e.orgA + "/connect/telegram", instPath,
+		"/orgs/" + e.orgA + "/agents", "/orgs/" + e.orgA + "/bindings", "/orgs/" + e.orgA + "/audit", "/stages"} {
+		b.nav(p)
+		unlabelled := b.eval(`Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+			.filter(el => !(el.id && document.querySelector('label[for="' + el.id + '"]')) && !el.getAttribute("aria-label"))
+			.map(el => el.name || el.outerHTML).join(", ")`).(string)
+		if unlabelled != "" {
+			t.Errorf("%s: controls without a label: %s", p, unlabelled)
+		}
+		b.do("tab", chromedp.KeyEvent("\t"))
+		if got := b.eval(`document.activeElement.className`).(string); got != "skip" {
+			t.Errorf("%s: the first Tab focuses %q, want the skip link", p, got)
+		}
+	}
+
 	// A narrow screen: no horizontal scrolling.
 	b.do("narrow", chromedp.EmulateViewport(375, 740))
 	for _, p := range []string{"/orgs/" + e.orgA + "/bindings", instPath} {
