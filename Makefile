@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test deps vet unit filter wasm-check bench clean
+.PHONY: all build run test deps vet unit filter wasm-check bench loadtest clean
 
 all: build
 
@@ -50,6 +50,17 @@ filter:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	cd filter && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+# loadtest runs a longer load scenario (default loadtest/scenarios/canary-stage.json)
+# through the vegeta engine against a private stack (serve, edge, ingest,
+# worker, redis-server on loopback) and prints its summary; the JSON result
+# is written to bin/loadtest-result.json. `make test` runs the short scenario
+# inside the end-to-end rollout walk.
+LOADTEST_SCENARIO ?= loadtest/scenarios/canary-stage.json
+loadtest:
+	@mkdir -p bin
+	SWITCHBOARD_LOADTEST_SCENARIO=$(LOADTEST_SCENARIO) SWITCHBOARD_LOADTEST_OUT=$(CURDIR)/bin/loadtest-result.json \
+		$(GO) test -count=1 -v -timeout 20m -run '^TestLoadScenario$$' ./e2e/
 
 clean:
 	rm -rf bin

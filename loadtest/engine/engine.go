@@ -109,6 +109,9 @@ type recorder struct {
 	next http.RoundTripper
 	mu   sync.Mutex
 	recs map[string]*record
+	// errors: transport errors and valid requests not answered 2xx (the
+	// progress line's count; forged traffic refused is not an error).
+	errors atomic.Int64
 }
 
 const idHeader = "X-Loadtest-Request"
@@ -124,8 +127,12 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		rec.start, rec.latency = start, lat
 		if err != nil {
 			rec.err = true
+			r.errors.Add(1)
 		} else {
 			rec.status = resp.StatusCode
+			if rec.kind == loadtest.KindValid && resp.StatusCode/100 != 2 {
+				r.errors.Add(1)
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -217,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (loadtest.Figures, error) {
 		vegeta.Workers(16), vegeta.MaxWorkers(1024))
 	start := time.Now()
 	results := atk.Attack(targeter, Pacer{S: sc}, sc.Duration()+time.Second, sc.Name)
-	var sent, errs int64
+	var sent int64
 	var window []float64
 	lastTick, lastSent := start, int64(0)
 	done := ctx.Done()
@@ -232,13 +239,10 @@ loop:
 				break loop
 			}
 			sent++
-			if r.Error != "" || r.Code/100 != 2 && r.Code != 401 && r.Code != 403 && r.Code != 404 {
-				errs++
-			}
 			window = append(window, float64(r.Latency)/float64(time.Millisecond))
 			if now := time.Now(); cfg.Progress != nil && now.Sub(lastTick) >= cfg.ProgressEvery {
 				rate := float64(sent-lastSent) / now.Sub(lastTick).Seconds()
-				fmt.Fprintln(cfg.Progress, loadtest.Progress(now.Sub(start), sent, rate, loadtest.Quantile(window, 0.99), errs))
+				fmt.Fprintln(cfg.Progress, loadtest.Progress(now.Sub(start), sent, rate, loadtest.Quantile(window, 0.99), rec.errors.Load()))
 				lastTick, lastSent, window = now, sent, window[:0]
 			}
 		}
