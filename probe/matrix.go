@@ -206,7 +206,7 @@ func RunMatrix(ctx context.Context, h *Harness, o MatrixOptions) (rollout.Matrix
 		n := 0
 		var orgs []string
 		if c.marker != "" {
-			for _, d := range got[c.marker] {
+			for _, d := range got[Marker(c.marker)] {
 				n++
 				orgs = append(orgs, d.Envelope.OrgID)
 			}

@@ -352,14 +352,30 @@ func (h *Harness) WaitReady(ctx context.Context, within time.Duration) error {
 	return nil
 }
 
-// Deliveries counts the probe agent's deliveries by text (duplicates of a
-// webhook id included) and returns the orgs each text was delivered for.
+// Deliveries are the probe agent's deliveries by marker (duplicates of a
+// webhook id included).
 func (h *Harness) Deliveries() map[string][]demoagent.Delivery {
 	out := map[string][]demoagent.Delivery{}
 	for _, d := range h.Agent.Received() {
-		out[d.Envelope.Text] = append(out[d.Envelope.Text], d)
+		m := Marker(d.Envelope.Text)
+		out[m] = append(out[m], d)
 	}
 	return out
+}
+
+// Marker is the probe marker (sbmatrix-…, sblt-… or sbprobe-… up to the
+// end of its word) in a delivered text; providers may wrap the text
+// (Discord: "/ask question:…").
+// Without one it is the text itself.
+func Marker(text string) string {
+	for _, f := range strings.Fields(text) {
+		for _, p := range []string{"sbmatrix-", "sblt-", "sbprobe-"} {
+			if i := strings.Index(f, p); i >= 0 { // Discord: "question:sblt-…"
+				return strings.TrimRight(f[i:], ".,;:!?\"'")
+			}
+		}
+	}
+	return text
 }
 
 // Cleanup revokes the probe organisations (with everything in them) and

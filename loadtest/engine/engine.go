@@ -293,7 +293,7 @@ loop:
 		got := 0
 		for _, h := range cfg.Harnesses {
 			for _, d := range h.Agent.Received() {
-				if want[d.Envelope.Text] != nil {
+				if want[probe.Marker(d.Envelope.Text)] != nil {
 					got++
 				}
 			}
@@ -316,7 +316,7 @@ loop:
 	seen := map[string]bool{}
 	for _, h := range cfg.Harnesses {
 		for _, d := range h.Agent.Received() {
-			m := d.Envelope.Text
+			m := probe.Marker(d.Envelope.Text)
 			if forged[m] {
 				f.ForgedDelivered++
 				continue
