@@ -151,11 +151,49 @@ func (r *Redis) Start() {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
 	r.cmd = cmd
-	if err := WaitTCP(r.Addr, 10*time.Second); err != nil {
+	err := WaitTCP(r.Addr, 10*time.Second)
+	if err == nil {
+		err = r.waitLoaded(10 * time.Second)
+	}
+	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
 		r.Stop()
 		r.t.Fatalf("redis-server: %v\n%s", err, log)
 	}
+}
+
+// waitLoaded waits until the server answers PING with PONG: after a restart
+// it accepts connections while it replays its append-only file and answers
+// -LOADING until done, which a test would take for an outage.
+func (r *Redis) waitLoaded(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	cmds := "PING\r\n"
+	if r.Password != "" {
+		cmds = "AUTH \"" + r.Password + "\"\r\nPING\r\n"
+	}
+	last := ""
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", r.Addr, time.Second); err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write([]byte(cmds))
+			buf := make([]byte, 256)
+			got := ""
+			for !strings.Contains(got, "PONG") && !strings.Contains(got, "-LOADING") && !strings.Contains(got, "-ERR") {
+				n, err := c.Read(buf)
+				got += string(buf[:n])
+				if err != nil {
+					break
+				}
+			}
+			c.Close()
+			if strings.Contains(got, "+PONG") {
+				return nil
+			}
+			last = strings.TrimSpace(got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready after %s (last answer %q)", timeout, last)
 }
 
 // Stop kills the server (SIGKILL: an outage, not a clean shutdown) and waits.
