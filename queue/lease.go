@@ -35,6 +35,12 @@ type Leases struct {
 
 const workersKey = "sb:workers"
 
+// ChangesChannel is the pub/sub channel on which a worker announces that the
+// shard set changed under it (it released leases, joined or left the live
+// set): the other workers rebalance at once instead of at their next
+// heartbeat, so a clean stop is taken over in one round trip, not LeaseTTL/3.
+const ChangesChannel = "sb:leases:changed"
+
 func leaseKey(shard int) string { return "sb:lease:" + strconv.Itoa(shard) }
 
 // NewLeases returns the lease set of shards shards with lease time-to-live ttl.
@@ -88,6 +94,22 @@ func (l *Leases) Unregister(ctx context.Context, workerID string) error {
 		return fmt.Errorf("unregister worker %s: %w", workerID, err)
 	}
 	return nil
+}
+
+// Announce tells the other workers that the shard set changed (see
+// ChangesChannel). A lost announcement only delays rebalancing to the next
+// heartbeat.
+func (l *Leases) Announce(ctx context.Context, workerID string) error {
+	if err := l.rdb.Publish(ctx, ChangesChannel, workerID).Err(); err != nil {
+		return fmt.Errorf("announce lease change of %s: %w", workerID, err)
+	}
+	return nil
+}
+
+// Changes subscribes to the announcements of other workers (see
+// ChangesChannel); the caller closes the subscription.
+func (l *Leases) Changes(ctx context.Context) *redis.PubSub {
+	return l.rdb.Subscribe(ctx, ChangesChannel)
 }
 
 // Acquire takes the lease of shard for token if it is free.

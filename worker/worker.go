@@ -293,15 +293,44 @@ func (p *Pool) Run(ctx context.Context) error {
 	interval := p.cfg.LeaseTTL / 3
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// Other workers announce when they release shards, join or leave: a
+	// heartbeat then runs at once (coalesced), so a cleanly stopped worker's
+	// shards are taken over in a round trip rather than at the next tick.
+	sub := p.leases.Changes(p.baseCtx)
+	changed := make(chan struct{}, 1)
+	go func() {
+		for m := range sub.Channel() {
+			if m.Payload == p.cfg.ID {
+				continue
+			}
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	p.heartbeat(ctx)
+	p.announce() // joined: the others release their extras now
 	for {
 		select {
 		case <-ctx.Done():
+			_ = sub.Close()
 			p.shutdown()
 			return nil
 		case <-t.C:
 			p.heartbeat(ctx)
+		case <-changed:
+			p.heartbeat(ctx)
 		}
+	}
+}
+
+// announce tells the other workers that this worker's shard set changed.
+func (p *Pool) announce() {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.LeaseTTL/4)
+	defer cancel()
+	if err := p.leases.Announce(ctx, p.cfg.ID); err != nil {
+		p.log.Warn("announce lease change", "err", err)
 	}
 }
 
@@ -334,6 +363,9 @@ func (p *Pool) shutdown() {
 	}
 	if err := p.leases.Unregister(ctx, p.cfg.ID); err != nil {
 		p.log.Warn("leave worker set", "err", err)
+	}
+	if err := p.leases.Announce(ctx, p.cfg.ID); err != nil {
+		p.log.Warn("announce lease release", "err", err)
 	}
 	p.mu.Lock()
 	p.owned = map[int]*shardRun{}
@@ -507,6 +539,7 @@ func (p *Pool) stopShard(r *shardRun, release bool) {
 				delete(p.owned, r.shard)
 			}
 			p.mu.Unlock()
+			p.announce()
 		}
 	}()
 }

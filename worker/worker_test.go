@@ -749,3 +749,43 @@ func TestPartitionedWorkerAbortsBeforeTakeover(t *testing.T) {
 			abortedAt.Format(time.StampMilli), takeoverAt.Format(time.StampMilli))
 	}
 }
+
+// TestCleanStopHandsOverAtOnce: with a lease of an hour, heartbeats tick every
+// 20 minutes, so within this test the shards can move only through the
+// announcements on queue.ChangesChannel: a joining worker gets its share, and a
+// cleanly stopped worker's shards are owned by the other at once (the test
+// asserts ownership; lease expiry or a tick cannot explain it).
+func TestCleanStopHandsOverAtOnce(t *testing.T) {
+	e := newEnv(t, 8)
+	long := func(c *Config) { c.LeaseTTL = time.Hour; c.ShutdownTimeout = time.Second }
+	w1 := e.pool("w1", long)
+	stop1 := run(t, w1)
+	waitFor(t, "w1 owns all", 5*time.Second, func() bool { return len(w1.Owned()) == 8 })
+	w2 := e.pool("w2", long)
+	run(t, w2)
+	waitFor(t, "4/4 split on join", 10*time.Second, func() bool { return len(w1.Owned()) == 4 && len(w2.Owned()) == 4 })
+	for n := 1; n <= 3; n++ {
+		for c := 0; c < 8; c++ {
+			if err := e.client.Enqueue(context.Background(), event(fmt.Sprintf("H%d", c), n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stop1()
+	waitFor(t, "w2 owns w1's shards", 10*time.Second, func() bool { return len(w2.Owned()) == 8 })
+	owners, err := queue.NewLeases(e.rc, 8, time.Hour).Owners(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := 0; s < 8; s++ {
+		if queue.TokenWorker(owners[s]) != "w2" {
+			t.Fatalf("shard %d lease held by %q", s, owners[s])
+		}
+	}
+	waitFor(t, "24 deliveries", 20*time.Second, func() bool { return e.agent.delivered() == 24 })
+	for c := 0; c < 8; c++ {
+		if got := e.agent.seqs(event(fmt.Sprintf("H%d", c), 1).SessionKey); !ordered(got, 3) {
+			t.Fatalf("session H%d: %v", c, got)
+		}
+	}
+}
