@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -398,5 +399,42 @@ func TestConnectTelegramRegisters(t *testing.T) {
 	url, secret, _ := bot.Webhook()
 	if url != inst.WebhookURL || secret != secretToken {
 		t.Fatalf("setWebhook got url %q (want %q), secret token set: %v", url, inst.WebhookURL, secret == secretToken)
+	}
+}
+
+// TestProfilesOAuth: store the app's OAuth client, print the install link;
+// the provider's redirect back (the browser) creates the installation.
+func TestProfilesOAuth(t *testing.T) {
+	slack := slacktest.New()
+	defer slack.Close()
+	slack.AppID, slack.TeamID, slack.RedirectURI = "A0ACME", "T0OAUTH", "https://api.example.com/v1/oauth/slack/callback"
+	srv := apitest.New(t, apitest.Options{PublicURL: "https://hooks.example.com", APIURL: "https://api.example.com",
+		ProviderAPIs: api.ProviderAPIs{Base: map[string]string{"slack": slack.URL}}})
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	org := jsonOf[client.Org](t, ok(t, vars, "orgs", "create", "--name", "Acme", "--json"))
+	prof := jsonOf[client.Profile](t, ok(t, vars, "profiles", "create", "--org", org.ID, "--provider", "slack", "--name", "Acme Slack",
+		"--app-id", "A0ACME", "--secret", "signing="+slackSigning, "--json"))
+	secretFile := filepath.Join(t.TempDir(), "client.secret")
+	os.WriteFile(secretFile, []byte(slack.ClientSecret+"\n"), 0o600)
+	out := ok(t, vars, "profiles", "oauth", prof.ID, "--client-id", slack.ClientID, "--client-secret-file", secretFile)
+	if !strings.Contains(out, slack.RedirectURI) || strings.Contains(out, slack.ClientSecret) {
+		t.Fatalf("profiles oauth:\n%s", out)
+	}
+	out = ok(t, vars, "profiles", "install-link", prof.ID, "--org", org.ID)
+	i := strings.Index(out, "https://slack.com/oauth/v2/authorize?")
+	if i < 0 {
+		t.Fatalf("install-link:\n%s", out)
+	}
+	link, err := url.Parse(strings.TrimSpace(out[i:]))
+	if err != nil || link.Query().Get("state") == "" {
+		t.Fatalf("install link %q: %v", out[i:], err)
+	}
+	browser, _ := client.New(srv.URL, "")
+	inst, err := browser.OAuthCallback(context.Background(), "slack", slack.Code, link.Query().Get("state"), "")
+	if err != nil || inst.ExternalID != "T0OAUTH" {
+		t.Fatalf("callback: %+v %v", inst, err)
+	}
+	if out := ok(t, vars, "installations", "list", "--org", org.ID); !strings.Contains(out, "T0OAUTH") {
+		t.Fatalf("installation not listed:\n%s", out)
 	}
 }
