@@ -77,8 +77,8 @@ func Setup(in setup.Input) setup.Spec {
 		sp.Title = "Connect Slack (the platform's Slack app)"
 		sp.Steps = []setup.Step{{
 			Title: "Add the platform's app to your workspace",
-			Text:  "Open the Add to Slack link while signed in as a workspace admin; Switchboard exchanges the code, stores the bot token sealed and records the workspace on this installation.",
-			Link:  in.APIBase() + "/v1/oauth/slack/start?profile_id=" + in.ProfileID + "&org_id=" + in.OrgID,
+			Text: "Ask for the Add to Slack link with your token: GET " + in.APIBase() + "/v1/oauth/slack/start?profile_id=" + in.ProfileID + "&org_id=" + in.OrgID +
+				" answers authorize_url (the CLI: switchboard profiles install-link). Open it while signed in as a workspace admin; Switchboard exchanges the code, stores the bot token sealed and records the workspace on the installation. The link is valid for 10 minutes, once.",
 		}}
 		sp.URLs = []string{"(platform app: configured by the platform)"}
 		sp.Rotate = map[string]string{"bot_token": "reinstall through the Add to Slack link; the new token replaces the old one"}
