@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -109,6 +110,7 @@ type Client struct {
 	redisOpts  *redis.Options
 	err        error // a bad redisAddr, returned by Enqueue
 	sealer     Sealer
+	seqs       seqGuess
 }
 
 // Sealer seals an envelope's provenance before it is written
@@ -186,7 +188,11 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// reserveScript assigns the session sequence number of a task id, once.
+// reserveScript assigns the session sequence number of a task id, once. It
+// was the first of the two round trips of Enqueue before enqueueScript made
+// it one; Enqueue no longer runs it, and tests use it to recreate what it
+// left behind (a reservation whose task write failed), which enqueueScript
+// resumes under the same number.
 //
 // Why a reservation keyed by task id: the sequence number must be assigned
 // before the Asynq enqueue (it is in the payload), and the two cannot be one
@@ -229,10 +235,111 @@ redis.call('SET', KEYS[2], seq .. '|' .. (ARGV[5] or ''), 'PX', ARGV[3])
 return {1, seq, ''}
 `)
 
+// enqueueScript takes the session's next sequence number and writes the task
+// in Asynq's Redis layout, in one script: one round trip and one disk sync
+// instead of two, and no number is ever taken without its task being written
+// (a failed enqueue leaves no gap for the session to wait on).
+//
+// The task's payload is sealed over its sequence number, so the caller must
+// know the number before the script runs: it sends the number it expects
+// (in ARGV[2], from the last one it saw for the session) and the script writes
+// only if that is the session's next number; otherwise it writes nothing and
+// answers the right one, and the caller seals again and retries.
+//
+// Every key's type is checked before the first write, so no write below can
+// fail after another succeeded (Redis does not undo a script's writes on
+// error). The script spans the session's hash slot and the queue's (Asynq's
+// keys are tagged by queue): it needs a single Redis, not a Redis Cluster.
+//
+// An id key already present (an earlier attempt reserved the number, or a
+// provider retry) resumes that reservation: the task is written under the
+// same number if it is missing, a duplicate otherwise.
+//
+// The Asynq half is what Asynq's own enqueue script does (HSET msg, state
+// "pending", pending_since in unix ns; LPUSH the id on the pending list), plus
+// the SADD to asynq:queues its client does first.
+//
+// KEYS[1] session hash, KEYS[2] id key, KEYS[3] asynq:{q}:t:<id>, KEYS[4]
+// asynq:{q}:pending (and asynq:queues); ARGV[1] task id, ARGV[2]
+// "now ms|id ttl ms|session ttl ms|expected seq|now ns|checked|queue" (checked
+// "1" when the caller made sure the task is not in the queue recorded for the
+// id), ARGV[3] the encoded TaskMessage. (Packed so that the command has at
+// most 10 parts: Redis answers a longer one from an unauthenticated client
+// with a protocol error instead of NOAUTH.)
+// Returns {code, seq, recorded queue}: code 1 written, 0 duplicate, 2 expected
+// seq was wrong (seq is the right one), 3 reserved under another queue.
+var enqueueScript = redis.NewScript(`
+local a = {}
+for v in string.gmatch(ARGV[2], '[^|]+') do a[#a + 1] = v end
+local nowms, idttl, sttl, expect, nowns, checked, qname = a[1], a[2], a[3], tonumber(a[4]), a[5], a[6], a[7]
+local all = 'asynq:queues'
+local want = {'hash', 'string', 'hash', 'list'}
+for i = 1, 4 do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  if t ~= 'none' and t ~= want[i] then
+    return redis.error_reply('WRONGTYPE switchboard enqueue: key ' .. i .. ' holds a ' .. t)
+  end
+end
+local t = redis.call('TYPE', all)['ok']
+if t ~= 'none' and t ~= 'set' then
+  return redis.error_reply('WRONGTYPE switchboard enqueue: asynq:queues holds a ' .. t)
+end
+local seq
+local s = redis.call('GET', KEYS[2])
+if s then
+  local bar = string.find(s, '|', 1, true)
+  local q = ''
+  if bar then
+    seq = tonumber(string.sub(s, 1, bar - 1))
+    q = string.sub(s, bar + 1)
+  else
+    seq = tonumber(s)
+  end
+  redis.call('PEXPIRE', KEYS[1], sttl)
+  if q ~= '' and q ~= qname and checked ~= '1' then
+    return {3, seq, q}
+  end
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    return {0, seq, ''}
+  end
+  if seq ~= expect then
+    return {2, seq, ''}
+  end
+else
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    return {0, 0, ''}
+  end
+  seq = (tonumber(redis.call('HGET', KEYS[1], 'seq')) or 0) + 1
+  if seq ~= expect then
+    return {2, seq, ''}
+  end
+  redis.call('HSET', KEYS[1], 'seq', seq)
+  if redis.call('HEXISTS', KEYS[1], 'last') == 0 then
+    redis.call('HSET', KEYS[1], 'last', seq - 1)
+  end
+  redis.call('HSET', KEYS[1], 'r:' .. seq, ARGV[1] .. '|' .. nowms)
+  redis.call('PEXPIRE', KEYS[1], sttl)
+  redis.call('SET', KEYS[2], seq .. '|' .. qname, 'PX', idttl)
+end
+redis.call('HSET', KEYS[3], 'msg', ARGV[3], 'state', 'pending', 'pending_since', nowns)
+redis.call('LPUSH', KEYS[4], ARGV[1])
+redis.call('SADD', all, qname)
+return {1, seq, ''}
+`)
+
+// maxSeqTries bounds the rounds of Enqueue against other writers taking the
+// session's next number at the same time (each round is one round trip; from
+// the third on, a short random pause first lets the other writer through).
+// Exhausting them fails the enqueue (ingest answers 503, the provider
+// retries) and takes no number: contention never leaves a gap.
+const maxSeqTries = 32
+
 // Enqueue assigns env.Seq and enqueues one task with TaskID(env.ID) on the
-// session's shard queue, retained for the client's retention. It returns
-// ErrDuplicate when the task id is already present, and an error (ingest
-// answers 503) on any Redis failure or an invalid envelope.
+// session's shard queue, retained for the client's retention, in one Redis
+// round trip when the client knows the session's next number (see
+// enqueueScript). It returns ErrDuplicate when the task id is already
+// present, and an error (ingest answers 503) on any Redis failure or an
+// invalid envelope; a failed Enqueue has taken no sequence number.
 func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 	if c.err != nil {
 		return c.err
@@ -242,52 +349,70 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 	}
 	t := tag(env.SessionKey)
 	qname := QueueName(Shard(env.SessionKey, c.shards))
-	res, err := reserveScript.Run(ctx, c.rdb,
-		[]string{sessionKeyOf(t), idKey(t, env.ID)},
-		env.ID, c.now().UnixMilli(), c.retention.Milliseconds(), c.sessionTTL.Milliseconds(), qname,
-	).Slice()
-	if err != nil {
-		return fmt.Errorf("enqueue %s: reserve sequence number: %w", env.ID, err)
-	}
-	seq, _ := res[1].(int64)
-	if seq <= 0 {
-		return fmt.Errorf("enqueue %s: reserve sequence number: unexpected answer %v", env.ID, res)
-	}
-	env.Seq = seq
-	if c.sealer != nil {
-		// Sealed last, over the assigned sequence number too.
-		if env, err = c.sealer.Seal(env); err != nil {
-			return fmt.Errorf("enqueue %s: seal: %w", env.ID, err)
+	keys := []string{sessionKeyOf(t), idKey(t, env.ID), "asynq:{" + qname + "}:t:" + env.ID, "asynq:{" + qname + "}:pending"}
+	seq := c.seqs.next(t)
+	checked := "0"
+	for try := 0; try < maxSeqTries; try++ {
+		if try >= 2 {
+			select {
+			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(try-2, 4)))):
+			case <-ctx.Done():
+				return fmt.Errorf("enqueue %s: %w", env.ID, ctx.Err())
+			}
 		}
-	}
-	if prev, _ := res[2].(string); prev != "" && prev != qname {
-		// Reserved under another shard count: the task, if it exists, is in
-		// the queue recorded then, where Asynq's per-queue dedup cannot see it.
-		n, err := c.rdb.Exists(ctx, "asynq:{"+prev+"}:t:"+env.ID).Result()
+		e := env
+		e.Seq = seq
+		if c.sealer != nil {
+			// Sealed last, over the sequence number too.
+			var err error
+			if e, err = c.sealer.Seal(e); err != nil {
+				return fmt.Errorf("enqueue %s: seal: %w", env.ID, err)
+			}
+		}
+		payload, err := json.Marshal(e)
 		if err != nil {
-			return fmt.Errorf("enqueue %s: look for the task in %s: %w", env.ID, prev, err)
+			return fmt.Errorf("enqueue %s: encode envelope: %w", env.ID, err)
 		}
-		if n > 0 {
+		now := c.now()
+		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(c.retention.Milliseconds(), 10) + "|" +
+			strconv.FormatInt(c.sessionTTL.Milliseconds(), 10) + "|" + strconv.FormatInt(seq, 10) + "|" +
+			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname
+		res, err := enqueueScript.Run(ctx, c.rdb, keys,
+			env.ID, args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.retention),
+		).Slice()
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", env.ID, err)
+		}
+		code, _ := res[0].(int64)
+		got, _ := res[1].(int64)
+		switch code {
+		case 1:
+			c.seqs.done(t, got)
+			return nil
+		case 0:
 			return ErrDuplicate
+		case 2:
+			if got <= 0 {
+				return fmt.Errorf("enqueue %s: unexpected answer %v", env.ID, res)
+			}
+			seq = got
+		case 3:
+			// Reserved under another shard count: the task, if it exists, is
+			// in the queue recorded then, where the script cannot see it.
+			prev, _ := res[2].(string)
+			n, err := c.rdb.Exists(ctx, "asynq:{"+prev+"}:t:"+env.ID).Result()
+			if err != nil {
+				return fmt.Errorf("enqueue %s: look for the task in %s: %w", env.ID, prev, err)
+			}
+			if n > 0 {
+				return ErrDuplicate
+			}
+			seq, checked = got, "1"
+		default:
+			return fmt.Errorf("enqueue %s: unexpected answer %v", env.ID, res)
 		}
 	}
-	payload, err := json.Marshal(env)
-	if err != nil {
-		return fmt.Errorf("enqueue %s: encode envelope: %w", env.ID, err)
-	}
-	_, err = c.aq.EnqueueContext(ctx, asynq.NewTask(TaskType, payload),
-		asynq.TaskID(env.ID),
-		asynq.Queue(qname),
-		asynq.Retention(c.retention),
-		asynq.MaxRetry(MaxRetry),
-	)
-	switch {
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		return ErrDuplicate
-	case err != nil:
-		return fmt.Errorf("enqueue %s: %w", env.ID, err)
-	}
-	return nil
+	return fmt.Errorf("enqueue %s: the session's sequence number changed under %d tries", env.ID, maxSeqTries)
 }
 
 // parseReservation splits an r:<n> value "id|unix-ms".
