@@ -128,6 +128,7 @@ type Handler struct {
 	unattestedAudit *rate.Limiter
 	seenReports     seenBatches // edge report batch ids (replay guard), see edgereport.go
 	activity        activityMemo
+	config          configCache // configuration reads per store generation, see configcache.go
 }
 
 // New checks cfg and returns a Handler.
@@ -187,6 +188,7 @@ type request struct {
 	attested bool
 	body     []byte
 	now      time.Time
+	q        *reads   // configuration reads of this request's store generation
 	accepted []string // installations whose events passed routing (activity)
 }
 
@@ -239,7 +241,10 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 	}
 
 	ctx := r.Context()
-	stage, err := h.cfg.Store.GetStage(ctx, id.Provider)
+	if req.q, err = h.reads(ctx); err != nil {
+		return provider.Response{}, reject(ReasonStoreUnavailable, "store generation: "+err.Error())
+	}
+	stage, err := req.q.GetStage(ctx, id.Provider)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Stages are explicit: a provider without one is not served.
@@ -255,10 +260,8 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 	if _, takes := p.(provider.SettingsValidator); takes && !id.Platform {
 		// The installation's settings shape its parse (Standard Webhooks'
 		// conversation pointer); a shared platform app has none to read yet.
-		if is, ok := h.cfg.Store.(store.InstallationSettings); ok {
-			if preq.Settings, err = is.GetInstallationSettings(ctx, id.Installation); err != nil {
-				return provider.Response{}, reject(ReasonStoreUnavailable, "installation settings: "+err.Error())
-			}
+		if preq.Settings, _, err = req.q.GetInstallationSettings(ctx, id.Installation); err != nil {
+			return provider.Response{}, reject(ReasonStoreUnavailable, "installation settings: "+err.Error())
 		}
 	}
 	res, err := provider.Parse(p, preq)
@@ -370,12 +373,12 @@ func (h *Handler) route(ctx context.Context, req *request, events []provider.Eve
 // resolve finds and checks the installation an event belongs to.
 func (h *Handler) resolve(ctx context.Context, req *request, ev provider.Event, cache map[string]*resolved) (*resolved, *rejection) {
 	id := req.id
-	q := h.cfg.Store
+	q := req.q
 	var inst store.Installation
 	var err error
 	if id.Platform {
 		var rej *rejection
-		if inst, rej = h.findShared(ctx, id.Profile, sharedNames(ev)); rej != nil {
+		if inst, rej = h.findShared(ctx, req, id.Profile, sharedNames(ev)); rej != nil {
 			return nil, rej
 		}
 	} else {
@@ -422,8 +425,8 @@ func (h *Handler) resolve(ctx context.Context, req *request, ev provider.Event, 
 
 // findShared resolves the installation of a shared platform app's event
 // among the profile's installations (chooseShared decides).
-func (h *Handler) findShared(ctx context.Context, profile string, named []string) (store.Installation, *rejection) {
-	q := h.cfg.Store
+func (h *Handler) findShared(ctx context.Context, req *request, profile string, named []string) (store.Installation, *rejection) {
+	q := req.q
 	if len(named) > maxNamed {
 		return store.Installation{}, reject(ReasonMalformedPayload, fmt.Sprintf("event names %d installations, at most %d", len(named), maxNamed))
 	}
@@ -456,7 +459,7 @@ func (h *Handler) findShared(ctx context.Context, profile string, named []string
 // profile and bindings.
 func (h *Handler) load(ctx context.Context, req *request, inst store.Installation) (*resolved, *rejection) {
 	id := req.id
-	q := h.cfg.Store
+	q := req.q
 	rej := func(reason Reason, detail string) *rejection {
 		return &rejection{reason: reason, detail: detail, org: inst.OrgID, target: inst.ID}
 	}
