@@ -35,6 +35,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/pki"
+	"github.com/switchboard-dev/switchboard/shed"
 	"github.com/switchboard-dev/switchboard/xds"
 )
 
@@ -52,9 +53,13 @@ type Config struct {
 	Logger              *slog.Logger
 	Registerer          prometheus.Registerer // nil: a private registry (see Host.Metrics)
 	Now                 func() time.Time
-	// Transport to ingest (nil: http.DefaultTransport); for the mTLS hop,
-	// one whose TLS client certificate is the edge's node certificate.
+	// Transport to ingest (nil: NewTransport()); for the mTLS hop, one
+	// whose TLS client certificate is the edge's node certificate.
 	Transport http.RoundTripper
+	// MaxInFlight is how many requests the edge works on at once; one more
+	// is answered 503 with Retry-After before its body is read (package
+	// shed). 0: DefaultMaxInFlight; < 0: no limit.
+	MaxInFlight int
 	// XDSTLS makes the xDS client use mTLS (pki.ClientTLS with the node
 	// certificate): the control plane takes the node's id and group from
 	// the certificate, so NodeID and Group must match it (empty: taken from
@@ -69,14 +74,36 @@ type Config struct {
 	ReportQueue    int           // batches waiting to be sent; 0: DefaultReportQueue
 }
 
+// DefaultMaxInFlight is the edge's default MaxInFlight.
+const DefaultMaxInFlight = 1024
+
+// MaxConnsToIngest bounds the connections NewTransport opens to one ingest
+// (the edge's descriptors); idle ones up to the same number are kept for
+// reuse.
+const MaxConnsToIngest = 512
+
+// NewTransport is the edge's transport to ingest: connections are kept and
+// reused (http.DefaultTransport keeps 2 idle per host, so under load nearly
+// every forward dialled anew and the process ran out of descriptors), at
+// most MaxConnsToIngest of them; a forward waits for a free one.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = MaxConnsToIngest
+	t.MaxIdleConnsPerHost = MaxConnsToIngest
+	t.MaxConnsPerHost = MaxConnsToIngest
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
 // Host is one native edge node.
 type Host struct {
-	cfg     Config
-	log     *slog.Logger
-	current atomic.Pointer[filter.Edge]
-	proxy   *httputil.ReverseProxy
-	reg     *prometheus.Registry
-	gather  prometheus.Gatherer
+	inflight *shed.Limiter
+	cfg      Config
+	log      *slog.Logger
+	current  atomic.Pointer[filter.Edge]
+	proxy    *httputil.ReverseProxy
+	reg      *prometheus.Registry
+	gather   prometheus.Gatherer
 
 	requests *prometheus.CounterVec
 	updates  *prometheus.CounterVec
@@ -145,8 +172,12 @@ func New(cfg Config) (*Host, error) {
 	}, []string{"result"})
 	tr := cfg.Transport
 	if tr == nil {
-		tr = http.DefaultTransport
+		tr = NewTransport()
 	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	h.inflight = shed.New(cfg.MaxInFlight)
 	if cfg.ReportQueue <= 0 {
 		cfg.ReportQueue = DefaultReportQueue
 	}
@@ -340,6 +371,11 @@ type decisionKey struct{}
 
 // ServeHTTP verifies one webhook request with the configuration in force.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.inflight.Acquire(w) {
+		h.requests.WithLabelValues("unknown", "shed", "overloaded").Inc()
+		return
+	}
+	defer h.inflight.Release()
 	e := h.current.Load()
 	if e == nil {
 		h.count("unknown", filter.Reject(filter.ReasonNoConfig))

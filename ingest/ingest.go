@@ -47,6 +47,7 @@ import (
 	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/routing"
+	"github.com/switchboard-dev/switchboard/shed"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -103,6 +104,10 @@ const (
 	// DefaultEnqueueTimeout bounds the whole enqueue step: Slack wants an answer
 	// within 3 s, and a provider retry is better than a late success.
 	DefaultEnqueueTimeout = 2 * time.Second
+	// DefaultMaxInFlight is how many requests ingest works on at once; one
+	// more is answered 503 with Retry-After at once (package shed), so under
+	// overload the taken ones still finish within the providers' deadlines.
+	DefaultMaxInFlight = 512
 )
 
 // Config configures a Handler.
@@ -117,6 +122,7 @@ type Config struct {
 	EnqueueTimeout    time.Duration // 0: DefaultEnqueueTimeout
 	Logger            *slog.Logger  // nil: slog.Default()
 	Now               func() time.Time
+	MaxInFlight       int // 0: DefaultMaxInFlight; < 0: no limit
 }
 
 // Handler is the ingest HTTP handler.
@@ -129,6 +135,7 @@ type Handler struct {
 	seenReports     seenBatches // edge report batch ids (replay guard), see edgereport.go
 	activity        activityMemo
 	config          configCache // configuration reads per store generation, see configcache.go
+	inflight        *shed.Limiter
 }
 
 // New checks cfg and returns a Handler.
@@ -156,7 +163,10 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), unattestedAudit: rate.NewLimiter(5, 20)}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), unattestedAudit: rate.NewLimiter(5, 20), inflight: shed.New(cfg.MaxInFlight)}
 	h.mux.HandleFunc("POST /v1/hooks/{provider}/{ingress}", h.hook)
 	h.mux.HandleFunc("POST "+edgereport.Path, h.edgeRejections)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -166,7 +176,18 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// Over MaxInFlight requests at once, the next is answered 503 with
+// Retry-After before any work.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.inflight.Acquire(w) {
+		return
+	}
+	defer h.inflight.Release()
+	h.mux.ServeHTTP(w, r)
+}
+
+// Shed is how many requests were answered 503 for being over MaxInFlight.
+func (h *Handler) Shed() int64 { return h.inflight.Shed() }
 
 // rejection is a refusal on its way out.
 type rejection struct {

@@ -88,7 +88,7 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 			*group = ""
 		}
 		// To an https ingest: mTLS with the same node certificate.
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t := edge.NewTransport()
 		t.TLSClientConfig = xdsTLS.Clone()
 		tr = t
 	} else if u.Scheme == "https" {
