@@ -40,6 +40,15 @@ func TestRegister(t *testing.T) {
 		graph.Subscriptions[0].Get("callback_url") != req.WebhookURL || len(graph.Subscribed) != 1 || graph.Subscribed[0] != "102290129340398" {
 		t.Errorf("graph saw %+v, subscribed %v", graph.Subscriptions, graph.Subscribed)
 	}
+	// Health reads the subscription back: it matches; another URL does not.
+	if res, err := p.Check(context.Background(), req); err != nil || !res.OK {
+		t.Errorf("check: %+v, %v", res, err)
+	}
+	moved := req
+	moved.WebhookURL = edge.URL + "/v1/hooks/whatsapp/other"
+	if res, err := p.Check(context.Background(), moved); err != nil || res.OK || res.Fix == "" {
+		t.Errorf("check of another URL: %+v, %v", res, err)
+	}
 	// The verify token the edge does not know: Meta's refusal in full, no secret.
 	bad := req
 	bad.Secrets = map[string]string{"signing": secret, "verify_token": "other-token", "bot_token": token}

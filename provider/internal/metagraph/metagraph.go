@@ -41,6 +41,9 @@ func Provider(p Product) registration.Provider {
 	return registration.Provider{Needs: []string{store.PurposeSigning, store.PurposeVerifyToken, store.PurposeBotToken},
 		Register: func(ctx context.Context, r registration.Request) (registration.Result, error) {
 			return register(ctx, p, r)
+		},
+		Check: func(ctx context.Context, r registration.Request) (registration.Result, error) {
+			return check(ctx, p, r)
 		}}
 }
 
@@ -146,5 +149,79 @@ func register(ctx context.Context, p Product, r registration.Request) (registrat
 		return res, nil
 	}
 	res.Add("POST "+accountPath, true, "account "+account+" subscribed to the app")
+	return res, nil
+}
+
+// check reads the app's webhook subscriptions (GET /{app-id}/subscriptions
+// with the app access token) and compares the product's object with the
+// installation's callback URL and fields.
+func check(ctx context.Context, p Product, r registration.Request) (registration.Result, error) {
+	res := registration.Result{Provider: p.Name, Info: map[string]any{"object": p.Object}}
+	if r.ExternalAppID == "" || strings.ContainsAny(r.ExternalAppID, "/?#") {
+		return res, &registration.MissingParamError{Param: "external_app_id", Why: "the profile's Meta app id names the app whose subscriptions are read"}
+	}
+	appSecret, err := r.Need(store.PurposeSigning, "the app access token is <app id>|<app secret>")
+	if err != nil {
+		return res, err
+	}
+	api := httpsend.NewAPI(r.Base, DefaultBase, r.HTTP)
+	path := "/" + DefaultVersion + "/" + r.ExternalAppID + "/subscriptions"
+	ans, err := api.Do(ctx, http.MethodGet, path, http.Header{"Authorization": {"Bearer " + r.ExternalAppID + "|" + appSecret}}, nil)
+	if err != nil {
+		return res, fmt.Errorf("graph GET %s: %s", path, r.Redact(err.Error()))
+	}
+	name := "GET /" + r.ExternalAppID + "/subscriptions"
+	if ans.Status/100 != 2 {
+		refusal := r.Redact(graphError(ans.Status, ans.Body))
+		res.Add(name, false, refusal)
+		res.Fix = "Meta refused reading the app's subscriptions: " + refusal
+		return res, nil
+	}
+	var subs struct {
+		Data []struct {
+			Object      string `json:"object"`
+			CallbackURL string `json:"callback_url"`
+			Active      bool   `json:"active"`
+			Fields      []struct {
+				Name string `json:"name"`
+			} `json:"fields"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(ans.Body, &subs); err != nil {
+		return res, fmt.Errorf("graph GET %s: answer is not a subscriptions list", path)
+	}
+	for _, s := range subs.Data {
+		if s.Object != p.Object {
+			continue
+		}
+		have := map[string]bool{}
+		var names []string
+		for _, f := range s.Fields {
+			have[f.Name] = true
+			names = append(names, f.Name)
+		}
+		res.Info["callback_url"], res.Info["active"], res.Info["fields"] = r.Redact(s.CallbackURL), s.Active, names
+		var missing []string
+		for _, f := range p.Fields {
+			if !have[f] {
+				missing = append(missing, f)
+			}
+		}
+		switch {
+		case s.CallbackURL != r.WebhookURL:
+			res.Add(name, false, "Meta calls "+r.Redact(s.CallbackURL)+", not "+r.WebhookURL)
+		case !s.Active:
+			res.Add(name, false, "the "+p.Object+" subscription is not active")
+		case len(missing) > 0:
+			res.Add(name, false, "fields not subscribed: "+strings.Join(missing, ", "))
+		default:
+			res.Add(name, true, "subscribed to "+p.Object+" ("+strings.Join(names, ", ")+") at the installation's URL")
+			return res, nil
+		}
+		res.Fix = "register again: POST /v1/installations/" + r.InstallationID + "/register"
+		return res, nil
+	}
+	res.Add(name, false, "the app has no "+p.Object+" webhook subscription")
+	res.Fix = "register: POST /v1/installations/" + r.InstallationID + "/register"
 	return res, nil
 }

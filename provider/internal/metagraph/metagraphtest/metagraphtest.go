@@ -41,6 +41,10 @@ func fail(w http.ResponseWriter, status, code int, msg string) {
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.Method == http.MethodGet && len(parts) == 3 && parts[2] == "subscriptions" {
+		a.listSubscriptions(w, r, parts[1])
+		return
+	}
 	if r.Method != http.MethodPost || len(parts) != 3 {
 		fail(w, 400, 100, "Unsupported request")
 		return
@@ -85,4 +89,35 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"success":true}`)
+}
+
+// listSubscriptions answers GET /{app-id}/subscriptions: the app's current
+// subscription per object (the latest POST for it).
+func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request, app string) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if app != a.AppID || tok != a.AppID+"|"+a.AppSecret {
+		fail(w, 400, 190, "Invalid OAuth access token - Cannot parse access token")
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	byObject := map[string]url.Values{}
+	var order []string
+	for _, s := range a.Subscriptions {
+		if byObject[s.Get("object")] == nil {
+			order = append(order, s.Get("object"))
+		}
+		byObject[s.Get("object")] = s
+	}
+	data := []any{}
+	for _, o := range order {
+		s := byObject[o]
+		var fields []any
+		for _, f := range strings.Split(s.Get("fields"), ",") {
+			fields = append(fields, map[string]string{"name": f, "version": "v21.0"})
+		}
+		data = append(data, map[string]any{"object": o, "callback_url": s.Get("callback_url"), "active": true, "fields": fields})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"data": data})
 }
