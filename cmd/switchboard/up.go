@@ -155,16 +155,21 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	// handed to ingest and the workers as their $SWITCHBOARD_REDIS_PASSWORD.
 	redisAddr := c.redisAddr
 	var rs *redisServer
+	var sup *redisSupervisor // restarts the private redis-server once it is up
 	if redisAddr == "" {
 		pw, err := loadOrCreateRedisPassword(dataDir)
 		if err != nil {
 			return err
 		}
-		rs, err = startRedisServer(filepath.Join(dataDir, "redis"), c.redisListen, pw, logs.writer("redis"))
+		startRS := func() (*redisServer, error) {
+			return startRedisServer(filepath.Join(dataDir, "redis"), c.redisListen, pw, logs.writer("redis"))
+		}
+		rs, err = startRS()
 		if err != nil {
 			return err
 		}
-		defer rs.stop(logs)
+		sup = newRedisSupervisor(rs, startRS, logs)
+		defer sup.stop()
 		redisAddr = c.redisListen
 		userEnv := env
 		env = func(name string) string {
@@ -192,6 +197,9 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	}
 	if _, err := checkRedis(ctx, rdb, redisOpts); err != nil {
 		return err
+	}
+	if sup != nil {
+		go sup.run()
 	}
 	if rs != nil {
 		progress("✓ redis      %s (private redis-server, data in %s, password in %s)", redisOpts.Addr, rs.dir, filepath.Join(dataDir, redisPasswordFile))

@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/servicetest"
 )
@@ -22,8 +25,9 @@ func TestUpStartsEverythingAndStopsCleanly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(servicetest.FreePort(t)) }
 	api, edgeAdmin := port(), port()
+	redisListen := port()
 	args := []string{"--data-dir", dir, "--api", api, "--xds", port(), "--edge", port(), "--edge-admin", edgeAdmin,
-		"--ingest", port(), "--redis-listen", port(), "--metrics-listen", port(), "--shards", "2"}
+		"--ingest", port(), "--redis-listen", redisListen, "--metrics-listen", port(), "--shards", "2"}
 	env := func(name string) string {
 		if strings.HasPrefix(name, "SWITCHBOARD_") {
 			return "" // generated into the data directory
@@ -83,6 +87,45 @@ func TestUpStartsEverythingAndStopsCleanly(t *testing.T) {
 	resp.Body.Close()
 	if code := httpGetStatus("http://" + edgeAdmin + "/ready"); code != 200 {
 		t.Errorf("edge /ready: %d", code)
+	}
+
+	// The private redis-server is supervised: killed, it is started again
+	// (a new process answers on the same address, with the same password)
+	// and the restart is logged.
+	pw, err := os.ReadFile(filepath.Join(dir, redisPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: redisListen, Password: strings.TrimSpace(string(pw)), MaxRetries: -1})
+	defer rc.Close()
+	pid := func() int {
+		info, err := rc.Info(context.Background(), "server").Result()
+		if err != nil {
+			return 0
+		}
+		for _, l := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(l, "process_id:"); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+		return 0
+	}
+	first := pid()
+	if first == 0 {
+		t.Fatal("no process_id from the private redis-server")
+	}
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for p := pid(); p == 0 || p == first; p = pid() {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("redis-server not restarted after being killed\n%s", errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(errOut.String(), "redis-server restarted") {
+		t.Errorf("restart not logged:\n%s", errOut.String())
 	}
 
 	cancel()
