@@ -104,6 +104,7 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
+	ln = limitConns(ln, connLimit())
 	aln, err := net.Listen("tcp", *admin)
 	if err != nil {
 		ln.Close()

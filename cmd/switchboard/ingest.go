@@ -118,6 +118,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
+	ln = limitConns(ln, connLimit())
 	scheme := "http"
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)

@@ -165,6 +165,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
+	ln = limitConns(ln, connLimit())
 	con, err := console.New(console.Config{API: apiSrv.Handler(), Secure: *consoleSecure, Logger: log})
 	if err != nil {
 		return err
