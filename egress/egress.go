@@ -99,11 +99,19 @@ func Transport(allowPrivate bool) *http.Transport {
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
+	// Connections to an agent are kept for reuse by every concurrent delivery
+	// to it (http.DefaultTransport keeps 2 idle per host: a worker with more
+	// shards than that delivering to one agent dialled anew nearly every time).
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerAgent
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
 	}
 	return t
 }
+
+// MaxIdleConnsPerAgent is how many idle connections Transport keeps per
+// agent host.
+const MaxIdleConnsPerAgent = 64
 
 // ErrHostNotAllowed is wrapped by HostAllowed's refusals.
 var ErrHostNotAllowed = errors.New("egress: agent URL names a loopback, private, link-local, metadata or reserved address")

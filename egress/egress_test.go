@@ -2,10 +2,13 @@ package egress
 
 import (
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -121,4 +124,56 @@ func FuzzHostAllowed(f *testing.F) {
 			t.Fatalf("HostAllowed(%q) passed a non-public address", host)
 		}
 	})
+}
+
+// TestTransportReusesConnections: three rounds of 8 concurrent requests to
+// one host go over at most 8 connections (http.DefaultTransport keeps only 2
+// idle per host, so each later round would dial 6 anew).
+func TestTransportReusesConnections(t *testing.T) {
+	const n = 8
+	var mu sync.Mutex
+	conns, in := 0, 0
+	gate := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		g := gate
+		if in++; in == n {
+			close(gate)
+			in, gate = 0, make(chan struct{})
+		}
+		mu.Unlock()
+		<-g
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := &http.Client{Transport: Transport(true)}
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := c.Get(srv.URL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}()
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns > n {
+		t.Fatalf("%d connections for 3 rounds of %d concurrent requests, want at most %d", conns, n, n)
+	}
 }
