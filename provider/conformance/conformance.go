@@ -9,9 +9,9 @@
 // core decides as the kit says (Verification), normalisation golden files
 // (Normalisation), and the sender against the provider's fake API at and
 // over its documented text limit and on its rate-limit answer (Outbound).
-// Other parts of the system add theirs with Require (uninstall handling,
-// setup packets), each with its own kit interface: a provider whose kit
-// lacks the interface fails the suite.
+// Other parts of the system add theirs with Require: uninstall handling
+// (uninstall.go, its own kit interface: a provider whose kit lacks it fails
+// the suite) and setup packets (setup.go, through provider/setup's registry).
 package conformance
 
 import (

@@ -23,7 +23,7 @@ func TestMissingKit(t *testing.T) {
 	for _, r := range conformance.Requirements() {
 		names[r.Name] = true
 	}
-	for _, want := range []string{"verification", "normalisation", "outbound", "uninstall"} {
+	for _, want := range []string{"verification", "normalisation", "outbound", "uninstall", "setup"} {
 		if !names[want] {
 			t.Errorf("requirement %s is not registered", want)
 		}
