@@ -104,6 +104,12 @@ func (f *Fence) Check(ctx context.Context, sessionKey, id string, seq int64) (Ch
 	return c, nil
 }
 
+// doneTTL is the lifetime of a done marker: it makes a re-run of a completed
+// task a no-op, and a task can run again only while it exists, that is within
+// DefaultTaskRetention of its completion (twice that, for margin). It used to
+// be the dedup horizon (8 days), half of what a deduplicated event cost.
+const doneTTL = 2 * DefaultTaskRetention
+
 // KEYS[1] session hash, KEYS[2] done key, KEYS[3] progress key;
 // ARGV[1] seq, ARGV[2] retention ms, ARGV[3] session ttl ms, ARGV[4] "1" to mark done.
 var finishScript = redis.NewScript(`
@@ -143,7 +149,7 @@ func (f *Fence) finish(ctx context.Context, sessionKey, id string, seq int64, do
 	}
 	err := finishScript.Run(ctx, f.rdb,
 		[]string{sessionKeyOf(t), doneKey(t, id), ProgressKey(sessionKey, id)},
-		seq, f.retention.Milliseconds(), f.sessionTTL.Milliseconds(), mark).Err()
+		seq, min(f.retention, doneTTL).Milliseconds(), f.sessionTTL.Milliseconds(), mark).Err()
 	if err != nil {
 		return fmt.Errorf("fence finish %s: %w", id, err)
 	}

@@ -54,12 +54,39 @@ const TaskType = "switchboard:deliver"
 // sessions to other queues (drain the queues before resharding).
 const DefaultShards = 16
 
-// DefaultRetention keeps a completed task (and its dedup keys) for 8 days.
+// DefaultRetention is the longest deduplication horizon (WhatsApp), 8 days.
 // Dedup by task id only holds while Asynq keeps the task hash, and WhatsApp
 // retries an unacknowledged webhook for up to 7 days (Meta's other webhooks 36
 // hours, Telegram 24 hours, Slack about an hour): 7 days plus a day of margin
 // for clocks and a late answer means a provider retry never delivers twice.
 const DefaultRetention = 8 * 24 * time.Hour
+
+// DefaultTaskRetention is how long a completed task stays in Redis. It used to
+// be DefaultRetention, because deduplication by provider event id was Asynq's
+// task-id check and held only while the task hash existed (a 20-minute load run
+// grew Redis to about 1 GB). Deduplication now rests on the id key, which
+// enqueueScript marks as written ("seq|queue|w") and keeps for the provider's
+// DedupHorizon: a retry that finds a written id key is a duplicate whether or
+// not its task is still there. The completed task is kept an hour for
+// inspection only.
+const DefaultTaskRetention = time.Hour
+
+// DedupHorizon is how long an event id is remembered, per provider: its
+// documented retry window plus margin (see DefaultRetention). An unknown
+// provider gets DefaultRetention.
+func DedupHorizon(provider string) time.Duration {
+	switch provider {
+	case "slack": // retries 3 times, the last about an hour after the event
+		return 3 * time.Hour
+	case "telegram": // keeps an undelivered update 24 hours
+		return 48 * time.Hour
+	case "messenger", "instagram": // Meta's webhooks other than WhatsApp: 36 hours
+		return 48 * time.Hour
+	case "whatsapp": // up to 7 days
+		return DefaultRetention
+	}
+	return DefaultRetention
+}
 
 // MaxRetry is the Asynq retry ceiling of a task. The worker decides how many
 // delivery attempts an event gets (its own counter, reset by a replay) and
@@ -104,7 +131,8 @@ type Client struct {
 	ownsRedis  bool
 	aq         *asynq.Client
 	shards     int
-	retention  time.Duration
+	retention  time.Duration // id keys at most this long (each provider's DedupHorizon within it)
+	taskTTL    time.Duration // completed tasks [DefaultTaskRetention]
 	sessionTTL time.Duration
 	now        func() time.Time
 	redisOpts  *redis.Options
@@ -130,6 +158,10 @@ type Option func(*Client)
 // providers' retry windows in production.
 func WithRetention(d time.Duration) Option { return func(c *Client) { c.retention = d } }
 
+// WithTaskRetention overrides DefaultTaskRetention (how long a completed task
+// stays in Redis; deduplication does not depend on it).
+func WithTaskRetention(d time.Duration) Option { return func(c *Client) { c.taskTTL = d } }
+
 // WithRedisClient makes the Client use an existing go-redis client (not closed
 // by Client.Close) instead of dialling redisAddr.
 func WithRedisClient(rc redis.UniversalClient) Option {
@@ -153,7 +185,7 @@ func SessionTTL(retention time.Duration) time.Duration { return 4 * retention }
 // redisAddr makes every Enqueue fail; commands parse it first
 // (WithRedisOptions) to refuse it at start.
 func NewClient(redisAddr string, shards int, opts ...Option) *Client {
-	c := &Client{shards: shards, retention: DefaultRetention, now: time.Now}
+	c := &Client{shards: shards, retention: DefaultRetention, taskTTL: DefaultTaskRetention, now: time.Now}
 	for _, o := range opts {
 		o(c)
 	}
@@ -289,13 +321,22 @@ local s = redis.call('GET', KEYS[2])
 if s then
   local bar = string.find(s, '|', 1, true)
   local q = ''
+  local written = false
   if bar then
     seq = tonumber(string.sub(s, 1, bar - 1))
     q = string.sub(s, bar + 1)
+    local bar2 = string.find(q, '|', 1, true)
+    if bar2 then
+      written = string.sub(q, bar2 + 1) == 'w'
+      q = string.sub(q, 1, bar2 - 1)
+    end
   else
     seq = tonumber(s)
   end
   redis.call('PEXPIRE', KEYS[1], sttl)
+  if written then
+    return {0, seq, ''}
+  end
   if q ~= '' and q ~= qname and checked ~= '1' then
     return {3, seq, q}
   end
@@ -319,8 +360,8 @@ else
   end
   redis.call('HSET', KEYS[1], 'r:' .. seq, ARGV[1] .. '|' .. nowms)
   redis.call('PEXPIRE', KEYS[1], sttl)
-  redis.call('SET', KEYS[2], seq .. '|' .. qname, 'PX', idttl)
 end
+redis.call('SET', KEYS[2], seq .. '|' .. qname .. '|w', 'PX', idttl)
 redis.call('HSET', KEYS[3], 'msg', ARGV[3], 'state', 'pending', 'pending_since', nowns)
 redis.call('LPUSH', KEYS[4], ARGV[1])
 redis.call('SADD', all, qname)
@@ -352,6 +393,7 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 	keys := []string{sessionKeyOf(t), idKey(t, env.ID), "asynq:{" + qname + "}:t:" + env.ID, "asynq:{" + qname + "}:pending"}
 	seq := c.seqs.next(t)
 	checked := "0"
+	idTTL := min(DedupHorizon(env.Provider), c.retention)
 	for try := 0; try < maxSeqTries; try++ {
 		if try >= 2 {
 			select {
@@ -374,11 +416,11 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 			return fmt.Errorf("enqueue %s: encode envelope: %w", env.ID, err)
 		}
 		now := c.now()
-		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(c.retention.Milliseconds(), 10) + "|" +
+		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(idTTL.Milliseconds(), 10) + "|" +
 			strconv.FormatInt(c.sessionTTL.Milliseconds(), 10) + "|" + strconv.FormatInt(seq, 10) + "|" +
 			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname
 		res, err := enqueueScript.Run(ctx, c.rdb, keys,
-			env.ID, args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.retention),
+			env.ID, args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL),
 		).Slice()
 		if err != nil {
 			return fmt.Errorf("enqueue %s: %w", env.ID, err)

@@ -117,7 +117,7 @@ func TestEnqueueAssignsSeqAndDedups(t *testing.T) {
 		if got.Seq != seq {
 			t.Errorf("event %s: seq %d, want %d", env.EventID, got.Seq, seq)
 		}
-		if info.Type != TaskType || info.MaxRetry != MaxRetry || info.Retention < 7*24*time.Hour {
+		if info.Type != TaskType || info.MaxRetry != MaxRetry || info.Retention != DefaultTaskRetention {
 			t.Errorf("task %s: type %q maxretry %d retention %s", id, info.Type, info.MaxRetry, info.Retention)
 		}
 	}
@@ -338,9 +338,18 @@ func TestDedupAcrossShardCountChange(t *testing.T) {
 	if _, err := insp.GetTaskInfo(QueueName(Shard(e.SessionKey, 8)), e.ID); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 		t.Fatalf("task also in the new queue: %v", err)
 	}
-	// Once the task is gone from its old queue (its enqueue had failed, or
-	// it was deleted), the retry is enqueued in the new queue, same number.
+	// Once the task is gone from its old queue (completed and expired), the
+	// retry is still a duplicate: the id key records that it was written.
 	if err := insp.DeleteTask(QueueName(Shard(e.SessionKey, 4)), e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c8.Enqueue(ctx, e); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("retry after the task expired: %v, want ErrDuplicate", err)
+	}
+	// A reservation whose task write failed (left by the two-step enqueue of
+	// an older ingest: "seq|queue", not marked written) is resumed in the
+	// new queue under the same number.
+	if err := rc.Set(ctx, idKey(tag(e.SessionKey), e.ID), "1|"+QueueName(Shard(e.SessionKey, 4)), time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := c8.Enqueue(ctx, e); err != nil {

@@ -1,0 +1,172 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestDedupHorizon(t *testing.T) {
+	for _, c := range []struct {
+		provider string
+		want     time.Duration
+	}{
+		{"slack", 3 * time.Hour},
+		{"telegram", 48 * time.Hour},
+		{"messenger", 48 * time.Hour},
+		{"instagram", 48 * time.Hour},
+		{"whatsapp", 8 * 24 * time.Hour},
+		{"unknown", DefaultRetention},
+		{"", DefaultRetention},
+	} {
+		if got := DedupHorizon(c.provider); got != c.want {
+			t.Errorf("DedupHorizon(%q) = %s, want %s", c.provider, got, c.want)
+		}
+	}
+}
+
+// expireTask removes a task as Asynq's janitor does once a completed task's
+// retention is over (the task hash and its entry in the completed set), and
+// from the pending list here since no server consumed it.
+func expireTask(t *testing.T, rc redis.UniversalClient, qname, id string) {
+	t.Helper()
+	p := "asynq:{" + qname + "}:"
+	if err := rc.Del(context.Background(), p+"t:"+id).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rc.LRem(context.Background(), p+"pending", 0, id)
+	rc.ZRem(context.Background(), p+"completed", id)
+}
+
+// TestRedeliveryInsideHorizonAfterTaskExpiry: completed tasks are kept only
+// briefly now; a provider retry that arrives after the task is gone but inside
+// the provider's dedup horizon is still a duplicate (the written id key), and
+// the id key lives for the provider's horizon.
+func TestRedeliveryInsideHorizonAfterTaskExpiry(t *testing.T) {
+	_, rc := newRedis(t)
+	ctx := context.Background()
+	c := NewClient("", 1, WithRedisClient(rc))
+	e := testEnvelope("C1", "Ev1")
+	if err := c.Enqueue(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	tk := "asynq:{" + QueueName(0) + "}:t:" + e.ID
+	// The completed task is kept DefaultTaskRetention, not 8 days.
+	if msg, err := rc.HGet(ctx, tk, "msg").Bytes(); err != nil || len(msg) == 0 {
+		t.Fatalf("task not written: %v", err)
+	}
+	expireTask(t, rc, QueueName(0), e.ID)
+	if err := c.Enqueue(ctx, e); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("redelivery after the task expired, inside the horizon: %v, want ErrDuplicate", err)
+	}
+	if n, _ := rc.Exists(ctx, tk).Result(); n != 0 {
+		t.Fatal("the duplicate was written again")
+	}
+	ttl, err := rc.PTTL(ctx, idKey(tag(e.SessionKey), e.ID)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := DedupHorizon("slack"); ttl <= h-time.Minute || ttl > h {
+		t.Fatalf("id key ttl %s, want the slack horizon %s", ttl, h)
+	}
+	// A new event of the session still goes through, next in order.
+	e2 := testEnvelope("C1", "Ev2")
+	if err := c.Enqueue(ctx, e2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRedeliveryAfterHorizonIsEnqueued: once the horizon is over the event id
+// is forgotten and a redelivery is a new task (documented: duplicates only
+// after the provider's retry window).
+func TestRedeliveryAfterHorizonIsEnqueued(t *testing.T) {
+	_, rc := newRedis(t)
+	ctx := context.Background()
+	c := NewClient("", 1, WithRedisClient(rc), WithRetention(200*time.Millisecond))
+	e := testEnvelope("C1", "Ev1")
+	if err := c.Enqueue(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	expireTask(t, rc, QueueName(0), e.ID)
+	for {
+		n, err := rc.Exists(ctx, idKey(tag(e.SessionKey), e.ID)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.Enqueue(ctx, e); err != nil {
+		t.Fatalf("redelivery after the horizon: %v, want enqueued", err)
+	}
+}
+
+func usedMemory(b testing.TB, rc redis.UniversalClient) int64 {
+	b.Helper()
+	info, err := rc.Info(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no used_memory in INFO memory")
+	return 0
+}
+
+// BenchmarkDedupBytesPerEvent measures what a deduplicated event costs in
+// Redis (INFO memory, used_memory) over b.N events on 100 sessions, 200-byte
+// texts: with the completed task still there ("task": the first hour, and
+// what the old 8-day retention kept for 8 days), once the task expired
+// ("done": id key, done marker, amortised session hash; up to 2 hours), and
+// for the rest of the provider's horizon ("horizon": the written id key and
+// the amortised session hash).
+func BenchmarkDedupBytesPerEvent(b *testing.B) {
+	_, rc := newRedis(b)
+	ctx := context.Background()
+	c := NewClient("", 1, WithRedisClient(rc))
+	f := NewFence(rc, DefaultRetention)
+	rc.FlushAll(ctx)
+	before := usedMemory(b, rc)
+	envs := make([]struct{ sk, id string }, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e := testEnvelope(fmt.Sprintf("C%d", i%100), fmt.Sprintf("Ev%012d", i))
+		e.Text = strings.Repeat("x", 200)
+		if err := c.Enqueue(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+		envs = append(envs, struct{ sk, id string }{e.SessionKey, e.ID})
+	}
+	b.StopTimer()
+	for i, e := range envs {
+		if err := f.Complete(ctx, e.sk, e.id, int64(i/100+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	withTask := usedMemory(b, rc)
+	p := "asynq:{" + QueueName(0) + "}:"
+	for _, e := range envs {
+		rc.Del(ctx, p+"t:"+e.id)
+	}
+	rc.Del(ctx, p+"pending")
+	noTask := usedMemory(b, rc)
+	for _, e := range envs {
+		rc.Del(ctx, doneKey(tag(e.sk), e.id))
+	}
+	horizon := usedMemory(b, rc)
+	b.ReportMetric(float64(withTask-before)/float64(b.N), "B/event(task)")
+	b.ReportMetric(float64(noTask-before)/float64(b.N), "B/event(done)")
+	b.ReportMetric(float64(horizon-before)/float64(b.N), "B/event(horizon)")
+}
