@@ -125,6 +125,10 @@ func idKey(t, id string) string                { return "sb:{" + t + "}:id:" + i
 func doneKey(t, id string) string              { return "sb:{" + t + "}:done:" + id }
 func ProgressKey(sessionKey, id string) string { return "sb:{" + tag(sessionKey) + "}:p:" + id }
 
+// IDKey is the Redis key recording task id's sequence number, queue and
+// whether its task was written (tests recreate a failed enqueue with it).
+func IDKey(sessionKey, id string) string { return idKey(tag(sessionKey), id) }
+
 // Client enqueues envelopes. Safe for concurrent use.
 type Client struct {
 	rdb        redis.UniversalClient
