@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/switchboard-dev/switchboard/edge/quarantine"
 	"github.com/switchboard-dev/switchboard/filter"
 	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/shed"
@@ -72,6 +74,11 @@ type Config struct {
 	ReportInterval time.Duration // window; 0: DefaultReportInterval
 	ReportMaxKeys  int           // rows itemised per window; 0: filter.DefaultReportMaxKeys
 	ReportQueue    int           // batches waiting to be sent; 0: DefaultReportQueue
+
+	// Quarantine: an ingress id drawing more than Quarantine.Threshold
+	// refusals in a minute is answered 429 (before its body is read) for
+	// Quarantine.CoolDown (package quarantine; zero fields: its defaults).
+	Quarantine quarantine.Policy
 }
 
 // DefaultMaxInFlight is the edge's default MaxInFlight.
@@ -107,7 +114,10 @@ type Host struct {
 
 	requests *prometheus.CounterVec
 	updates  *prometheus.CounterVec
-	rep      *reporter
+
+	quar        *quarantine.Set
+	quarantines *prometheus.CounterVec
+	rep         *reporter
 
 	mu       sync.Mutex
 	acked    string // last version loaded and ACKed
@@ -162,6 +172,11 @@ func New(cfg Config) (*Host, error) {
 		cfg.Now = time.Now
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger.With("component", "edge", "node", cfg.NodeID), changed: make(chan struct{})}
+	h.quar = quarantine.NewSet(cfg.Quarantine)
+	h.quarantines = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_edge_quarantines_total",
+		Help: "Quarantines started: an ingress id drew more refusals per minute than the threshold and is answered 429 for the cool-down, by provider.",
+	}, []string{"provider"})
 	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_edge_requests_total",
 		Help: "Webhook requests at the edge by provider, decision (accept, reject, respond) and reason.",
@@ -194,7 +209,7 @@ func New(cfg Config) (*Host, error) {
 	} else if g, ok := r.(prometheus.Gatherer); ok {
 		h.gather = g
 	}
-	for _, c := range []prometheus.Collector{h.requests, h.updates, rep.dropped, rep.sent} {
+	for _, c := range []prometheus.Collector{h.requests, h.updates, h.quarantines, rep.dropped, rep.sent} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("edge: register metrics: %w", err)
 		}
@@ -389,6 +404,14 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, *d)
 		return
 	}
+	// A quarantined ingress id (a forged flood) is answered before its body
+	// is read or any signature computed.
+	if h.quar.Arrive(route.Identity.IngressID, h.cfg.Now().Unix()) {
+		h.requests.WithLabelValues(providerOf(route, filter.Decision{}), "reject", "quarantined").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.quar.CoolDown()/time.Second)))
+		writeJSON(w, http.StatusTooManyRequests, []byte(`{"error":"quarantined"}`))
+		return
+	}
 	limit := route.MaxBodyBytes
 	if limit <= 0 {
 		limit = filter.DefaultMaxBodyBytes
@@ -425,6 +448,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := e.Decide(req, h.cfg.Now().Unix())
 	h.count(route.Installation.Provider, dec)
+	if !dec.Accept && !dec.Respond {
+		h.refused(route)
+	}
 	if !dec.Accept {
 		h.reply(w, dec)
 		return
@@ -437,6 +463,21 @@ type accepted struct {
 	dec  filter.Decision
 	body []byte
 }
+
+// refused feeds the quarantine with a refusal for route's ingress id.
+func (h *Host) refused(route filter.Route) {
+	if !h.quar.Refuse(route.Identity.IngressID, h.cfg.Now().Unix()) {
+		return
+	}
+	p := providerOf(route, filter.Decision{})
+	h.quarantines.WithLabelValues(p).Inc()
+	id := route.Identity
+	h.log.Warn("ingress quarantined: too many refused requests", "ingress", id.IngressID, "provider", p,
+		"org", id.Org, "installation", id.Installation, "profile", id.Profile, "cool_down", h.quar.CoolDown())
+}
+
+// Quarantined lists the ingress ids in quarantine now.
+func (h *Host) Quarantined() []string { return h.quar.Quarantined(h.cfg.Now().Unix()) }
 
 func (h *Host) tooLarge(w http.ResponseWriter, route filter.Route) {
 	d := filter.RejectFor(filter.ReasonBodyTooLarge, route.Identity)
