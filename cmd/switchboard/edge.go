@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/edge"
+	"github.com/switchboard-dev/switchboard/edge/quarantine"
 	"github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/xds"
 )
@@ -39,6 +40,8 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	keyFile := fs.String("edge-key-file", "", "file holding the base64 edge key (default: $"+xds.EnvEdgeKey+")")
 	reportURL := fs.String("report-url", "", "where refusals concerning a tenant are reported for the audit log (default: <ingest>"+rejection.Path+")")
 	reportInterval := fs.Duration("report-interval", edge.DefaultReportInterval, "window over which refusals are aggregated before they are reported")
+	quarThreshold := fs.Int64("quarantine-threshold", 100, "refused requests per minute to one ingress id that quarantine it (answered 429 before its body is read)")
+	quarCoolDown := fs.Duration("quarantine-cool-down", time.Minute, "how long a quarantined ingress id is answered 429")
 	trustProto := fs.Bool("trust-forwarded-proto", false, "take the scheme from X-Forwarded-Proto (only behind your own TLS proxy)")
 	xdsCert := fs.String("xds-cert", "", "this node's certificate (`switchboard certs issue --node ID`): the control plane takes the node id and group from it; also the client certificate towards an https --ingest")
 	xdsKey := fs.String("xds-key", "", "this node's key")
@@ -68,6 +71,9 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 			return fmt.Errorf("--report-url %q: want an http(s) URL", *reportURL)
 		}
 	}
+	if *quarThreshold < 1 || *quarCoolDown < time.Second {
+		return fmt.Errorf("--quarantine-threshold %d, --quarantine-cool-down %s: want at least 1 and 1s", *quarThreshold, *quarCoolDown)
+	}
 	if *reportInterval < 100*time.Millisecond {
 		return fmt.Errorf("--report-interval %s: want at least 100ms", *reportInterval)
 	}
@@ -96,7 +102,8 @@ func runEdge(ctx context.Context, args []string, getenv func(string) string, out
 	}
 	h, err := edge.New(edge.Config{ControlPlane: *controlPlane, NodeID: *nodeID, Group: *group, EdgeKey: edgeKey,
 		AttestationKey: attKey, Ingest: u, TrustForwardedProto: *trustProto, Logger: log,
-		ReportURL: ru, ReportInterval: *reportInterval, XDSTLS: xdsTLS, Transport: tr})
+		ReportURL: ru, ReportInterval: *reportInterval, XDSTLS: xdsTLS, Transport: tr,
+		Quarantine: quarantine.Policy{Threshold: *quarThreshold, CoolDown: *quarCoolDown}})
 	if err != nil {
 		return err
 	}
