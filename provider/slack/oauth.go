@@ -34,8 +34,11 @@ type OAuthError struct{ Code string }
 func (e *OAuthError) Error() string { return "slack oauth.v2.access: " + e.Code }
 
 // Exchange trades an OAuth code for the bot token with oauth.v2.access
-// (client id and secret as HTTP Basic auth). No error carries a secret.
+// (client id and secret as HTTP Basic auth). No error carries a secret:
+// the client secret and the code are redacted from every text of the
+// answer an error repeats.
 func Exchange(ctx context.Context, base string, hc *http.Client, clientID, clientSecret, code, redirect string) (OAuthInstall, error) {
+	redact := redacter(clientSecret, code)
 	api := httpsend.NewAPI(base, DefaultAPIBase, hc)
 	form := url.Values{"code": {code}, "redirect_uri": {redirect}}
 	req := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
@@ -44,7 +47,7 @@ func Exchange(ctx context.Context, base string, hc *http.Client, clientID, clien
 	req.Set("Authorization", r.Header.Get("Authorization"))
 	ans, err := api.Post(ctx, "/api/oauth.v2.access", req, []byte(form.Encode()))
 	if err != nil {
-		return OAuthInstall{}, fmt.Errorf("slack oauth.v2.access: %w", err)
+		return OAuthInstall{}, fmt.Errorf("slack oauth.v2.access: %s", redact.Replace(err.Error()))
 	}
 	var a struct {
 		OK          bool   `json:"ok"`
@@ -63,10 +66,10 @@ func Exchange(ctx context.Context, base string, hc *http.Client, clientID, clien
 		return OAuthInstall{}, fmt.Errorf("slack oauth.v2.access: answer %d is not Slack's JSON", ans.Status)
 	}
 	if !a.OK {
-		return OAuthInstall{}, &OAuthError{Code: a.Error}
+		return OAuthInstall{}, &OAuthError{Code: redact.Replace(a.Error)}
 	}
 	if a.TokenType != "bot" || !strings.HasPrefix(a.AccessToken, "xoxb-") || a.Team.ID == "" {
-		return OAuthInstall{}, &OAuthError{Code: "answer without a bot token or team (token_type " + a.TokenType + ")"}
+		return OAuthInstall{}, &OAuthError{Code: "answer without a bot token or team (token_type " + redact.Replace(a.TokenType) + ")"}
 	}
 	var scopes []string
 	for _, s := range strings.Split(a.Scope, ",") {
@@ -75,4 +78,15 @@ func Exchange(ctx context.Context, base string, hc *http.Client, clientID, clien
 		}
 	}
 	return OAuthInstall{BotToken: a.AccessToken, TeamID: a.Team.ID, TeamName: a.Team.Name, AppID: a.AppID, BotUserID: a.BotUserID, Scopes: scopes}, nil
+}
+
+// redacter replaces each of secrets (4 characters or more) with <redacted>.
+func redacter(secrets ...string) *strings.Replacer {
+	var pairs []string
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			pairs = append(pairs, v, "<redacted>")
+		}
+	}
+	return strings.NewReplacer(pairs...)
 }

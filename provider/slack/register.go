@@ -52,9 +52,15 @@ func AuthTest(ctx context.Context, r registration.Request) (registration.Result,
 		res.Fix = "Slack refused the bot token (" + r.Redact(a.Error) + "): reinstall the app and store the new Bot User OAuth Token"
 		return res, nil
 	}
+	if a.TeamID == "" {
+		return res, fmt.Errorf("slack auth.test: answer %d is ok but names no team_id", ans.Status)
+	}
+	// Every text taken from the answer is redacted: an answer that echoes
+	// the token must not carry it into the report.
+	a.URL, a.Team, a.User, a.TeamID, a.UserID, a.BotID = r.Redact(a.URL), r.Redact(a.Team), r.Redact(a.User), r.Redact(a.TeamID), r.Redact(a.UserID), r.Redact(a.BotID)
 	var granted []string
 	for _, s := range strings.Split(ans.Header.Get("X-OAuth-Scopes"), ",") {
-		if s = strings.TrimSpace(s); s != "" {
+		if s = strings.TrimSpace(r.Redact(s)); s != "" {
 			granted = append(granted, s)
 		}
 	}

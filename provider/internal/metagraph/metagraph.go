@@ -197,8 +197,9 @@ func check(ctx context.Context, p Product, r registration.Request) (registration
 		have := map[string]bool{}
 		var names []string
 		for _, f := range s.Fields {
-			have[f.Name] = true
-			names = append(names, f.Name)
+			name := r.Redact(f.Name)
+			have[name] = true
+			names = append(names, name)
 		}
 		res.Info["callback_url"], res.Info["active"], res.Info["fields"] = r.Redact(s.CallbackURL), s.Active, names
 		var missing []string
