@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,6 +54,9 @@ type oauthState struct {
 	Token    string `json:"t"`
 	Nonce    string `json:"n"`
 	Expires  int64  `json:"e"`
+	// Console: the web console started the install; the callback sends the
+	// browser to the console's page of the new installation.
+	Console bool `json:"c,omitempty"`
 }
 
 // stateKeyer is implemented by *secrets.Keyring.
@@ -209,7 +213,9 @@ func (s *Server) oauthClient(ctx context.Context, pr store.AppProfile) (string, 
 }
 
 // oauthStart answers the provider's authorize URL for installing profile
-// profile_id into org org_id (a 302 to it with ?redirect=1).
+// profile_id into org org_id (a 302 to it with ?redirect=1). With
+// ?return=console the callback answers the browser with a 303 to the web
+// console's page of the new installation instead of its JSON.
 func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request, p principal) error {
 	provider := r.PathValue("provider")
 	if !oauthProvider(provider) {
@@ -245,7 +251,7 @@ func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request, p principal)
 	_, _ = rand.Read(nonce)
 	exp := s.now().Add(StateTTL)
 	state, err := s.signState(oauthState{V: 1, Provider: provider, Profile: pr.ID, Org: org.ID, Token: p.TokenID,
-		Nonce: base64.RawURLEncoding.EncodeToString(nonce), Expires: exp.Unix()})
+		Nonce: base64.RawURLEncoding.EncodeToString(nonce), Expires: exp.Unix(), Console: q.Get("return") == "console"})
 	if err != nil {
 		return err
 	}
@@ -253,7 +259,7 @@ func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request, p principal)
 	var authorize string
 	switch provider {
 	case "slack":
-		authorize = slack.AuthorizeURL(clientID, redirect, state)
+		authorize = slack.AuthorizeURLAt(s.providerAPIs.Authorize["slack"], clientID, redirect, state)
 	case "discord":
 		authorize = discord.InviteURL(clientID, redirect, state)
 	}
@@ -279,6 +285,12 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("oauth install refused", "provider", r.PathValue("provider"), "reason", ae.Code, "detail", ae.Message)
 		}
 		s.writeError(w, r, err)
+		return
+	}
+	// The state was verified by oauthComplete; it says whether the console
+	// started the flow (the console is served on the API's origin, at /).
+	if st, err := s.openState(r.URL.Query().Get("state")); err == nil && st.Console {
+		http.Redirect(w, r, "/orgs/"+url.PathEscape(inst.OrgID)+"/installations/"+url.PathEscape(inst.ID), http.StatusSeeOther)
 		return
 	}
 	writeJSON(w, http.StatusCreated, inst)

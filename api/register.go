@@ -23,10 +23,13 @@ type Opener interface {
 
 // ProviderAPIs configures the provider APIs the API calls for registration,
 // health checks and OAuth: origin per provider ("" = the provider's own),
-// and the client (nil: 30 s timeout).
+// and the client (nil: 30 s timeout). Authorize is the origin of the
+// provider's consent page per provider ("" = the provider's own), for tests
+// against a fake provider.
 type ProviderAPIs struct {
-	Base map[string]string
-	HTTP *http.Client
+	Base      map[string]string
+	Authorize map[string]string
+	HTTP      *http.Client
 }
 
 // CodeProviderUnreachable: a provider's API gave no answer (502).

@@ -54,6 +54,13 @@ func (c *Client) StartOAuth(ctx context.Context, provider, profileID, orgID stri
 	return out, c.get(ctx, "/v1/oauth/"+seg(provider)+"/start"+query("profile_id", profileID, "org_id", orgID), &out)
 }
 
+// StartConsoleOAuth is StartOAuth for the web console (return=console): the
+// callback then sends the browser to the console's page of the installation.
+func (c *Client) StartConsoleOAuth(ctx context.Context, provider, profileID, orgID string) (OAuthStart, error) {
+	var out OAuthStart
+	return out, c.get(ctx, "/v1/oauth/"+seg(provider)+"/start"+query("profile_id", profileID, "org_id", orgID, "return", "console"), &out)
+}
+
 // OAuthCallback is the provider's redirect back with code and state (what
 // the user's browser calls; guildID for Discord): GET
 // /v1/oauth/{provider}/callback. It answers the installation created.

@@ -48,6 +48,13 @@ type env struct {
 
 func newEnv(t *testing.T, cfg console.Config) *env {
 	t.Helper()
+	return newEnvAPI(t, cfg, nil)
+}
+
+// newEnvAPI is newEnv whose API configuration apiCfg may change, given the
+// server's base URL (the API's public URL, for OAuth redirects).
+func newEnvAPI(t *testing.T, cfg console.Config, apiCfg func(base string, c *api.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "switchboard.db"))
 	if err != nil {
@@ -66,14 +73,20 @@ func newEnv(t *testing.T, cfg console.Config) *env {
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	a := api.New(api.Config{Store: st, Keyring: keys, Logger: log, AllowPrivateAgentURLs: true}) // the test agent is on loopback
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	ac := api.Config{Store: st, Keyring: keys, Logger: log, AllowPrivateAgentURLs: true} // the test agent is on loopback
+	if apiCfg != nil {
+		apiCfg("http://"+srv.Listener.Addr().String(), &ac)
+	}
+	a := api.New(ac)
 	cfg.API, cfg.Logger = a.Handler(), log
 	c, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(console.Mount(a.Handler(), c.Handler()))
-	t.Cleanup(srv.Close)
+	srv.Config.Handler = console.Mount(a.Handler(), c.Handler())
+	srv.Start()
 	e := &env{t: t, url: srv.URL, admin: api.NewToken(), logs: logs, st: st}
 	if _, _, err := api.EnsureAdminToken(ctx, st, e.admin); err != nil {
 		t.Fatal(err)

@@ -129,7 +129,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err err
 	back := ""
 	if r.Method == http.MethodPost {
 		back = r.URL.Path
-		if b := r.PostForm.Get("back"); strings.HasPrefix(b, "/") && !strings.HasPrefix(b, "//") {
+		if b := safeNext(r.PostForm.Get("back")); b != "" {
 			back = b
 		}
 	}

@@ -162,9 +162,13 @@ func (s *Server) connectProvider(w http.ResponseWriter, r *http.Request, c *reqC
 }
 
 // startOAuth asks the API to start the provider's OAuth install for this org
-// and sends the browser to the provider's consent screen.
+// and answers a page whose link takes the browser to the provider's consent
+// screen. Not a redirect: the console's CSP (form-action 'self') makes a
+// browser refuse a form submission that redirects to another origin, and an
+// ordinary link navigation is not governed by form-action. The API's
+// callback sends the browser back to the installation's page.
 func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, orgID string, p providerInfo, profileID string) error {
-	st, err := c.api.cl.StartOAuth(r.Context(), p.Name, profileID, orgID)
+	st, err := c.api.cl.StartConsoleOAuth(r.Context(), p.Name, profileID, orgID)
 	if err = apiErr(err); err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Code == "no_route" {
@@ -176,7 +180,12 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, o
 	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return &APIError{Status: 502, Code: "oauth", Message: "the API gave no authorisation address"}
 	}
-	http.Redirect(w, r, u, http.StatusSeeOther)
+	o, err := loadOrg(r.Context(), c, orgID)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "oauth", &pageData{Title: "Add to " + p.Title, Org: o, Nav: "connect",
+		Data: map[string]any{"P": p, "AuthorizeURL": u, "ExpiresAt": st.ExpiresAt.UTC().Format("15:04 MST")}}, c)
 	return nil
 }
 

@@ -14,8 +14,17 @@ import (
 // AuthorizeURL is the "Add to Slack" URL of an app: Slack asks the user to
 // approve BotScopes and sends them to redirect with a code and state.
 func AuthorizeURL(clientID, redirect, state string) string {
+	return AuthorizeURLAt("", clientID, redirect, state)
+}
+
+// AuthorizeURLAt is AuthorizeURL on the consent page of origin base ("" =
+// https://slack.com), for a fake Slack in tests.
+func AuthorizeURLAt(base, clientID, redirect, state string) string {
+	if base == "" {
+		base = DefaultAPIBase
+	}
 	q := url.Values{"client_id": {clientID}, "scope": {strings.Join(BotScopes, ",")}, "redirect_uri": {redirect}, "state": {state}}
-	return "https://slack.com/oauth/v2/authorize?" + q.Encode()
+	return strings.TrimRight(base, "/") + "/oauth/v2/authorize?" + q.Encode()
 }
 
 // OAuthInstall is what oauth.v2.access answers for a bot install.

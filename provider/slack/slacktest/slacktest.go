@@ -1,13 +1,17 @@
 // Package slacktest is a fake Slack Web API for tests: auth.test (with the
-// x-oauth-scopes header) and oauth.v2.access as documented
+// x-oauth-scopes header) and oauth.v2.access as documented, and the OAuth
+// consent page (GET /oauth/v2/authorize: its "Allow" link sends the browser
+// to redirect_uri with code and state, as Slack does)
 // (https://api.slack.com/methods), answering {"ok":false,"error":…} the way
 // Slack does (HTTP 200).
 package slacktest
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 )
@@ -45,6 +49,8 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	defer a.mu.Unlock()
 	a.Calls = append(a.Calls, r.URL.Path)
 	switch r.URL.Path {
+	case "/oauth/v2/authorize":
+		a.authorize(w, r)
 	case "/api/auth.test":
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if tok == "" {
@@ -85,4 +91,41 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		reply(w, map[string]any{"ok": false, "error": "unknown_method"})
 	}
+}
+
+var consent = template.Must(template.New("consent").Parse(`<!doctype html><html><head><title>Slack: {{.Title}}</title></head><body>
+<h1 id="consent-title">{{.Title}}</h1>{{if .Allow}}<p>Scopes: <code id="consent-scopes">{{.Scopes}}</code></p>
+<p><a id="consent-allow" href="{{.Allow}}">Allow</a> <a id="consent-deny" href="{{.Deny}}">Cancel</a></p>{{end}}
+</body></html>`))
+
+// authorize is Slack's consent page: an unknown client_id or a redirect_uri
+// other than RedirectURI (when set) is an error page; otherwise Allow goes
+// to redirect_uri?code=Code&state=… and Cancel to ?error=access_denied&state=….
+func (a *API) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	ru, err := url.Parse(q.Get("redirect_uri"))
+	switch {
+	case q.Get("client_id") != a.ClientID:
+		w.WriteHeader(http.StatusBadRequest)
+		consent.Execute(w, map[string]string{"Title": "invalid_client_id"})
+		return
+	case err != nil || ru.Scheme == "" || ru.Host == "" || (a.RedirectURI != "" && q.Get("redirect_uri") != a.RedirectURI):
+		w.WriteHeader(http.StatusBadRequest)
+		consent.Execute(w, map[string]string{"Title": "bad_redirect_uri"})
+		return
+	}
+	back := func(v url.Values) string {
+		u := *ru
+		rq := u.Query()
+		for k, vs := range v {
+			rq[k] = vs
+		}
+		u.RawQuery = rq.Encode()
+		return u.String()
+	}
+	consent.Execute(w, map[string]string{"Title": "Switchboard is requesting permission to access the " + a.TeamName + " Slack workspace",
+		"Scopes": q.Get("scope"),
+		"Allow":  back(url.Values{"code": {a.Code}, "state": {q.Get("state")}}),
+		"Deny":   back(url.Values{"error": {"access_denied"}, "state": {q.Get("state")}})})
 }
