@@ -183,3 +183,25 @@ func TestPagesCarrySecurityHeadersAndCSRFOnEveryForm(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalBackLinkStaysOnTheConsole: a refused form's "Back" link is the
+// form's back field only when it is a path of this console (not //host, not
+// /\host, which browsers read as another host, nor a header-breaking value).
+func TestRefusalBackLinkStaysOnTheConsole(t *testing.T) {
+	e := newEnv(t, console.Config{})
+	c := client(t)
+	csrf := signIn(t, c, e.url, e.tokA)
+	form := "/orgs/" + e.orgA + "/connect/slack"
+	for _, tc := range []struct{ back, want string }{
+		{"/orgs/" + e.orgA + "/agents", `href="/orgs/` + e.orgA + `/agents"`},
+		{"//evil.example/x", `href="` + form + `"`},
+		{`/\evil.example/x`, `href="` + form + `"`},
+		{"/\r\nevil.example", `href="` + form + `"`},
+		{"https://evil.example/", `href="` + form + `"`},
+	} {
+		code, _, body := postForm(t, c, e.url+form, url.Values{"csrf": {csrf}, "mode": {"bogus"}, "back": {tc.back}})
+		if code != http.StatusBadRequest || !strings.Contains(body, tc.want) || strings.Contains(body, "evil.example") {
+			t.Errorf("back %q: status %d, want a refusal with %s and no evil.example:\n%s", tc.back, code, tc.want, body)
+		}
+	}
+}

@@ -77,7 +77,7 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	listen := fs.String("listen", defaultListen, "address of the binding API (HTTP) and the web console (at /)")
-	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure (set when a TLS proxy serves the console over https; a request that arrives over TLS always gets them)")
+	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure (default: on when --api-public-url is https, as the console is served on the API's address; a request that arrives over TLS always gets them; =false turns the default off)")
 	so := addStoreFlags(fs) // --data-dir (also holds admin.token) and --store
 	apiURL := fs.String("api-public-url", "", "the binding API's public base URL (https; http only for a loopback host), e.g. https://switchboard.example.com: OAuth redirect URLs and Add-to-Slack links in setup packets")
 	publicURL := fs.String("public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. https://hooks.example.com: answers then carry webhook_url and setup packets name it")
@@ -166,7 +166,9 @@ func serve(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
 	ln = limitConns(ln, connLimit())
-	con, err := console.New(console.Config{API: apiSrv.Handler(), Secure: *consoleSecure, Logger: log})
+	secureSet := false
+	fs.Visit(func(f *flag.Flag) { secureSet = secureSet || f.Name == "console-secure-cookies" })
+	con, err := console.New(console.Config{API: apiSrv.Handler(), Secure: consoleSecureCookies(secureSet, *consoleSecure, apiPub), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -325,4 +327,14 @@ const defaultDataDir = ".data"
 func openServeStore(ctx context.Context, dsn, dataDir string) (store.Store, error) {
 	o := storeOptions{DataDir: dataDir, Store: dsn}
 	return openStore(ctx, o.DSN())
+}
+
+// consoleSecureCookies decides whether the console's cookies are Secure: as
+// --console-secure-cookies says when it was given, else when the API's public
+// URL (where the console is served) is https.
+func consoleSecureCookies(flagSet, flagValue bool, apiPublicURL string) bool {
+	if flagSet {
+		return flagValue
+	}
+	return strings.HasPrefix(apiPublicURL, "https://")
 }

@@ -226,3 +226,24 @@ func TestPublicURLFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSecureCookies: the console's cookies are Secure by default when
+// the API's public URL is https; the flag, when given, decides.
+func TestConsoleSecureCookies(t *testing.T) {
+	for _, c := range []struct {
+		set, value bool
+		url        string
+		want       bool
+	}{
+		{false, false, "", false},
+		{false, false, "http://127.0.0.1:8080", false},
+		{false, false, "https://switchboard.example.com", true},
+		{true, false, "https://switchboard.example.com", false},
+		{true, true, "", true},
+		{true, true, "http://127.0.0.1:8080", true},
+	} {
+		if got := consoleSecureCookies(c.set, c.value, c.url); got != c.want {
+			t.Errorf("consoleSecureCookies(set=%v, %v, %q) = %v, want %v", c.set, c.value, c.url, got, c.want)
+		}
+	}
+}
