@@ -194,3 +194,38 @@ func TestOAuthOwnApps(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// TestOAuthConsoleReturn: a flow the web console started (return=console)
+// ends with a 303 to the console's page of the new installation (the console
+// is served on the API's origin); without it the callback answers JSON.
+func TestOAuthConsoleReturn(t *testing.T) {
+	e := newOAuthEnv(t)
+	h := e.h
+	o := h.smallFixture()
+	if st, out := h.call("PUT", "/v1/profiles/"+o.prof+"/oauth", h.admin, map[string]any{"client_id": e.slack.ClientID, "client_secret": e.slack.ClientSecret}); st != 200 {
+		t.Fatalf("put oauth: %d %v", st, out)
+	}
+	orgTok := h.create("/v1/tokens", h.admin, map[string]any{"kind": "org", "subject_id": o.id})["token"].(string)
+	st, out := h.call("GET", "/v1/oauth/slack/start?profile_id="+o.prof+"&org_id="+o.id+"&return=console", orgTok, nil)
+	if st != 200 {
+		t.Fatalf("start: %d %v", st, out)
+	}
+	au, err := url.Parse(out["authorize_url"].(string))
+	if err != nil || !strings.HasPrefix(au.String(), "https://slack.com/oauth/v2/authorize?") {
+		t.Fatalf("authorize url %v: %v", out["authorize_url"], err)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(h.srv.URL + "/v1/oauth/slack/callback?" + url.Values{"code": {e.slack.Code}, "state": {au.Query().Get("state")}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	instID, ok := strings.CutPrefix(loc, "/orgs/"+o.id+"/installations/")
+	if resp.StatusCode != http.StatusSeeOther || !ok || instID == "" {
+		t.Fatalf("console callback: %d Location %q", resp.StatusCode, loc)
+	}
+	if st, inst := h.call("GET", "/v1/installations/"+instID, orgTok, nil); st != 200 || inst["external_id"] != "T0TEAM" || inst["profile_id"] != o.prof {
+		t.Fatalf("installation the console is sent to: %d %v", st, inst)
+	}
+}
