@@ -407,9 +407,10 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A quarantined ingress id (a forged flood) is answered before its body
 	// is read or any signature computed.
 	if h.quar.Arrive(route.Identity.IngressID, h.cfg.Now().Unix()) {
-		h.requests.WithLabelValues(providerOf(route, filter.Decision{}), "reject", "quarantined").Inc()
+		d := filter.RejectFor(filter.ReasonQuarantined, route.Identity)
+		h.requests.WithLabelValues(providerOf(route, d), "reject", string(filter.ReasonQuarantined)).Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.quar.CoolDown()/time.Second)))
-		writeJSON(w, http.StatusTooManyRequests, []byte(`{"error":"quarantined"}`))
+		h.reply(w, d)
 		return
 	}
 	limit := route.MaxBodyBytes
@@ -471,6 +472,9 @@ func (h *Host) refused(route filter.Route) {
 	}
 	p := providerOf(route, filter.Decision{})
 	h.quarantines.WithLabelValues(p).Inc()
+	// Reported once per quarantine (ingest audits ingress.quarantined for
+	// the tenant), not once per request answered 429.
+	h.rep.note(filter.RejectFor(filter.ReasonQuarantined, route.Identity))
 	id := route.Identity
 	h.log.Warn("ingress quarantined: too many refused requests", "ingress", id.IngressID, "provider", p,
 		"org", id.Org, "installation", id.Installation, "profile", id.Profile, "cool_down", h.quar.CoolDown())

@@ -3,6 +3,7 @@ package edge_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/edge"
 	"github.com/switchboard-dev/switchboard/edge/quarantine"
+	"github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/xds/xdstest"
 )
@@ -37,9 +39,11 @@ func TestForgedFloodIsQuarantined(t *testing.T) {
 	other := env.Installation(t, org, "slack", store.PurposeSigning, []byte("slack-secret-2"))
 	cp := startCP(t, env, edgeKey, "")
 	ing := newIngest(t, attKey)
+	sink := newReportSink(t, attKey)
 	u, _ := url.Parse(ing.srv.URL)
+	ru, _ := url.Parse(sink.srv.URL + rejection.Path)
 	h, err := edge.New(edge.Config{ControlPlane: cp.addr, NodeID: "edge-" + xdstest.ID("n"), EdgeKey: edgeKey, AttestationKey: attKey,
-		Ingest: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Ingest: u, ReportURL: ru, ReportInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Quarantine: quarantine.Policy{Threshold: 5, CoolDown: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +90,14 @@ func TestForgedFloodIsQuarantined(t *testing.T) {
 	if acc, _ := ing.count(); acc != 1 {
 		t.Fatalf("ingest got %d accepted requests, want 1", acc)
 	}
+	// The quarantine is reported to ingest once, for the tenant.
+	eventually(t, wait, "quarantine reported", func() string {
+		rows, _ := sink.rows()
+		if n := rows[org+"/"+flooded.ID+"/slack/quarantined"]; n != 1 {
+			return fmt.Sprintf("quarantined rows %d in %v", n, rows)
+		}
+		return ""
+	})
 	var m strings.Builder
 	mrec := httptest.NewRecorder()
 	h.AdminHandler().ServeHTTP(mrec, httptest.NewRequest("GET", "/metrics", nil))

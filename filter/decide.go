@@ -29,6 +29,7 @@ const (
 	ReasonNoValidSecret    Reason = "no_valid_secret"    // 401: no secret of the installation is valid now (fail closed)
 	ReasonBadVerifyToken   Reason = "bad_verify_token"   // 403: Meta handshake token missing or wrong
 	ReasonMalformedRequest Reason = "malformed_request"  // 400: duplicate security header, bad form/query, bad handshake
+	ReasonQuarantined      Reason = "quarantined"        // 429: the ingress id drew too many refusals (the native edge's forged-flood quarantine)
 )
 
 // Reasons lists every refusal reason (for metrics pre-registration and docs).
@@ -36,7 +37,7 @@ var Reasons = []Reason{
 	ReasonNoConfig, ReasonUnknownIngress, ReasonProviderMismatch, ReasonRevoked,
 	ReasonMethodNotAllowed, ReasonBodyTooLarge, ReasonMissingSignature, ReasonBadSignature,
 	ReasonStaleTimestamp, ReasonBadTimestamp, ReasonNoValidSecret, ReasonBadVerifyToken,
-	ReasonMalformedRequest,
+	ReasonMalformedRequest, ReasonQuarantined,
 }
 
 // Status is the HTTP status a refusal with this reason is answered with.
@@ -56,6 +57,8 @@ func (r Reason) Status() int {
 		return 413
 	case ReasonMalformedRequest:
 		return 400
+	case ReasonQuarantined:
+		return 429
 	default:
 		return 401
 	}

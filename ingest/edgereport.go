@@ -171,5 +171,11 @@ func auditEvent(b *edgereport.Batch, row edgereport.Row, now time.Time) store.Au
 		target = row.Profile
 	}
 	d, _ := json.Marshal(detail)
-	return store.AuditEvent{At: now.UTC(), Actor: "edge", OrgID: row.Org, Action: "webhook.reject", Target: target, Detail: string(d)}
+	action := "webhook.reject"
+	if row.Reason == string(filter.ReasonQuarantined) {
+		// The edge started a quarantine of the tenant's ingress id (a
+		// forged flood): its requests are answered 429 for the cool-down.
+		action = "ingress.quarantined"
+	}
+	return store.AuditEvent{At: now.UTC(), Actor: "edge", OrgID: row.Org, Action: action, Target: target, Detail: string(d)}
 }

@@ -202,3 +202,27 @@ func TestEdgeReportAuditFailureWritesNothing(t *testing.T) {
 		t.Fatalf("%d audit events after the resend, want 4", len(got))
 	}
 }
+
+// TestEdgeReportQuarantineAudited: a quarantined row (the edge started a
+// quarantine of a tenant's ingress id) is audited as ingress.quarantined for
+// that tenant, not as webhook.reject.
+func TestEdgeReportQuarantineAudited(t *testing.T) {
+	h := newHarness(t)
+	from := testNow.Unix() - 4
+	b := edgereport.Batch{Version: 1, ID: strings.Repeat("2", 32), Edge: "edge-1", Rows: []edgereport.Row{
+		{Org: "org_a", Installation: "inst_slack_a", Profile: "prof_slack_a", Provider: "slack", Reason: "quarantined", Count: 1, From: from, To: from},
+	}}
+	body, err := edgereport.Encode(b)
+	must(t, err)
+	if w := h.report(body, filter.SignReport(attKey, body, testNow.Unix())); w.Code != 200 {
+		t.Fatalf("batch: %d %s", w.Code, w.Body)
+	}
+	if n := len(h.audits("webhook.reject")); n != 0 {
+		t.Fatalf("%d webhook.reject events, want 0", n)
+	}
+	a, err := h.st.ListAudit(ctx, store.AuditFilter{OrgIDs: []string{"org_a"}, Limit: 100})
+	must(t, err)
+	if len(a) != 1 || a[0].Action != "ingress.quarantined" || a[0].Target != "inst_slack_a" || !strings.Contains(a[0].Detail, `"reason":"quarantined"`) {
+		t.Fatalf("org_a audit %+v, want one ingress.quarantined", a)
+	}
+}
