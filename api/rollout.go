@@ -421,6 +421,24 @@ func (s *Server) Rollback(ctx context.Context, provider, actor, reason, to strin
 	return out, err
 }
 
+// matrixRequirements: what the provider's live configuration makes required
+// in its matrix report (its active platform profiles make the
+// platform-secret cases required).
+func (s *Server) matrixRequirements(ctx context.Context, provider string) (rollout.MatrixRequirements, error) {
+	platform := store.OwnerPlatform
+	profiles, err := s.store.ListProfiles(ctx, &platform)
+	if err != nil {
+		return rollout.MatrixRequirements{}, fmt.Errorf("list platform profiles: %w", err)
+	}
+	var req rollout.MatrixRequirements
+	for _, pr := range profiles {
+		if pr.Provider == provider && pr.RevokedAt == nil {
+			req.PlatformProfiles = append(req.PlatformProfiles, pr.ID)
+		}
+	}
+	return req, nil
+}
+
 // The body of POST /v1/rollout/{provider}/evidence: kind and the report
 // (a matrix report or a load-stage result) as JSON.
 const maxEvidenceBytes = MaxBodyBytes
@@ -455,7 +473,11 @@ func (s *Server) createEvidence(w http.ResponseWriter, r *http.Request, p princi
 		if m.Provider != provider {
 			return fieldErr("report.provider", "is %q, the route's provider is %q", m.Provider, provider)
 		}
-		passed, problems = rollout.CheckMatrix(&m)
+		mreq, err := s.matrixRequirements(r.Context(), provider)
+		if err != nil {
+			return err
+		}
+		passed, problems = rollout.CheckMatrix(&m, mreq)
 		started = m.StartedAt
 		// Keep the recomputed pass of every case in the signed document.
 		if req.Report, err = json.Marshal(m); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,44 @@ func toStrings(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// TestMatrixPlatformCasesRequired: a provider with a platform profile (the
+// fixture's slack one) must have the platform-secret cases run: a report
+// with them not applicable is recorded but not green, and the problem names
+// the profile to pass; a provider without one (github) may leave them out.
+func TestMatrixPlatformCasesRequired(t *testing.T) {
+	h := newHarness(t, nil)
+	f := h.fixture()
+	notRun := func(provider string) map[string]any {
+		m := greenMatrix(provider, testNow)
+		for _, c := range m["cases"].([]map[string]any) {
+			if slices.Contains(rollout.PlatformCases, c["name"].(string)) {
+				c["observed"], c["reason"] = rollout.OutcomeNotApplicable, "no platform profile given (--platform-profile)"
+			}
+		}
+		return m
+	}
+	status, out := h.call("POST", "/v1/rollout/slack/evidence", h.admin, map[string]any{"kind": "matrix", "report": notRun("slack")})
+	problems := strings.Join(toStrings(out["problems"]), "|")
+	if status != 201 || out["passed"] != false || !strings.Contains(problems, "case platform_secret_on_byoa not run") ||
+		!strings.Contains(problems, "case byoa_secret_on_platform not run") || !strings.Contains(problems, "--platform-profile "+f.platformProf) {
+		t.Fatalf("slack matrix without the platform cases: %d %v", status, out)
+	}
+	status, out = h.call("POST", "/v1/rollout/slack/evidence", h.admin, map[string]any{"kind": "matrix", "report": greenMatrix("slack", testNow)})
+	if status != 201 || out["passed"] != true {
+		t.Fatalf("slack matrix with the platform cases: %d %v", status, out)
+	}
+	status, out = h.call("POST", "/v1/rollout/github/evidence", h.admin, map[string]any{"kind": "matrix", "report": notRun("github")})
+	if status != 201 || out["passed"] != true {
+		t.Fatalf("github (no platform profile) matrix without the platform cases: %d %v", status, out)
+	}
+	// A revoked platform profile no longer makes them required.
+	if status, _ := h.call("POST", "/v1/profiles/"+f.platformProf+"/revoke", h.admin, nil); status != 200 {
+		t.Fatalf("revoke platform profile: %d", status)
+	}
+	status, out = h.call("POST", "/v1/rollout/slack/evidence", h.admin, map[string]any{"kind": "matrix", "report": notRun("slack")})
+	if status != 201 || out["passed"] != true {
+		t.Fatalf("slack matrix after the platform profile's revocation: %d %v", status, out)
+	}
 }

@@ -112,6 +112,23 @@ func matrixRun(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	opts := probe.MatrixOptions{Ingest: pf.ingest}
+	// The provider's platform profiles make the platform-secret cases
+	// required: without them the report cannot be green, so say what to pass
+	// before probing.
+	var mreq rollout.MatrixRequirements
+	plats, err := cl.ListProfiles(ctx, client.ProfilesOfPlatform)
+	if err != nil {
+		return fmt.Errorf("list the platform profiles of %s: %w", pf.provider, err)
+	}
+	for _, p := range plats {
+		if p.Provider == pf.provider && p.RevokedAt == nil {
+			mreq.PlatformProfiles = append(mreq.PlatformProfiles, p.ID)
+		}
+	}
+	if len(mreq.PlatformProfiles) > 0 && (*platProfile == "" || *platSecret == "") {
+		return usageErr(env, "matrix run", "%s has the platform profile %s: the platform-secret-on-BYOA and BYOA-secret-on-platform cases are required; pass --platform-profile %s --platform-secret-file FILE (that profile's signing secret)",
+			pf.provider, strings.Join(mreq.PlatformProfiles, ", "), mreq.PlatformProfiles[0])
+	}
 	if *platProfile != "" {
 		p, err := cl.GetProfile(ctx, *platProfile)
 		if err != nil {
@@ -166,7 +183,7 @@ func matrixRun(ctx context.Context, env *Env, args []string) error {
 	}
 	rep.BinaryVersion = Version
 	rep.EdgeConfigVersion = probe.EdgeConfigVersion(ctx, h)
-	green, problems := rollout.CheckMatrix(&rep)
+	green, problems := rollout.CheckMatrix(&rep, mreq)
 	var ev *client.Evidence
 	if *record {
 		e, err := cl.RecordEvidence(ctx, pf.provider, client.EvidenceRequest{Kind: rollout.KindMatrix, Report: rep})

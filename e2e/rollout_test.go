@@ -76,11 +76,32 @@ func TestRolloutCanaryFirst(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	// 3. The live matrix, green.
+	// 3. The live matrix, green. Slack has a platform profile here, so the
+	// platform-secret-on-BYOA and BYOA-secret-on-platform cases are
+	// required: without the platform profile's flags the run refuses and
+	// says what to pass.
+	platSecret := randHex(16)
+	s.recordSecrets(map[string]string{"signing": platSecret}, nil, testevent.Credentials{})
+	platProf := s.call("POST", "/v1/profiles", map[string]any{"provider": "slack", "name": "Platform Slack", "external_app_id": "A0PLATROLL",
+		"secrets": map[string]string{"signing": platSecret}}, 201)["id"].(string)
+	platSecretFile := filepath.Join(t.TempDir(), "platform-signing")
+	if err := os.WriteFile(platSecretFile, []byte(platSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, err := cli("matrix", "run", "--provider", "slack", "--edge", s.edge, "--ingest", s.ingest)
+	if err == nil || !strings.Contains(out, "--platform-profile "+platProf+" --platform-secret-file") {
+		t.Fatalf("matrix run without the platform profile's flags: %v\n%s", err, out)
+	}
+	out, err = cli("matrix", "run", "--provider", "slack", "--edge", s.edge, "--ingest", s.ingest,
+		"--platform-profile", platProf, "--platform-secret-file", platSecretFile)
 	t.Logf("matrix run:\n%s", out)
 	if err != nil || !strings.Contains(out, "GREEN") {
 		t.Fatalf("matrix run: %v", err)
+	}
+	for _, c := range []string{"platform_secret_on_byoa", "byoa_secret_on_platform"} {
+		if !regexp.MustCompile(`(?m)^` + c + `\s+refused\s+refused\s+\d{3}\s.*\sok\s*$`).MatchString(out) {
+			t.Fatalf("case %s not observed refused:\n%s", c, out)
+		}
 	}
 	matrixID := evidenceID.FindString(out)
 	out, err = cli("matrix", "show", "--provider", "slack")

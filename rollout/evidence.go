@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -29,7 +30,9 @@ type MatrixCase struct {
 }
 
 // MatrixCases every report must hold, with what each must show; cases
-// marked optional may be not_applicable for a provider.
+// marked optional may be not_applicable for a provider (the platform-secret
+// cases only while the provider has no platform profile: see
+// MatrixRequirements).
 var MatrixCases = []struct {
 	Name     string
 	Expected string
@@ -64,11 +67,24 @@ type MatrixReport struct {
 	Edge              string       `json:"edge,omitempty"` // base URL the cases were sent to
 }
 
+// PlatformCases are the cases that need a platform profile of the provider
+// (its secret on a BYOA path, and a BYOA secret on its shared path).
+var PlatformCases = []string{"platform_secret_on_byoa", "byoa_secret_on_platform"}
+
+// MatrixRequirements is what the control plane knows about the provider
+// that makes optional cases required.
+type MatrixRequirements struct {
+	// PlatformProfiles are the ids of the provider's active platform
+	// profiles; with any, the PlatformCases must be run (not_applicable is
+	// not green).
+	PlatformProfiles []string
+}
+
 // CheckMatrix recomputes every case's Pass from Expected/Observed (a
 // submitted Pass is not trusted) and says whether the report is green: every
 // required case present once with the expected outcome, optional cases
 // either so or not applicable. The reasons name what is not green.
-func CheckMatrix(r *MatrixReport) (bool, []string) {
+func CheckMatrix(r *MatrixReport, req MatrixRequirements) (bool, []string) {
 	var why []string
 	byName := map[string]int{}
 	for i := range r.Cases {
@@ -96,6 +112,11 @@ func CheckMatrix(r *MatrixReport) (bool, []string) {
 				continue
 			}
 			if want.Optional && c.Observed == OutcomeNotApplicable {
+				if len(req.PlatformProfiles) > 0 && isPlatformCase(c.Name) {
+					why = append(why, fmt.Sprintf("case %s not run: %s has the platform profile %s (run the matrix with --platform-profile %s --platform-secret-file FILE)",
+						c.Name, r.Provider, strings.Join(req.PlatformProfiles, ", "), req.PlatformProfiles[0]))
+					continue
+				}
 				c.Pass = true
 				continue
 			}
@@ -117,6 +138,15 @@ func CheckMatrix(r *MatrixReport) (bool, []string) {
 	}
 	sort.Strings(why)
 	return len(why) == 0, why
+}
+
+func isPlatformCase(name string) bool {
+	for _, c := range PlatformCases {
+		if c == name {
+			return true
+		}
+	}
+	return false
 }
 
 func knownCase(name string) bool {
