@@ -476,3 +476,123 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p principal
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "revoked": true})
 	return nil
 }
+
+// tokenMetaView is a token's metadata: GET /v1/tokens and /v1/tokens/{id}
+// never show the token or its hash.
+type tokenMetaView struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"`
+	SubjectID string     `json:"subject_id,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Revoked   bool       `json:"revoked"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// The last rotation that involved the token: the one that replaced it
+	// (RotatedAt, ReplacedBy) or, for a token a rotation created, the one
+	// it replaced (Replaces, created at CreatedAt).
+	RotatedAt  *time.Time `json:"rotated_at,omitempty"`
+	ReplacedBy string     `json:"replaced_by,omitempty"`
+	Replaces   string     `json:"replaces,omitempty"`
+}
+
+// tokenRotations indexes the token.rotate audit events: the newest event
+// that rotated each token away, and the token each new one replaced.
+type tokenRotations struct {
+	rotated  map[string]store.AuditEvent // old token id -> event
+	newToOld map[string]string
+}
+
+func loadTokenRotations(ctx context.Context, q store.Queries) (tokenRotations, error) {
+	evs, err := q.ListAudit(ctx, store.AuditFilter{Action: "token.rotate"})
+	if err != nil {
+		return tokenRotations{}, fmt.Errorf("list token rotations: %w", err)
+	}
+	tr := tokenRotations{rotated: map[string]store.AuditEvent{}, newToOld: map[string]string{}}
+	for _, e := range evs {
+		var d struct {
+			NewTokenID string `json:"new_token_id"`
+		}
+		if json.Unmarshal([]byte(e.Detail), &d) != nil {
+			continue
+		}
+		tr.rotated[e.Target] = e
+		if d.NewTokenID != "" {
+			tr.newToOld[d.NewTokenID] = e.Target
+		}
+	}
+	return tr, nil
+}
+
+func (tr tokenRotations) view(t store.APIToken) tokenMetaView {
+	v := tokenMetaView{ID: t.ID, Kind: t.Kind, SubjectID: t.SubjectID, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+		Revoked: t.RevokedAt != nil, RevokedAt: t.RevokedAt, Replaces: tr.newToOld[t.ID]}
+	if e, ok := tr.rotated[t.ID]; ok {
+		at := e.At
+		v.RotatedAt = &at
+		var d struct {
+			NewTokenID string `json:"new_token_id"`
+		}
+		if json.Unmarshal([]byte(e.Detail), &d) == nil {
+			v.ReplacedBy = d.NewTokenID
+		}
+	}
+	return v
+}
+
+// listTokens lists the tokens the caller may see, with their metadata: a
+// platform token every token, an agency token itself and its
+// organisations' tokens, an organisation token its organisation's tokens.
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p principal) error {
+	if err := queryParams(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	all, err := s.store.ListTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	tr, err := loadTokenRotations(ctx, s.store)
+	if err != nil {
+		return err
+	}
+	visible := map[string]bool{} // org id -> the caller sees it
+	out := make([]tokenMetaView, 0, len(all))
+	for _, t := range all {
+		if p.Kind != store.TokenPlatform && t.ID != p.TokenID {
+			if t.Kind != store.TokenOrg {
+				continue
+			}
+			seen, ok := visible[t.SubjectID]
+			if !ok {
+				_, verr := visibleOrg(ctx, s.store, p, t.SubjectID)
+				var ae *apiError
+				if verr != nil && !(errors.As(verr, &ae) && ae.Status == http.StatusNotFound) {
+					return verr
+				}
+				seen = verr == nil
+				visible[t.SubjectID] = seen
+			}
+			if !seen {
+				continue
+			}
+		}
+		out = append(out, tr.view(t))
+	}
+	writeList(w, out)
+	return nil
+}
+
+// getToken shows one token's metadata (not_found outside the caller's scope).
+func (s *Server) getToken(w http.ResponseWriter, r *http.Request, p principal) error {
+	ctx := r.Context()
+	t, err := tokenInScope(ctx, s.store, p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	tr, err := loadTokenRotations(ctx, s.store)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tr.view(t))
+	return nil
+}

@@ -163,6 +163,8 @@ func (s *Server) routes() {
 	})
 	s.handle("GET /v1/whoami", s.whoami)
 	s.handle("POST /v1/tokens", s.createToken)
+	s.handle("GET /v1/tokens", s.listTokens)
+	s.handle("GET /v1/tokens/{id}", s.getToken)
 	s.handle("POST /v1/tokens/{id}/revoke", s.revokeToken)
 	s.handle("POST /v1/tokens/{id}/rotate", s.rotateToken)
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"strconv"
 
 	"github.com/switchboard-dev/switchboard/client"
@@ -134,23 +133,29 @@ func init() {
 
 	tokenHeader := []string{"ID", "KIND", "SUBJECT", "CREATED"}
 	tokenRow := func(t client.Token) []string { return []string{t.ID, t.Kind, dash(t.SubjectID), tsp(t.CreatedAt)} }
-	noList := func(verbName string) verb {
-		return verb{name: verbName, summary: "(the API keeps only token hashes: there is nothing to " + verbName + "; `tokens whoami` shows the calling token)",
-			setup: func(fs *flag.FlagSet, env *Env) action {
-				return func(ctx context.Context, c *client.Client, _ []string) (result, error) {
-					return result{}, fmt.Errorf("the API does not %s tokens: it keeps only their hashes (see `switchboard tokens whoami`)", verbName)
-				}
-			}}
+	infoHeader := []string{"ID", "KIND", "SUBJECT", "CREATED", "EXPIRES", "REVOKED", "ROTATED", "REPLACED BY", "REPLACES"}
+	infoRow := func(t client.TokenInfo) []string {
+		return []string{t.ID, t.Kind, dash(t.SubjectID), ts(t.CreatedAt), tsp(t.ExpiresAt), tsp(t.RevokedAt), tsp(t.RotatedAt), dash(t.ReplacedBy), dash(t.Replaces)}
 	}
-	add(noun{name: "tokens", summary: "create and revoke API tokens; show the calling one", verbs: []verb{
+	add(noun{name: "tokens", summary: "list, show, create and revoke API tokens; show the calling one", verbs: []verb{
 		{name: "whoami", summary: "show the calling token (kind and subject)", setup: func(fs *flag.FlagSet, env *Env) action {
 			return func(ctx context.Context, c *client.Client, _ []string) (result, error) {
 				v, err := c.Whoami(ctx)
 				return result{value: v, table: one(tokenHeader, v, tokenRow)}, err
 			}
 		}},
-		noList("list"),
-		noList("get"),
+		{name: "list", summary: "list the tokens you may see (metadata only: never a token or its hash)", setup: func(fs *flag.FlagSet, env *Env) action {
+			return func(ctx context.Context, c *client.Client, _ []string) (result, error) {
+				l, err := c.ListTokens(ctx)
+				return result{value: l, table: rows(infoHeader, l, infoRow)}, err
+			}
+		}},
+		{name: "get", summary: "show one token's metadata", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				v, err := c.GetToken(ctx, a[0])
+				return result{value: v, table: one(infoHeader, v, infoRow)}, err
+			}
+		}},
 		{name: "create", summary: "create a token (its value is printed once)", setup: func(fs *flag.FlagSet, env *Env) action {
 			kind := fs.String("kind", client.TokenOrg, "platform, agency or org")
 			subject := fs.String("subject", "", "the agency or organisation id the token acts for (required for agency and org)")

@@ -116,6 +116,19 @@ func TestNounsEndToEnd(t *testing.T) {
 	if out := ok(t, orgVars, "tokens", "whoami"); !strings.Contains(out, org.ID) {
 		t.Fatalf("whoami:\n%s", out)
 	}
+	// tokens list|get: metadata in a table or JSON, never a token value.
+	if out := ok(t, orgVars, "tokens", "list"); !strings.Contains(out, tok.ID) || !strings.Contains(out, "REPLACED BY") || strings.Contains(out, tok.Token) {
+		t.Fatalf("tokens list:\n%s", out)
+	}
+	if l := jsonOf[[]client.TokenInfo](t, ok(t, orgVars, "tokens", "list", "--json")); len(l) != 1 || l[0].ID != tok.ID || l[0].SubjectID != org.ID {
+		t.Fatalf("tokens list --json as the org: %+v", l)
+	}
+	if out := ok(t, vars, "tokens", "get", tok.ID, "--json"); !strings.Contains(out, `"revoked": false`) || strings.Contains(out, tok.Token) {
+		t.Fatalf("tokens get:\n%s", out)
+	}
+	if _, _, err := run(t, orgVars, "tokens", "get", "tok_nosuch"); err == nil {
+		t.Fatal("tokens get of an unknown id succeeded")
+	}
 	out = ok(t, orgVars, "rotate", "profile", prof.ID, "signing", "--value", "0123456789abcdef0123456789abcdef", "--keep-previous", "1h")
 	if !strings.Contains(out, "rotated signing of profile "+prof.ID) || strings.Count(out, "signing ") < 2 {
 		t.Fatalf("rotate:\n%s", out)

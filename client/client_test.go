@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -290,6 +291,12 @@ func TestEveryRoute(t *testing.T) {
 	next := must[client.AuditPage](t, "audit page 2")(owner.Audit(ctx, client.AuditQuery{OrgID: org.ID, After: page.NextAfter, Limit: 1000}))
 	if len(next.Items) == 0 || next.Items[0].ID <= page.Items[2].ID {
 		t.Fatalf("audit page 2 = %+v", next)
+	}
+	if l := must[[]client.TokenInfo](t, "list tokens")(admin.ListTokens(ctx)); !slices.ContainsFunc(l, func(i client.TokenInfo) bool { return i.ID == tok.ID && !i.Revoked }) {
+		t.Errorf("token %s not listed: %+v", tok.ID, l)
+	}
+	if g := must[client.TokenInfo](t, "get token")(admin.GetToken(ctx, tok.ID)); g.ID != tok.ID || g.Kind != tok.Kind || g.CreatedAt.IsZero() {
+		t.Errorf("get token: %+v", g)
 	}
 	if r := must[client.RevokedToken](t, "revoke token")(admin.RevokeToken(ctx, tok.ID)); !r.Revoked {
 		t.Fatal("token not revoked")

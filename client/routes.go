@@ -142,6 +142,17 @@ func (c *Client) Whoami(ctx context.Context) (Token, error) {
 	return t, c.get(ctx, "/v1/whoami", &t)
 }
 
+// ListTokens lists the metadata of the tokens the caller may see: GET /v1/tokens.
+func (c *Client) ListTokens(ctx context.Context) ([]TokenInfo, error) {
+	return getList[TokenInfo](ctx, c, "/v1/tokens")
+}
+
+// GetToken shows one token's metadata: GET /v1/tokens/{id}.
+func (c *Client) GetToken(ctx context.Context, id string) (TokenInfo, error) {
+	var t TokenInfo
+	return t, c.get(ctx, "/v1/tokens/"+seg(id), &t)
+}
+
 // CreateToken creates a bearer token (its value is in the answer, once):
 // POST /v1/tokens.
 func (c *Client) CreateToken(ctx context.Context, r CreateTokenRequest) (Token, error) {

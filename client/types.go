@@ -23,6 +23,23 @@ type Token struct {
 	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
 }
 
+// TokenInfo is a token's metadata (GET /v1/tokens, /v1/tokens/{id}): never
+// the token or its hash.
+type TokenInfo struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"`
+	SubjectID string     `json:"subject_id,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Revoked   bool       `json:"revoked"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// The last rotation: the one that replaced this token (RotatedAt,
+	// ReplacedBy), or the token a rotation created this one to replace.
+	RotatedAt  *time.Time `json:"rotated_at,omitempty"`
+	ReplacedBy string     `json:"replaced_by,omitempty"`
+	Replaces   string     `json:"replaces,omitempty"`
+}
+
 // Token kinds.
 const (
 	TokenPlatform = "platform"

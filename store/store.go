@@ -233,6 +233,7 @@ type AuditFilter struct {
 	OrgIDs  []string // nil: all orgs (platform admin)
 	AfterID int64
 	Limit   int
+	Action  string // "": every action
 }
 
 // Queries is everything a transaction can do. Create* assign nothing: callers
@@ -317,6 +318,8 @@ type Queries interface {
 	CreateToken(ctx context.Context, t APIToken) error
 	GetToken(ctx context.Context, id string) (APIToken, error)
 	GetTokenByHash(ctx context.Context, hash []byte) (APIToken, error)
+	// ListTokens returns every token (revoked and expired too), oldest first.
+	ListTokens(ctx context.Context) ([]APIToken, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 	// ExpireToken sets the token's expiry to at, unless it expires sooner already.
 	ExpireToken(ctx context.Context, id string, at time.Time) error

@@ -563,6 +563,14 @@ func testAudit(t *testing.T, s store.Store) {
 	if len(a) != 2 || a[0].ID != ids[0] || a[1].ID != ids[3] {
 		t.Fatalf("org_a events: %+v", a)
 	}
+	if _, err := s.AppendAudit(ctx, store.AuditEvent{At: t0, Actor: "tok_x", Action: "token.rotate", Target: "tok_old", Detail: `{"new_token_id":"tok_new"}`}); err != nil {
+		t.Fatal(err)
+	}
+	rot, err := s.ListAudit(ctx, store.AuditFilter{Action: "token.rotate"})
+	must(t, err)
+	if len(rot) != 1 || rot[0].Target != "tok_old" {
+		t.Fatalf("token.rotate events: %+v", rot)
+	}
 	ab, err := s.ListAudit(ctx, store.AuditFilter{OrgIDs: []string{"org_a", "org_b"}, AfterID: ids[0]})
 	must(t, err)
 	if len(ab) != 2 || ab[0].ID != ids[1] || ab[1].ID != ids[3] {
@@ -616,6 +624,26 @@ func testTokens(t *testing.T, s store.Store) {
 	equal(t, byID, got, "token by id")
 	_, err = s.GetToken(ctx, "tok_missing")
 	wantErr(t, err, store.ErrNotFound, "get missing token")
+	// ListTokens: every token, revoked ones too, oldest first.
+	later := store.APIToken{ID: id("tok"), Kind: store.TokenAgency, SubjectID: "agc_x", Hash: []byte("later-hash"), CreatedAt: us(t0.Add(time.Minute))}
+	must(t, s.CreateToken(ctx, later))
+	l, err := s.ListTokens(ctx)
+	must(t, err)
+	pos := map[string]int{}
+	for i, x := range l {
+		pos[x.ID] = i
+		if x.ID == tok.ID {
+			equal(t, x, got, "listed revoked token")
+		}
+	}
+	for _, x := range []string{tok.ID, plat.ID, later.ID} {
+		if _, ok := pos[x]; !ok {
+			t.Fatalf("token %s not listed: %+v", x, l)
+		}
+	}
+	if pos[later.ID] < pos[tok.ID] || pos[later.ID] < pos[plat.ID] {
+		t.Fatalf("tokens not oldest first: %+v", l)
+	}
 }
 
 func testInTxRollback(t *testing.T, s store.Store) {

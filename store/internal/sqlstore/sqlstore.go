@@ -229,6 +229,9 @@ func (s *DB) SetPlatformCredentials(ctx context.Context, installationID string, 
 func (s *DB) GetToken(ctx context.Context, id string) (store.APIToken, error) {
 	return s.q.GetToken(ctx, id)
 }
+func (s *DB) ListTokens(ctx context.Context) ([]store.APIToken, error) {
+	return s.q.ListTokens(ctx)
+}
 func (s *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	return s.tx(ctx, func(q *queries) error { return q.RevokeToken(ctx, id, at) })
 }
@@ -929,6 +932,10 @@ func (q *queries) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.A
 			args = append(args, o)
 		}
 	}
+	if f.Action != "" {
+		query += ` AND action = ?`
+		args = append(args, f.Action)
+	}
 	query += ` ORDER BY id`
 	if f.Limit > 0 {
 		query += ` LIMIT ?`
@@ -963,6 +970,10 @@ func (q *queries) GetToken(ctx context.Context, id string) (store.APIToken, erro
 
 func (q *queries) GetTokenByHash(ctx context.Context, hash []byte) (store.APIToken, error) {
 	return get(ctx, q, "token", "by hash", scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`, hash)
+}
+
+func (q *queries) ListTokens(ctx context.Context) ([]store.APIToken, error) {
+	return list(ctx, q, "tokens", scanToken, `SELECT `+tokenCols+` FROM api_tokens ORDER BY created_at, id`)
 }
 
 func (q *queries) RevokeToken(ctx context.Context, id string, at time.Time) error {
