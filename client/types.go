@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -111,6 +112,10 @@ type Installation struct {
 	Secrets             []Secret   `json:"secrets"`
 	CreatedAt           time.Time  `json:"created_at"`
 	RevokedAt           *time.Time `json:"revoked_at,omitempty"`
+	// When ingest first and last accepted a verified event of the
+	// installation (nil: none yet).
+	FirstAcceptedAt *time.Time `json:"first_accepted_at,omitempty"`
+	LastAcceptedAt  *time.Time `json:"last_accepted_at,omitempty"`
 }
 
 // Agent is an HTTP endpoint events are delivered to. SigningSecret is set in
@@ -132,6 +137,21 @@ type Selector struct {
 	Channel string `json:"channel,omitempty"`
 	Peer    string `json:"peer,omitempty"`
 	Mention string `json:"mention,omitempty"`
+}
+
+// String names the selector's set fields ("account=T1, channel=C1"), or
+// "everything" when none is set.
+func (s Selector) String() string {
+	var parts []string
+	for _, kv := range [][2]string{{"account", s.Account}, {"channel", s.Channel}, {"peer", s.Peer}, {"mention", s.Mention}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	if len(parts) == 0 {
+		return "everything"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Binding routes an installation's traffic to an agent with a persona.

@@ -2,13 +2,11 @@ package console
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/switchboard-dev/switchboard/client"
 )
@@ -87,12 +85,6 @@ func newAPIClient(hc *http.Client, token string) *apiClient {
 	return &apiClient{cl: cl}
 }
 
-// do sends in (nil, or a value encoded as JSON) and decodes a 2xx answer
-// into out (nil: discard). A refusal is an *APIError.
-func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
-	return apiErr(c.cl.Do(ctx, method, path, in, out))
-}
-
 // apiErr turns the typed client's refusal into the console's.
 func apiErr(err error) error {
 	var ce *client.Error
@@ -100,19 +92,6 @@ func apiErr(err error) error {
 		return &APIError{Status: ce.Status, Code: ce.Code, Field: ce.Field, Message: ce.Message}
 	}
 	return err
-}
-
-func (c *apiClient) get(ctx context.Context, path string, q url.Values, out any) error {
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	return c.do(ctx, http.MethodGet, path, nil, out)
-}
-
-// redactPath drops the query (which could carry user input) from errors.
-func redactPath(p string) string {
-	p, _, _ = strings.Cut(p, "?")
-	return p
 }
 
 // seg escapes one path segment taken from a URL or a form.

@@ -205,3 +205,33 @@ func TestRefusalBackLinkStaysOnTheConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestStagesPageNamesUnsetStage: a provider whose stage was never set is
+// shown as not served, from the API's "unset" (the console once read a
+// field the API never sends, so the note never showed).
+func TestStagesPageNamesUnsetStage(t *testing.T) {
+	e := newEnvStages(t, console.Config{}, nil, map[string]bool{"github": true})
+	c := client(t)
+	signIn(t, c, e.url, e.admin)
+	code, _, body := getPage(t, c, e.url+"/stages")
+	if code != 200 {
+		t.Fatalf("/stages: %d", code)
+	}
+	row := regexp.MustCompile(`(?s)<tr>\s*<td>([^<]*)</td>\s*<td>(.*?)</td>`)
+	seen := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(body, -1) {
+		seen[m[1]] = m[2]
+	}
+	if len(seen) < 2 {
+		t.Fatalf("stages table rows not found in:\n%s", body)
+	}
+	for title, cell := range seen {
+		unset := strings.Contains(cell, "never set: not served")
+		if want := title == "GitHub"; unset != want {
+			t.Errorf("%s: stage cell %q: shows unset %v, want %v", title, cell, unset, want)
+		}
+	}
+	if _, ok := seen["GitHub"]; !ok {
+		t.Errorf("no GitHub row: %v", seen)
+	}
+}

@@ -55,6 +55,13 @@ func newEnv(t *testing.T, cfg console.Config) *env {
 // server's base URL (the API's public URL, for OAuth redirects).
 func newEnvAPI(t *testing.T, cfg console.Config, apiCfg func(base string, c *api.Config)) *env {
 	t.Helper()
+	return newEnvStages(t, cfg, apiCfg, nil)
+}
+
+// newEnvStages is newEnvAPI leaving the providers in unset without a stage
+// row (never set: not served).
+func newEnvStages(t *testing.T, cfg console.Config, apiCfg func(base string, c *api.Config), unset map[string]bool) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "switchboard.db"))
 	if err != nil {
@@ -63,6 +70,9 @@ func newEnvAPI(t *testing.T, cfg console.Config, apiCfg func(base string, c *api
 	t.Cleanup(func() { st.Close() })
 	// Stages are explicit (no row: not served): every provider on, as `up` starts.
 	for _, p := range api.Providers {
+		if unset[p] {
+			continue
+		}
 		if err := st.SetStage(ctx, store.RolloutStage{Provider: p, Stage: store.StageOn, UpdatedAt: time.Now().UTC()}); err != nil {
 			t.Fatal(err)
 		}

@@ -3,13 +3,14 @@ package console
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/client"
 )
 
 // reqCtx is one request of a signed-in user.
@@ -29,7 +30,7 @@ type pageData struct {
 	CSRF   string
 	Flash  []flash
 	Nav    string
-	Org    *org
+	Org    *client.Org
 	Status int
 	Error  *APIError
 	Back   string
@@ -219,8 +220,8 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		s.renderSignin(w, r, http.StatusBadRequest, &APIError{Status: 400, Code: "invalid_field", Field: "token", Message: "required"})
 		return
 	}
-	var who whoami
-	if err := newAPIClient(s.api, token).get(r.Context(), "/v1/whoami", nil, &who); err != nil {
+	who, err := newAPIClient(s.api, token).cl.Whoami(r.Context())
+	if err = apiErr(err); err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {
 			s.log.ErrorContext(r.Context(), "console sign-in failed", "err", err)
@@ -253,29 +254,25 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 
 func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	ctx := r.Context()
-	var orgs list[org]
-	if err := c.api.get(ctx, "/v1/orgs", nil, &orgs); err != nil {
-		return err
+	orgs, err := c.api.cl.ListOrgs(ctx, "")
+	if err != nil {
+		return apiErr(err)
 	}
-	var agencies list[agency]
+	var agencies []client.Agency
 	if c.sess.kind != "org" {
-		if err := c.api.get(ctx, "/v1/agencies", nil, &agencies); err != nil {
-			return err
+		if agencies, err = c.api.cl.ListAgencies(ctx); err != nil {
+			return apiErr(err)
 		}
 	}
 	s.render(w, r, http.StatusOK, "orgs", &pageData{Title: "Organisations", Nav: "orgs", Data: map[string]any{
-		"Orgs": orgs.Items, "Agencies": agencies.Items, "CanCreate": c.sess.kind != "org"}}, c)
+		"Orgs": orgs, "Agencies": agencies, "CanCreate": c.sess.kind != "org"}}, c)
 	return nil
 }
 
 func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	body := map[string]string{"name": r.PostForm.Get("name")}
-	if a := r.PostForm.Get("agency_id"); a != "" {
-		body["agency_id"] = a
-	}
-	var o org
-	if err := c.api.do(r.Context(), http.MethodPost, "/v1/orgs", body, &o); err != nil {
-		return err
+	o, err := c.api.cl.CreateOrg(r.Context(), client.CreateOrgRequest{Name: r.PostForm.Get("name"), AgencyID: r.PostForm.Get("agency_id")})
+	if err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/orgs/"+seg(o.ID), &flash{Kind: "ok", Message: "Organisation " + o.Name + " created."})
 	return nil
@@ -283,19 +280,19 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 
 // loadOrg is the organisation the URL names, as the API shows it to this
 // user (another tenant's id is the API's not_found).
-func loadOrg(ctx context.Context, c *reqCtx, id string) (*org, error) {
-	var o org
-	if err := c.api.get(ctx, "/v1/orgs/"+seg(id), nil, &o); err != nil {
-		return nil, err
+func loadOrg(ctx context.Context, c *reqCtx, id string) (*client.Org, error) {
+	o, err := c.api.cl.GetOrg(ctx, id)
+	if err != nil {
+		return nil, apiErr(err)
 	}
 	return &o, nil
 }
 
 type installationRow struct {
-	Inst     installation
-	Stage    stage
+	Inst     client.Installation
+	Stage    client.Stage
 	Refusals map[string]int
-	Expiring []secret
+	Expiring []client.Secret
 }
 
 func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -304,9 +301,9 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 	if err != nil {
 		return err
 	}
-	var insts list[installation]
-	if err := c.api.get(ctx, "/v1/installations", url.Values{"org_id": {o.ID}}, &insts); err != nil {
-		return err
+	insts, err := c.api.cl.ListInstallations(ctx, o.ID)
+	if err != nil {
+		return apiErr(err)
 	}
 	stages, err := stagesByProvider(ctx, c)
 	if err != nil {
@@ -318,7 +315,7 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 	}
 	byProvider := map[string][]installationRow{}
 	var names []string
-	for _, in := range insts.Items {
+	for _, in := range insts {
 		if _, ok := byProvider[in.Provider]; !ok {
 			names = append(names, in.Provider)
 		}
@@ -337,13 +334,13 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 	return nil
 }
 
-func stagesByProvider(ctx context.Context, c *reqCtx) (map[string]stage, error) {
-	var st list[stage]
-	if err := c.api.get(ctx, "/v1/providers", nil, &st); err != nil {
-		return nil, err
+func stagesByProvider(ctx context.Context, c *reqCtx) (map[string]client.Stage, error) {
+	st, err := c.api.cl.ListStages(ctx)
+	if err != nil {
+		return nil, apiErr(err)
 	}
-	m := map[string]stage{}
-	for _, x := range st.Items {
+	m := map[string]client.Stage{}
+	for _, x := range st {
 		m[x.Provider] = x
 	}
 	return m, nil
@@ -356,9 +353,9 @@ func refusals24h(ctx context.Context, c *reqCtx, orgID string, now time.Time) (m
 	since := now.Add(-24 * time.Hour)
 	after := int64(0)
 	for range 50 { // at most 50 000 events are read for one page view
-		var p auditPage
-		if err := c.api.get(ctx, "/v1/audit", url.Values{"org_id": {orgID}, "after": {fmt.Sprint(after)}, "limit": {"1000"}}, &p); err != nil {
-			return nil, err
+		p, err := c.api.cl.Audit(ctx, client.AuditQuery{OrgID: orgID, After: after, Limit: 1000})
+		if err != nil {
+			return nil, apiErr(err)
 		}
 		for _, e := range p.Items {
 			if e.Action != "webhook.reject" || e.At.Before(since) {

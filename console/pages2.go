@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/client"
-	"github.com/switchboard-dev/switchboard/provider/setup"
 )
 
 func detailString(d json.RawMessage, key string) string {
@@ -74,12 +73,12 @@ func (s *Server) connectProviderPage(w http.ResponseWriter, r *http.Request, c *
 	if _, ok := stages[p.Name]; !ok {
 		return &APIError{Status: 404, Code: "not_found", Message: "no provider " + p.Name}
 	}
-	var profs list[profile]
-	if err := c.api.get(ctx, "/v1/profiles", nil, &profs); err != nil {
-		return err
+	profs, err := c.api.cl.ListProfiles(ctx, "")
+	if err != nil {
+		return apiErr(err)
 	}
-	var platform, own []profile
-	for _, pr := range profs.Items {
+	var platform, own []client.Profile
+	for _, pr := range profs {
 		if pr.Provider != p.Name || pr.RevokedAt != nil {
 			continue
 		}
@@ -136,26 +135,23 @@ func (s *Server) connectProvider(w http.ResponseWriter, r *http.Request, c *reqC
 			if name == "" {
 				name = p.Title + " app"
 			}
-			var pr profile
-			body := map[string]any{"org_id": orgID, "provider": p.Name, "name": name}
-			if a := strings.TrimSpace(f.Get("external_app_id")); a != "" {
-				body["external_app_id"] = a
-			}
-			if err := c.api.do(ctx, http.MethodPost, "/v1/profiles", body, &pr); err != nil {
-				return err
+			pr, err := c.api.cl.CreateProfile(ctx, client.CreateProfileRequest{OrgID: orgID, Provider: p.Name, Name: name,
+				ExternalAppID: strings.TrimSpace(f.Get("external_app_id"))})
+			if err != nil {
+				return apiErr(err)
 			}
 			profileID = pr.ID
 		}
 	default:
 		return &APIError{Status: 400, Code: "invalid_field", Field: "mode", Message: "choose the platform's app or your own app"}
 	}
-	body := map[string]any{"org_id": orgID, "profile_id": profileID, "provider": p.Name, "external_id": externalID}
+	req := client.CreateInstallationRequest{OrgID: orgID, ProfileID: profileID, Provider: p.Name, ExternalID: externalID}
 	if len(secretsIn) > 0 {
-		body["secrets"] = secretsIn
+		req.Secrets = secretsIn
 	}
-	var in installation
-	if err := c.api.do(ctx, http.MethodPost, "/v1/installations", body, &in); err != nil {
-		return err
+	in, err := c.api.cl.CreateInstallation(ctx, req)
+	if err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/installations/"+seg(in.ID), &flash{Kind: "ok", Message: p.Title + " installation " + in.ExternalID + " created: follow the setup steps below."})
 	return nil
@@ -193,10 +189,10 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, o
 
 // loadInstallation loads the installation the URL names; one of another
 // organisation than the URL's is not found either.
-func loadInstallation(ctx context.Context, c *reqCtx, orgID, id string) (*installation, error) {
-	var in installation
-	if err := c.api.get(ctx, "/v1/installations/"+seg(id), nil, &in); err != nil {
-		return nil, err
+func loadInstallation(ctx context.Context, c *reqCtx, orgID, id string) (*client.Installation, error) {
+	in, err := c.api.cl.GetInstallation(ctx, id)
+	if err != nil {
+		return nil, apiErr(err)
 	}
 	if in.OrgID != orgID {
 		return nil, &APIError{Status: 404, Code: "not_found", Message: "installation \"" + id + "\" not found"}
@@ -205,17 +201,17 @@ func loadInstallation(ctx context.Context, c *reqCtx, orgID, id string) (*instal
 }
 
 type installationData struct {
-	Inst                       *installation
+	Inst                       *client.Installation
 	P                          providerInfo
-	Profile                    *profile
-	Stage                      stage
+	Profile                    *client.Profile
+	Stage                      client.Stage
 	Refusals                   map[string]int
-	Bindings                   []binding
-	Agents                     map[string]agent
-	Setup                      *setup.Packet // the setup packet, when the API serves one
+	Bindings                   []client.Binding
+	Agents                     map[string]client.Agent
+	Setup                      *client.SetupPacket // the setup packet, when the API serves one
 	Live                       live
 	Registrable                bool
-	Health                     *health // when the user asked for the checks (?checks=1)
+	Health                     *client.Health // when the user asked for the checks (?checks=1)
 	HandoffURLs, HandoffScopes string
 	Tomorrow                   string
 	MaxDate                    string
@@ -238,9 +234,9 @@ func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *req
 	if r.URL.Query().Get("checks") == "1" && in.RevokedAt == nil {
 		// The checks call the provider and send a self-test through the
 		// edge: only when asked, never on the live panel's poll.
-		var h health
-		if err := c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/health", nil, &h); err != nil {
-			return err
+		h, err := c.api.cl.Health(ctx, in.ID)
+		if err != nil {
+			return apiErr(err)
 		}
 		d.Health = &h
 		for _, ch := range h.Checks {
@@ -259,8 +255,7 @@ func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *req
 			d.Purposes = append(d.Purposes, sc.Purpose)
 		}
 	}
-	var pr profile
-	if err := c.api.get(ctx, "/v1/profiles/"+seg(in.ProfileID), nil, &pr); err == nil {
+	if pr, err := c.api.cl.GetProfile(ctx, in.ProfileID); err == nil {
 		d.Profile = &pr
 	}
 	stages, err := stagesByProvider(ctx, c)
@@ -273,18 +268,16 @@ func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *req
 		return err
 	}
 	d.Refusals = ref[in.ID]
-	var bs list[binding]
-	if err := c.api.get(ctx, "/v1/bindings", url.Values{"installation_id": {in.ID}}, &bs); err != nil {
-		return err
+	if d.Bindings, err = c.api.cl.ListBindings(ctx, client.BindingFilter{InstallationID: in.ID}); err != nil {
+		return apiErr(err)
 	}
-	d.Bindings = bs.Items
 	d.Agents, err = agentsByID(ctx, c, o.ID)
 	if err != nil {
 		return err
 	}
 	if in.RevokedAt == nil {
-		var pk setup.Packet
-		if err := c.api.get(ctx, "/v1/installations/"+seg(in.ID)+"/setup", nil, &pk); err == nil {
+		pk, err := c.api.cl.InstallationSetup(ctx, in.ID)
+		if err = apiErr(err); err == nil {
 			d.Setup = &pk
 			if h := pk.Handoff; h != nil {
 				d.HandoffURLs, d.HandoffScopes = strings.Join(h.URLsConfigured, "\n"), strings.Join(h.ScopesApproved, "\n")
@@ -297,13 +290,13 @@ func (s *Server) installationPage(w http.ResponseWriter, r *http.Request, c *req
 	return nil
 }
 
-func agentsByID(ctx context.Context, c *reqCtx, orgID string) (map[string]agent, error) {
-	var as list[agent]
-	if err := c.api.get(ctx, "/v1/agents", url.Values{"org_id": {orgID}}, &as); err != nil {
-		return nil, err
+func agentsByID(ctx context.Context, c *reqCtx, orgID string) (map[string]client.Agent, error) {
+	as, err := c.api.cl.ListAgents(ctx, orgID)
+	if err != nil {
+		return nil, apiErr(err)
 	}
-	m := map[string]agent{}
-	for _, a := range as.Items {
+	m := map[string]client.Agent{}
+	for _, a := range as {
 		m[a.ID] = a
 	}
 	return m, nil
@@ -330,7 +323,7 @@ type live struct {
 
 // liveState is the "first verified event" panel: green once ingest has
 // accepted a verified event of the installation (the self-test or a real one).
-func liveState(in *installation) live {
+func liveState(in *client.Installation) live {
 	switch {
 	case in.FirstAcceptedAt != nil:
 		m := "verified event received: first " + in.FirstAcceptedAt.UTC().Format("2006-01-02 15:04:05 UTC")
@@ -360,14 +353,9 @@ func (s *Server) rotateInstallation(w http.ResponseWriter, r *http.Request, c *r
 		return err
 	}
 	// The API decides whether this user may rotate this installation's secret.
-	var out struct {
-		Purpose            string    `json:"purpose"`
-		PreviousValidUntil time.Time `json:"previous_valid_until"`
-		Secret             secret    `json:"secret"`
-	}
-	body := map[string]string{"value": f.Get("value"), "previous_valid_until": until}
-	if err := c.api.do(ctx, http.MethodPost, "/v1/installations/"+seg(id)+"/secrets/"+seg(f.Get("purpose"))+"/rotate", body, &out); err != nil {
-		return err
+	out, err := c.api.cl.RotateInstallationSecret(ctx, id, f.Get("purpose"), client.RotateRequest{Value: f.Get("value"), PreviousValidUntil: until})
+	if err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/installations/"+seg(id), &flash{Kind: "ok",
 		Message: "Rotated " + out.Purpose + ": new secret " + out.Secret.Fingerprint + "; the previous one stays valid until " + out.PreviousValidUntil.UTC().Format("2006-01-02 15:04 UTC") + "."})
@@ -376,19 +364,19 @@ func (s *Server) rotateInstallation(w http.ResponseWriter, r *http.Request, c *r
 
 // rotationDeadline turns the form's date (YYYY-MM-DD, the last day the
 // previous secret works) or "now" into the API's previous_valid_until.
-func rotationDeadline(v string, now time.Time) (string, error) {
+func rotationDeadline(v string, now time.Time) (time.Time, error) {
 	if v == "now" {
-		return now.UTC().Add(time.Second).Format(time.RFC3339), nil
+		return now.UTC().Add(time.Second).Truncate(time.Second), nil
 	}
 	d, err := time.Parse("2006-01-02", v)
 	if err != nil {
-		return "", &APIError{Status: 400, Code: "invalid_field", Field: "previous_valid_until", Message: "give the date until which the previous secret stays valid (YYYY-MM-DD)"}
+		return time.Time{}, &APIError{Status: 400, Code: "invalid_field", Field: "previous_valid_until", Message: "give the date until which the previous secret stays valid (YYYY-MM-DD)"}
 	}
 	end := d.Add(24*time.Hour - time.Second)
 	if max := now.UTC().Add(30 * 24 * time.Hour); end.After(max) {
 		end = max.Truncate(time.Second)
 	}
-	return end.UTC().Format(time.RFC3339), nil
+	return end.UTC(), nil
 }
 
 // registrable are the providers whose webhook the API registers itself.
@@ -419,18 +407,6 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, c *reqCtx) err
 	return nil
 }
 
-// health is GET /v1/installations/{id}/health: every check with its fix.
-type health struct {
-	OK     bool `json:"ok"`
-	Checks []struct {
-		Name   string `json:"name"`
-		Status string `json:"status"`
-		OK     bool   `json:"ok"`
-		Detail string `json:"detail"`
-		Fix    string `json:"fix"`
-	} `json:"checks"`
-}
-
 // handoff records the agency handoff (PUT /v1/installations/{id}/handoff).
 func (s *Server) handoff(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	orgID, id := r.PathValue("org"), r.PathValue("id")
@@ -444,18 +420,19 @@ func (s *Server) handoff(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 		}
 		return out
 	}
-	body := map[string]any{"owner_account": strings.TrimSpace(f.Get("owner_account")), "urls_configured": lines(f.Get("urls_configured")),
-		"scopes_approved": lines(f.Get("scopes_approved")), "canary_channel": strings.TrimSpace(f.Get("canary_channel")),
-		"rotation_owner": strings.TrimSpace(f.Get("rotation_owner")), "next_rotation": strings.TrimSpace(f.Get("next_rotation"))}
+	h := client.Handoff{OwnerAccount: strings.TrimSpace(f.Get("owner_account")), URLsConfigured: lines(f.Get("urls_configured")),
+		ScopesApproved: lines(f.Get("scopes_approved")), CanaryChannel: strings.TrimSpace(f.Get("canary_channel")),
+		RotationOwner: strings.TrimSpace(f.Get("rotation_owner")), NextRotation: strings.TrimSpace(f.Get("next_rotation"))}
 	if v := strings.TrimSpace(f.Get("canary_validated_at")); v != "" {
 		t, err := time.Parse("2006-01-02T15:04", v)
 		if err != nil {
 			return &APIError{Status: 400, Code: "invalid_field", Field: "canary_validated_at", Message: "give the date and time (UTC) of the canary validation"}
 		}
-		body["canary_validated_at"] = t.UTC().Format(time.RFC3339)
+		t = t.UTC()
+		h.CanaryValidatedAt = &t
 	}
-	if err := c.api.do(r.Context(), http.MethodPut, "/v1/installations/"+seg(id)+"/handoff", body, nil); err != nil {
-		return err
+	if _, err := c.api.cl.SetHandoff(r.Context(), id, h); err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/installations/"+seg(id)+"#h-handoff", &flash{Kind: "ok", Message: "Handoff record saved."})
 	return nil
@@ -463,7 +440,42 @@ func (s *Server) handoff(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 
 // ---- revoke (installations, agents, bindings), each confirmed
 
-var revokePaths = map[string]string{"installation": "/v1/installations/", "agent": "/v1/agents/", "binding": "/v1/bindings/"}
+// revocable is what the confirm page shows of an object to revoke: its
+// organisation and a label (name or external id).
+type revocable struct{ OrgID, Label string }
+
+// lookupRevocable loads an installation, agent or binding through the typed
+// client.
+func lookupRevocable(ctx context.Context, cl *client.Client, kind, id string) (revocable, error) {
+	switch kind {
+	case "installation":
+		in, err := cl.GetInstallation(ctx, id)
+		return revocable{in.OrgID, in.ExternalID}, err
+	case "agent":
+		a, err := cl.GetAgent(ctx, id)
+		return revocable{a.OrgID, a.Name}, err
+	case "binding":
+		b, err := cl.GetBinding(ctx, id)
+		return revocable{b.OrgID, b.Selector.String()}, err
+	}
+	return revocable{}, fmt.Errorf("console: nothing revocable of kind %q", kind)
+}
+
+// revokeObject revokes an installation, agent or binding through the typed client.
+func revokeObject(ctx context.Context, cl *client.Client, kind, id string) error {
+	var err error
+	switch kind {
+	case "installation":
+		_, err = cl.RevokeInstallation(ctx, id)
+	case "agent":
+		_, err = cl.RevokeAgent(ctx, id)
+	case "binding":
+		_, err = cl.RevokeBinding(ctx, id)
+	default:
+		err = fmt.Errorf("console: nothing revocable of kind %q", kind)
+	}
+	return err
+}
 
 func (s *Server) confirmRevoke(kind string) func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -472,19 +484,15 @@ func (s *Server) confirmRevoke(kind string) func(w http.ResponseWriter, r *http.
 		if err != nil {
 			return err
 		}
-		var obj map[string]any
-		if err := c.api.get(ctx, revokePaths[kind]+seg(r.PathValue("id")), nil, &obj); err != nil {
-			return err
+		obj, err := lookupRevocable(ctx, c.api.cl, kind, r.PathValue("id"))
+		if err != nil {
+			return apiErr(err)
 		}
-		if obj["org_id"] != o.ID {
+		if obj.OrgID != o.ID {
 			return &APIError{Status: 404, Code: "not_found", Message: kind + " \"" + r.PathValue("id") + "\" not found"}
 		}
-		label, _ := obj["name"].(string)
-		if label == "" {
-			label, _ = obj["external_id"].(string)
-		}
 		s.render(w, r, http.StatusOK, "confirm", &pageData{Title: "Revoke " + kind, Org: o, Data: map[string]any{
-			"Kind": kind, "ID": r.PathValue("id"), "Label": label, "Action": r.URL.Path}}, c)
+			"Kind": kind, "ID": r.PathValue("id"), "Label": obj.Label, "Action": r.URL.Path}}, c)
 		return nil
 	}
 }
@@ -495,8 +503,8 @@ func (s *Server) revoke(kind string) func(w http.ResponseWriter, r *http.Request
 		if r.PostForm.Get("confirm") != "yes" {
 			return &APIError{Status: 400, Code: "invalid_field", Field: "confirm", Message: "revoking needs confirmation"}
 		}
-		if err := c.api.do(r.Context(), http.MethodPost, revokePaths[kind]+seg(id)+"/revoke", nil, nil); err != nil {
-			return err
+		if err := revokeObject(r.Context(), c.api.cl, kind, id); err != nil {
+			return apiErr(err)
 		}
 		to := "/orgs/" + seg(orgID)
 		switch kind {
@@ -520,27 +528,25 @@ func (s *Server) agentsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	if err != nil {
 		return err
 	}
-	var as list[agent]
-	if err := c.api.get(ctx, "/v1/agents", url.Values{"org_id": {o.ID}}, &as); err != nil {
-		return err
+	as, err := c.api.cl.ListAgents(ctx, o.ID)
+	if err != nil {
+		return apiErr(err)
 	}
-	s.render(w, r, http.StatusOK, "agents", &pageData{Title: "Agents", Nav: "agents", Org: o, Data: map[string]any{"Agents": as.Items}}, c)
+	s.render(w, r, http.StatusOK, "agents", &pageData{Title: "Agents", Nav: "agents", Org: o, Data: map[string]any{"Agents": as}}, c)
 	return nil
 }
 
 func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	orgID := r.PathValue("org")
 	f := r.PostForm
-	body := map[string]string{"org_id": f.Get("org_id"), "name": strings.TrimSpace(f.Get("name")), "url": strings.TrimSpace(f.Get("url"))}
-	if body["org_id"] == "" {
-		body["org_id"] = orgID
+	req := client.CreateAgentRequest{OrgID: f.Get("org_id"), Name: strings.TrimSpace(f.Get("name")), URL: strings.TrimSpace(f.Get("url")),
+		SigningSecret: strings.TrimSpace(f.Get("signing_secret"))}
+	if req.OrgID == "" {
+		req.OrgID = orgID
 	}
-	if v := strings.TrimSpace(f.Get("signing_secret")); v != "" {
-		body["signing_secret"] = v
-	}
-	var a agent
-	if err := c.api.do(r.Context(), http.MethodPost, "/v1/agents", body, &a); err != nil {
-		return err
+	a, err := c.api.cl.CreateAgent(r.Context(), req)
+	if err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/orgs/"+seg(orgID)+"/agents", &flash{Kind: "ok", Message: "Agent " + a.Name + " created. Its signing secret (shown this once):", Secret: a.SigningSecret})
 	return nil
@@ -558,28 +564,28 @@ func (s *Server) renderBindings(w http.ResponseWriter, r *http.Request, c *reqCt
 	if err != nil {
 		return err
 	}
-	var bs list[binding]
-	if err := c.api.get(ctx, "/v1/bindings", url.Values{"org_id": {o.ID}}, &bs); err != nil {
-		return err
+	bs, err := c.api.cl.ListBindings(ctx, client.BindingFilter{OrgID: o.ID})
+	if err != nil {
+		return apiErr(err)
 	}
-	var insts list[installation]
-	if err := c.api.get(ctx, "/v1/installations", url.Values{"org_id": {o.ID}}, &insts); err != nil {
-		return err
+	insts, err := c.api.cl.ListInstallations(ctx, o.ID)
+	if err != nil {
+		return apiErr(err)
 	}
 	agents, err := agentsByID(ctx, c, o.ID)
 	if err != nil {
 		return err
 	}
-	var agentList []agent
+	var agentList []client.Agent
 	for _, a := range agents {
 		if a.RevokedAt == nil {
 			agentList = append(agentList, a)
 		}
 	}
 	sort.Slice(agentList, func(i, j int) bool { return agentList[i].Name < agentList[j].Name })
-	installs := map[string]installation{}
-	var live []installation
-	for _, in := range insts.Items {
+	installs := map[string]client.Installation{}
+	var live []client.Installation
+	for _, in := range insts {
 		installs[in.ID] = in
 		if in.RevokedAt == nil {
 			live = append(live, in)
@@ -590,7 +596,7 @@ func (s *Server) renderBindings(w http.ResponseWriter, r *http.Request, c *reqCt
 		status = simErr.Status
 	}
 	s.render(w, r, status, "bindings", &pageData{Title: "Bindings", Nav: "bindings", Org: o, Data: map[string]any{
-		"Bindings": bs.Items, "Installations": live, "ByID": installs, "Agents": agentList, "AgentsByID": agents,
+		"Bindings": bs, "Installations": live, "ByID": installs, "Agents": agentList, "AgentsByID": agents,
 		"Sim": sim, "SimError": simErr, "SimForm": r.PostForm}}, c)
 	return nil
 }
@@ -608,15 +614,14 @@ func (s *Server) createBinding(w http.ResponseWriter, r *http.Request, c *reqCtx
 		}
 		prio = n
 	}
-	body := map[string]any{
-		"installation_id": f.Get("installation_id"), "agent_id": f.Get("agent_id"),
-		"selector": selector{Account: strings.TrimSpace(f.Get("account")), Channel: strings.TrimSpace(f.Get("channel")),
+	b, err := c.api.cl.CreateBinding(r.Context(), client.CreateBindingRequest{
+		InstallationID: f.Get("installation_id"), AgentID: f.Get("agent_id"),
+		Selector: client.Selector{Account: strings.TrimSpace(f.Get("account")), Channel: strings.TrimSpace(f.Get("channel")),
 			Peer: strings.TrimSpace(f.Get("peer")), Mention: strings.TrimSpace(f.Get("mention"))},
-		"persona": strings.TrimSpace(f.Get("persona")), "priority": prio,
-	}
-	var b binding
-	if err := c.api.do(r.Context(), http.MethodPost, "/v1/bindings", body, &b); err != nil {
-		return err
+		Persona: strings.TrimSpace(f.Get("persona")), Priority: prio,
+	})
+	if err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/orgs/"+seg(r.PathValue("org"))+"/bindings", &flash{Kind: "ok", Message: "Binding " + b.ID + " created (" + b.Selector.String() + ")."})
 	return nil
@@ -653,17 +658,21 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	}
 	q := r.URL.Query()
 	action, actor, target := strings.TrimSpace(q.Get("action")), strings.TrimSpace(q.Get("actor")), strings.TrimSpace(q.Get("target"))
-	after := q.Get("after")
-	if after == "" {
-		after = "0"
+	var after int64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return &APIError{Status: 400, Code: "invalid_field", Field: "after", Message: "must be an audit event id (a whole number, 0 or more)"}
+		}
+		after = n
 	}
 	// Filters apply to one API page (up to 1000 events) at a time; "older"
 	// and "newer" page through the log.
-	var p auditPage
-	if err := c.api.get(ctx, "/v1/audit", url.Values{"org_id": {o.ID}, "after": {after}, "limit": {"1000"}}, &p); err != nil {
-		return err
+	p, err := c.api.cl.Audit(ctx, client.AuditQuery{OrgID: o.ID, After: after, Limit: 1000})
+	if err != nil {
+		return apiErr(err)
 	}
-	var rows []auditEvent
+	var rows []client.AuditEvent
 	actions := map[string]int{}
 	for _, e := range p.Items {
 		actions[e.Action]++
@@ -693,37 +702,24 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 
 // ---- rollout stages (platform admin)
 
-// rolloutState is GET /v1/rollout's view of a provider (platform admin).
-type rolloutState struct {
-	Provider      string `json:"provider"`
-	PreviousStage string `json:"previous_stage"`
-	Unset         bool   `json:"unset"`
-	Gate          struct {
-		Allowed bool     `json:"allowed"`
-		Missing []string `json:"missing"`
-		MaxAge  string   `json:"max_age"`
-	} `json:"promotion_gate"`
-}
-
 func (s *Server) stagesPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	var st list[stage]
-	if err := c.api.get(r.Context(), "/v1/providers", nil, &st); err != nil {
-		return err
+	st, err := c.api.cl.ListStages(r.Context())
+	if err != nil {
+		return apiErr(err)
 	}
-	sort.Slice(st.Items, func(i, j int) bool { return st.Items[i].Provider < st.Items[j].Provider })
-	gates := map[string]rolloutState{}
+	sort.Slice(st, func(i, j int) bool { return st[i].Provider < st[j].Provider })
+	gates := map[string]client.Rollout{}
 	if c.sess.kind == "platform" {
-		var ro list[rolloutState]
-		err := c.api.get(r.Context(), "/v1/rollout", nil, &ro)
-		if err != nil && !isNoRoute(err) {
+		ro, err := c.api.cl.ListRollout(r.Context())
+		if err = apiErr(err); err != nil && !isNoRoute(err) {
 			return err
 		}
-		for _, x := range ro.Items {
+		for _, x := range ro {
 			gates[x.Provider] = x
 		}
 	}
 	s.render(w, r, http.StatusOK, "stages", &pageData{Title: "Rollout stages", Nav: "stages", Data: map[string]any{
-		"Stages": st.Items, "Admin": c.sess.kind == "platform", "Gates": gates}}, c)
+		"Stages": st, "Admin": c.sess.kind == "platform", "Gates": gates}}, c)
 	return nil
 }
 
@@ -737,12 +733,15 @@ func (s *Server) rolloutAction(w http.ResponseWriter, r *http.Request, c *reqCtx
 	if r.PostForm.Get("confirm") != "yes" {
 		return &APIError{Status: 400, Code: "invalid_field", Field: "confirm", Message: "tick the box to confirm the " + action}
 	}
-	body := map[string]string{"reason": strings.TrimSpace(r.PostForm.Get("reason"))}
-	if to := r.PostForm.Get("to"); action == "rollback" && to != "" {
-		body["to"] = to
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	var err error
+	if action == "promote" {
+		_, err = c.api.cl.Promote(r.Context(), p, client.PromoteRequest{Reason: reason})
+	} else {
+		_, err = c.api.cl.Rollback(r.Context(), p, client.RollbackRequest{Reason: reason, To: r.PostForm.Get("to")})
 	}
-	if err := c.api.do(r.Context(), http.MethodPost, "/v1/rollout/"+seg(p)+"/"+action, body, nil); err != nil {
-		return err
+	if err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/stages", &flash{Kind: "ok", Message: providerOf(p).Title + ": " + action + " done."})
 	return nil
@@ -750,17 +749,13 @@ func (s *Server) rolloutAction(w http.ResponseWriter, r *http.Request, c *reqCtx
 
 func (s *Server) setStage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	f := r.PostForm
-	body := map[string]any{"stage": f.Get("stage")}
-	if f.Get("stage") == "canary" {
-		var orgs []string
-		for _, o := range strings.FieldsFunc(f.Get("canary_orgs"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
-			orgs = append(orgs, o)
-		}
-		body["canary_orgs"] = orgs
+	req := client.SetStageRequest{Stage: f.Get("stage")}
+	if req.Stage == "canary" {
+		req.CanaryOrgs = strings.FieldsFunc(f.Get("canary_orgs"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' })
 	}
 	p := r.PathValue("provider")
-	if err := c.api.do(r.Context(), http.MethodPut, "/v1/providers/"+seg(p)+"/stage", body, nil); err != nil {
-		return err
+	if _, err := c.api.cl.SetStage(r.Context(), p, req); err != nil {
+		return apiErr(err)
 	}
 	s.redirect(w, r, c, "/stages", &flash{Kind: "ok", Message: "Stage of " + p + " set to " + f.Get("stage") + "."})
 	return nil
