@@ -55,12 +55,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
 	}
+	// Keep the connections a busy process uses open: database/sql keeps two
+	// idle by default, and every connection past them is opened (file,
+	// pragmas, WAL index) and its statements prepared again per burst.
+	db.SetMaxIdleConns(maxIdleConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
 	}
 	return &Store{DB: sqlstore.New(db, dialect), path: path}, nil
 }
+
+// maxIdleConns is how many pool connections stay open between uses.
+const maxIdleConns = 16
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }

@@ -41,7 +41,7 @@ func (q *queries) SetInstallationSettings(ctx context.Context, installationID st
 }
 
 func (q *queries) GetInstallationSettings(ctx context.Context, installationID string) (map[string]string, error) {
-	rows, err := q.x.QueryContext(ctx, q.d.rebind(`SELECT name, value FROM installation_settings WHERE installation_id = ? ORDER BY name`), installationID)
+	rows, err := q.query(ctx, `SELECT name, value FROM installation_settings WHERE installation_id = ? ORDER BY name`, installationID)
 	if err != nil {
 		return nil, fmt.Errorf("settings of installation %s: %w", installationID, q.d.mapErr(err))
 	}

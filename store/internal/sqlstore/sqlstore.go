@@ -35,20 +35,25 @@ const TimeFormat = "2006-01-02T15:04:05.000000Z"
 // DB is a store.Store. Reads run as single statements; writes run in a
 // transaction that also bumps the store generation.
 type DB struct {
-	db *sql.DB
-	d  *Dialect
-	q  *queries
+	db    *sql.DB
+	d     *Dialect
+	q     *queries
+	stmts *stmtCache
 }
 
 // New wraps an open pool whose schema is migrated.
 func New(db *sql.DB, d *Dialect) *DB {
-	return &DB{db: db, d: d, q: &queries{x: db, d: d}}
+	st := newStmtCache(db)
+	return &DB{db: db, d: d, q: &queries{x: db, d: d, st: st}, stmts: st}
 }
 
 // SQL exposes the pool (tests, maintenance).
 func (s *DB) SQL() *sql.DB { return s.db }
 
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	serr := s.stmts.close()
+	return errors.Join(serr, s.db.Close())
+}
 
 // InTx runs fn in one transaction, committed only when fn returns nil.
 func (s *DB) InTx(ctx context.Context, fn func(q store.Queries) error) error {
@@ -56,7 +61,7 @@ func (s *DB) InTx(ctx context.Context, fn func(q store.Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
-	if err := fn(&queries{x: tx, d: s.d}); err != nil {
+	if err := fn(&queries{x: tx, d: s.d, st: s.stmts, tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -251,8 +256,36 @@ type execer interface {
 
 // queries implements store.Queries on a pool (reads) or a transaction.
 type queries struct {
-	x execer
-	d *Dialect
+	x  execer
+	d  *Dialect
+	st *stmtCache // the pool's prepared statements
+	tx *sql.Tx    // set when x is a transaction
+}
+
+// stmt returns query's prepared statement, bound to q's transaction when q
+// runs in one; nil when it is not kept (the caller runs the text instead,
+// which also reports a statement that does not prepare).
+func (q *queries) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.st == nil {
+		return nil
+	}
+	s, err := q.st.get(ctx, query, q.tx != nil)
+	if err != nil || s == nil {
+		return nil
+	}
+	if q.tx != nil {
+		return q.tx.StmtContext(ctx, s)
+	}
+	return s
+}
+
+// query runs a statement that answers rows.
+func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query = q.d.rebind(query)
+	if s := q.stmt(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return q.x.QueryContext(ctx, query, args...)
 }
 
 var _ store.Queries = (*queries)(nil)
@@ -378,12 +411,23 @@ func (n nullStrScan) Scan(src any) error {
 }
 
 func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	r, err := q.x.ExecContext(ctx, q.d.rebind(query), args...)
+	query = q.d.rebind(query)
+	var r sql.Result
+	var err error
+	if s := q.stmt(ctx, query); s != nil {
+		r, err = s.ExecContext(ctx, args...)
+	} else {
+		r, err = q.x.ExecContext(ctx, query, args...)
+	}
 	return r, q.d.mapErr(err)
 }
 
 func (q *queries) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.x.QueryRowContext(ctx, q.d.rebind(query), args...)
+	query = q.d.rebind(query)
+	if s := q.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return q.x.QueryRowContext(ctx, query, args...)
 }
 
 // bump advances the generation. In PostgreSQL the row lock it takes is held to
@@ -441,7 +485,7 @@ func affected(r sql.Result, kind, id string) error {
 
 // list runs a query and scans each row with scan.
 func list[T any](ctx context.Context, q *queries, what string, scan func(sc func(...any) error) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.x.QueryContext(ctx, q.d.rebind(query), args...)
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", what, q.d.mapErr(err))
 	}
