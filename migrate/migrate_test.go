@@ -13,7 +13,7 @@ import (
 
 var tables = []string{"agencies", "orgs", "app_profiles", "installations", "secrets", "agents", "bindings",
 	"rollout_stages", "audit_events", "api_tokens", "store_generation", "import_keys",
-	"installation_handoffs", "oauth_clients", "oauth_states_used", "revocations", "installation_settings", "rollout_evidence"}
+	"installation_handoffs", "oauth_clients", "oauth_states_used", "revocations", "installation_settings", "rollout_evidence", "org_limits"}
 
 // roundTrip runs up -> down -> up and checks the schema and the status at
 // each step; count returns how many of the store's tables exist.
