@@ -105,6 +105,10 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"get agency", "GET", func(c mctx) string { return "/v1/agencies/" + c.o.agency }, nil, 200, 200, 404, 404},
 		{"create agency", "POST", static("/v1/agencies"), func(mctx) any { return map[string]any{"name": uniq("ag")} }, 201, 403, 403, 403},
 		{"get org", "GET", func(c mctx) string { return "/v1/orgs/" + c.o.id }, nil, 200, 200, 200, 404},
+		{"get org limits", "GET", func(c mctx) string { return "/v1/orgs/" + c.o.id + "/limits" }, nil, 200, 200, 200, 404},
+		{"set org limits", "PUT", func(c mctx) string { return "/v1/orgs/" + c.o.id + "/limits" }, func(mctx) any {
+			return map[string]any{"rate_per_sec": 50, "burst": 100, "max_in_flight": int(seq.Add(1)%100) + 1}
+		}, 200, 403, 403, 404},
 		{"create org under agency", "POST", static("/v1/orgs"), func(c mctx) any { return map[string]any{"name": uniq("o"), "agency_id": c.o.agency} }, 201, 201, 403, 403},
 		{"list org profiles", "GET", func(c mctx) string { return "/v1/profiles?org_id=" + c.o.id }, nil, 200, 200, 200, 404},
 		{"create org profile", "POST", static("/v1/profiles"), func(c mctx) any {

@@ -177,6 +177,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/orgs", s.listOrgs)
 	s.handle("GET /v1/orgs/{id}", s.getOrg)
 	s.handle("POST /v1/orgs/{id}/revoke", s.revokeOrg)
+	s.handle("GET /v1/orgs/{id}/limits", s.getOrgLimits)
+	s.handle("PUT /v1/orgs/{id}/limits", s.putOrgLimits)
 
 	s.handle("POST /v1/profiles", s.createProfile)
 	s.handle("GET /v1/profiles", s.listProfiles)

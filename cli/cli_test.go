@@ -451,3 +451,38 @@ func TestProfilesOAuth(t *testing.T) {
 		t.Fatalf("installation not listed:\n%s", out)
 	}
 }
+
+// TestOrgLimitsCommands: orgs limits shows the defaults, set-limits changes
+// only the flags given (table and --json), an organisation's own token is
+// refused, and a call without any limit flag is a usage error.
+func TestOrgLimitsCommands(t *testing.T) {
+	srv := apitest.New(t)
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	org := jsonOf[client.Org](t, ok(t, vars, "orgs", "create", "--name", "Acme", "--json"))
+	if out := ok(t, vars, "orgs", "limits", org.ID); !strings.HasPrefix(out, "ORG ") || strings.Count(out, "default") != 3 {
+		t.Fatalf("orgs limits before any:\n%s", out)
+	}
+	l := jsonOf[client.OrgLimits](t, ok(t, vars, "orgs", "set-limits", org.ID, "--rate", "50", "--burst", "100", "--json"))
+	if l.RatePerSec != 50 || l.Burst != 100 || l.MaxInFlight != 0 {
+		t.Fatalf("set-limits --rate --burst: %+v", l)
+	}
+	l = jsonOf[client.OrgLimits](t, ok(t, vars, "orgs", "set-limits", org.ID, "--max-in-flight", "4", "--json"))
+	if l.RatePerSec != 50 || l.Burst != 100 || l.MaxInFlight != 4 {
+		t.Fatalf("set-limits --max-in-flight kept the rest? %+v", l)
+	}
+	if out := ok(t, vars, "orgs", "limits", org.ID); !strings.Contains(out, "50") || !strings.Contains(out, "100") || !strings.Contains(out, "4") {
+		t.Fatalf("orgs limits table:\n%s", out)
+	}
+	if _, _, err := run(t, vars, "orgs", "set-limits", org.ID); err == nil || !strings.Contains(err.Error(), "--rate") {
+		t.Fatalf("set-limits without flags: %v", err)
+	}
+	tok := jsonOf[client.Token](t, ok(t, vars, "tokens", "create", "--kind", "org", "--subject", org.ID, "--json"))
+	orgVars := map[string]string{EnvAPI: srv.URL, EnvToken: tok.Token, datadir.Env: t.TempDir()}
+	var ce *client.Error
+	if _, _, err := run(t, orgVars, "orgs", "set-limits", org.ID, "--rate", "1000"); !errors.As(err, &ce) || ce.Code != "forbidden" {
+		t.Fatalf("org token raising its own limit: %v", err)
+	}
+	if l := jsonOf[client.OrgLimits](t, ok(t, orgVars, "orgs", "limits", org.ID, "--json")); l.RatePerSec != 50 {
+		t.Fatalf("org reads its limits: %+v", l)
+	}
+}

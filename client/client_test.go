@@ -103,6 +103,12 @@ func TestEveryRoute(t *testing.T) {
 	if g := must[client.Org](t, "get org")(admin.GetOrg(ctx, org.ID)); g.Name != "Acme" {
 		t.Fatalf("get org = %+v", g)
 	}
+	if l := must[client.OrgLimits](t, "set org limits")(admin.SetOrgLimits(ctx, org.ID, client.SetOrgLimitsRequest{RatePerSec: 10, Burst: 20, MaxInFlight: 2})); l.OrgID != org.ID || l.RatePerSec != 10 || l.Burst != 20 || l.MaxInFlight != 2 || l.UpdatedAt == nil {
+		t.Fatalf("set org limits = %+v", l)
+	}
+	if l := must[client.OrgLimits](t, "get org limits")(admin.GetOrgLimits(ctx, org.ID)); l.MaxInFlight != 2 || l.Burst != 20 {
+		t.Fatalf("get org limits = %+v", l)
+	}
 	tok := must[client.Token](t, "create token")(admin.CreateToken(ctx, client.CreateTokenRequest{Kind: client.TokenOrg, SubjectID: org.ID}))
 	if !strings.HasPrefix(tok.Token, "sbt_") || tok.SubjectID != org.ID {
 		t.Fatalf("token = %+v", tok)

@@ -57,6 +57,14 @@ type CreateInstallationRequest struct {
 	PlatformCredentials bool              `json:"platform_credentials,omitempty"`
 }
 
+// SetOrgLimitsRequest replaces an organisation's limits; every field is
+// sent (0: not set, the deployment's default applies).
+type SetOrgLimitsRequest struct {
+	RatePerSec  int `json:"rate_per_sec"`
+	Burst       int `json:"burst"`
+	MaxInFlight int `json:"max_in_flight"`
+}
+
 // PlatformCredentialsRequest opts an installation in or out of the
 // platform's credentials (platform admin).
 type PlatformCredentialsRequest struct {
@@ -217,6 +225,19 @@ func (c *Client) GetOrg(ctx context.Context, id string) (Org, error) {
 func (c *Client) RevokeOrg(ctx context.Context, id string) (Org, error) {
 	var o Org
 	return o, c.post(ctx, "/v1/orgs/"+seg(id)+"/revoke", nil, &o)
+}
+
+// GetOrgLimits reads an organisation's limits: GET /v1/orgs/{id}/limits.
+func (c *Client) GetOrgLimits(ctx context.Context, id string) (OrgLimits, error) {
+	var l OrgLimits
+	return l, c.get(ctx, "/v1/orgs/"+seg(id)+"/limits", &l)
+}
+
+// SetOrgLimits replaces an organisation's limits (platform admin):
+// PUT /v1/orgs/{id}/limits.
+func (c *Client) SetOrgLimits(ctx context.Context, id string, r SetOrgLimitsRequest) (OrgLimits, error) {
+	var l OrgLimits
+	return l, c.Do(ctx, http.MethodPut, "/v1/orgs/"+seg(id)+"/limits", r, &l)
 }
 
 // CreateProfile: POST /v1/profiles.

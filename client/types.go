@@ -71,6 +71,17 @@ type Org struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
+// OrgLimits are an organisation's traffic limits (0: not set): the edge's
+// per-org token bucket (RatePerSec, Burst) and the worker's per-org
+// in-flight deliveries (MaxInFlight).
+type OrgLimits struct {
+	OrgID       string     `json:"org_id"`
+	RatePerSec  int        `json:"rate_per_sec"`
+	Burst       int        `json:"burst"`
+	MaxInFlight int        `json:"max_in_flight"`
+	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
+}
+
 // Secret is a stored secret's public face: its fingerprint and validity.
 type Secret struct {
 	ID          string     `json:"id"`
