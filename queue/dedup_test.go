@@ -68,7 +68,7 @@ func TestRedeliveryInsideHorizonAfterTaskExpiry(t *testing.T) {
 	if n, _ := rc.Exists(ctx, tk).Result(); n != 0 {
 		t.Fatal("the duplicate was written again")
 	}
-	ttl, err := rc.PTTL(ctx, idKey(tag(e.SessionKey), e.ID)).Result()
+	ttl, err := rc.PTTL(ctx, idKey(QueueName(0), e.ID)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestRedeliveryAfterHorizonIsEnqueued(t *testing.T) {
 	}
 	expireTask(t, rc, QueueName(0), e.ID)
 	for {
-		n, err := rc.Exists(ctx, idKey(tag(e.SessionKey), e.ID)).Result()
+		n, err := rc.Exists(ctx, idKey(QueueName(0), e.ID)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func BenchmarkDedupBytesPerEvent(b *testing.B) {
 	_, rc := newRedis(b)
 	ctx := context.Background()
 	c := NewClient("", 1, WithRedisClient(rc))
-	f := NewFence(rc, DefaultRetention)
+	f := NewFence(rc, DefaultRetention, 1)
 	rc.FlushAll(ctx)
 	before := usedMemory(b, rc)
 	envs := make([]struct{ sk, id string }, 0, b.N)
@@ -163,7 +163,7 @@ func BenchmarkDedupBytesPerEvent(b *testing.B) {
 	rc.Del(ctx, p+"pending")
 	noTask := usedMemory(b, rc)
 	for _, e := range envs {
-		rc.Del(ctx, doneKey(tag(e.sk), e.id))
+		rc.Del(ctx, doneKey(QueueName(0), e.id))
 	}
 	horizon := usedMemory(b, rc)
 	b.ReportMetric(float64(withTask-before)/float64(b.N), "B/event(task)")

@@ -54,18 +54,26 @@ type Check struct {
 // Fence is the per-session ordering state the worker reads and advances.
 type Fence struct {
 	rdb        redis.UniversalClient
+	shards     int
 	retention  time.Duration
 	sessionTTL time.Duration
 }
 
-// NewFence returns the fence over rdb; retention is the task retention
-// (the lifetime of done markers, normally DefaultRetention).
-func NewFence(rdb redis.UniversalClient, retention time.Duration) *Fence {
+// NewFence returns the fence over rdb of a deployment with shards shard
+// queues (the keys of a session are in its shard's hash slot); retention is
+// the task retention (the lifetime of done markers, normally DefaultRetention).
+func NewFence(rdb redis.UniversalClient, retention time.Duration, shards int) *Fence {
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
-	return &Fence{rdb: rdb, retention: retention, sessionTTL: SessionTTL(retention)}
+	if shards <= 0 {
+		shards = DefaultShards
+	}
+	return &Fence{rdb: rdb, shards: shards, retention: retention, sessionTTL: SessionTTL(retention)}
 }
+
+// queue is the shard queue of sessionKey.
+func (f *Fence) queue(sessionKey string) string { return QueueName(Shard(sessionKey, f.shards)) }
 
 // KEYS[1] session hash, KEYS[2] done key; ARGV[1] seq.
 // Returns {verdict, last, reservation of last+1 or ""}.
@@ -89,8 +97,8 @@ return {1, last, r}
 
 // Check asks whether task id with sequence number seq of session may run now.
 func (f *Fence) Check(ctx context.Context, sessionKey, id string, seq int64) (Check, error) {
-	t := tag(sessionKey)
-	res, err := checkScript.Run(ctx, f.rdb, []string{sessionKeyOf(t), doneKey(t, id)}, seq).Slice()
+	q := f.queue(sessionKey)
+	res, err := checkScript.Run(ctx, f.rdb, []string{sessionKeyOf(q, tag(sessionKey)), doneKey(q, id)}, seq).Slice()
 	if err != nil {
 		return Check{}, fmt.Errorf("fence check %s: %w", id, err)
 	}
@@ -142,13 +150,13 @@ func (f *Fence) Abandon(ctx context.Context, sessionKey, id string, seq int64) e
 }
 
 func (f *Fence) finish(ctx context.Context, sessionKey, id string, seq int64, done bool) error {
-	t := tag(sessionKey)
+	q := f.queue(sessionKey)
 	mark := "0"
 	if done {
 		mark = "1"
 	}
 	err := finishScript.Run(ctx, f.rdb,
-		[]string{sessionKeyOf(t), doneKey(t, id), ProgressKey(sessionKey, id)},
+		[]string{sessionKeyOf(q, tag(sessionKey)), doneKey(q, id), prefix(q) + "p:" + id},
 		seq, min(f.retention, doneTTL).Milliseconds(), f.sessionTTL.Milliseconds(), mark).Err()
 	if err != nil {
 		return fmt.Errorf("fence finish %s: %w", id, err)
@@ -171,7 +179,7 @@ return 1
 // behind it will not come (see worker). If it does come after all, it runs as
 // Late: out of order, but not lost.
 func (f *Fence) Skip(ctx context.Context, sessionKey string, missing int64) (bool, error) {
-	n, err := skipScript.Run(ctx, f.rdb, []string{sessionKeyOf(tag(sessionKey))}, missing).Int()
+	n, err := skipScript.Run(ctx, f.rdb, []string{sessionKeyOf(f.queue(sessionKey), tag(sessionKey))}, missing).Int()
 	if err != nil {
 		return false, fmt.Errorf("fence skip: %w", err)
 	}

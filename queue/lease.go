@@ -16,7 +16,8 @@ import (
 // Leases is shard ownership: each shard queue is consumed by exactly one worker
 // at a time, the holder of its lease.
 //
-//   - A lease is `SET sb:lease:<shard> <token> NX PX ttl`; the token is unique
+//   - A lease is `SET sb:{sb-shard-NNN}:lease <token> NX PX ttl` (in the
+//     shard's hash slot, see the package comment); the token is unique
 //     per acquisition (worker id + random), so a worker that lost its lease
 //     (paused past the ttl) can neither renew nor release a lease someone else
 //     took since: renew and release compare the token in Lua (fencing). The
@@ -41,7 +42,7 @@ const workersKey = "sb:workers"
 // heartbeat, so a clean stop is taken over in one round trip, not LeaseTTL/3.
 const ChangesChannel = "sb:leases:changed"
 
-func leaseKey(shard int) string { return "sb:lease:" + strconv.Itoa(shard) }
+func leaseKey(shard int) string { return prefix(QueueName(shard)) + "lease" }
 
 // NewLeases returns the lease set of shards shards with lease time-to-live ttl.
 func NewLeases(rdb redis.UniversalClient, shards int, ttl time.Duration) *Leases {
@@ -167,17 +168,22 @@ func (l *Leases) Holds(ctx context.Context, shard int, token string) (bool, erro
 
 // Owners returns the lease token of every held shard.
 func (l *Leases) Owners(ctx context.Context) (map[int]string, error) {
-	keys := make([]string, l.shards)
-	for i := range keys {
-		keys[i] = leaseKey(i)
+	// One GET per shard in a pipeline, not an MGET: the leases are in as many
+	// hash slots as shards (a Redis Cluster client splits the pipeline by node).
+	pipe := l.rdb.Pipeline()
+	gets := make([]*redis.StringCmd, l.shards)
+	for i := range gets {
+		gets[i] = pipe.Get(ctx, leaseKey(i))
 	}
-	vals, err := l.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read shard leases: %w", err)
-	}
+	_, _ = pipe.Exec(ctx) // each command's own error is checked below
 	out := map[int]string{}
-	for i, v := range vals {
-		if s, ok := v.(string); ok {
+	for i, g := range gets {
+		s, err := g.Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return nil, fmt.Errorf("read shard leases: %w", err)
+		default:
 			out[i] = s
 		}
 	}

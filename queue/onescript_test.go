@@ -97,8 +97,8 @@ func TestFailedEnqueueTakesNoSequence(t *testing.T) {
 	if err := c.Enqueue(ctx, e1); err == nil {
 		t.Fatal("enqueue onto a broken queue succeeded")
 	}
-	sk := sessionKeyOf(tag(e1.SessionKey))
-	if n, err := rc.Exists(ctx, sk, idKey(tag(e1.SessionKey), e1.ID)).Result(); err != nil || n != 0 {
+	sk := sessionKeyOf(QueueName(0), tag(e1.SessionKey))
+	if n, err := rc.Exists(ctx, sk, idKey(QueueName(0), e1.ID)).Result(); err != nil || n != 0 {
 		t.Fatalf("a failed enqueue left %d session keys (%v)", n, err)
 	}
 	if err := rc.Del(ctx, pending).Err(); err != nil {
@@ -108,7 +108,7 @@ func TestFailedEnqueueTakesNoSequence(t *testing.T) {
 	if err := c.Enqueue(ctx, e2); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := NewFence(rc, time.Hour).Check(ctx, e2.SessionKey, e2.ID, 1)
+	ch, err := NewFence(rc, time.Hour, 1).Check(ctx, e2.SessionKey, e2.ID, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

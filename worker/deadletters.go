@@ -88,7 +88,7 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, shards int, id strin
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", id, err)
 		}
-		if err := rdb.HDel(ctx, queue.ProgressKey(env.SessionKey, id), "attempts").Err(); err != nil {
+		if err := rdb.HDel(ctx, queue.ProgressKey(env.SessionKey, id, shards), "attempts").Err(); err != nil {
 			return fmt.Errorf("replay %s: reset attempts: %w", id, err)
 		}
 		if err := insp.RunTask(q, id); err != nil {

@@ -184,7 +184,7 @@ func (p *Pool) mustWait(qname string, c queue.Check) error {
 
 // attempt runs one delivery attempt of env and records its outcome.
 func (p *Pool) attempt(ctx context.Context, qname string, env envelope.Envelope) error {
-	pk := queue.ProgressKey(env.SessionKey, env.ID)
+	pk := queue.ProgressKey(env.SessionKey, env.ID, p.cfg.Shards)
 	n, err := p.rdb.HIncrBy(ctx, pk, "attempts", 1).Result()
 	if err != nil {
 		return &retryError{delay: p.cfg.FenceRetry, err: err}

@@ -246,7 +246,7 @@ func New(cfg Config) (*Pool, error) {
 		p.ownsRedis = true
 	}
 	p.leases = queue.NewLeases(p.rdb, cfg.Shards, cfg.LeaseTTL)
-	p.fence = queue.NewFence(p.rdb, cfg.Retention)
+	p.fence = queue.NewFence(p.rdb, cfg.Retention, cfg.Shards)
 	p.insp = asynq.NewInspectorFromRedisClient(p.rdb)
 	p.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_worker_refused_tasks_total",

@@ -667,7 +667,7 @@ func TestGapIsSkippedAfterGraceAndLateEventStillDelivered(t *testing.T) {
 	if err := insp.DeleteTask(q1, e1.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rc.Set(ctx, queue.IDKey(e1.SessionKey, e1.ID), "1|"+q1, time.Hour).Err(); err != nil {
+	if err := e.rc.Set(ctx, queue.IDKey(e1.SessionKey, e1.ID, 2), "1|"+q1, time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
