@@ -312,4 +312,3 @@ func BenchmarkLPUSH(b *testing.B) {
 		}
 	}
 }
-
