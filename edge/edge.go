@@ -34,8 +34,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/switchboard-dev/switchboard/edge/quarantine"
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/filter/quarantine"
 	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/shed"
 	"github.com/switchboard-dev/switchboard/xds"
@@ -467,14 +467,16 @@ type accepted struct {
 
 // refused feeds the quarantine with a refusal for route's ingress id.
 func (h *Host) refused(route filter.Route) {
-	if !h.quar.Refuse(route.Identity.IngressID, h.cfg.Now().Unix()) {
+	now := h.cfg.Now().Unix()
+	started, until := h.quar.Refuse(route.Identity.IngressID, now)
+	if !started {
 		return
 	}
 	p := providerOf(route, filter.Decision{})
 	h.quarantines.WithLabelValues(p).Inc()
-	// Reported once per quarantine (ingest audits ingress.quarantined for
-	// the tenant), not once per request answered 429.
-	h.rep.note(filter.RejectFor(filter.ReasonQuarantined, route.Identity))
+	// Reported once per quarantine with its end (ingest audits
+	// ingress.quarantined for the tenant), not once per request answered 429.
+	h.rep.noteQuarantine(route.Identity, now, until)
 	id := route.Identity
 	h.log.Warn("ingress quarantined: too many refused requests", "ingress", id.IngressID, "provider", p,
 		"org", id.Org, "installation", id.Installation, "profile", id.Profile, "cool_down", h.quar.CoolDown())

@@ -87,6 +87,14 @@ func (r *reporter) note(d filter.Decision) {
 	r.mu.Unlock()
 }
 
+// noteQuarantine counts a quarantine of id's ingress started at now that
+// lasts until until (unix seconds), if id concerns a tenant.
+func (r *reporter) noteQuarantine(id filter.Identity, now, until int64) {
+	r.mu.Lock()
+	r.agg.AddQuarantine(id, now, until)
+	r.mu.Unlock()
+}
+
 // flush closes the window into the queue; a full queue drops the batch.
 func (r *reporter) flush() {
 	r.mu.Lock()

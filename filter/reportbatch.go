@@ -25,7 +25,10 @@ import (
 //
 // A platform profile's shared ingress has no org or installation: its rows
 // carry "platform":true and the profile. Refusals beyond the row bound are
-// summarised per reason in rows with "summary":true and no tenant.
+// summarised per reason in rows with "summary":true and no tenant. A row
+// of reason "quarantined" counts quarantines the edge started (package
+// quarantine), from/to their starts, and carries "until", the end of the
+// latest one's cool-down (AddQuarantine).
 
 // ReportPath is ingest's endpoint for edge reports.
 const ReportPath = "/v1/edge/rejections"
@@ -58,6 +61,10 @@ type ReportRow struct {
 	Count        int64  `json:"count"`
 	From         int64  `json:"from"` // unix seconds of the first refusal counted
 	To           int64  `json:"to"`   // unix seconds of the last
+	// Until is, on a quarantined row (a quarantine the edge started), the
+	// end of its cool-down (unix seconds; the latest when the row counts
+	// several); 0 on every other row.
+	Until int64 `json:"until,omitempty"`
 	// Summary rows count refusals beyond the row bound, per reason only.
 	Summary bool `json:"summary,omitempty"`
 }
@@ -166,6 +173,26 @@ func (a *ReportAggregator) Add(d Decision, now int64) bool {
 	return true
 }
 
+// AddQuarantine counts a quarantine of id's ingress started at now (unix
+// seconds) that lasts until until, and reports whether it did (id concerns a
+// tenant). The row is the one of reason ReasonQuarantined; its Until is the
+// latest until added in the window.
+func (a *ReportAggregator) AddQuarantine(id Identity, now, until int64) bool {
+	if !a.Add(RejectFor(ReasonQuarantined, id), now) {
+		return false
+	}
+	k := reportKey{org: id.Org, installation: id.Installation, profile: id.Profile, provider: id.Provider,
+		reason: string(ReasonQuarantined), platform: id.Platform}
+	r := a.rows[k]
+	if r == nil {
+		r = a.summary[k.reason]
+	}
+	if r != nil && until > r.Until {
+		r.Until = until
+	}
+	return true
+}
+
 // Len is the number of rows (itemised and summary) the window holds.
 func (a *ReportAggregator) Len() int { return len(a.rows) + len(a.summary) }
 
@@ -259,6 +286,10 @@ func appendReportRow(out []byte, r ReportRow) []byte {
 	out = strconv.AppendInt(out, r.From, 10)
 	out = append(out, `,"to":`...)
 	out = strconv.AppendInt(out, r.To, 10)
+	if r.Until != 0 {
+		out = append(out, `,"until":`...)
+		out = strconv.AppendInt(out, r.Until, 10)
+	}
 	if r.Summary {
 		out = append(out, `,"summary":true`...)
 	}

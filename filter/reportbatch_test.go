@@ -78,6 +78,36 @@ func TestReportAggregatorWindows(t *testing.T) {
 	}
 }
 
+// TestReportAggregatorQuarantine: quarantines started count into the
+// tenant's quarantined row, which keeps the latest end of cool-down; a
+// quarantine of an identity that concerns no tenant is not counted.
+func TestReportAggregatorQuarantine(t *testing.T) {
+	a := NewReportAggregator(0)
+	a.Add(RejectFor(ReasonBadSignature, repA), 100)
+	if !a.AddQuarantine(repA, 101, 161) || !a.AddQuarantine(repA, 104, 164) || !a.AddQuarantine(repPlat, 102, 132) {
+		t.Fatal("quarantine of a tenant not counted")
+	}
+	a.AddQuarantine(repA, 103, 150) // an earlier end does not shorten the row's
+	if a.AddQuarantine(Identity{IngressID: "ing_x"}, 100, 160) {
+		t.Fatal("quarantine without a tenant counted")
+	}
+	want := []ReportRow{
+		{Profile: "prof_p", Platform: true, Provider: "slack", Reason: "quarantined", Count: 1, From: 102, To: 102, Until: 132},
+		{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "slack", Reason: "bad_signature", Count: 1, From: 100, To: 100},
+		{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "slack", Reason: "quarantined", Count: 3, From: 101, To: 104, Until: 164},
+	}
+	if got := a.Take(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("window:\n got %+v\nwant %+v", got, want)
+	}
+	// Beyond the row bound the summary row keeps the until too.
+	b := NewReportAggregator(1)
+	b.Add(RejectFor(ReasonBadSignature, repB), 100)
+	b.AddQuarantine(repA, 101, 161)
+	if got := b.Take(); len(got) != 2 || !got[1].Summary || got[1].Reason != "quarantined" || got[1].Until != 161 {
+		t.Fatalf("bounded window %+v", got)
+	}
+}
+
 // An attack on many tenants' paths holds at most the bound plus one summary
 // row per reason, and loses no count.
 func TestReportAggregatorBounded(t *testing.T) {
@@ -101,6 +131,7 @@ func sampleReportBatch() ReportBatch {
 	return ReportBatch{Version: 1, ID: strings.Repeat("ab", 16), Edge: "edge-1", Rows: []ReportRow{
 		{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "slack", Reason: "bad_signature", Count: 3, From: 100, To: 104},
 		{Profile: "prof_p", Platform: true, Provider: "slack", Reason: "missing_signature", Count: 1, From: 100, To: 100},
+		{Org: "org_a", Installation: "inst_a", Profile: "prof_a", Provider: "slack", Reason: "quarantined", Count: 1, From: 103, To: 103, Until: 163},
 		{Reason: "bad_signature", Summary: true, Count: 9, From: 100, To: 104},
 	}}
 }
@@ -128,6 +159,7 @@ func TestEncodeReportLikeEncodingJSON(t *testing.T) {
 	want := `{"version":1,"id":"abababababababababababababababab","edge":"edge-1","rows":[` +
 		`{"org":"org_a","installation":"inst_a","profile":"prof_a","provider":"slack","reason":"bad_signature","count":3,"from":100,"to":104},` +
 		`{"profile":"prof_p","platform":true,"provider":"slack","reason":"missing_signature","count":1,"from":100,"to":100},` +
+		`{"org":"org_a","installation":"inst_a","profile":"prof_a","provider":"slack","reason":"quarantined","count":1,"from":103,"to":103,"until":163},` +
 		`{"reason":"bad_signature","count":9,"from":100,"to":104,"summary":true}]}`
 	if got := string(EncodeReport(sampleReportBatch())); got != want {
 		t.Errorf("EncodeReport:\n got %s\nwant %s", got, want)
@@ -138,12 +170,13 @@ func TestEncodeReportLikeEncodingJSON(t *testing.T) {
 // encoder matches encoding/json byte for byte; for any value its output is
 // JSON that decodes back to the same batch fields.
 func FuzzEncodeReport(f *testing.F) {
-	f.Add("org_a", "inst_a", "prof_a", "slack", "edge-1", int64(3), int64(100), false, false)
-	f.Add("", "", "prof_p", "slack", "e", int64(1), int64(1), true, false)
-	f.Add("", "", "", "", "e\"\\<", int64(9), int64(-1), false, true)
-	f.Fuzz(func(t *testing.T, org, inst, prof, prov, edge string, count, from int64, platform, summary bool) {
+	f.Add("org_a", "inst_a", "prof_a", "slack", "edge-1", int64(3), int64(100), false, false, int64(0))
+	f.Add("", "", "prof_p", "slack", "e", int64(1), int64(1), true, false, int64(0))
+	f.Add("", "", "", "", "e\"\\<", int64(9), int64(-1), false, true, int64(-5))
+	f.Add("org_a", "inst_a", "prof_a", "slack", "e", int64(1), int64(100), false, false, int64(160))
+	f.Fuzz(func(t *testing.T, org, inst, prof, prov, edge string, count, from int64, platform, summary bool, until int64) {
 		b := ReportBatch{Version: 1, ID: "id", Edge: edge, Rows: []ReportRow{{Org: org, Installation: inst, Profile: prof,
-			Platform: platform, Provider: prov, Reason: "bad_signature", Count: count, From: from, To: from, Summary: summary}}}
+			Platform: platform, Provider: prov, Reason: "bad_signature", Count: count, From: from, To: from, Until: until, Summary: summary}}}
 		got := EncodeReport(b)
 		ascii := true
 		for _, s := range []string{org, inst, prof, prov, edge} {

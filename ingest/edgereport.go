@@ -155,7 +155,8 @@ func (h *Handler) auditReport(ctx context.Context, b *edgereport.Batch, now time
 	return write(h.cfg.Store)
 }
 
-// auditEvent is the webhook.reject audit event of one report row.
+// auditEvent is the audit event of one report row: webhook.reject, or
+// ingress.quarantined for a quarantined row.
 func auditEvent(b *edgereport.Batch, row edgereport.Row, now time.Time) store.AuditEvent {
 	detail := map[string]any{
 		"source": "edge", "reason": row.Reason, "provider": row.Provider, "count": row.Count,
@@ -170,12 +171,16 @@ func auditEvent(b *edgereport.Batch, row edgereport.Row, now time.Time) store.Au
 		detail["platform"], detail["profile"] = true, row.Profile
 		target = row.Profile
 	}
-	d, _ := json.Marshal(detail)
 	action := "webhook.reject"
 	if row.Reason == string(filter.ReasonQuarantined) {
 		// The edge started a quarantine of the tenant's ingress id (a
-		// forged flood): its requests are answered 429 for the cool-down.
+		// forged flood): its requests are answered 429 until the end of
+		// the cool-down (count quarantines, from/to their starts).
 		action = "ingress.quarantined"
+		if row.Until > 0 {
+			detail["until"] = time.Unix(row.Until, 0).UTC().Format(time.RFC3339)
+		}
 	}
+	d, _ := json.Marshal(detail)
 	return store.AuditEvent{At: now.UTC(), Actor: "edge", OrgID: row.Org, Action: action, Target: target, Detail: string(d)}
 }

@@ -210,7 +210,7 @@ func TestEdgeReportQuarantineAudited(t *testing.T) {
 	h := newHarness(t)
 	from := testNow.Unix() - 4
 	b := edgereport.Batch{Version: 1, ID: strings.Repeat("2", 32), Edge: "edge-1", Rows: []edgereport.Row{
-		{Org: "org_a", Installation: "inst_slack_a", Profile: "prof_slack_a", Provider: "slack", Reason: "quarantined", Count: 1, From: from, To: from},
+		{Org: "org_a", Installation: "inst_slack_a", Profile: "prof_slack_a", Provider: "slack", Reason: "quarantined", Count: 1, From: from, To: from, Until: from + 60},
 	}}
 	body, err := edgereport.Encode(b)
 	must(t, err)
@@ -222,7 +222,8 @@ func TestEdgeReportQuarantineAudited(t *testing.T) {
 	}
 	a, err := h.st.ListAudit(ctx, store.AuditFilter{OrgIDs: []string{"org_a"}, Limit: 100})
 	must(t, err)
-	if len(a) != 1 || a[0].Action != "ingress.quarantined" || a[0].Target != "inst_slack_a" || !strings.Contains(a[0].Detail, `"reason":"quarantined"`) {
-		t.Fatalf("org_a audit %+v, want one ingress.quarantined", a)
+	if len(a) != 1 || a[0].Action != "ingress.quarantined" || a[0].Target != "inst_slack_a" || !strings.Contains(a[0].Detail, `"reason":"quarantined"`) ||
+		!strings.Contains(a[0].Detail, `"until":"`+time.Unix(from+60, 0).UTC().Format(time.RFC3339)+`"`) {
+		t.Fatalf("org_a audit %+v, want one ingress.quarantined with its until", a)
 	}
 }

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/edge"
-	"github.com/switchboard-dev/switchboard/edge/quarantine"
 	"github.com/switchboard-dev/switchboard/edge/rejection"
+	"github.com/switchboard-dev/switchboard/filter/quarantine"
 	"github.com/switchboard-dev/switchboard/xds"
 )
 

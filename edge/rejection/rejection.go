@@ -13,7 +13,9 @@
 //
 // A platform profile's shared ingress has no org or installation: its rows
 // carry "platform":true and the profile. Refusals beyond the row bound are
-// summarised per reason in rows with "summary":true and no tenant.
+// summarised per reason in rows with "summary":true and no tenant. A
+// "quarantined" row (quarantines the edge started) may carry "until", the
+// end of the cool-down (unix seconds, not before "to"); no other row does.
 package rejection
 
 import (
@@ -83,8 +85,9 @@ func fieldErr(field, format string, a ...any) error {
 
 // Parse decodes and checks a batch strictly: unknown fields, trailing data,
 // a wrong version, a malformed id, an unknown reason, a row without its
-// tenant (or a summary row with one), a count below 1 or a window that ends
-// before it starts are refused with a *FieldError naming the field.
+// tenant (or a summary row with one), a count below 1, a window that ends
+// before it starts or an until on a row that is not quarantined (or before
+// its window's end) are refused with a *FieldError naming the field.
 func Parse(data []byte) (*Batch, error) {
 	if len(data) > MaxBatchBytes {
 		return nil, fieldErr("body", "over %d bytes", MaxBatchBytes)
@@ -147,6 +150,12 @@ func checkRow(r Row) error {
 	}
 	if r.To < r.From {
 		return fieldErr("to", "before from")
+	}
+	switch {
+	case r.Until != 0 && r.Reason != string(filter.ReasonQuarantined):
+		return fieldErr("until", "only on a quarantined row")
+	case r.Until != 0 && r.Until < r.To:
+		return fieldErr("until", "before to")
 	}
 	for _, f := range [...]struct{ name, v string }{{"org", r.Org}, {"installation", r.Installation},
 		{"profile", r.Profile}, {"provider", r.Provider}} {

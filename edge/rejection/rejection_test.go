@@ -208,6 +208,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"platform row without profile", row(`{"platform":true,"provider":"slack","reason":"revoked","count":1,"from":1,"to":1}`), "rows[0].profile"},
 		{"platform row with an org", row(`{"platform":true,"org":"o","profile":"p","provider":"slack","reason":"revoked","count":1,"from":1,"to":1}`), "rows[0].org"},
 		{"summary naming a tenant", row(`{"summary":true,"org":"o","reason":"revoked","count":1,"from":1,"to":1}`), "rows[0].summary"},
+		{"until on a row that is not quarantined", row(`{"org":"o","installation":"i","provider":"slack","reason":"revoked","count":1,"from":1,"to":1,"until":60}`), "rows[0].until"},
+		{"until before to", row(`{"org":"o","installation":"i","provider":"slack","reason":"quarantined","count":2,"from":1,"to":9,"until":5}`), "rows[0].until"},
 		{"second row bad", row(`{"summary":true,"reason":"revoked","count":1,"from":1,"to":1},{"summary":true,"reason":"revoked","count":-1,"from":1,"to":1}`), "rows[1].count"},
 	} {
 		_, err := Parse([]byte(c.body))
@@ -229,6 +231,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version":1,"id":"abababababababababababababababab","edge":"e","rows":[]}`))
 	f.Add([]byte(`{"version":1,"id":"abababababababababababababababab","edge":"e","rows":[{"summary":true,"reason":"revoked","count":1,"from":1,"to":1}]}`))
 	f.Add([]byte(`{"version":1,"rows":[{"count":1e30}]}`))
+	f.Add([]byte(`{"version":1,"id":"abababababababababababababababab","edge":"e","rows":[{"org":"o","installation":"i","provider":"slack","reason":"quarantined","count":1,"from":1,"to":1,"until":61}]}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -1,10 +1,13 @@
-// Package quarantine decides when the edge stops verifying requests to one
+// Package quarantine decides when an edge stops verifying requests to one
 // ingress id: when it draws more than Threshold refused requests (bad or
 // missing signatures, stale timestamps…) within one minute, it is answered
 // with a cheap 429, before its body is read or hashed, for CoolDown. The core
-// (Step) is a pure function over one ingress id's counters; Set is the thin
-// concurrent adapter the edge holds, keyed only by configured ingress ids (an
-// unknown path never creates state, so memory is bounded by the routes).
+// (Step) is a pure function over one ingress id's counters; Set holds the
+// entries, keyed only by configured ingress ids (an unknown path never
+// creates state, so memory is bounded by the routes). Both hosts use this
+// one rule: the native `switchboard edge` (package edge) and the Envoy Wasm
+// plugin (filter/wasm, one Set per VM); it is TinyGo-safe (no clock, no I/O,
+// no reflection: the host passes the time).
 package quarantine
 
 import (
@@ -102,9 +105,9 @@ func (s *Set) Arrive(id string, now int64) bool {
 	return o.Quarantined
 }
 
-// Refuse records a refused request to ingress id; true when it started a
-// quarantine.
-func (s *Set) Refuse(id string, now int64) bool {
+// Refuse records a refused request to ingress id; started is true when it
+// started a quarantine, which lasts until (unix seconds).
+func (s *Set) Refuse(id string, now int64) (started bool, until int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, o := Step(s.m[id], Refused, now, s.policy)
@@ -112,7 +115,10 @@ func (s *Set) Refuse(id string, now int64) bool {
 	if len(s.m) > 4096 {
 		s.prune(now)
 	}
-	return o.Started
+	if !o.Started {
+		return false, 0
+	}
+	return true, e.Until
 }
 
 // prune drops entries with neither a quarantine nor a refusal this minute.

@@ -42,8 +42,11 @@ func TestSetOnlyQuarantinesTheFloodedID(t *testing.T) {
 	s := NewSet(Policy{Threshold: 3, CoolDown: time.Minute})
 	started := 0
 	for i := 0; i < 10; i++ {
-		if s.Refuse("flooded", 1000) {
+		if ok, until := s.Refuse("flooded", 1000); ok {
 			started++
+			if until != 1060 {
+				t.Fatalf("quarantine until %d, want 1060", until)
+			}
 		}
 	}
 	s.Refuse("other", 1000)
