@@ -71,11 +71,13 @@ func FuzzPluginAgreesWithCore(f *testing.F) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // FuzzParseKeyLines: the VM configuration reader never panics, accepts only
-// the two key names, and keeps values as given (after the first '=').
+// the two key names and the quarantine settings, and keeps values as given
+// (after the first '=').
 func FuzzParseKeyLines(f *testing.F) {
 	f.Add(string(keyLines(edgeKey, attKey)))
 	f.Add("# comment\n\n" + EnvEdgeKey + "=a=b\n")
 	f.Add("OTHER=1\n")
+	f.Add(EnvQuarantineThreshold + "=5\n" + EnvQuarantineCoolDown + "=90s\n")
 	f.Add("=x\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		keys, err := parseKeyLines(s)
@@ -83,7 +85,7 @@ func FuzzParseKeyLines(f *testing.F) {
 			return
 		}
 		for k, v := range keys {
-			if k != EnvEdgeKey && k != EnvAttestationKey {
+			if !knownSetting(k) {
 				t.Fatalf("accepted key %q", k)
 			}
 			if !strings.Contains(s, k+"="+v) {

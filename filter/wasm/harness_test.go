@@ -91,6 +91,24 @@ type run struct {
 // reconfiguration: Envoy creates a new plugin context in the same VM.
 func (h *harness) start(t testing.TB, cfg []byte) *run {
 	t.Helper()
+	r := h.emulate(t, cfg)
+	if st := r.host.StartVM(); st != types.OnVMStartStatusOK {
+		t.Fatalf("StartVM = %v", st)
+	}
+	r.start = r.host.StartPlugin()
+	return r
+}
+
+// startVM reports whether the VM starts with the harness's VM configuration
+// (and environment); the plugin is not started.
+func (h *harness) startVM(t testing.TB, cfg []byte) bool {
+	t.Helper()
+	return h.emulate(t, cfg).host.StartVM() == types.OnVMStartStatusOK
+}
+
+// emulate creates the host emulator of a run on the harness's VM.
+func (h *harness) emulate(t testing.TB, cfg []byte) *run {
+	t.Helper()
 	le := make([]byte, 8)
 	binary.LittleEndian.PutUint64(le, uint64(h.now*1e9))
 	opt := proxytest.NewEmulatorOption().
@@ -103,10 +121,6 @@ func (h *harness) start(t testing.TB, cfg []byte) *run {
 	var once sync.Once
 	r := &run{t: t, host: host, guest: h.guest, reset: func() { once.Do(reset) }}
 	t.Cleanup(r.reset)
-	if st := host.StartVM(); st != types.OnVMStartStatusOK {
-		t.Fatalf("StartVM = %v", st)
-	}
-	r.start = host.StartPlugin()
 	return r
 }
 

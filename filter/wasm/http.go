@@ -69,6 +69,11 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) typ
 		return h.reject(*rej)
 	}
 	h.identity = route.Identity
+	// A quarantined ingress id (a forged flood) is answered here, before
+	// its body is buffered or any signature computed (quarantine.go).
+	if h.plugin.vm.quarantine().Arrive(route.Identity.IngressID, now()) {
+		return h.quarantined()
+	}
 	h.maxBody = route.MaxBodyBytes
 	if h.maxBody <= 0 {
 		h.maxBody = filter.DefaultMaxBodyBytes
@@ -147,7 +152,8 @@ func (h *httpContext) decide(body []byte) types.Action {
 		Headers: h.headers,
 		Body:    body,
 	}
-	d := h.edge.Decide(req, now())
+	at := now()
+	d := h.edge.Decide(req, at)
 	if d.Identity.Provider != "" {
 		h.provider = d.Identity.Provider
 	}
@@ -160,6 +166,7 @@ func (h *httpContext) decide(body []byte) types.Action {
 		}
 		return types.ActionPause
 	case !d.Accept:
+		h.plugin.refused(h.identity, at) // the quarantine counts the core's refusals
 		return h.reject(d)
 	}
 	// Accept: drop every inbound x-switchboard-* header (a client must not

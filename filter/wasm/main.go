@@ -16,24 +16,36 @@
 //   - failure_policy: FAIL_CLOSED (the default) or FAIL_RELOAD, never FAIL_OPEN.
 //   - a cluster named switchboard-ingest (filter.IngestCluster, which the xDS
 //     translation emits): refusal reports are dispatched to it (report.go).
+//   - optionally SWITCHBOARD_QUARANTINE_THRESHOLD (refusals per minute, >= 1,
+//     default 100) and SWITCHBOARD_QUARANTINE_COOL_DOWN (a Go duration,
+//     >= 1s, default 1m): the forged-flood quarantine (quarantine.go), the
+//     native edge's --quarantine-threshold and --quarantine-cool-down. Not
+//     secret: from the environment or as KEY=VALUE lines of
+//     vm_config.configuration.
 package main
 
 import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/filter/quarantine"
 )
 
 // Environment variables the plugin reads its keys from.
 const (
 	EnvEdgeKey        = "SWITCHBOARD_EDGE_KEY"
 	EnvAttestationKey = "SWITCHBOARD_ATTESTATION_KEY"
+	// The quarantine policy (not secret; quarantine.go).
+	EnvQuarantineThreshold = "SWITCHBOARD_QUARANTINE_THRESHOLD"
+	EnvQuarantineCoolDown  = "SWITCHBOARD_QUARANTINE_COOL_DOWN"
 )
 
 func main() {
@@ -52,31 +64,70 @@ type vmContext struct {
 	// reports is the refusal window shared by the VM's plugin contexts
 	// (report.go); nil until the first reportable refusal.
 	reports *filter.ReportAggregator
+	// quarPolicy is read at VM start; quar, the quarantine state shared by
+	// the VM's plugin contexts (quarantine.go), is nil until first used.
+	quarPolicy quarantine.Policy
+	quar       *quarantine.Set
 }
 
 func (v *vmContext) OnVMStart(vmConfigurationSize int) types.OnVMStartStatus {
-	if vmConfigurationSize == 0 {
-		return types.OnVMStartStatusOK
+	if vmConfigurationSize > 0 {
+		data, err := proxywasm.GetVMConfiguration()
+		if err != nil {
+			proxywasm.LogCriticalf("switchboard: read vm configuration: %v", err)
+			return types.OnVMStartStatusFailed
+		}
+		keys, err := parseKeyLines(string(data))
+		if err != nil {
+			proxywasm.LogCriticalf("switchboard: vm configuration: %v", err)
+			return types.OnVMStartStatusFailed
+		}
+		v.vmKeys = keys
+		if keys[EnvEdgeKey] != "" || keys[EnvAttestationKey] != "" {
+			proxywasm.LogWarn("switchboard: keys taken from vm_config.configuration, which /config_dump shows; use host_env_keys in production")
+		}
 	}
-	data, err := proxywasm.GetVMConfiguration()
+	p, err := quarantinePolicy(v.setting(EnvQuarantineThreshold), v.setting(EnvQuarantineCoolDown))
 	if err != nil {
-		proxywasm.LogCriticalf("switchboard: read vm configuration: %v", err)
+		proxywasm.LogCriticalf("switchboard: %v", err)
 		return types.OnVMStartStatusFailed
 	}
-	keys, err := parseKeyLines(string(data))
-	if err != nil {
-		proxywasm.LogCriticalf("switchboard: vm configuration: %v", err)
-		return types.OnVMStartStatusFailed
-	}
-	v.vmKeys = keys
-	if len(keys) > 0 {
-		proxywasm.LogWarn("switchboard: keys taken from vm_config.configuration, which /config_dump shows; use host_env_keys in production")
-	}
+	v.quarPolicy = p
 	return types.OnVMStartStatusOK
 }
 
+// setting is the named variable from the environment, else from the VM
+// configuration.
+func (v *vmContext) setting(name string) string {
+	if s := os.Getenv(name); s != "" {
+		return s
+	}
+	return v.vmKeys[name]
+}
+
+// quarantinePolicy parses the quarantine settings (empty: the default),
+// bounded like the native edge's flags.
+func quarantinePolicy(threshold, coolDown string) (quarantine.Policy, error) {
+	var p quarantine.Policy
+	if threshold != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(threshold), 10, 64)
+		if err != nil || n < 1 {
+			return p, fmt.Errorf("%s=%q: want an integer >= 1", EnvQuarantineThreshold, threshold)
+		}
+		p.Threshold = n
+	}
+	if coolDown != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(coolDown))
+		if err != nil || d < time.Second {
+			return p, fmt.Errorf("%s=%q: want a duration of at least 1s", EnvQuarantineCoolDown, coolDown)
+		}
+		p.CoolDown = d
+	}
+	return p.Defaults(), nil
+}
+
 // parseKeyLines reads KEY=VALUE lines (blank lines and # comments allowed);
-// only the two key variables are accepted.
+// only the two key variables and the quarantine settings are accepted.
 func parseKeyLines(s string) (map[string]string, error) {
 	out := map[string]string{}
 	for i, line := range strings.Split(s, "\n") {
@@ -89,12 +140,20 @@ func parseKeyLines(s string) (map[string]string, error) {
 			return nil, fmt.Errorf("line %d: want KEY=VALUE", i+1)
 		}
 		k, val := line[:eq], line[eq+1:]
-		if k != EnvEdgeKey && k != EnvAttestationKey {
+		if !knownSetting(k) {
 			return nil, fmt.Errorf("line %d: unknown key %q", i+1, k)
 		}
 		out[k] = val
 	}
 	return out, nil
+}
+
+func knownSetting(k string) bool {
+	switch k {
+	case EnvEdgeKey, EnvAttestationKey, EnvQuarantineThreshold, EnvQuarantineCoolDown:
+		return true
+	}
+	return false
 }
 
 func (v *vmContext) NewPluginContext(contextID uint32) types.PluginContext {

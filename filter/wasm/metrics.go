@@ -9,6 +9,7 @@ import "github.com/switchboard-dev/switchboard/filter"
 //	switchboard_edge.accepted.provider.<provider>
 //	switchboard_edge.responded.provider.<provider>        (edge-answered handshakes)
 //	switchboard_edge.rejected.provider.<provider>.reason.<reason>
+//	switchboard_edge.quarantines.provider.<provider>          (quarantines started: quarantine.go)
 //	switchboard_edge.reports.result.<sent|failed|queue_full>  (refusal report batches)
 //	switchboard_edge.reports_dropped                          (refusals in dropped batches)
 //
