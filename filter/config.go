@@ -23,7 +23,16 @@ const (
 // Secret material in it is sealed under the edge key; equality-only tokens are
 // carried as keyed fingerprints.
 type Config struct {
-	Version       string         `json:"version"`
+	Version string `json:"version"`
+	// Sharding (docs/edge-config.md, "Shards"): a whole configuration sets
+	// none of the three. A shard (Shards > 0) holds exactly the
+	// installations whose ShardOf(ingress id, Shards) is Shard. A manifest
+	// (Manifest, Shards > 0) holds no installation: it tells a host how many
+	// shards there are, so that a request whose shard is not loaded is
+	// refused (shard_not_loaded), never passed.
+	Manifest      bool           `json:"manifest,omitempty"`
+	Shard         int            `json:"shard,omitempty"`
+	Shards        int            `json:"shards,omitempty"`
 	Installations []Installation `json:"installations"`
 }
 

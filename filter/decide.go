@@ -30,6 +30,7 @@ const (
 	ReasonBadVerifyToken   Reason = "bad_verify_token"   // 403: Meta handshake token missing or wrong
 	ReasonMalformedRequest Reason = "malformed_request"  // 400: duplicate security header, bad form/query, bad handshake
 	ReasonQuarantined      Reason = "quarantined"        // 429: the ingress id drew too many refusals (the native edge's forged-flood quarantine)
+	ReasonShardNotLoaded   Reason = "shard_not_loaded"   // 503: the configuration shard holding the path's ingress id is not loaded (fail closed)
 )
 
 // Reasons lists every refusal reason (for metrics pre-registration and docs).
@@ -37,7 +38,7 @@ var Reasons = []Reason{
 	ReasonNoConfig, ReasonUnknownIngress, ReasonProviderMismatch, ReasonRevoked,
 	ReasonMethodNotAllowed, ReasonBodyTooLarge, ReasonMissingSignature, ReasonBadSignature,
 	ReasonStaleTimestamp, ReasonBadTimestamp, ReasonNoValidSecret, ReasonBadVerifyToken,
-	ReasonMalformedRequest, ReasonQuarantined,
+	ReasonMalformedRequest, ReasonQuarantined, ReasonShardNotLoaded,
 }
 
 // Status is the HTTP status a refusal with this reason is answered with.
@@ -45,7 +46,7 @@ func (r Reason) Status() int {
 	switch r {
 	case ReasonNone:
 		return 200
-	case ReasonNoConfig:
+	case ReasonNoConfig, ReasonShardNotLoaded:
 		return 503
 	case ReasonUnknownIngress, ReasonProviderMismatch:
 		return 404
@@ -148,6 +149,9 @@ type Route struct {
 // Decide calls once loaded (it is never mutated after SetAttestationKey).
 type Edge struct {
 	version  string
+	shard    int  // which shard (when shards > 0)
+	shards   int  // K; 0: a whole configuration
+	manifest bool // a manifest: no entries, it names K
 	entries  map[string]*entry
 	fpKey    []byte
 	attester *Attester
@@ -196,6 +200,7 @@ func Load(data []byte, edgeKey []byte) (*Edge, error) {
 	}
 	e := &Edge{
 		version: cfg.Version,
+		shard:   cfg.Shard, shards: cfg.Shards, manifest: cfg.Manifest,
 		entries: make(map[string]*entry, len(cfg.Installations)),
 		fpKey:   deriveKey(edgeKey, labelFingerprint),
 	}

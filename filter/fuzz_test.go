@@ -19,6 +19,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`))
 	f.Add([]byte(`{"version":"x","version":"y"}`))
 	f.Add([]byte(" {\"installations\" : [ ] } \n"))
+	f.Add([]byte(`{"version":"m","manifest":true,"shards":1024}`))
+	f.Add([]byte(`{"version":"s","shard":39,"shards":64,"installations":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseConfig(data)
 		mine, err := decodeConfig(data)

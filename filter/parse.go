@@ -99,6 +99,23 @@ func decodeConfig(data []byte) (*Config, error) {
 			if cfg.Version, err = stringField(m.val); err != nil {
 				return nil, cfgErr("version", err.Error())
 			}
+		case "manifest":
+			if cfg.Manifest, err = boolField(m.val); err != nil {
+				return nil, cfgErr("manifest", err.Error())
+			}
+		case "shard", "shards":
+			n, err := m.val.int64Value()
+			if err == nil && (n < 0 || n > MaxShards) {
+				err = errors.New("must be between 0 and " + strconv.Itoa(MaxShards))
+			}
+			if err != nil {
+				return nil, cfgErr(m.key, err.Error())
+			}
+			if m.key == "shard" {
+				cfg.Shard = int(n)
+			} else {
+				cfg.Shards = int(n)
+			}
 		case "installations":
 			if m.val.kind != jsonArray {
 				return nil, cfgErr("installations", "must be an array, not "+m.val.kind.String())
@@ -268,6 +285,16 @@ func isProviderName(s string) bool {
 }
 
 func validateConfig(cfg *Config) error {
+	switch {
+	case cfg.Shards == 0 && (cfg.Manifest || cfg.Shard != 0):
+		return cfgErr("shards", "required (1-"+strconv.Itoa(MaxShards)+") for a shard or a manifest")
+	case cfg.Shards > 0 && cfg.Shard >= cfg.Shards:
+		return cfgErr("shard", "must be below shards ("+strconv.Itoa(cfg.Shards)+")")
+	case cfg.Manifest && cfg.Shard != 0:
+		return cfgErr("shard", "a manifest is not a shard")
+	case cfg.Manifest && len(cfg.Installations) > 0:
+		return cfgErr("installations", "a manifest holds no installation")
+	}
 	seen := make(map[string]int, len(cfg.Installations))
 	for i := range cfg.Installations {
 		in := &cfg.Installations[i]
@@ -279,6 +306,11 @@ func validateConfig(cfg *Config) error {
 			return cfgErr(p()+".ingress_id", "duplicate ingress id (also installations["+strconv.Itoa(j)+"])")
 		}
 		seen[in.IngressID] = i
+		if cfg.Shards > 0 {
+			if j := ShardOf(in.IngressID, cfg.Shards); j != cfg.Shard {
+				return cfgErr(p()+".ingress_id", "belongs to shard "+strconv.Itoa(j)+" of "+strconv.Itoa(cfg.Shards)+", not "+strconv.Itoa(cfg.Shard))
+			}
+		}
 		if !isProviderName(in.Provider) {
 			return cfgErr(p()+".provider", "must be 1-64 characters of a-z 0-9 - _")
 		}

@@ -92,7 +92,7 @@ func (b ReportBatch) Refusals() int64 {
 // knows, or there is no configuration).
 func ReportableReason(reason string) bool {
 	switch Reason(reason) {
-	case ReasonNone, ReasonNoConfig, ReasonUnknownIngress, ReasonProviderMismatch:
+	case ReasonNone, ReasonNoConfig, ReasonShardNotLoaded, ReasonUnknownIngress, ReasonProviderMismatch:
 		return false
 	}
 	for _, r := range Reasons {

@@ -46,8 +46,8 @@ func TestReportable(t *testing.T) {
 			n++
 		}
 	}
-	if n != len(Reasons)-3 {
-		t.Errorf("%d reportable reasons of %d, want all but no_config, unknown_ingress, provider_mismatch", n, len(Reasons))
+	if n != len(Reasons)-4 {
+		t.Errorf("%d reportable reasons of %d, want all but no_config, shard_not_loaded, unknown_ingress, provider_mismatch", n, len(Reasons))
 	}
 }
 
