@@ -89,6 +89,9 @@ type stack struct {
 	// receiver), by provider; the worker sends their replies there.
 	kitAPI map[string]*conformance.Recorder
 	procs  []*proc
+	// env and redisAddr start more processes of the stack (startWorker).
+	env       []string
+	redisAddr string
 }
 
 type proc struct {
@@ -108,6 +111,8 @@ func key32() string {
 // serve, given the stack (its addresses are known by then).
 type stackOption struct {
 	serveArgs func(s *stack) []string
+	// workerArgs are more flags of the stack's worker.
+	workerArgs []string
 }
 
 func startStack(t *testing.T, opts ...stackOption) *stack {
@@ -164,13 +169,12 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	s.run("serve", env, serveArgs...)
 	s.waitFor("serve", func() bool { return dialable(apiAddr) && dialable(xdsAddr) })
 	s.run("ingest", env, "ingest", "--listen", ingestAddr, "--redis", rs.Addr, "--shards", sh, "--metrics-listen", hostPort(s.ingestMetrics))
-	// Two attempts: an event whose agent keeps failing becomes a dead letter
-	// after one retry (2 s backoff), so the suite sees retries and dead letters.
-	s.run("worker", env, "worker", "--allow-private-agent-urls", "--redis", rs.Addr, "--shards", sh, "--id", "e2e-worker", "--metrics-listen", hostPort(s.workerMetrics),
-		"--attempts", "2",
-		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL,
-		"--twilio-api", s.kitAPI["twilio"].URL, "--line-api", s.kitAPI["line"].URL, "--github-api", s.kitAPI["github"].URL,
-		"--messenger-api", s.kitAPI["messenger"].URL, "--instagram-api", s.kitAPI["instagram"].URL)
+	s.env, s.redisAddr = env, rs.Addr
+	var workerArgs []string
+	for _, o := range opts {
+		workerArgs = append(workerArgs, o.workerArgs...)
+	}
+	s.startWorker("worker", "e2e-worker", append([]string{"--metrics-listen", hostPort(s.workerMetrics)}, workerArgs...)...)
 	// xDS over mTLS: the edge's node certificate from the CA serve made in
 	// the data directory, issued the way an operator does.
 	certDir := filepath.Join(s.dir, "edge-certs")
@@ -192,6 +196,20 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 		return err == nil && len(o) == shards
 	})
 	return s
+}
+
+// startWorker runs a worker process (log name, worker id) of the stack with
+// more flags. Two attempts: an event whose agent keeps failing becomes a dead
+// letter after one retry (2 s backoff), so the suite sees retries and dead
+// letters.
+func (s *stack) startWorker(name, id string, more ...string) {
+	s.t.Helper()
+	args := []string{"worker", "--allow-private-agent-urls", "--redis", s.redisAddr, "--shards", strconv.Itoa(shards), "--id", id,
+		"--attempts", "2",
+		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL,
+		"--twilio-api", s.kitAPI["twilio"].URL, "--line-api", s.kitAPI["line"].URL, "--github-api", s.kitAPI["github"].URL,
+		"--messenger-api", s.kitAPI["messenger"].URL, "--instagram-api", s.kitAPI["instagram"].URL}
+	s.run(name, s.env, append(args, more...)...)
 }
 
 func (s *stack) run(name string, env []string, args ...string) {
