@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test deps vet unit filter wasm-check bench loadtest clean
+.PHONY: all build run test deps vet unit filter wasm-check bench loadtest loadtest-ladder clean
 
 all: build
 
@@ -61,6 +61,23 @@ loadtest:
 	@mkdir -p bin
 	SWITCHBOARD_LOADTEST_SCENARIO=$(LOADTEST_SCENARIO) SWITCHBOARD_LOADTEST_OUT=$(CURDIR)/bin/loadtest-result.json \
 		$(GO) test -count=1 -v -timeout 20m -run '^TestLoadScenario$$' ./e2e/
+
+# loadtest-ladder runs the runtime (serve, edge, ingest, worker, redis-server
+# as separate processes) and the minimal single-process pipeline
+# (loadtest/minimal: Slack signature check, asynq enqueue, asynq workers
+# POSTing to the sink) back to back at each rate of LADDER_RATES, and prints
+# a table (2xx share, end-to-end p50/p99, delivered, CPU seconds per 1000
+# delivered events of each, their ratio) to stdout and bin/ladder.txt.
+# Long: about (step + drain + 3 s) x 2 per rate. SWITCHBOARD_CPUPROFILE_DIR=DIR
+# in the environment makes every runtime process write its CPU profile there.
+LADDER_RATES ?= 250,500,1000,1500,2000
+LADDER_STEP ?= 20s
+LADDER_DRAIN ?= 5s
+loadtest-ladder:
+	@mkdir -p bin
+	SWITCHBOARD_LOADTEST_LADDER=$(LADDER_RATES) SWITCHBOARD_LOADTEST_STEP=$(LADDER_STEP) SWITCHBOARD_LOADTEST_DRAIN=$(LADDER_DRAIN) \
+		SWITCHBOARD_LADDER_OUT=$(CURDIR)/bin/ladder.txt \
+		$(GO) test -count=1 -v -timeout 90m -run '^TestLoadLadder$$' ./e2e/
 
 clean:
 	rm -rf bin

@@ -92,6 +92,8 @@ type stack struct {
 	// env and redisAddr start more processes of the stack (startWorker).
 	env       []string
 	redisAddr string
+	redis  *servicetest.Redis
+	shards int
 }
 
 type proc struct {
@@ -111,7 +113,9 @@ func key32() string {
 // serve, given the stack (its addresses are known by then).
 type stackOption struct {
 	serveArgs func(s *stack) []string
+	// shards overrides the shard count of ingest and the worker [shards];
 	// workerArgs are more flags of the stack's worker.
+	shards     int
 	workerArgs []string
 }
 
@@ -121,7 +125,12 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	// it from the environment, never on a command line.
 	redisPassword := strings.NewReplacer("+", "a", "/", "b", "=", "").Replace(key32())
 	rs := servicetest.StartRedisWithPassword(t, redisPassword)
-	s := &stack{t: t, dir: t.TempDir(), fake: newFakeProviders(t), kitAPI: map[string]*conformance.Recorder{}}
+	s := &stack{t: t, dir: t.TempDir(), fake: newFakeProviders(t), kitAPI: map[string]*conformance.Recorder{}, redis: rs, shards: shards}
+	for _, o := range opts {
+		if o.shards > 0 {
+			s.shards = o.shards
+		}
+	}
 	for _, p := range []string{"twilio", "line", "github", "messenger", "instagram", "standardwebhooks"} {
 		k, _ := conformance.Get(p)
 		s.kitAPI[p] = conformance.Serve(t, k.(conformance.Outbound).FakeAPI())
@@ -157,7 +166,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 			}
 		}
 	})
-	sh := strconv.Itoa(shards)
+	sh := strconv.Itoa(s.shards)
 	serveArgs := []string{"serve", "--allow-private-agent-urls", "--listen", apiAddr, "--xds-listen", xdsAddr, "--initial-stage", "on", "--metrics-listen", hostPort(s.serveMetrics),
 		"--public-url", s.edge, "--edge-url", s.edge, "--api-public-url", s.api,
 		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL, "--graph-api", s.fake.srv.URL}
@@ -190,10 +199,10 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	if b, _ := os.ReadFile(filepath.Join(s.dir, "edge.log")); !strings.Contains(string(b), "(mTLS)") {
 		t.Fatalf("the edge does not subscribe over mTLS:\n%s", b)
 	}
-	leases := queue.NewLeases(s.rdb, shards, 15*time.Second)
+	leases := queue.NewLeases(s.rdb, s.shards, 15*time.Second)
 	s.waitFor("worker", func() bool {
 		o, err := leases.Owners(context.Background())
-		return err == nil && len(o) == shards
+		return err == nil && len(o) == s.shards
 	})
 	return s
 }
@@ -204,7 +213,7 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 // letters.
 func (s *stack) startWorker(name, id string, more ...string) {
 	s.t.Helper()
-	args := []string{"worker", "--allow-private-agent-urls", "--redis", s.redisAddr, "--shards", strconv.Itoa(shards), "--id", id,
+	args := []string{"worker", "--allow-private-agent-urls", "--redis", s.redisAddr, "--shards", strconv.Itoa(s.shards), "--id", id,
 		"--attempts", "2",
 		"--slack-api", s.fake.srv.URL, "--telegram-api", s.fake.srv.URL, "--whatsapp-api", s.fake.srv.URL, "--discord-api", s.fake.srv.URL,
 		"--twilio-api", s.kitAPI["twilio"].URL, "--line-api", s.kitAPI["line"].URL, "--github-api", s.kitAPI["github"].URL,

@@ -128,6 +128,15 @@ func startRedis(t testing.TB, password string) *Redis {
 	return r
 }
 
+// Pid is the running server's process id (0 when stopped): the load
+// ladder reads its CPU time.
+func (r *Redis) Pid() int {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
 // Start (re)starts the server on the same port and data directory.
 func (r *Redis) Start() {
 	r.t.Helper()

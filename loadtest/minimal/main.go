@@ -93,7 +93,11 @@ func New(cfg Config) (*Pipeline, error) {
 	p.srv = asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency: cfg.Workers,
 		Queues:      map[string]int{"default": 1},
-		LogLevel:    asynq.WarnLevel,
+		// The runtime's worker polls an idle queue every 100 ms too
+		// (asynq's default is 1 s, which would add up to a second of
+		// latency whenever the queue runs empty).
+		TaskCheckInterval: 100 * time.Millisecond,
+		LogLevel:          asynq.WarnLevel,
 	})
 	return p, nil
 }
