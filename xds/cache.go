@@ -225,17 +225,17 @@ type encodeCache struct {
 type encEntry struct {
 	in      filter.Installation // private copy
 	js, vjs []byte
+	sum     [sha256.Size]byte // of vjs: what a shard's version digests
 	round   uint64
 }
 
 func newEncodeCache() *encodeCache { return &encodeCache{m: map[string]*encEntry{}} }
 
-// encode gives the configuration of entries with its version, and its JSON.
-// Not safe for concurrent use (Build holds buildMu).
-func (c *encodeCache) encode(entries []filter.Installation) (filter.Config, []byte, error) {
+// forms gives each entry's cached encodings (encoding the ones that
+// changed). Not safe for concurrent use (Build holds buildMu).
+func (c *encodeCache) forms(entries []filter.Installation) ([]*encEntry, error) {
 	c.round++
 	parts := make([]*encEntry, len(entries))
-	size := 0
 	var scratch []filter.Secret
 	for i := range entries {
 		in := &entries[i]
@@ -243,18 +243,31 @@ func (c *encodeCache) encode(entries []filter.Installation) (filter.Config, []by
 		if e == nil || !sameEntry(&e.in, in) {
 			js, err := json.Marshal(in)
 			if err != nil {
-				return filter.Config{}, nil, fmt.Errorf("encode edge config: %w", err)
+				return nil, fmt.Errorf("encode edge config: %w", err)
 			}
 			var vjs []byte
 			if vjs, scratch, err = versionForm(*in, scratch); err != nil {
-				return filter.Config{}, nil, err
+				return nil, err
 			}
-			e = &encEntry{in: copyEntry(*in), js: js, vjs: vjs}
+			e = &encEntry{in: copyEntry(*in), js: js, vjs: vjs, sum: sha256.Sum256(vjs)}
 			c.m[in.IngressID] = e
 			c.encodes++
 		}
 		e.round = c.round
 		parts[i] = e
+	}
+	return parts, nil
+}
+
+// encode gives the configuration of entries with its version, and its JSON.
+// Not safe for concurrent use (Build holds buildMu).
+func (c *encodeCache) encode(entries []filter.Installation) (filter.Config, []byte, error) {
+	parts, err := c.forms(entries)
+	if err != nil {
+		return filter.Config{}, nil, err
+	}
+	size := 0
+	for _, e := range parts {
 		size += len(e.js) + 1
 	}
 	// The version: ConfigVersion's digest, from the cached version forms.

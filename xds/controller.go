@@ -82,7 +82,8 @@ type Rejection struct {
 // snapshot version is a digest of the content, so replicas agree on it too.
 type Controller struct {
 	cfg   ControllerConfig
-	cache cache.SnapshotCache
+	cache cache.SnapshotCache // listeners, routes, clusters (and ECDS for Cache() readers)
+	ecds  *ecdsCache          // serves ECDS: only changed resources per node
 	log   *slog.Logger
 
 	syncMu sync.Mutex // one Sync at a time
@@ -93,6 +94,7 @@ type Controller struct {
 	opened  *openCache
 	sealer  *sealCache
 	encoded *encodeCache
+	shards  *shardCache
 
 	mu          sync.Mutex
 	builds      map[string]*build
@@ -120,6 +122,7 @@ type build struct {
 	installations int
 	cfg           filter.Config
 	snapshot      *cache.Snapshot
+	ecds          *ecdsSet
 }
 
 type nodeState struct {
@@ -156,6 +159,8 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	c := &Controller{
 		cfg:     cfg,
 		cache:   cache.NewSnapshotCache(true, cache.IDHash{}, nil),
+		ecds:    newECDSCache(),
+		shards:  newShardCache(),
 		log:     cfg.Logger.With("component", "xds"),
 		builds:  map[string]*build{},
 		pins:    map[string]string{},
@@ -270,6 +275,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 		b = old // same content as a build still in memory (e.g. a rollback of a change)
 	} else {
 		c.builds[b.version] = b
+		c.ecds.remember(b.ecds)
 		c.buildsTotal.Inc()
 	}
 	c.latest = b.version
@@ -303,45 +309,80 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	if c.encoded == nil {
 		c.encoded = newEncodeCache()
 	}
+	if c.shards == nil {
+		c.shards = newShardCache()
+	}
 	c.sealer.begin()
 	// EdgeConfigWith(st, now, c.sealer), with the encoding cached per entry.
 	entries, err := edgeEntries(st, now, c.sealer.Seal, c.sealer.Fingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("translate state (generation %d): %w", st.Generation, err)
 	}
-	// One encoding serves both the load check and the ECDS resource, so
-	// the check is on exactly the bytes the edges receive.
-	ecfg, js, err := c.encoded.encode(entries)
-	if err != nil {
-		return nil, err
+	var ecfg filter.Config
+	var set *ecdsSet
+	opts := c.cfg.Resources.withDefaults()
+	if k := opts.sharded(); k > 0 {
+		// Sharded: only shards whose content changed are encoded, checked
+		// and marshalled again (shardCache).
+		parts, err := c.encoded.forms(entries)
+		if err != nil {
+			return nil, err
+		}
+		c.shards.begin()
+		if set, err = shardedSet(k, parts, c.shards, opts, c.loads); err != nil {
+			return nil, err
+		}
+		ecfg = filter.Config{Version: set.version, Installations: entries}
+	} else {
+		// One encoding serves both the load check and the ECDS resource, so
+		// the check is on exactly the bytes the edges receive.
+		var js []byte
+		if ecfg, js, err = c.encoded.encode(entries); err != nil {
+			return nil, err
+		}
+		if err := c.loads(js); err != nil {
+			return nil, fmt.Errorf("edge configuration %s does not load: %w", ecfg.Version, err)
+		}
+		if set, err = wholeSet(ecfg.Version, js, len(entries), opts); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := filter.Load(js, c.cfg.EdgeKey); err != nil {
-		return nil, fmt.Errorf("edge configuration %s does not load: %w", ecfg.Version, err)
-	}
-	snap, err := newSnapshot(ecfg, js, c.cfg.Resources)
+	snap, err := newSnapshot(ecfg, set, opts)
 	if err != nil {
 		return nil, err
 	}
 	c.sealer.sweep()
 	c.encoded.sweep()
-	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), cfg: ecfg, snapshot: snap}, nil
+	if opts.sharded() > 0 {
+		c.shards.sweep()
+	}
+	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), cfg: ecfg, snapshot: snap, ecds: set}, nil
+}
+
+// loads is the check that the filter core loads js (what every edge does).
+func (c *Controller) loads(js []byte) error {
+	_, err := filter.Load(js, c.cfg.EdgeKey)
+	return err
 }
 
 // NewSnapshot builds the resources of an edge configuration into a snapshot
 // whose per-type versions are digests of each type's content (the ECDS
 // version is the configuration version), so a rollback of the filter
 // configuration does not re-send unchanged listeners.
+//
+// Sharded (opts.Shards > 1), the ECDS version is the sharded build's, not
+// ecfg.Version.
 func NewSnapshot(ecfg filter.Config, opts ResourceOptions) (*cache.Snapshot, error) {
-	js, err := json.Marshal(ecfg)
+	set, ecfg, err := buildECDS(ecfg, opts, nil)
 	if err != nil {
-		return nil, fmt.Errorf("encode edge config: %w", err)
+		return nil, err
 	}
-	return newSnapshot(ecfg, js, opts)
+	return newSnapshot(ecfg, set, opts)
 }
 
-// newSnapshot is NewSnapshot with ecfg already encoded as js.
-func newSnapshot(ecfg filter.Config, js []byte, opts ResourceOptions) (*cache.Snapshot, error) {
-	res, err := buildResources(ecfg, js, opts)
+// newSnapshot is NewSnapshot with the ECDS set already built.
+func newSnapshot(ecfg filter.Config, set *ecdsSet, opts ResourceOptions) (*cache.Snapshot, error) {
+	res, err := buildResources(ecfg, set, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -450,17 +491,53 @@ func (c *Controller) restrictedLocked(pin string) string {
 		c.log.Error("restrict held configuration; serving the latest", "pinned", pin, "latest", c.latest, "err", err)
 		return c.latest
 	}
+	if c.cfg.Resources.sharded() == 0 && c.builds[rcfg.Version] != nil {
+		return rcfg.Version
+	}
+	set, rcfg, err := c.heldECDS(rcfg)
+	if err != nil {
+		c.log.Error("held configuration; serving the latest", "pinned", pin, "latest", c.latest, "err", err)
+		return c.latest
+	}
 	if c.builds[rcfg.Version] != nil {
 		return rcfg.Version
 	}
-	snap, err := NewSnapshot(rcfg, c.cfg.Resources)
+	snap, err := newSnapshot(rcfg, set, c.cfg.Resources)
 	if err != nil {
 		c.log.Error("snapshot of held configuration; serving the latest", "pinned", pin, "latest", c.latest, "err", err)
 		return c.latest
 	}
 	c.builds[rcfg.Version] = &build{version: rcfg.Version, generation: latest.generation, at: latest.at,
-		installations: len(rcfg.Installations), cfg: rcfg, snapshot: snap}
+		installations: len(rcfg.Installations), cfg: rcfg, snapshot: snap, ecds: set}
+	c.ecds.remember(set)
 	return rcfg.Version
+}
+
+// heldECDS is the ECDS set of a restricted configuration. Sharded, shards
+// equal to the latest build's are taken from the shard cache (a held group
+// usually differs from the latest in a few shards); the others are built
+// and checked to load.
+func (c *Controller) heldECDS(rcfg filter.Config) (*ecdsSet, filter.Config, error) {
+	opts := c.cfg.Resources.withDefaults()
+	k := opts.sharded()
+	if k == 0 {
+		return buildECDS(rcfg, opts, c.cfg.EdgeKey)
+	}
+	c.buildMu.Lock()
+	defer c.buildMu.Unlock()
+	if c.shards == nil {
+		c.shards = newShardCache()
+	}
+	parts, err := newEncodeCache().forms(rcfg.Installations)
+	if err != nil {
+		return nil, rcfg, err
+	}
+	set, err := shardedSet(k, parts, c.shards, opts, c.loads)
+	if err != nil {
+		return nil, rcfg, err
+	}
+	rcfg.Version = set.version
+	return set, rcfg, nil
 }
 
 // applyAllLocked sets every node's snapshot to what it should be served and
@@ -487,6 +564,7 @@ func (c *Controller) applyAllLocked() {
 			delete(c.builds, v)
 		}
 	}
+	c.ecds.retain(keep)
 }
 
 // applyNodeLocked serves a node its group's version, unless the node
@@ -504,6 +582,7 @@ func (c *Controller) applyNodeLocked(n *nodeState) {
 	if b == nil {
 		if n.served != "" {
 			c.cache.ClearSnapshot(n.id)
+			c.ecds.setNode(n.id, nil)
 			n.served = ""
 		}
 		return
@@ -512,6 +591,7 @@ func (c *Controller) applyNodeLocked(n *nodeState) {
 		c.log.Error("set snapshot", "node", n.id, "version", want, "err", err)
 		return
 	}
+	c.ecds.setNode(n.id, b.ecds)
 	n.served = want
 }
 
@@ -683,6 +763,7 @@ func (c *Controller) onClosed(streamID int64, _ *corev3.Node) {
 		if n.streams <= 0 {
 			delete(c.nodes, id)
 			c.cache.ClearSnapshot(id)
+			c.ecds.setNode(id, nil)
 		}
 	}
 	c.connected.Set(float64(len(c.nodes)))
@@ -771,7 +852,7 @@ func (c *Controller) Serve(ctx context.Context, lis net.Listener) error {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)...)
-	srv := server.NewServer(ctx, c.cache, c.Callbacks())
+	srv := server.NewServer(ctx, c.xdsCache(), c.Callbacks())
 	discovery.RegisterAggregatedDiscoveryServiceServer(gs, srv)
 	extensionservice.RegisterExtensionConfigDiscoveryServiceServer(gs, srv)
 	listenerservice.RegisterListenerDiscoveryServiceServer(gs, srv)
@@ -791,6 +872,21 @@ func (c *Controller) Serve(ctx context.Context, lis net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// xdsCache serves ECDS from the per-resource ECDS cache and every other
+// type from the snapshot cache.
+func (c *Controller) xdsCache() cache.Cache {
+	return &cache.MuxCache{
+		Classify: func(r *cache.Request) string {
+			if r.GetTypeUrl() == resource.ExtensionConfigType {
+				return "ecds"
+			}
+			return "snapshot"
+		},
+		ClassifyDelta: func(*cache.DeltaRequest) string { return "snapshot" },
+		Caches:        map[string]cache.Cache{"ecds": c.ecds, "snapshot": c.cache},
+	}
 }
 
 // IngressOnNode is what one connected edge node runs for an ingress id: the

@@ -165,6 +165,15 @@ func TestADSRevocationRotationAndNACK(t *testing.T) {
 	if got := counterSum(t, c.reg, "switchboard_xds_nacks_total"); got != 1 {
 		t.Fatalf("nack counter = %v", got)
 	}
+	// The node is rolled back: the resources of its ACKed version are sent
+	// again (the ECDS cache sends what differs from what the stream was
+	// last sent, and Envoy may have applied part of a NACKed response), and
+	// the rejected version is never re-sent.
+	rb := a.Recv(wait)
+	if rb.GetVersionInfo() != r3.GetVersionInfo() {
+		t.Fatalf("after NACK got %s, want the rollback to %s", rb.GetVersionInfo(), r3.GetVersionInfo())
+	}
+	a.Send(rb.GetVersionInfo(), rb.GetNonce(), "")
 	// The next response is a new version, not a re-send of the rejected one.
 	env.Installation(t, org, "slack", store.PurposeSigning, []byte("third"))
 	sync(t, c)

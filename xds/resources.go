@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -57,6 +58,20 @@ type ResourceOptions struct {
 	WasmPath string // default /etc/envoy/filter.wasm
 	// WasmRuntime defaults to envoy.wasm.runtime.v8 (in official builds).
 	WasmRuntime string
+	// Shards is K, how many ECDS shards the edge configuration is split
+	// into by ingress id (see shards.go; serve uses DefaultShards). 0 or 1:
+	// the whole configuration is the one resource FilterName, as before
+	// sharding.
+	Shards int
+}
+
+// sharded reports K when the configuration is sharded (0 when it is one
+// resource).
+func (o ResourceOptions) sharded() int {
+	if o.Shards > 1 {
+		return o.Shards
+	}
+	return 0
 }
 
 func (o ResourceOptions) withDefaults() ResourceOptions {
@@ -84,22 +99,58 @@ type Resources map[resource.Type][]types.Resource
 // ingest, anything else 404 at the edge), the ingest cluster and the ECDS
 // TypedExtensionConfig. Only ECDS resources the listeners reference are
 // returned (an unreferenced one stalls ADS; see NOTES A2).
+//
+// With opts.Shards K > 1 the ECDS resources are the manifest (FilterName)
+// and the K shards (ShardName), and the listener's HCM carries a disabled
+// filter per shard (shards.go); cfg.Version is then replaced by the sharded
+// build's version. Every shard is checked to load (filter.Load) with
+// edgeKey when it is given.
 func BuildResources(cfg filter.Config, opts ResourceOptions) (Resources, error) {
-	js, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode edge config: %w", err)
-	}
-	return buildResources(cfg, js, opts)
-}
-
-// buildResources is BuildResources with cfg already encoded as js (the
-// controller encodes once for both the load check and the ECDS resource).
-func buildResources(cfg filter.Config, js []byte, opts ResourceOptions) (Resources, error) {
-	opts = opts.withDefaults()
-	ext, err := extensionConfig(js, opts)
+	set, cfg, err := buildECDS(cfg, opts, nil)
 	if err != nil {
 		return nil, err
 	}
+	return buildResources(cfg, set, opts)
+}
+
+// buildECDS is the ECDS set of a whole configuration without the
+// controller's caches, and cfg with the set's version. With edgeKey, every
+// resource is checked to load.
+func buildECDS(cfg filter.Config, opts ResourceOptions, edgeKey []byte) (*ecdsSet, filter.Config, error) {
+	opts = opts.withDefaults()
+	check := func(js []byte) error {
+		if edgeKey == nil {
+			return nil
+		}
+		_, err := filter.Load(js, edgeKey)
+		return err
+	}
+	if k := opts.sharded(); k > 0 {
+		parts, err := newEncodeCache().forms(cfg.Installations)
+		if err != nil {
+			return nil, cfg, err
+		}
+		set, err := shardedSet(k, parts, newShardCache(), opts, check)
+		if err != nil {
+			return nil, cfg, err
+		}
+		cfg.Version = set.version
+		return set, cfg, nil
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("encode edge config: %w", err)
+	}
+	if err := check(js); err != nil {
+		return nil, cfg, fmt.Errorf("edge configuration %s does not load: %w", cfg.Version, err)
+	}
+	set, err := wholeSet(cfg.Version, js, len(cfg.Installations), opts)
+	return set, cfg, err
+}
+
+// buildResources is BuildResources with the ECDS set already built.
+func buildResources(cfg filter.Config, set *ecdsSet, opts ResourceOptions) (Resources, error) {
+	opts = opts.withDefaults()
 	lis, err := listener(cfg, opts)
 	if err != nil {
 		return nil, err
@@ -113,7 +164,7 @@ func buildResources(cfg filter.Config, js []byte, opts ResourceOptions) (Resourc
 		resource.RouteType:    {routeConfig()},
 		resource.ClusterType:  {cl},
 	}
-	if res[resource.ExtensionConfigType], err = referencedOnly(res[resource.ListenerType], []types.Resource{ext}); err != nil {
+	if res[resource.ExtensionConfigType], err = referencedOnly(res[resource.ListenerType], set.resources()); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -127,18 +178,22 @@ func ExtensionConfig(cfg filter.Config, opts ResourceOptions) (*corev3.TypedExte
 	if err != nil {
 		return nil, fmt.Errorf("encode edge config: %w", err)
 	}
-	return extensionConfig(js, opts)
+	return extensionConfig(FilterName, js, opts)
 }
 
-func extensionConfig(js []byte, opts ResourceOptions) (*corev3.TypedExtensionConfig, error) {
+// extensionConfig is the ECDS resource name carrying plugin configuration
+// js. Every resource names the same VM (vm_id FilterName, the same code and
+// environment), so the manifest's plugin and the shards' plugins share one
+// VM per worker and with it the shard table.
+func extensionConfig(name string, js []byte, opts ResourceOptions) (*corev3.TypedExtensionConfig, error) {
 	opts = opts.withDefaults()
 	conf, err := anypb.New(wrapperspb.String(string(js)))
 	if err != nil {
 		return nil, err
 	}
 	w := &wasmfilterv3.Wasm{Config: &wasmv3.PluginConfig{
-		Name:   FilterName,
-		RootId: FilterName,
+		Name:   name,
+		RootId: name,
 		Vm: &wasmv3.PluginConfig_VmConfig{VmConfig: &wasmv3.VmConfig{
 			VmId:    FilterName, // its own VM: shares nothing with other plugins
 			Runtime: opts.WasmRuntime,
@@ -157,7 +212,7 @@ func extensionConfig(js []byte, opts ResourceOptions) (*corev3.TypedExtensionCon
 	if err != nil {
 		return nil, err
 	}
-	return &corev3.TypedExtensionConfig{Name: FilterName, TypedConfig: tc}, nil
+	return &corev3.TypedExtensionConfig{Name: name, TypedConfig: tc}, nil
 }
 
 func maxBody(cfg filter.Config) int {
@@ -171,6 +226,7 @@ func maxBody(cfg filter.Config) int {
 }
 
 func listener(cfg filter.Config, opts ResourceOptions) (*listenerv3.Listener, error) {
+	opts = opts.withDefaults()
 	router, err := anypb.New(&routerv3.Router{})
 	if err != nil {
 		return nil, err
@@ -196,9 +252,22 @@ func listener(cfg filter.Config, opts ResourceOptions) (*listenerv3.Listener, er
 					TypeUrls: []string{WasmTypeURL},
 				}},
 			},
-			{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router}},
 		},
 	}
+	for _, name := range ShardNames(opts.sharded()) {
+		// A shard's filter never runs for a request (disabled, and no route
+		// enables it): it exists so that Envoy fetches the shard by ECDS and
+		// starts its plugin in the verifier's VM, where it loads the shard.
+		hcm.HttpFilters = append(hcm.HttpFilters, &hcmv3.HttpFilter{
+			Name:     name,
+			Disabled: true,
+			ConfigType: &hcmv3.HttpFilter_ConfigDiscovery{ConfigDiscovery: &corev3.ExtensionConfigSource{
+				ConfigSource: adsSource(),
+				TypeUrls:     []string{WasmTypeURL},
+			}},
+		})
+	}
+	hcm.HttpFilters = append(hcm.HttpFilters, &hcmv3.HttpFilter{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router}})
 	hcmAny, err := anypb.New(hcm)
 	if err != nil {
 		return nil, err
@@ -368,4 +437,62 @@ func ConfigFromResponse(resp *discovery.DiscoveryResponse) ([]byte, error) {
 		return nil, fmt.Errorf("wasm plugin configuration: %w", err)
 	}
 	return []byte(sv.GetValue()), nil
+}
+
+// ConfigsFromResponse is the receiving side of a possibly sharded ECDS
+// response: the plugin configuration JSON of each resource by name. Every
+// resource must be the Wasm filter type and named FilterName or a shard
+// name (ShardName); nothing else is accepted.
+func ConfigsFromResponse(resp *discovery.DiscoveryResponse) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(resp.GetResources()))
+	for i, a := range resp.GetResources() {
+		var ext corev3.TypedExtensionConfig
+		if err := a.UnmarshalTo(&ext); err != nil {
+			return nil, fmt.Errorf("ECDS resource %d: %w", i, err)
+		}
+		name := ext.GetName()
+		if name != FilterName && !isShardName(name) {
+			return nil, fmt.Errorf("ECDS resource %q is neither %s nor one of its shards", name, FilterName)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("ECDS resource %q twice in one response", name)
+		}
+		if got := ext.GetTypedConfig().GetTypeUrl(); got != WasmTypeURL {
+			return nil, fmt.Errorf("ECDS resource %s type %q, want %q", name, got, WasmTypeURL)
+		}
+		var w wasmfilterv3.Wasm
+		if err := ext.GetTypedConfig().UnmarshalTo(&w); err != nil {
+			return nil, fmt.Errorf("ECDS resource %s: wasm filter config: %w", name, err)
+		}
+		var sv wrapperspb.StringValue
+		if err := w.GetConfig().GetConfiguration().UnmarshalTo(&sv); err != nil {
+			return nil, fmt.Errorf("ECDS resource %s: wasm plugin configuration: %w", name, err)
+		}
+		out[name] = []byte(sv.GetValue())
+	}
+	return out, nil
+}
+
+// ParseShardName reads ShardName's output: K and j (ok false for any other
+// name).
+func ParseShardName(name string) (k, j int, ok bool) {
+	rest, found := strings.CutPrefix(name, FilterName+"-shard-")
+	if !found {
+		return 0, 0, false
+	}
+	ks, js, found := strings.Cut(rest, "-")
+	if !found {
+		return 0, 0, false
+	}
+	k, err1 := strconv.Atoi(ks)
+	j, err2 := strconv.Atoi(js)
+	if err1 != nil || err2 != nil || k < 2 || k > filter.MaxShards || j < 0 || j >= k || ShardName(k, j) != name {
+		return 0, 0, false
+	}
+	return k, j, true
+}
+
+func isShardName(name string) bool {
+	_, _, ok := ParseShardName(name)
+	return ok
 }

@@ -209,6 +209,7 @@ type ADS struct {
 	node   *corev3.Node
 	msgs   chan *discovery.DiscoveryResponse
 	errs   chan error
+	names  []string // ECDS resources asked for (nil: xds.FilterName)
 }
 
 // DialADS opens an ADS stream as node id in group and sends the initial
@@ -255,11 +256,26 @@ func DialADSWith(t testing.TB, addr, id, group string, creds credentials.Transpo
 	return a
 }
 
-// Send sends a DiscoveryRequest for the ECDS resource; a non-empty nack makes it a NACK.
+// Subscribe changes the ECDS resources the stream asks for (by default
+// only xds.FilterName) and sends the request.
+func (a *ADS) Subscribe(names []string, version, nonce string) {
+	a.t.Helper()
+	a.names = append([]string(nil), names...)
+	a.Send(version, nonce, "")
+}
+
+func (a *ADS) resourceNames() []string {
+	if a.names == nil {
+		return []string{xds.FilterName}
+	}
+	return a.names
+}
+
+// Send sends a DiscoveryRequest for the ECDS resources; a non-empty nack makes it a NACK.
 func (a *ADS) Send(version, nonce, nack string) {
 	a.t.Helper()
 	req := &discovery.DiscoveryRequest{Node: a.node, TypeUrl: resource.ExtensionConfigType,
-		ResourceNames: []string{xds.FilterName}, VersionInfo: version, ResponseNonce: nonce}
+		ResourceNames: a.resourceNames(), VersionInfo: version, ResponseNonce: nonce}
 	if nack != "" {
 		req.ErrorDetail = &statuspb.Status{Code: 3, Message: nack}
 	}
@@ -299,15 +315,24 @@ func (a *ADS) Err(timeout time.Duration) error {
 // SendAs sends a request (a NACK when nack is set) naming another node id.
 func (a *ADS) SendAs(node, version, nonce, nack string) error {
 	req := &discovery.DiscoveryRequest{Node: &corev3.Node{Id: node, Cluster: "edge", Metadata: a.node.Metadata}, TypeUrl: resource.ExtensionConfigType,
-		ResourceNames: []string{xds.FilterName}, VersionInfo: version, ResponseNonce: nonce}
+		ResourceNames: a.resourceNames(), VersionInfo: version, ResponseNonce: nonce}
 	if nack != "" {
 		req.ErrorDetail = &statuspb.Status{Code: 3, Message: nack}
 	}
 	return a.stream.Send(req)
 }
 
-// Contains reports whether the config JSON of resp mentions s.
+// Contains reports whether the config JSON of a resource of resp (the
+// whole configuration, the manifest or a shard) mentions s.
 func Contains(resp *discovery.DiscoveryResponse, s string) bool {
-	js, err := xds.ConfigFromResponse(resp)
-	return err == nil && bytes.Contains(js, []byte(s))
+	confs, err := xds.ConfigsFromResponse(resp)
+	if err != nil {
+		return false
+	}
+	for _, js := range confs {
+		if bytes.Contains(js, []byte(s)) {
+			return true
+		}
+	}
+	return false
 }
