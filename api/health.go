@@ -98,11 +98,15 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, p principal) err
 		return err
 	}
 	v.Checks = append(v.Checks, b, s.checkSelfTest(ctx, i, pr))
-	ref, err := s.checkRefusals(ctx, i)
+	rejects, err := s.installationEvents(ctx, i, "webhook.reject", s.now().Add(-healthWindow))
 	if err != nil {
 		return err
 	}
-	v.Checks = append(v.Checks, ref)
+	quar, err := s.checkQuarantine(ctx, i, rejects)
+	if err != nil {
+		return err
+	}
+	v.Checks = append(v.Checks, checkRefusals(rejects), quar)
 	v.OK = true
 	for _, c := range v.Checks {
 		v.OK = v.OK && c.OK
@@ -385,6 +389,8 @@ func refusalFix(reason string) string {
 		return "see the rollout_stage check"
 	case "tenant_mismatch", "unknown_installation", "identity_mismatch":
 		return "the body names another workspace / account than the installation's external_id: check external_id"
+	case "quarantined":
+		return "the edge quarantined the ingress id after a flood of refused requests: see the quarantine check"
 	case "store_unavailable", "queue_unavailable":
 		return "ingest's store or Redis is unavailable: check ingest's logs"
 	}
@@ -392,34 +398,17 @@ func refusalFix(reason string) string {
 }
 
 // checkRefusals counts the installation's webhook refusals of the last day
-// by reason, from the audit log.
-func (s *Server) checkRefusals(ctx context.Context, i store.Installation) (healthCheck, error) {
+// by reason, from its webhook.reject audit events (an edge's row stands for
+// its count).
+func checkRefusals(rejects []store.AuditEvent) healthCheck {
 	const name = "recent_refusals"
-	since := s.now().Add(-healthWindow)
 	counts := map[string]int{}
-	after := int64(0)
-	for page := 0; page < 50; page++ {
-		evs, err := s.store.ListAudit(ctx, store.AuditFilter{OrgIDs: []string{i.OrgID}, AfterID: after, Limit: 1000})
-		if err != nil {
-			return healthCheck{}, fmt.Errorf("list audit: %w", err)
-		}
-		for _, e := range evs {
-			after = e.ID
-			if e.Action != "webhook.reject" || e.At.Before(since) || (e.Target != i.ID && e.Target != i.IngressID) {
-				continue
-			}
-			var d struct {
-				Reason string `json:"reason"`
-			}
-			_ = json.Unmarshal([]byte(e.Detail), &d)
-			counts[d.Reason]++
-		}
-		if len(evs) < 1000 {
-			break
-		}
+	for _, e := range rejects {
+		r, _ := parseRow(e.Detail)
+		counts[r.Reason] += int(refusalCount(r))
 	}
 	if len(counts) == 0 {
-		return pass(name, "no webhook refused in the last 24 hours", map[string]int{}), nil
+		return pass(name, "no webhook refused in the last 24 hours", map[string]int{})
 	}
 	reasons := make([]string, 0, len(counts))
 	for r := range counts {
@@ -433,5 +422,5 @@ func (s *Server) checkRefusals(ctx context.Context, i store.Installation) (healt
 		parts = append(parts, fmt.Sprintf("%s ×%d", r, counts[r]))
 		fixes = append(fixes, r+": "+refusalFix(r))
 	}
-	return fail(name, "refused in the last 24 hours: "+strings.Join(parts, ", "), strings.Join(fixes, "; "), counts), nil
+	return fail(name, "refused in the last 24 hours: "+strings.Join(parts, ", "), strings.Join(fixes, "; "), counts)
 }

@@ -89,7 +89,7 @@ func (e *healthEnv) checks(t *testing.T) (bool, map[string]map[string]any) {
 	return out["ok"].(bool), m
 }
 
-var healthChecks = []string{"edge_config", "provider_registration", "secrets", "rollout_stage", "bindings", "self_test", "recent_refusals"}
+var healthChecks = []string{"edge_config", "provider_registration", "secrets", "rollout_stage", "bindings", "self_test", "recent_refusals", "quarantine"}
 
 // TestHealthAllPass: every check passes on a working installation.
 func TestHealthAllPass(t *testing.T) {
@@ -140,6 +140,9 @@ func TestHealthEachCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+		"quarantine": func(t *testing.T, e *healthEnv) {
+			e.quarantine(t, testNow.Add(-10*time.Second), testNow.Add(50*time.Second))
+		},
 	}
 	for _, name := range healthChecks {
 		t.Run(name, func(t *testing.T) {
@@ -160,5 +163,59 @@ func TestHealthEachCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// quarantine records what ingest writes when an edge reports a quarantine
+// of the installation's ingress id (ingest/edgereport.go).
+func (e *healthEnv) quarantine(t *testing.T, from, until time.Time) {
+	t.Helper()
+	d, _ := json.Marshal(map[string]any{"source": "edge", "reason": "quarantined", "provider": "telegram", "count": 1,
+		"from": from.UTC().Format(time.RFC3339), "to": from.UTC().Format(time.RFC3339), "until": until.UTC().Format(time.RFC3339), "edge": "edge-1"})
+	if _, err := e.h.raw.AppendAudit(context.Background(), store.AuditEvent{At: from, Actor: "edge", OrgID: e.org.id,
+		Action: "ingress.quarantined", Target: id(e.inst), Detail: string(d)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInstallationQuarantine: GET /v1/installations/{id}/quarantine and the
+// health check show a quarantine in force from the audit log, with the
+// refusals reported in the minute before it and a fix; once its cool-down
+// has passed it is shown as ended, and the check passes.
+func TestInstallationQuarantine(t *testing.T) {
+	e := newHealthEnv(t)
+	path := "/v1/installations/" + id(e.inst) + "/quarantine"
+	if st, out := e.h.call("GET", path, e.h.admin, nil); st != 200 || out["quarantined"] != false || out["quarantines_24h"] != 0.0 {
+		t.Fatalf("before: %d %v", st, out)
+	}
+	since, until := testNow.Add(-10*time.Second), testNow.Add(50*time.Second)
+	d, _ := json.Marshal(map[string]any{"source": "edge", "reason": "bad_signature", "provider": "telegram", "count": 120,
+		"from": since.Add(-5 * time.Second).UTC().Format(time.RFC3339), "to": since.UTC().Format(time.RFC3339), "edge": "edge-1"})
+	if _, err := e.h.raw.AppendAudit(context.Background(), store.AuditEvent{At: since, Actor: "edge", OrgID: e.org.id,
+		Action: "webhook.reject", Target: id(e.inst), Detail: string(d)}); err != nil {
+		t.Fatal(err)
+	}
+	e.quarantine(t, since, until)
+	orgTok := e.h.create("/v1/tokens", e.h.admin, map[string]any{"kind": "org", "subject_id": e.org.id})["token"].(string)
+	st, out := e.h.call("GET", path, orgTok, nil)
+	if st != 200 || out["quarantined"] != true || out["since"] != since.UTC().Format(time.RFC3339) || out["until"] != until.UTC().Format(time.RFC3339) ||
+		out["refused_per_minute"] != 120.0 || out["ingress_id"] != e.inst["ingress_id"] || out["fix"] == nil {
+		t.Fatalf("in force: %d %v", st, out)
+	}
+	ok, m := e.checks(t)
+	c := m["quarantine"]
+	if ok || c["status"] != "fail" || !strings.Contains(c["detail"].(string), "quarantined since "+since.UTC().Format(time.RFC3339)) ||
+		!strings.Contains(c["detail"].(string), "120 refused/min") || !strings.Contains(c["fix"].(string), "bad_signature") {
+		t.Fatalf("health check: %v", c)
+	}
+	if r := m["recent_refusals"]; !strings.Contains(r["detail"].(string), "bad_signature ×120") {
+		t.Errorf("recent_refusals counts an edge row as its count: %v", r)
+	}
+	e.h.setNow(until) // the cool-down is over
+	if st, out := e.h.call("GET", path, e.h.admin, nil); st != 200 || out["quarantined"] != false || out["last_until"] != until.UTC().Format(time.RFC3339) {
+		t.Fatalf("after the cool-down: %d %v", st, out)
+	}
+	if _, m := e.checks(t); m["quarantine"]["status"] != "pass" {
+		t.Fatalf("health check after the cool-down: %v", m["quarantine"])
 	}
 }

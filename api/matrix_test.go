@@ -194,6 +194,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 			return map[string]any{"client_id": "1111.2222", "client_secret": "0123456789abcdef"}
 		}, 200, 200, 200, 404},
 		{"installation health", "GET", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/health" }, nil, 200, 200, 200, 404},
+		{"installation quarantine", "GET", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/quarantine" }, nil, 200, 200, 200, 404},
 		{"register at the provider", "POST", func(c mctx) string { return "/v1/installations/" + c.o.inst + "/register" }, nil, 409, 409, 409, 404},
 		{"simulate", "POST", static("/v1/simulate"), func(c mctx) any {
 			return map[string]any{"installation_id": c.o.inst, "event": map[string]any{"channel": "C1", "user": "U1", "text": "hi"}}

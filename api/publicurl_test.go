@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,14 +66,16 @@ func newHarnessCfg(t *testing.T, set func(*api.Config)) *harness {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	cfg := api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return testNow }}
+	clock := &atomic.Pointer[time.Time]{}
+	clock.Store(&testNow)
+	cfg := api.Config{Store: raw, Keyring: keys, Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return *clock.Load() }}
 	set(&cfg)
 	srv := api.New(cfg)
 	admin := api.NewToken()
 	if _, _, err := api.EnsureAdminToken(ctx, raw, admin); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, st: raw, raw: raw, keys: keys, api: srv, admin: admin, dbPath: dbPath, logs: logs}
+	h := &harness{t: t, st: raw, raw: raw, keys: keys, api: srv, admin: admin, dbPath: dbPath, logs: logs, clock: clock}
 	h.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.srv.Close)
 	return h

@@ -203,6 +203,7 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/installations/{id}/handoff", s.putHandoff)
 	s.handle("POST /v1/installations/{id}/register", s.register)
 	s.handle("GET /v1/installations/{id}/health", s.health)
+	s.handle("GET /v1/installations/{id}/quarantine", s.quarantine)
 
 	s.handle("POST /v1/agents", s.createAgent)
 	s.handle("GET /v1/agents", s.listAgents)

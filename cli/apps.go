@@ -183,6 +183,25 @@ func init() {
 				})}, err
 			}
 		}},
+		{name: "quarantine", summary: "show whether an edge quarantines the installation's ingress id (a forged flood: answered 429 without verifying)", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
+			return func(ctx context.Context, c *client.Client, a []string) (result, error) {
+				q, err := c.Quarantine(ctx, a[0])
+				if err != nil {
+					return result{}, err
+				}
+				since, until := q.Since, q.Until
+				if !q.Quarantined {
+					since, until = q.LastSince, q.LastUntil
+				}
+				notes := []string{q.Detail}
+				if q.Fix != "" {
+					notes = append(notes, "fix: "+q.Fix)
+				}
+				return result{value: q, notes: notes, table: one([]string{"INGRESS", "QUARANTINED", "SINCE", "UNTIL", "REFUSED/MIN", "24H", "EDGES"}, q, func(q client.Quarantine) []string {
+					return []string{q.IngressID, fmt.Sprint(q.Quarantined), tsp(since), tsp(until), fmt.Sprint(q.RefusedPerMinute), fmt.Sprint(q.Quarantines), dash(strings.Join(q.Edges, ","))}
+				})}, nil
+			}
+		}},
 		{name: "platform-credentials", summary: "opt an installation in or out of the platform's credentials (platform admin)", args: "ID", nargs: 1, setup: func(fs *flag.FlagSet, env *Env) action {
 			enabled := fs.Bool("enabled", true, "true: use the platform's credentials; false: the installation's own")
 			reason := fs.String("reason", "", "why (required, audited)")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/apitest"
@@ -17,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/provider/slack/slacktest"
 	"github.com/switchboard-dev/switchboard/provider/telegram/telegramtest"
+	"github.com/switchboard-dev/switchboard/store"
 )
 
 const (
@@ -485,4 +487,56 @@ func TestOrgLimitsCommands(t *testing.T) {
 	if l := jsonOf[client.OrgLimits](t, ok(t, orgVars, "orgs", "limits", org.ID, "--json")); l.RatePerSec != 50 {
 		t.Fatalf("org reads its limits: %+v", l)
 	}
+}
+
+// TestQuarantineShown: a quarantine an edge reported (the audit event
+// ingest writes) is shown by `installations quarantine` (table and --json)
+// and by doctor as a failed check with its fix.
+func TestQuarantineShown(t *testing.T) {
+	srv := apitest.New(t)
+	vars := map[string]string{EnvAPI: srv.URL, EnvToken: srv.Admin, datadir.Env: t.TempDir()}
+	ok(t, vars, "connect", "slack", "--org-name", "Acme", "--app-id", "A0ACME", "--external-id", "T0ACME", "--signing-secret", slackSigning,
+		"--agent-url", "https://agent.example/a", "--self-test=false", "--packet=false", "--register=false")
+	inst := jsonOf[[]client.Installation](t, ok(t, vars, "installations", "list", "--json"))[0]
+	if q := jsonOf[client.Quarantine](t, ok(t, vars, "installations", "quarantine", inst.ID, "--json")); q.Quarantined || q.IngressID != inst.IngressID {
+		t.Fatalf("before any report: %+v", q)
+	}
+	// An hour of cool-down left: in force whenever the test runs.
+	since := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Second)
+	until := since.Add(time.Hour)
+	for _, e := range []struct {
+		action string
+		detail map[string]any
+	}{
+		{"webhook.reject", map[string]any{"source": "edge", "reason": "bad_signature", "provider": "slack", "count": 101,
+			"from": since.Add(-5 * time.Second).Format(time.RFC3339), "to": since.Format(time.RFC3339), "edge": "edge-1"}},
+		{"ingress.quarantined", map[string]any{"source": "edge", "reason": "quarantined", "provider": "slack", "count": 1,
+			"from": since.Format(time.RFC3339), "to": since.Format(time.RFC3339), "until": until.Format(time.RFC3339), "edge": "edge-1"}},
+	} {
+		d, _ := json.Marshal(e.detail)
+		if _, err := srv.Store.AppendAudit(context.Background(), store.AuditEvent{At: since, Actor: "edge", OrgID: inst.OrgID,
+			Action: e.action, Target: inst.ID, Detail: string(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := ok(t, vars, "installations", "quarantine", inst.ID)
+	for _, want := range []string{"REFUSED/MIN", inst.IngressID, "true", since.Format(time.RFC3339), until.Format(time.RFC3339), "101", "edge-1",
+		"quarantined since " + since.Format(time.RFC3339), "fix: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("installations quarantine lacks %q:\n%s", want, out)
+		}
+	}
+	q := jsonOf[client.Quarantine](t, ok(t, vars, "installations", "quarantine", inst.ID, "--json"))
+	if !q.Quarantined || q.Since == nil || !q.Since.Equal(since) || q.Until == nil || !q.Until.Equal(until) || q.RefusedPerMinute != 101 || q.Fix == "" {
+		t.Fatalf("quarantine --json: %+v", q)
+	}
+	out, _, err := run(t, vars, "doctor", inst.ID)
+	if err != (ExitError{Code: 1}) || !strings.Contains(out, "✗ quarantine") || !strings.Contains(out, "quarantined since "+since.Format(time.RFC3339)+", until "+until.Format(time.RFC3339)+", 101 refused/min") {
+		t.Fatalf("doctor with a quarantine: %v\n%s", err, out)
+	}
+	h := jsonOf[client.Health](t, func() string { o, _, _ := run(t, vars, "doctor", inst.ID, "--json"); return o }())
+	if hq, found := h.Quarantine(); !found || !hq.Quarantined || hq.RefusedPerMinute != 101 {
+		t.Fatalf("doctor --json quarantine check: %v %+v", found, hq)
+	}
+	t.Logf("doctor:\n%s", out)
 }

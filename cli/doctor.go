@@ -8,7 +8,7 @@ import (
 	"github.com/switchboard-dev/switchboard/client"
 )
 
-const doctorSummary = "check an installation end to end (edge configuration, provider registration, secrets, stage, bindings, self-test, refusals): ✓/✗ with the fix"
+const doctorSummary = "check an installation end to end (edge configuration, provider registration, secrets, stage, bindings, self-test, refusals, quarantine): ✓/✗ with the fix"
 
 func init() {
 	add(Command{Name: "doctor", Summary: doctorSummary, Run: runDoctor})

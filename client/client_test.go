@@ -178,6 +178,10 @@ func TestEveryRoute(t *testing.T) {
 			t.Fatalf("health check %+v", c)
 		}
 	}
+	qu := must[client.Quarantine](t, "quarantine")(owner.Quarantine(ctx, inst.ID))
+	if hq, ok := hl.Quarantine(); qu.InstallationID != inst.ID || qu.IngressID != inst.IngressID || qu.Quarantined || qu.Detail == "" || !ok || hq.Detail != qu.Detail {
+		t.Fatalf("quarantine = %+v, health's %v %+v", qu, ok, hq)
+	}
 	// OAuth: the org's own app, reinstalled into its workspace (a new bot token for the same installation).
 	slack.AppID = "A0ACME"
 	oc := must[client.OAuthClient](t, "set oauth client")(owner.SetOAuthClient(ctx, prof.ID, client.OAuthClientRequest{ClientID: slack.ClientID, ClientSecret: slack.ClientSecret}))

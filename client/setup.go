@@ -279,3 +279,46 @@ func (c *Client) Health(ctx context.Context, id string) (Health, error) {
 	var h Health
 	return h, c.get(ctx, "/v1/installations/"+seg(id)+"/health", &h)
 }
+
+// Quarantine answers GET /v1/installations/{id}/quarantine: whether an
+// edge answers the installation's ingress id 429 quarantined (a forged
+// flood), from the ingress.quarantined audit events of the last 24 hours.
+// It is also the data of the health check "quarantine".
+type Quarantine struct {
+	InstallationID string `json:"installation_id"`
+	IngressID      string `json:"ingress_id"`
+	Quarantined    bool   `json:"quarantined"`
+	// Since and Until bound the quarantine in force (nil when none).
+	Since *time.Time `json:"since,omitempty"`
+	Until *time.Time `json:"until,omitempty"`
+	// RefusedPerMinute: refusals the edges reported in the minute before it
+	// started (the one in force, else the latest), by reason in Reasons.
+	RefusedPerMinute int64            `json:"refused_per_minute"`
+	Reasons          map[string]int64 `json:"reasons,omitempty"`
+	Edges            []string         `json:"edges,omitempty"`
+	Quarantines      int64            `json:"quarantines_24h"`
+	LastSince        *time.Time       `json:"last_since,omitempty"`
+	LastUntil        *time.Time       `json:"last_until,omitempty"`
+	Detail           string           `json:"detail"`
+	Fix              string           `json:"fix,omitempty"`
+}
+
+// Quarantine reads the installation's quarantine state.
+func (c *Client) Quarantine(ctx context.Context, id string) (Quarantine, error) {
+	var q Quarantine
+	return q, c.get(ctx, "/v1/installations/"+seg(id)+"/quarantine", &q)
+}
+
+// Quarantine is the data of the health check "quarantine" (false when the
+// answer has no such check).
+func (h Health) Quarantine() (Quarantine, bool) {
+	for _, c := range h.Checks {
+		if c.Name == "quarantine" {
+			var q Quarantine
+			if json.Unmarshal(c.Data, &q) == nil {
+				return q, true
+			}
+		}
+	}
+	return Quarantine{}, false
+}
