@@ -162,7 +162,9 @@ type Client struct {
 	err        error // a bad redisAddr, returned by Enqueue
 	sealer     Sealer
 	seqs       seqGuess
-	cluster    bool     // rdb is a Redis Cluster client: asynq:queues is in another slot
+	waitN      int           // replicas an enqueue waits for (WAIT), 0: none
+	waitFor    time.Duration // WAIT's timeout
+	cluster    bool          // rdb is a Redis Cluster client: asynq:queues is in another slot
 	published  sync.Map // queue name → time.Time of its last SADD to asynq:queues (cluster)
 }
 
@@ -219,6 +221,37 @@ func WithRedisClient(rc redis.UniversalClient) Option {
 // connection, so the same credentials apply to it.
 func WithRedisOptions(o *redis.Options) Option {
 	return func(c *Client) { c.redisOpts = o }
+}
+
+// ErrNotReplicated is returned by Enqueue (wrapped) when the task was
+// written on the primary but fewer replicas than WithWaitReplicas asks for
+// confirmed it within the timeout: the event is not acknowledged (ingest
+// answers 503) and the provider's retry is a duplicate if the primary
+// survives, or enqueues it again if a failover lost it.
+var ErrNotReplicated = errors.New("queue: the enqueue was not confirmed by enough replicas")
+
+// DefaultWaitTimeout is how long an enqueue waits for its replicas
+// (WithWaitReplicas) before it is refused.
+const DefaultWaitTimeout = time.Second
+
+// WithWaitReplicas makes every Enqueue wait until n replicas of the shard's
+// primary have the write (Redis WAIT n timeout, on the connection that ran
+// the enqueue script, in the same round trip) before it returns: an
+// acknowledged event then survives a failover to one of those replicas
+// (Redis replication is asynchronous; without it a failover loses what the
+// primary had not sent yet). n 0 turns it off; timeout <= 0 is
+// DefaultWaitTimeout. The cost is the replica's round trip on every enqueue
+// (docs/benchmarks.md), and while fewer than n replicas are up every enqueue
+// fails after timeout (ingest answers 503 and providers retry): durability
+// over availability.
+func WithWaitReplicas(n int, timeout time.Duration) Option {
+	return func(c *Client) {
+		c.waitN = max(n, 0)
+		c.waitFor = timeout
+		if c.waitFor <= 0 {
+			c.waitFor = DefaultWaitTimeout
+		}
+	}
 }
 
 // SessionTTL is how long an idle session's state (counter, fence) lives: it is
@@ -479,9 +512,8 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(idTTL.Milliseconds(), 10) + "|" +
 			strconv.FormatInt(c.sessionTTL.Milliseconds(), 10) + "|" + strconv.FormatInt(seq, 10) + "|" +
 			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname + "|" + sadd
-		res, err := enqueueScript.Run(ctx, c.rdb, keys,
-			env.ID, args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL),
-		).Slice()
+		res, err := c.runEnqueue(ctx, keys,
+			env.ID, args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL))
 		if err != nil {
 			return fmt.Errorf("enqueue %s: %w", env.ID, err)
 		}
@@ -515,6 +547,65 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		}
 	}
 	return fmt.Errorf("enqueue %s: the session's sequence number changed under %d tries", env.ID, maxSeqTries)
+}
+
+// runEnqueue runs enqueueScript, followed by WAIT when the client waits for
+// replicas. WAIT counts the replicas that have this connection's last
+// write, so it is sent on the same connection, pipelined after the script
+// (one round trip): on a Redis Cluster to the node that serves the shard's
+// slot. Every answer of the script that returns to the caller follows a
+// write (a duplicate refreshes the session's expiry), so WAIT confirms the
+// earlier writes of the event too, whichever connection made them.
+func (c *Client) runEnqueue(ctx context.Context, keys []string, args ...any) ([]any, error) {
+	if c.waitN == 0 {
+		return enqueueScript.Run(ctx, c.rdb, keys, args...).Slice()
+	}
+	for try := 0; ; try++ {
+		var conn redis.Cmdable = c.rdb
+		if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+			node, err := cc.MasterForKey(ctx, keys[0])
+			if err != nil {
+				return nil, fmt.Errorf("find the shard's primary: %w", err)
+			}
+			conn = node
+		}
+		pipe := conn.Pipeline()
+		run := pipe.EvalSha(ctx, enqueueScript.Hash(), keys, args...)
+		wait := pipe.Do(ctx, "WAIT", c.waitN, c.waitFor.Milliseconds())
+		_, _ = pipe.Exec(ctx) // each command's error is checked below
+		err := run.Err()
+		if err != nil && try < 2 {
+			switch {
+			case redis.HasErrorPrefix(err, "NOSCRIPT"):
+				if lerr := enqueueScript.Load(ctx, conn).Err(); lerr != nil {
+					return nil, fmt.Errorf("load the enqueue script: %w", lerr)
+				}
+				continue
+			case redis.HasErrorPrefix(err, "MOVED"), redis.HasErrorPrefix(err, "ASK"),
+				redis.HasErrorPrefix(err, "TRYAGAIN"), redis.HasErrorPrefix(err, "CLUSTERDOWN"):
+				// The slot moved (a failover or a resharding of the cluster).
+				if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+					cc.ReloadState(ctx)
+				}
+				continue
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		res, err := run.Slice()
+		if err != nil {
+			return nil, err
+		}
+		n, err := wait.Int()
+		if err != nil {
+			return nil, fmt.Errorf("wait for replicas: %w", err)
+		}
+		if code, _ := res[0].(int64); (code == 0 || code == 1) && n < c.waitN {
+			return nil, fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, n, c.waitN, c.waitFor)
+		}
+		return res, nil
+	}
 }
 
 // parseReservation splits an r:<n> value "id|unix-ms".

@@ -91,16 +91,27 @@ func password(setting string) string {
 }
 
 // Redact returns a --redis setting fit to show: a URL's password replaced by
-// xxxxx. A host:port is returned as is.
+// xxxxx and its query string by "?..." (a parameter could hold a secret).
+// Everything up to the last "@" counts as user information, so a password
+// with an unescaped "@", "/" or "?" is masked too. A host:port is returned
+// as is.
 func Redact(setting string) string {
-	pw := password(setting)
-	if pw == "" {
+	scheme, rest, ok := strings.Cut(setting, "://")
+	if !ok {
 		return setting
 	}
-	scheme, rest, _ := strings.Cut(setting, "://")
-	at := strings.LastIndexByte(rest, '@')
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":" + mask + rest[at:]
+	userinfo := ""
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		userinfo = rest[:at+1]
+		if user, pw, ok := strings.Cut(rest[:at], ":"); ok && pw != "" {
+			userinfo = user + ":" + mask + "@"
+		}
+		rest = rest[at+1:]
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		rest = rest[:q] + "?..."
+	}
+	return scheme + "://" + userinfo + rest
 }
 
 // Display describes o for logs and messages: host:port for a plain

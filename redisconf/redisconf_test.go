@@ -71,6 +71,8 @@ func TestRedact(t *testing.T) {
 		"redis://:pw@h:1/3":       "redis://:xxxxx@h:1/3",
 		"rediss://u:p:w@x@h:1":    "rediss://u:xxxxx@h:1",
 		"redis://u:pw@h:1/?a=b@c": "redis://u:xxxxx@c",
+		"redis://h:1/?password=s": "redis://h:1/?...",
+		"redis-cluster://u:pw@h:1,h:2?dial_timeout=1": "redis-cluster://u:xxxxx@h:1,h:2?...",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

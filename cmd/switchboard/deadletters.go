@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/worker"
@@ -58,7 +57,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(redisOpts)
+	rdb := redisOpts.NewClient()
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -115,8 +115,8 @@ func TestRedisOptionsFromDataDir(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if o.Addr != c.addr || o.Password != c.pw {
-			t.Errorf("%s: addr %q, right password %v; want addr %q", c.name, o.Addr, o.Password == c.pw, c.addr)
+		if o.Single.Addr != c.addr || o.Single.Password != c.pw {
+			t.Errorf("%s: addr %q, right password %v; want addr %q", c.name, o.Single.Addr, o.Single.Password == c.pw, c.addr)
 		}
 	}
 }

@@ -16,14 +16,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/ingest"
 	"github.com/switchboard-dev/switchboard/metrics"
 	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/queue"
-	"github.com/switchboard-dev/switchboard/redisconf"
 )
 
 // envAttestationKey holds the HMAC key shared by the edge and ingest.
@@ -61,6 +59,8 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	redisAddr := addRedisFlag(fs)
 	var shards int
 	shardsFlag(fs, &shards)
+	waitReplicas := fs.Int("redis-wait-replicas", -1, "acknowledge an event only once this many replicas of its shard's Redis primary have it (WAIT after the enqueue; a failover then loses no acknowledged event); -1: 1 for a redis-cluster:// or redis-sentinel:// --redis, 0 (off) for a single Redis")
+	waitTimeout := fs.Duration("redis-wait-timeout", queue.DefaultWaitTimeout, "how long an enqueue waits for --redis-wait-replicas before the webhook is answered 503 (the provider retries)")
 	maxBody := fs.Int64("max-body-bytes", ingest.DefaultMaxBodyBytes, "largest webhook body accepted")
 	metricsAddr := addMetricsFlag(fs, defaultIngestMetrics)
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (the edge -> ingest hop over mTLS; with --tls-key and --tls-client-ca)")
@@ -94,14 +94,21 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		return err
 	}
 	defer st.Close()
-	rdb := redis.NewClient(redisOpts)
+	rdb := redisOpts.NewClient()
 	defer rdb.Close()
 	if unreachable, err := checkRedis(ctx, rdb, redisOpts); err != nil {
 		return err
 	} else if unreachable != nil {
 		log.Warn("redis not reachable yet; webhooks are answered 503 until it is", "err", unreachable)
 	}
-	q := queue.NewClient("", shards, queue.WithRedisClient(rdb), queue.WithSealer(prov))
+	wait := *waitReplicas
+	if wait < 0 {
+		wait = 0
+		if redisOpts.Replicated() {
+			wait = 1
+		}
+	}
+	q := queue.NewClient("", shards, queue.WithRedisClient(rdb), queue.WithSealer(prov), queue.WithWaitReplicas(wait, *waitTimeout))
 	defer q.Close()
 
 	h, err := ingest.New(ingest.Config{Store: st, Queue: q, AttestationKey: key, MaxBodyBytes: *maxBody, Logger: log})
@@ -140,7 +147,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	fmt.Fprintf(out, "ingest listening on %s %s (redis %s, %d shards)\n", scheme, ln.Addr(), redisconf.Display(redisOpts), shards)
+	fmt.Fprintf(out, "ingest listening on %s %s (redis %s, %d shards, waits for %d replicas)\n", scheme, ln.Addr(), redisOpts.Display(), shards, wait)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -22,8 +22,8 @@ import (
 const defaultRedis = "127.0.0.1:6379"
 
 // redisFlagHelp is the --redis help every command that uses the queue shows.
-const redisFlagHelp = "Redis of the queue: host:port, or redis://[user:password@]host:port[/db] (rediss://… for TLS); " +
-	"without a password in the URL, $" + redisconf.EnvPassword + " is the password (keeps it out of process listings)"
+const redisFlagHelp = "Redis of the queue: " + redisconf.Syntax + "; " +
+	"without a password in the URL, $" + redisconf.EnvPassword + " is the password (keeps it out of process listings; a Sentinel's own password: $" + redisconf.EnvSentinelPassword + ")"
 
 // addRedisFlag registers --redis on fs. Its default, "", is the private
 // redis-server of the `switchboard up` running on the data directory (with
@@ -57,7 +57,7 @@ func checkShards(n int) error {
 // when the setting has none. An empty setting is the private redis-server
 // that `switchboard up` recorded in dataDir, with the password up generated
 // for it (unless the environment gives one), else defaultRedis.
-func redisOptions(setting, dataDir string, getenv func(string) string) (*redis.Options, error) {
+func redisOptions(setting, dataDir string, getenv func(string) string) (*redisconf.Conn, error) {
 	pw := getenv(redisconf.EnvPassword)
 	if setting == "" {
 		setting = defaultRedis
@@ -72,7 +72,7 @@ func redisOptions(setting, dataDir string, getenv func(string) string) (*redis.O
 			}
 		}
 	}
-	o, err := redisconf.Parse(setting, pw)
+	o, err := redisconf.ParseConn(setting, pw, getenv(redisconf.EnvSentinelPassword))
 	if err != nil {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
@@ -83,7 +83,7 @@ func redisOptions(setting, dataDir string, getenv func(string) string) (*redis.O
 // saying what to set; any other failure is unreachable, so a long-running
 // part can start anyway (Redis may come up later) while a one-shot command
 // fails. Neither shows the password.
-func checkRedis(ctx context.Context, rdb redis.UniversalClient, o *redis.Options) (unreachable error, err error) {
+func checkRedis(ctx context.Context, rdb redis.UniversalClient, o *redisconf.Conn) (unreachable error, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	perr := rdb.Ping(ctx).Err()
@@ -92,12 +92,12 @@ func checkRedis(ctx context.Context, rdb redis.UniversalClient, o *redis.Options
 		return nil, nil
 	case isAuthError(perr):
 		hint := "set " + redisconf.EnvPassword + " (or give the password in the --redis URL)"
-		if o.Password != "" {
+		if o.HasPassword() {
 			hint = "check " + redisconf.EnvPassword + " or the --redis URL's user and password"
 		}
-		return nil, fmt.Errorf("redis at %s refused authentication (%s): %s", redisconf.Display(o), firstWord(perr), hint)
+		return nil, fmt.Errorf("redis at %s refused authentication (%s): %s", o.Display(), firstWord(perr), hint)
 	default:
-		return fmt.Errorf("redis at %s: %w", redisconf.Display(o), perr), nil
+		return fmt.Errorf("redis at %s: %w", o.Display(), perr), nil
 	}
 }
 

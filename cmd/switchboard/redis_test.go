@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/servicetest"
@@ -237,7 +236,7 @@ func TestUpRedisServerRequiresThePassword(t *testing.T) {
 		wantAuth bool // refused authentication
 	}{{"", true}, {"wrong", true}, {pw, false}} {
 		o, _ := redisOptions(addr, "", func(string) string { return tc.pw })
-		rdb := redis.NewClient(o)
+		rdb := o.NewClient()
 		_, err := checkRedis(ctx, rdb, o)
 		rdb.Close()
 		if (err != nil) != tc.wantAuth {

@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/datadir"
@@ -183,17 +182,17 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(redisOpts)
+	rdb := redisOpts.NewClient()
 	defer rdb.Close()
 	// Ready when it answers, even with a refusal: checkRedis then says why.
 	if err := waitUntil(ctx, upReadyTimeout, rs.exited(), func(ctx context.Context) bool {
-		if !dialable(redisOpts.Addr) {
+		if !dialable(redisOpts.Addrs()[0]) {
 			return false
 		}
 		err := rdb.Ping(ctx).Err()
 		return err == nil || isAuthError(err)
 	}); err != nil {
-		return fmt.Errorf("redis at %s: %w%s", redisconf.Display(redisOpts), err, rs.logTail())
+		return fmt.Errorf("redis at %s: %w%s", redisOpts.Display(), err, rs.logTail())
 	}
 	if _, err := checkRedis(ctx, rdb, redisOpts); err != nil {
 		return err
@@ -202,9 +201,9 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 		go sup.run()
 	}
 	if rs != nil {
-		progress("✓ redis      %s (private redis-server, data in %s, password in %s)", redisOpts.Addr, rs.dir, filepath.Join(dataDir, redisPasswordFile))
+		progress("✓ redis      %s (private redis-server, data in %s, password in %s)", redisOpts.Addrs()[0], rs.dir, filepath.Join(dataDir, redisPasswordFile))
 	} else {
-		progress("✓ redis      %s", redisconf.Display(redisOpts))
+		progress("✓ redis      %s", redisOpts.Display())
 	}
 
 	// The parts, each on the run function of its own command.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-dev/switchboard/egress"
 	"github.com/switchboard-dev/switchboard/metrics"
@@ -26,7 +25,6 @@ import (
 	"github.com/switchboard-dev/switchboard/provider/telegram"
 	"github.com/switchboard-dev/switchboard/provider/twilio"
 	"github.com/switchboard-dev/switchboard/provider/whatsapp"
-	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/worker"
 )
 
@@ -96,7 +94,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	agentHC := &http.Client{Timeout: 30 * time.Second, Transport: metrics.AgentTransport(egress.Transport(*allowPrivate), prometheus.DefaultRegisterer)}
 	// One connection for the pool, its Asynq servers and the queue metrics,
 	// so the password and TLS apply to all of them.
-	rdb := redis.NewClient(redisOpts)
+	rdb := redisOpts.NewClient()
 	defer rdb.Close()
 	if unreachable, err := checkRedis(ctx, rdb, redisOpts); err != nil {
 		return err
@@ -134,7 +132,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	log.Info("worker starting", "id", p.ID(), "redis", redisconf.Display(redisOpts), "shards", shards)
+	log.Info("worker starting", "id", p.ID(), "redis", redisOpts.Display(), "shards", shards)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var merr error
