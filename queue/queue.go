@@ -165,7 +165,7 @@ type Client struct {
 	waitN      int           // replicas an enqueue waits for (WAIT), 0: none
 	waitFor    time.Duration // WAIT's timeout
 	cluster    bool          // rdb is a Redis Cluster client: asynq:queues is in another slot
-	published  sync.Map // queue name → time.Time of its last SADD to asynq:queues (cluster)
+	published  sync.Map      // queue name → time.Time of its last SADD to asynq:queues (cluster)
 }
 
 // publishEvery is how often, on a Redis Cluster, a Client adds a queue it

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-
 	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/worker"
 )

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/servicetest"
 	"github.com/switchboard-dev/switchboard/store"

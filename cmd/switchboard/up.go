@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/switchboard-dev/switchboard/api"
 	"github.com/switchboard-dev/switchboard/datadir"
 	"github.com/switchboard-dev/switchboard/pki"
