@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test deps vet unit filter wasm-check bench loadtest loadtest-ladder clean
+.PHONY: all build run test deps vet unit filter wasm-check bench loadtest loadtest-ladder test-cluster clean
 
 all: build
 
@@ -78,6 +78,13 @@ loadtest-ladder:
 	SWITCHBOARD_LOADTEST_LADDER=$(LADDER_RATES) SWITCHBOARD_LOADTEST_STEP=$(LADDER_STEP) SWITCHBOARD_LOADTEST_DRAIN=$(LADDER_DRAIN) \
 		SWITCHBOARD_LADDER_OUT=$(CURDIR)/bin/ladder.txt \
 		$(GO) test -count=1 -v -timeout 90m -run '^TestLoadLadder$$' ./e2e/
+
+# test-cluster runs the tests against a private 3-master Redis Cluster (with a
+# replica each) and a Sentinel group (primary, 2 replicas, 3 Sentinels), each
+# with a failover under load (docs/scaling.md). `make test` skips them: they
+# start 6 and 5 redis-servers (about a minute on two cores).
+test-cluster: deps
+	SWITCHBOARD_CLUSTER_TESTS=1 $(GO) test -count=1 -v -timeout 10m -run 'Cluster|Sentinel' ./servicetest/ ./queue/ ./worker/
 
 clean:
 	rm -rf bin

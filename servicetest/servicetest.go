@@ -97,6 +97,9 @@ type Redis struct {
 	port     int
 	cmd      *exec.Cmd
 	t        testing.TB
+	args     []string // extra redis-server arguments (cluster mode, replicaof)
+	conf     string   // extra configuration file lines (secrets stay out of the process listing)
+	sentinel bool     // run as a Sentinel (redis-server CONF --sentinel)
 }
 
 // StartRedis starts redis-server from PATH, or skips the test with a clear
@@ -144,18 +147,26 @@ func (r *Redis) Start() {
 		return
 	}
 	var args []string
-	if r.Password != "" {
+	if r.Password != "" || r.conf != "" {
+		content := r.conf
+		if r.Password != "" {
+			content += "requirepass \"" + r.Password + "\"\n"
+		}
 		conf := filepath.Join(r.dir, "redis.conf")
-		if err := os.WriteFile(conf, []byte("requirepass \""+r.Password+"\"\n"), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(content), 0o600); err != nil {
 			r.t.Fatalf("redis-server configuration: %v", err)
 		}
 		args = append(args, conf)
 	}
-	cmd := exec.Command("redis-server", append(args,
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--dir", r.dir, "--appendonly", "yes", "--appendfsync", "always",
-		"--save", "", "--daemonize", "no", "--protected-mode", "yes",
-		"--logfile", filepath.Join(r.dir, "redis.log"))...)
+	common := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
+		"--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log")}
+	if r.sentinel {
+		args = append(append(args, "--sentinel", "--protected-mode", "no"), common...)
+	} else {
+		args = append(append(args, common...), "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes")
+	}
+	args = append(args, r.args...) // last: they override the defaults above
+	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}

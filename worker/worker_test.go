@@ -182,6 +182,15 @@ func newEnv(t *testing.T, shards int) *env {
 	r := servicetest.StartRedis(t)
 	rc := redis.NewClient(&redis.Options{Addr: r.Addr})
 	t.Cleanup(func() { rc.Close() })
+	e := newEnvOn(t, rc, shards)
+	e.redis = r
+	return e
+}
+
+// newEnvOn is newEnv on the Redis (single, cluster or failover) behind rc,
+// which the queue client and every pool of the env share.
+func newEnvOn(t *testing.T, rc redis.UniversalClient, shards int, opts ...queue.Option) *env {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sb.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -195,8 +204,8 @@ func newEnv(t *testing.T, shards int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, redis: r, rc: rc, st: st, keys: keys, prov: prov, agent: newAgent(t), slack: newFakeSlack(t), shards: shards}
-	e.client = queue.NewClient(r.Addr, shards, queue.WithRedisClient(rc), queue.WithSealer(prov))
+	e := &env{t: t, rc: rc, st: st, keys: keys, prov: prov, agent: newAgent(t), slack: newFakeSlack(t), shards: shards}
+	e.client = queue.NewClient("", shards, append([]queue.Option{queue.WithRedisClient(rc), queue.WithSealer(prov)}, opts...)...)
 	ctx := context.Background()
 	now := time.Now().Add(-time.Hour)
 	must := func(err error) {
@@ -230,7 +239,7 @@ func (e *env) secret(id, kind, owner, purpose, plaintext string) {
 func (e *env) pool(id string, tweak func(*Config)) *Pool {
 	e.t.Helper()
 	cfg := Config{
-		RedisAddr: e.redis.Addr, Shards: e.shards, ID: id, Store: e.st, Keyring: e.keys, Provenance: e.prov,
+		Redis: e.rc, Shards: e.shards, ID: id, Store: e.st, Keyring: e.keys, Provenance: e.prov,
 		Senders:     map[string]TextSender{"slack": slack.NewSender(e.slack.srv.URL, nil)},
 		LeaseTTL:    900 * time.Millisecond,
 		Attempts:    4,
