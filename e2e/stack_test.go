@@ -92,8 +92,8 @@ type stack struct {
 	// env and redisAddr start more processes of the stack (startWorker).
 	env       []string
 	redisAddr string
-	redis  *servicetest.Redis
-	shards int
+	redis     *servicetest.Redis
+	shards    int
 }
 
 type proc struct {
@@ -117,6 +117,8 @@ type stackOption struct {
 	// workerArgs are more flags of the stack's worker.
 	shards     int
 	workerArgs []string
+	// edgeArgs are more flags of the stack's edge.
+	edgeArgs []string
 }
 
 func startStack(t *testing.T, opts ...stackOption) *stack {
@@ -190,8 +192,12 @@ func startStack(t *testing.T, opts ...stackOption) *stack {
 	if out, err := exec.Command(binary, "certs", "issue", "--data-dir", s.dir, "--node", "e2e-edge", "--out", certDir).CombinedOutput(); err != nil {
 		t.Fatalf("certs issue: %v: %s", err, out)
 	}
-	s.run("edge", env, "edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest,
-		"--xds-cert", filepath.Join(certDir, "e2e-edge.crt"), "--xds-key", filepath.Join(certDir, "e2e-edge.key"), "--xds-ca", filepath.Join(certDir, "ca.crt"))
+	edgeArgs := []string{"edge", "--listen", edgeAddr, "--admin", edgeAdmin, "--xds", xdsAddr, "--ingest", s.ingest,
+		"--xds-cert", filepath.Join(certDir, "e2e-edge.crt"), "--xds-key", filepath.Join(certDir, "e2e-edge.key"), "--xds-ca", filepath.Join(certDir, "ca.crt")}
+	for _, o := range opts {
+		edgeArgs = append(edgeArgs, o.edgeArgs...)
+	}
+	s.run("edge", env, edgeArgs...)
 	s.run("demo-agent", env, "demo-agent", "--listen", agentAddr, "--secret", s.agentKey, "--record")
 	s.waitFor("ingest", func() bool { return dialable(ingestAddr) })
 	s.waitFor("demo-agent", func() bool { return dialable(agentAddr) })

@@ -29,9 +29,28 @@ type Figures struct {
 	// delivered valid ones, in milliseconds.
 	EdgeMs []float64 `json:"-"`
 	E2EMs  []float64 `json:"-"`
+	// ValidEdgeMs: the edge answer times of the valid requests only.
+	ValidEdgeMs []float64 `json:"-"`
 	// Achieved rate over the attack.
 	Rate     float64       `json:"rate"`
 	Duration time.Duration `json:"-"`
+	// Flood: the scenario's flood, when it has one (not in the figures
+	// above, which are the scenario's own traffic).
+	Flood *FloodFigures `json:"flood,omitempty"`
+}
+
+// FloodFigures is what the flood's requests got.
+type FloodFigures struct {
+	Provider string `json:"provider"`
+	Ingress  string `json:"ingress"` // the flooded ingress id
+	Sent     int64  `json:"sent"`
+	Errors   int64  `json:"errors"` // transport errors (no answer)
+	// Statuses counts the edge's answers by HTTP status ("401", "429"…).
+	Statuses map[string]int64 `json:"statuses"`
+	Rate     float64          `json:"rate"`
+	EdgeMs   []float64        `json:"-"`
+	EdgeP50  float64          `json:"edge_p50_ms"`
+	EdgeP99  float64          `json:"edge_p99_ms"`
 }
 
 // Quantile is the q quantile of ms (nearest rank; 0 for none).
@@ -86,23 +105,26 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // Result is a run's JSON result (and the body of load-stage evidence).
 type Result struct {
-	Scenario  string            `json:"scenario"`
-	Provider  string            `json:"provider"` // the first provider (evidence is per provider)
-	Providers []string          `json:"providers"`
-	Stage     string            `json:"stage,omitempty"` // rollout stage of the providers when it ran
-	StartedAt time.Time         `json:"started_at"`
-	Duration  string            `json:"duration"`
-	Requests  int64             `json:"requests"`
-	Planned   float64           `json:"planned"`
-	Figures   Figures           `json:"figures"`
-	EdgeP50   float64           `json:"edge_p50_ms"`
-	EdgeP99   float64           `json:"edge_p99_ms"`
-	E2EP50    float64           `json:"e2e_p50_ms"`
-	E2EP99    float64           `json:"e2e_p99_ms"`
-	Verdicts  []rollout.Verdict `json:"verdicts"`
-	Passed    bool              `json:"passed"`
-	Binary    string            `json:"binary_version,omitempty"`
-	Edge      string            `json:"edge,omitempty"`
+	Scenario  string    `json:"scenario"`
+	Provider  string    `json:"provider"` // the first provider (evidence is per provider)
+	Providers []string  `json:"providers"`
+	Stage     string    `json:"stage,omitempty"` // rollout stage of the providers when it ran
+	StartedAt time.Time `json:"started_at"`
+	Duration  string    `json:"duration"`
+	Requests  int64     `json:"requests"`
+	Planned   float64   `json:"planned"`
+	Figures   Figures   `json:"figures"`
+	EdgeP50   float64   `json:"edge_p50_ms"`
+	EdgeP99   float64   `json:"edge_p99_ms"`
+	// The edge answer times of the valid requests only.
+	ValidEdgeP50 float64           `json:"valid_edge_p50_ms"`
+	ValidEdgeP99 float64           `json:"valid_edge_p99_ms"`
+	E2EP50       float64           `json:"e2e_p50_ms"`
+	E2EP99       float64           `json:"e2e_p99_ms"`
+	Verdicts     []rollout.Verdict `json:"verdicts"`
+	Passed       bool              `json:"passed"`
+	Binary       string            `json:"binary_version,omitempty"`
+	Edge         string            `json:"edge,omitempty"`
 }
 
 // NewResult assembles the result of a run.
@@ -110,7 +132,13 @@ func NewResult(sc Scenario, f Figures, started time.Time) Result {
 	names := sc.ProviderNames()
 	r := Result{Scenario: sc.Name, Provider: names[0], Providers: names, StartedAt: started.UTC(), Duration: f.Duration.Round(time.Millisecond).String(),
 		Requests: f.Requests, Planned: math.Round(sc.Expected()), Figures: f,
-		EdgeP50: Quantile(f.EdgeMs, 0.5), EdgeP99: Quantile(f.EdgeMs, 0.99), E2EP50: Quantile(f.E2EMs, 0.5), E2EP99: Quantile(f.E2EMs, 0.99)}
+		EdgeP50: Quantile(f.EdgeMs, 0.5), EdgeP99: Quantile(f.EdgeMs, 0.99), E2EP50: Quantile(f.E2EMs, 0.5), E2EP99: Quantile(f.E2EMs, 0.99),
+		ValidEdgeP50: Quantile(f.ValidEdgeMs, 0.5), ValidEdgeP99: Quantile(f.ValidEdgeMs, 0.99)}
+	if fl := f.Flood; fl != nil {
+		c := *fl
+		c.EdgeP50, c.EdgeP99 = Quantile(fl.EdgeMs, 0.5), Quantile(fl.EdgeMs, 0.99)
+		r.Figures.Flood = &c
+	}
 	r.Verdicts = Evaluate(sc, f)
 	r.Passed, _ = rollout.CheckLoad(append([]rollout.Verdict(nil), r.Verdicts...), f.Requests)
 	return r
@@ -127,7 +155,21 @@ func WriteSummary(w io.Writer, r Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "delivered %d, redelivered %d, forged delivered %d, transport errors %d\n", r.Figures.Delivered, r.Figures.Redelivered, r.Figures.ForgedDelivered, r.Figures.Errors)
-	fmt.Fprintf(w, "edge p50 %.1f ms p99 %.1f ms; end-to-end p50 %.1f ms p99 %.1f ms\n", r.EdgeP50, r.EdgeP99, r.E2EP50, r.E2EP99)
+	fmt.Fprintf(w, "edge p50 %.1f ms p99 %.1f ms (valid requests: p50 %.1f ms p99 %.1f ms); end-to-end p50 %.1f ms p99 %.1f ms\n",
+		r.EdgeP50, r.EdgeP99, r.ValidEdgeP50, r.ValidEdgeP99, r.E2EP50, r.E2EP99)
+	if fl := r.Figures.Flood; fl != nil {
+		codes := make([]string, 0, len(fl.Statuses))
+		for c := range fl.Statuses {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		var parts []string
+		for _, c := range codes {
+			parts = append(parts, fmt.Sprintf("%s ×%d", c, fl.Statuses[c]))
+		}
+		fmt.Fprintf(w, "flood of %s ingress %s: %d forged sent (%.1f/s), answered %s, transport errors %d; edge p50 %.1f ms p99 %.1f ms\n",
+			fl.Provider, fl.Ingress, fl.Sent, fl.Rate, strings.Join(parts, ", "), fl.Errors, fl.EdgeP50, fl.EdgeP99)
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "THRESHOLD\tWANT\tOBSERVED\tPASS")
 	for _, v := range r.Verdicts {

@@ -41,7 +41,24 @@ type Scenario struct {
 	// Drain bounds the wait for deliveries after the last request [30s].
 	Drain      Duration   `json:"drain,omitempty"`
 	Thresholds Thresholds `json:"thresholds"`
+	// Flood, when set, sends forged requests to one probe ingress id beside
+	// the scenario's traffic, which then goes only to the other ingress ids
+	// of that provider: the forged-flood quarantine's measurement (does the
+	// valid traffic keep its p99?).
+	Flood *Flood `json:"flood,omitempty"`
 }
+
+// Flood is forged traffic (wrong signing secret) to one ingress id.
+type Flood struct {
+	Provider string `json:"provider"` // one of the scenario's providers
+	Tenant   int    `json:"tenant"`   // which probe installation (0-based) is flooded
+	// Factor is the flood's arrival rate as a multiple of the scenario's
+	// planned rate at each instant (10: ten forged requests per planned one).
+	Factor float64 `json:"factor"`
+}
+
+// MaxFloodFactor bounds Flood.Factor.
+const MaxFloodFactor = 100
 
 // Stage is one rate stage.
 type Stage struct {
@@ -197,6 +214,25 @@ func (s *Scenario) Validate(known func(string) bool) error {
 	if s.Drain < 0 || s.Drain.D() > time.Hour {
 		return fail("drain", "between 0 and 1h")
 	}
+	if f := s.Flood; f != nil {
+		if _, ok := s.Providers[f.Provider]; !ok {
+			return fail("flood.provider", "one of the scenario's providers, got %q", f.Provider)
+		}
+		if s.Tenants < 2 {
+			return fail("tenants", "a flood needs at least 2 tenants (the flooded one and the others)")
+		}
+		if f.Tenant < 0 || f.Tenant >= s.Tenants {
+			return fail("flood.tenant", "between 0 and %d, got %d", s.Tenants-1, f.Tenant)
+		}
+		if !(f.Factor > 0) || f.Factor > MaxFloodFactor {
+			return fail("flood.factor", "a multiple of the planned rate above 0 and at most %d, got %v", MaxFloodFactor, f.Factor)
+		}
+		for i, st := range s.Stages {
+			if st.Rate*f.Factor > MaxRate {
+				return fail(fmt.Sprintf("stages[%d].rate", i), "with the flood's factor %v over %d requests per second", f.Factor, MaxRate)
+			}
+		}
+	}
 	th := &s.Thresholds
 	if th.Valid2xxRatio == nil {
 		v := 0.999
@@ -293,6 +329,21 @@ func (s Scenario) KindOf(u float64) Kind {
 		return KindCrossTenant
 	}
 	return KindValid
+}
+
+// TenantOf picks the tenant of a request to provider for a uniform draw u
+// in [0,1): any of Tenants, but never the flooded one of a flood's provider.
+func (s Scenario) TenantOf(provider string, u float64) int {
+	n := s.Tenants
+	flooded := -1
+	if s.Flood != nil && s.Flood.Provider == provider {
+		n, flooded = n-1, s.Flood.Tenant
+	}
+	t := min(int(u*float64(n)), n-1)
+	if flooded >= 0 && t >= flooded {
+		t++
+	}
+	return t
 }
 
 // ProviderOf picks the provider for a uniform draw u in [0,1) by share.

@@ -37,6 +37,12 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"no edge p99", with(`"edge_p99":"100ms",`, ``), "thresholds.edge_p99: required"},
 		{"bad ratio", with(`"edge_p99"`, `"valid_2xx_ratio":2,"edge_p99"`), "thresholds.valid_2xx_ratio"},
 		{"type error", with(`"conversations":1`, `"conversations":"many"`), "conversations: want a JSON int"},
+		{"flood of another provider", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"telegram","factor":10}`), "flood.provider: one of the scenario's providers"},
+		{"flood with one tenant", with(`"conversations":1`, `"conversations":1,"tenants":1,"flood":{"provider":"slack","factor":10}`), "a flood needs at least 2 tenants"},
+		{"flood of no tenant", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack","tenant":2,"factor":10}`), "flood.tenant: between 0 and 1"},
+		{"flood without factor", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack"}`), "flood.factor"},
+		{"flood over the rate bound", strings.Replace(with(`"rate":10`, `"rate":300`), `"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":100}`, 1), "with the flood's factor"},
+		{"flood unknown field", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":1,"rate":5}`), `unknown field "rate"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,6 +75,35 @@ func TestShippedScenarios(t *testing.T) {
 		if _, err := ParseScenario(b, nil); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// TestTenantOf: draws spread over every tenant, except the flooded one of
+// the flood's provider.
+func TestTenantOf(t *testing.T) {
+	s := Scenario{Tenants: 4, Flood: &Flood{Provider: "slack", Tenant: 1, Factor: 10}}
+	for _, c := range []struct {
+		provider string
+		want     map[int]bool
+	}{
+		{"slack", map[int]bool{0: true, 2: true, 3: true}},
+		{"telegram", map[int]bool{0: true, 1: true, 2: true, 3: true}},
+	} {
+		got := map[int]bool{}
+		for i := 0; i < 1000; i++ {
+			got[s.TenantOf(c.provider, float64(i)/1000)] = true
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%s: tenants %v, want %v", c.provider, got, c.want)
+		}
+		for k := range got {
+			if !c.want[k] {
+				t.Errorf("%s: tenant %d drawn", c.provider, k)
+			}
+		}
+	}
+	if n := (Scenario{Tenants: 3}).TenantOf("slack", 0.999999); n != 2 {
+		t.Errorf("last draw: tenant %d", n)
 	}
 }
 

@@ -26,11 +26,24 @@ import (
 )
 
 // Pacer is the scenario's arrival plan as a vegeta.Pacer: hit n+1 is due
-// when the planned count (the integral of the rate) reaches n+1.
-type Pacer struct{ S loadtest.Scenario }
+// when the planned count (the integral of the rate) reaches n+1. Factor
+// scales the plan (0: 1; a flood's is its factor).
+type Pacer struct {
+	S      loadtest.Scenario
+	Factor float64
+}
+
+func (p Pacer) factor() float64 {
+	if p.Factor > 0 {
+		return p.Factor
+	}
+	return 1
+}
 
 // count is the planned number of hits by elapsed t.
-func (p Pacer) count(t time.Duration) float64 {
+func (p Pacer) count(t time.Duration) float64 { return p.factor() * p.plan(t) }
+
+func (p Pacer) plan(t time.Duration) float64 {
 	prev, n := 0.0, 0.0
 	for _, st := range p.S.Stages {
 		if r := st.Ramp.D(); r > 0 {
@@ -78,7 +91,7 @@ func (p Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 }
 
 // Rate implements vegeta.Pacer.
-func (p Pacer) Rate(elapsed time.Duration) float64 { return p.S.RateAt(elapsed) }
+func (p Pacer) Rate(elapsed time.Duration) float64 { return p.factor() * p.S.RateAt(elapsed) }
 
 // Config is one run.
 type Config struct {
@@ -179,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (loadtest.Figures, error) {
 		rngMu.Lock()
 		provider := sc.ProviderOf(rng.Float64())
 		kind := sc.KindOf(rng.Float64())
-		tenant := rng.IntN(sc.Tenants)
+		tenant := sc.TenantOf(provider, rng.Float64())
 		other := (tenant + 1 + rng.IntN(max(1, sc.Tenants-1))) % sc.Tenants
 		conv := rng.IntN(sc.Conversations)
 		rngMu.Unlock()
@@ -222,6 +235,10 @@ func Run(ctx context.Context, cfg Config) (loadtest.Figures, error) {
 	}
 	atk := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: rec, Timeout: 30 * time.Second}),
 		vegeta.Workers(16), vegeta.MaxWorkers(1024))
+	var flood *floodRun
+	if sc.Flood != nil {
+		flood = startFlood(cfg, run)
+	}
 	start := time.Now()
 	results := atk.Attack(targeter, Pacer{S: sc}, sc.Duration()+time.Second, sc.Name)
 	var sent int64
@@ -248,6 +265,13 @@ loop:
 		}
 	}
 	elapsed := time.Since(start)
+	var floodFigures *loadtest.FloodFigures
+	if flood != nil {
+		if ctx.Err() != nil {
+			flood.atk.Stop()
+		}
+		floodFigures = flood.wait()
+	}
 	if err, _ := buildErr.Load().(error); err != nil {
 		return loadtest.Figures{}, fmt.Errorf("build a request: %w", err)
 	}
@@ -255,7 +279,7 @@ loop:
 		return loadtest.Figures{}, ctx.Err()
 	}
 
-	f := loadtest.Figures{Sent: map[loadtest.Kind]int64{}, Accepted: map[loadtest.Kind]int64{}, Duration: elapsed}
+	f := loadtest.Figures{Sent: map[loadtest.Kind]int64{}, Accepted: map[loadtest.Kind]int64{}, Duration: elapsed, Flood: floodFigures}
 	rec.mu.Lock()
 	recs := make([]*record, 0, len(rec.recs))
 	for _, r := range rec.recs {
@@ -274,6 +298,9 @@ loop:
 			continue
 		}
 		f.EdgeMs = append(f.EdgeMs, float64(r.latency)/float64(time.Millisecond))
+		if r.kind == loadtest.KindValid {
+			f.ValidEdgeMs = append(f.ValidEdgeMs, float64(r.latency)/float64(time.Millisecond))
+		}
 		if r.status/100 == 2 {
 			f.Accepted[r.kind]++
 			if r.kind == loadtest.KindValid {
@@ -336,3 +363,65 @@ loop:
 	}
 	return f, nil
 }
+
+// floodRun is the scenario's flood: forged requests (the installation's
+// credentials of the same kind, but wrong) to one probe ingress id, open
+// loop at Factor times the planned rate, on its own attacker and
+// connections beside the scenario's traffic.
+type floodRun struct {
+	atk  *vegeta.Attacker
+	done chan *loadtest.FloodFigures
+}
+
+func startFlood(cfg Config, run string) *floodRun {
+	sc := cfg.Scenario
+	fl := sc.Flood
+	in := cfg.Harnesses[fl.Provider].Installs[fl.Tenant]
+	forged := testevent.Forge(fl.Provider, in.Cred)
+	var seq atomic.Int64
+	var buildErr atomic.Value
+	targeter := func(t *vegeta.Target) error {
+		n := seq.Add(1)
+		now := time.Now()
+		ev := in.Event("sblt-flood-"+run+"-"+strconv.FormatInt(n, 10), now)
+		ev.Channel = conversation(fl.Provider, 0)
+		s, err := probe.Sign(cfg.Edge, in, ev, forged)
+		if err != nil {
+			buildErr.Store(err)
+			return err
+		}
+		t.Method, t.URL, t.Body = http.MethodPost, s.URL, s.Body
+		t.Header = http.Header{}
+		for _, hd := range s.Headers {
+			t.Header.Add(hd[0], hd[1])
+		}
+		return nil
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}
+	atk := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: tr, Timeout: 30 * time.Second}),
+		vegeta.Workers(16), vegeta.MaxWorkers(1024))
+	r := &floodRun{atk: atk, done: make(chan *loadtest.FloodFigures, 1)}
+	start := time.Now()
+	results := atk.Attack(targeter, Pacer{S: sc, Factor: fl.Factor}, sc.Duration()+time.Second, sc.Name+"-flood")
+	go func() {
+		f := &loadtest.FloodFigures{Provider: fl.Provider, Ingress: in.Ingress, Statuses: map[string]int64{}}
+		for res := range results {
+			f.Sent++
+			if res.Code == 0 {
+				f.Errors++
+				continue
+			}
+			f.Statuses[strconv.Itoa(int(res.Code))]++
+			f.EdgeMs = append(f.EdgeMs, float64(res.Latency)/float64(time.Millisecond))
+		}
+		if d := time.Since(start); d > 0 {
+			f.Rate = float64(f.Sent) / d.Seconds()
+		}
+		tr.CloseIdleConnections()
+		r.done <- f
+	}()
+	return r
+}
+
+// wait returns the flood's figures once its attack has ended.
+func (r *floodRun) wait() *loadtest.FloodFigures { return <-r.done }

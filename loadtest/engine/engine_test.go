@@ -55,3 +55,25 @@ func TestConversationIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestPacerFactor: a flood's pacer follows the same plan scaled by its
+// factor (ten hits per planned one at factor 10).
+func TestPacerFactor(t *testing.T) {
+	s := loadtest.Scenario{Stages: []loadtest.Stage{{Rate: 20, Ramp: loadtest.Duration(time.Second), Duration: loadtest.Duration(2 * time.Second)}}}
+	base, flood := Pacer{S: s}, Pacer{S: s, Factor: 10}
+	for _, at := range []time.Duration{0, 500 * time.Millisecond, time.Second, 2500 * time.Millisecond, time.Hour} {
+		if got, want := flood.count(at), 10*base.count(at); math.Abs(got-want) > 1e-9 {
+			t.Errorf("count(%s) = %v, want %v", at, got, want)
+		}
+	}
+	if r := flood.Rate(2 * time.Second); r != 200 {
+		t.Errorf("Rate(2s) = %v, want 200", r)
+	}
+	// At the hold rate, hits are due every 1/200 s.
+	if w, _ := flood.Pace(2*time.Second, uint64(flood.count(2*time.Second))); math.Abs(w.Seconds()-1.0/200) > 1e-4 {
+		t.Errorf("ahead by one: wait %s, want 1/200 s", w)
+	}
+	if _, stop := flood.Pace(3*time.Second, 0); !stop {
+		t.Error("no stop at the end of the plan")
+	}
+}
