@@ -35,8 +35,8 @@ func TestPlanReshard(t *testing.T) {
 		{name: "other reshard under way", cur: moving(16, 32), to: 8, reason: RefusedInProgress},
 		{name: "grow", cur: InitialLayout(4), to: 6, want: ReshardPlan{
 			Current: InitialLayout(4),
-			Next: Layout{Epoch: 1, Shards: 6, State: Moving, From: &PastLayout{0, 4, t0}, History: []PastLayout{{0, 4, t0}}, StartedAt: t0},
-			Seal: []int{0, 1, 2, 3}, Open: []int{0, 1, 2, 3, 4, 5},
+			Next:    Layout{Epoch: 1, Shards: 6, State: Moving, From: &PastLayout{0, 4, t0}, History: []PastLayout{{0, 4, t0}}, StartedAt: t0},
+			Seal:    []int{0, 1, 2, 3}, Open: []int{0, 1, 2, 3, 4, 5},
 		}},
 		{name: "shrink keeps recent history, drops expired", cur: stable2, to: 2, want: ReshardPlan{
 			Current: stable2,
@@ -172,7 +172,7 @@ func TestDedupShards(t *testing.T) {
 	key := "s1/org/slack/inst/C1//agt/"
 	l := Layout{Epoch: 3, Shards: 7, State: Stable, History: []PastLayout{
 		{Epoch: 2, Shards: 5, EndedAt: t0.Add(-time.Hour)},
-		{Epoch: 1, Shards: 7, EndedAt: t0.Add(-2 * time.Hour)},  // same shard as now: no lookup
+		{Epoch: 1, Shards: 7, EndedAt: t0.Add(-2 * time.Hour)},   // same shard as now: no lookup
 		{Epoch: 0, Shards: 11, EndedAt: t0.Add(-72 * time.Hour)}, // outside a 48 h horizon
 	}}
 	var want []int
