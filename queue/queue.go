@@ -45,6 +45,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,6 +167,10 @@ type Client struct {
 	waitFor    time.Duration // WAIT's timeout
 	cluster    bool          // rdb is a Redis Cluster client: asynq:queues is in another slot
 	published  sync.Map      // queue name → time.Time of its last SADD to asynq:queues (cluster)
+
+	layMu sync.Mutex
+	lay   *Layout // nil until read
+	layAt time.Time
 }
 
 // publishEvery is how often, on a Redis Cluster, a Client adds a queue it
@@ -354,7 +359,7 @@ return {1, seq, ''}
 //
 // The task's payload is sealed over its sequence number, so the caller must
 // know the number before the script runs: it sends the number it expects
-// (in ARGV[2], from the last one it saw for the session) and the script writes
+// (in ARGV[1], from the last one it saw for the session) and the script writes
 // only if that is the session's next number; otherwise it writes nothing and
 // answers the right one, and the caller seals again and retries.
 //
@@ -373,19 +378,38 @@ return {1, seq, ''}
 // "pending", pending_since in unix ns; LPUSH the id on the pending list), plus
 // the SADD to asynq:queues its client does first.
 //
+// Before anything else it reads the shard's layout marker (KEYS[5], see
+// Marker and layout.go) and writes only when the marker is the client's
+// epoch and open: a client on an older layout is answered 4 (reload the
+// layout), a shard not yet opened for the client's epoch 5 (wait), so no task
+// of an old layout is written once a reshard has sealed its shards.
+//
 // KEYS[1] session hash, KEYS[2] id key, KEYS[3] asynq:{q}:t:<id>, KEYS[4]
-// asynq:{q}:pending (and asynq:queues); ARGV[1] task id, ARGV[2]
-// "now ms|id ttl ms|session ttl ms|expected seq|now ns|checked|queue|sadd" (checked
-// "1" when the caller made sure the task is not in the queue recorded for the
-// id; sadd "1" to add the queue to asynq:queues), ARGV[3] the encoded TaskMessage. (Packed so that the command has at
-// most 10 parts: Redis answers a longer one from an unauthenticated client
-// with a protocol error instead of NOAUTH.)
+// asynq:{q}:pending (and asynq:queues), KEYS[5] the shard's layout marker;
+// ARGV[1] "now ms|id ttl ms|session ttl ms|expected seq|now ns|checked|queue|sadd|epoch|task id"
+// (checked "1" when the caller made sure the task is not in the queue
+// recorded for the id; sadd "1" to add the queue to asynq:queues; epoch the
+// client's layout epoch), ARGV[2] the encoded TaskMessage. (Packed so that
+// the command has at most 10 parts: Redis answers a longer one from an
+// unauthenticated client with a protocol error instead of NOAUTH.)
 // Returns {code, seq, recorded queue}: code 1 written, 0 duplicate, 2 expected
-// seq was wrong (seq is the right one), 3 reserved under another queue.
+// seq was wrong (seq is the right one), 3 reserved under another queue, 4 the
+// client's layout is older than the shard's (seq is the shard's epoch), 5 the
+// shard is not open for the client's epoch yet.
 var enqueueScript = redis.NewScript(`
 local a = {}
-for v in string.gmatch(ARGV[2], '[^|]+') do a[#a + 1] = v end
-local nowms, idttl, sttl, expect, nowns, checked, qname, sadd = a[1], a[2], a[3], tonumber(a[4]), a[5], a[6], a[7], a[8] == '1'
+for v in string.gmatch(ARGV[1], '[^|]+') do a[#a + 1] = v end
+local nowms, idttl, sttl, expect, nowns, checked, qname, sadd, epoch, id = a[1], a[2], a[3], tonumber(a[4]), a[5], a[6], a[7], a[8] == '1', tonumber(a[9]), a[10]
+local m = redis.call('GET', KEYS[5])
+if m then
+  local bar = string.find(m, '|', 1, true)
+  if not bar then return redis.error_reply('switchboard enqueue: bad shard marker ' .. m) end
+  local me = tonumber(string.sub(m, 1, bar - 1))
+  if epoch < me then return {4, me, ''} end
+  if epoch > me or string.sub(m, bar + 1) ~= 'open' then return {5, me, ''} end
+elseif epoch > 0 then
+  return {5, 0, ''}
+end
 local all = 'asynq:queues'
 local want = {'hash', 'string', 'hash', 'list'}
 for i = 1, 4 do
@@ -442,12 +466,12 @@ else
   if redis.call('HEXISTS', KEYS[1], 'last') == 0 then
     redis.call('HSET', KEYS[1], 'last', seq - 1)
   end
-  redis.call('HSET', KEYS[1], 'r:' .. seq, ARGV[1] .. '|' .. nowms)
+  redis.call('HSET', KEYS[1], 'r:' .. seq, id .. '|' .. nowms)
   redis.call('PEXPIRE', KEYS[1], sttl)
 end
 redis.call('SET', KEYS[2], seq .. '|' .. qname .. '|w', 'PX', idttl)
-redis.call('HSET', KEYS[3], 'msg', ARGV[3], 'state', 'pending', 'pending_since', nowns)
-redis.call('LPUSH', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[3], 'msg', ARGV[2], 'state', 'pending', 'pending_since', nowns)
+redis.call('LPUSH', KEYS[4], id)
 if sadd then
   redis.call('SADD', all, qname)
 end
@@ -474,19 +498,49 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 	if err := env.Validate(); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
+	lay, err := c.layout(ctx, false)
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", env.ID, err)
+	}
 	t := tag(env.SessionKey)
-	qname := QueueName(Shard(env.SessionKey, c.shards))
+	idTTL := min(DedupHorizon(env.Provider), c.retention)
 	sadd := "1"
 	if c.cluster {
 		sadd = "0"
-		if err := c.publish(ctx, qname); err != nil {
-			return fmt.Errorf("enqueue %s: %w", env.ID, err)
-		}
 	}
-	keys := []string{sessionKeyOf(qname, t), idKey(qname, env.ID), "asynq:{" + qname + "}:t:" + env.ID, "asynq:{" + qname + "}:pending"}
-	seq := c.seqs.next(t)
-	checked := "0"
-	idTTL := min(DedupHorizon(env.Provider), c.retention)
+	var (
+		qname   string
+		keys    []string
+		seq     int64
+		checked string
+	)
+	// mapTo maps the session with layout l (again, after a reshard).
+	mapTo := func(l Layout) error {
+		shard := Shard(env.SessionKey, l.Shards)
+		qname = QueueName(shard)
+		if c.cluster {
+			if err := c.publish(ctx, qname); err != nil {
+				return fmt.Errorf("enqueue %s: %w", env.ID, err)
+			}
+		}
+		keys = []string{sessionKeyOf(qname, t), idKey(qname, env.ID), "asynq:{" + qname + "}:t:" + env.ID, "asynq:{" + qname + "}:pending", markerKey(shard)}
+		seq = c.seqs.next(qname + "/" + t)
+		checked = "0"
+		// An event enqueued under an earlier layout into another shard (its
+		// session moved): a provider retry of it is a duplicate. Those shards
+		// are sealed, so what is read here cannot change after.
+		dup, err := c.enqueuedBefore(ctx, l, env, idTTL)
+		if err != nil {
+			return err
+		}
+		if dup {
+			return ErrDuplicate
+		}
+		return nil
+	}
+	if err := mapTo(lay); err != nil {
+		return err
+	}
 	for try := 0; try < maxSeqTries; try++ {
 		if try >= 2 {
 			select {
@@ -511,9 +565,10 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		now := c.now()
 		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(idTTL.Milliseconds(), 10) + "|" +
 			strconv.FormatInt(c.sessionTTL.Milliseconds(), 10) + "|" + strconv.FormatInt(seq, 10) + "|" +
-			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname + "|" + sadd
+			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname + "|" + sadd + "|" +
+			strconv.FormatInt(lay.Epoch, 10) + "|" + env.ID
 		res, err := c.runEnqueue(ctx, keys,
-			env.ID, args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL))
+			args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL))
 		if err != nil {
 			return fmt.Errorf("enqueue %s: %w", env.ID, err)
 		}
@@ -521,7 +576,7 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		got, _ := res[1].(int64)
 		switch code {
 		case 1:
-			c.seqs.done(t, got)
+			c.seqs.done(qname+"/"+t, got)
 			return nil
 		case 0:
 			return ErrDuplicate
@@ -542,11 +597,76 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 				return ErrDuplicate
 			}
 			seq, checked = got, "1"
+		case 4, 5:
+			// 4: the shard was resharded past this client's layout; 5: the
+			// shard is not open for the client's (newer) epoch yet: a reshard
+			// is between sealing and opening. Read the layout again (a
+			// reshard records it before sealing) and map the session again.
+			if lay, err = c.layout(ctx, true); err != nil {
+				return fmt.Errorf("enqueue %s: %w", env.ID, err)
+			}
+			if code == 4 && lay.Epoch < got {
+				return fmt.Errorf("enqueue %s: shard %s is at layout epoch %d, the recorded layout at %d", env.ID, qname, got, lay.Epoch)
+			}
+			if err := mapTo(lay); err != nil {
+				return err
+			}
+			if code == 5 && try < 2 {
+				try = 2 // pause from now on: the reshard is opening the shards
+			}
 		default:
 			return fmt.Errorf("enqueue %s: unexpected answer %v", env.ID, res)
 		}
 	}
-	return fmt.Errorf("enqueue %s: the session's sequence number changed under %d tries", env.ID, maxSeqTries)
+	return fmt.Errorf("enqueue %s: the session's sequence number or the shard layout changed under %d tries", env.ID, maxSeqTries)
+}
+
+// layoutTTL is how long a Client uses the layout it read without reading it
+// again. Correctness does not depend on it (the shard markers refuse a stale
+// client); it bounds how long a client keeps mapping sessions to shards a
+// reshard sealed (each such enqueue costs one refused round trip more).
+const layoutTTL = 5 * time.Second
+
+// layout is the shard layout the client maps sessions with: the recorded one
+// (read at most every layoutTTL, or now with fresh), or InitialLayout of the
+// client's shard count when none is recorded.
+func (c *Client) layout(ctx context.Context, fresh bool) (Layout, error) {
+	c.layMu.Lock()
+	defer c.layMu.Unlock()
+	if !fresh && c.lay != nil && time.Since(c.layAt) < layoutTTL {
+		return *c.lay, nil
+	}
+	l, _, err := ReadLayout(ctx, c.rdb, c.shards)
+	if err != nil {
+		if c.lay != nil && !fresh {
+			return *c.lay, nil // Redis is unreachable: the enqueue says so
+		}
+		return Layout{}, err
+	}
+	c.lay, c.layAt = &l, time.Now()
+	return l, nil
+}
+
+// Layout is the shard layout the client maps sessions with now.
+func (c *Client) Layout(ctx context.Context) (Layout, error) { return c.layout(ctx, false) }
+
+// enqueuedBefore reports whether env was enqueued (its task written) into
+// its session's shard of an earlier layout of l, within the deduplication
+// horizon.
+func (c *Client) enqueuedBefore(ctx context.Context, l Layout, env envelope.Envelope, horizon time.Duration) (bool, error) {
+	for _, s := range l.DedupShards(env.SessionKey, horizon, c.now()) {
+		v, err := c.rdb.Get(ctx, idKey(QueueName(s), env.ID)).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("enqueue %s: look for it under an earlier layout: %w", env.ID, err)
+		}
+		if strings.HasSuffix(v, "|w") {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // runEnqueue runs enqueueScript, followed by WAIT when the client waits for

@@ -1,0 +1,263 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// markerKey is the layout marker of shard (in the shard queue's hash slot,
+// beside Asynq's asynq:{sb-shard-NNN}:… keys).
+func markerKey(shard int) string { return "sb:{" + QueueName(shard) + "}:epoch" }
+
+// ReadLayout returns the recorded layout and its stored form ("" when none
+// is recorded: then InitialLayout(shards), the deployment's --shards).
+func ReadLayout(ctx context.Context, rdb redis.UniversalClient, shards int) (Layout, string, error) {
+	raw, err := rdb.Get(ctx, LayoutKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return InitialLayout(shards), "", nil
+	}
+	if err != nil {
+		return Layout{}, "", fmt.Errorf("read shard layout: %w", err)
+	}
+	var l Layout
+	if err := json.Unmarshal([]byte(raw), &l); err != nil {
+		return Layout{}, "", fmt.Errorf("read shard layout: %s holds no layout: %w", LayoutKey, err)
+	}
+	if l.Shards < 1 || l.Shards > MaxShards || (l.State != Stable && l.State != Moving) || (l.State == Moving && l.From == nil) {
+		return Layout{}, "", fmt.Errorf("read shard layout: %s holds an invalid layout (epoch %d, %d shards, %q)", LayoutKey, l.Epoch, l.Shards, l.State)
+	}
+	return l, raw, nil
+}
+
+// ReadMarker returns the layout marker of shard.
+func ReadMarker(ctx context.Context, rdb redis.UniversalClient, shard int) (Marker, error) {
+	v, err := rdb.Get(ctx, markerKey(shard)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Marker{}, fmt.Errorf("read marker of shard %d: %w", shard, err)
+	}
+	return ParseMarker(v)
+}
+
+// KEYS[1] LayoutKey; ARGV[1] the stored form expected now ("" for none),
+// ARGV[2] the new one. Returns 1 when written, 0 when the layout changed.
+var swapLayoutScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`)
+
+// KEYS[1] a shard marker; ARGV[1] epoch, ARGV[2] "open" or "sealed".
+// Raises the marker (never lowers it); returns 1 when it changed.
+var raiseMarkerScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+local e, st = 0, 'open'
+if cur then
+  local bar = string.find(cur, '|', 1, true)
+  if not bar then return redis.error_reply('switchboard: bad shard marker ' .. cur) end
+  e, st = tonumber(string.sub(cur, 1, bar - 1)), string.sub(cur, bar + 1)
+end
+local ne, nst = tonumber(ARGV[1]), ARGV[2]
+if e < ne or (e == ne and st == 'sealed' and nst == 'open') then
+  redis.call('SET', KEYS[1], ne .. '|' .. nst)
+  return 1
+end
+return 0
+`)
+
+func swapLayout(ctx context.Context, rdb redis.UniversalClient, raw string, next Layout) (string, error) {
+	b, err := json.Marshal(next)
+	if err != nil {
+		return "", fmt.Errorf("encode shard layout: %w", err)
+	}
+	ok, err := swapLayoutScript.Run(ctx, rdb, []string{LayoutKey}, raw, string(b)).Int()
+	if err != nil {
+		return "", fmt.Errorf("write shard layout: %w", err)
+	}
+	if ok != 1 {
+		return "", &Refusal{RefusedChanged, "the recorded layout changed while the command ran (another reshard?): run it again"}
+	}
+	return string(b), nil
+}
+
+// raiseMarkers raises the markers of shards to m, in one pipeline (one
+// single-key script per shard, so a Redis Cluster client spreads it by node).
+func raiseMarkers(ctx context.Context, rdb redis.UniversalClient, shards []int, m Marker) error {
+	st := "sealed"
+	if m.Open {
+		st = "open"
+	}
+	// Loaded first: a pipeline of EVALSHA would fail everywhere on a server
+	// that has not seen the script.
+	if err := raiseMarkerScript.Load(ctx, rdb).Err(); err != nil {
+		return fmt.Errorf("load marker script: %w", err)
+	}
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(shards))
+	for i, s := range shards {
+		cmds[i] = raiseMarkerScript.EvalSha(ctx, pipe, []string{markerKey(s)}, m.Epoch, st)
+	}
+	_, _ = pipe.Exec(ctx)
+	for i, c := range cmds {
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("mark shard %d %s: %w", shards[i], m, err)
+		}
+	}
+	return nil
+}
+
+// BeginReshard carries out the first phase of plan: it records plan.Next
+// (unless resuming), seals every old shard for the new epoch and, once all
+// are sealed, opens every new shard. raw is the stored layout plan was made
+// from (see ReadLayout): a layout changed since is refused. Every step is
+// idempotent, so a run that stopped half way is resumed by planning again.
+func BeginReshard(ctx context.Context, rdb redis.UniversalClient, plan ReshardPlan, raw string) (string, error) {
+	if !plan.Resume {
+		var err error
+		if raw, err = swapLayout(ctx, rdb, raw, plan.Next); err != nil {
+			return "", err
+		}
+	}
+	e := plan.Next.Epoch
+	if err := raiseMarkers(ctx, rdb, plan.Seal, Marker{Epoch: e, Open: false}); err != nil {
+		return raw, err
+	}
+	if err := raiseMarkers(ctx, rdb, plan.Open, Marker{Epoch: e, Open: true}); err != nil {
+		return raw, err
+	}
+	return raw, nil
+}
+
+// CompleteReshard records the end of l's reshard (see FinishReshard), when
+// the stored layout is still raw.
+func CompleteReshard(ctx context.Context, rdb redis.UniversalClient, l Layout, raw string, remaining int, now time.Time) (Layout, error) {
+	next, err := FinishReshard(l, remaining, now)
+	if err != nil {
+		return Layout{}, err
+	}
+	if _, err := swapLayout(ctx, rdb, raw, next); err != nil {
+		return Layout{}, err
+	}
+	return next, nil
+}
+
+// KEYS[1..4] asynq:{q}:pending, :active, :scheduled, :retry. Every task id
+// the queue holds that is not done or archived, read in one atomic step (a
+// task moving between the lists while they are read one by one could be
+// missed by both reads).
+var snapshotScript = redis.NewScript(`
+local out = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out + 1] = id end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do out[#out + 1] = id end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do out[#out + 1] = id end
+return out
+`)
+
+// Drain counts the tasks of moved sessions left in the old queues of a
+// reshard under way. It remembers every task it decoded (a task's session
+// does not change), so each poll costs the queues' id lists plus the tasks
+// new since the last one.
+type Drain struct {
+	rdb   redis.UniversalClient
+	moved map[string]bool // "queue/id" → the task belongs to a moved session
+}
+
+// NewDrain returns a Drain over rdb.
+func NewDrain(rdb redis.UniversalClient) *Drain {
+	return &Drain{rdb: rdb, moved: map[string]bool{}}
+}
+
+// Remaining returns, per old shard of l (moving), how many tasks of moved
+// sessions it still holds (pending, active, scheduled or in retry).
+func (d *Drain) Remaining(ctx context.Context, l Layout) (map[int]int, error) {
+	if l.State != Moving || l.From == nil {
+		return map[int]int{}, nil
+	}
+	out := map[int]int{}
+	seen := map[string]bool{}
+	for s := 0; s < l.From.Shards; s++ {
+		q := QueueName(s)
+		p := "asynq:{" + q + "}:"
+		ids, err := snapshotScript.Run(ctx, d.rdb, []string{p + "pending", p + "active", p + "scheduled", p + "retry"}).StringSlice()
+		if err != nil {
+			return nil, fmt.Errorf("list the tasks of %s: %w", q, err)
+		}
+		var unknown []string
+		for _, id := range ids {
+			k := q + "/" + id
+			seen[k] = true
+			if _, ok := d.moved[k]; !ok {
+				unknown = append(unknown, id)
+			}
+		}
+		if len(unknown) > 0 {
+			pipe := d.rdb.Pipeline()
+			msgs := make([]*redis.StringCmd, len(unknown))
+			for i, id := range unknown {
+				msgs[i] = pipe.HGet(ctx, p+"t:"+id, "msg")
+			}
+			_, _ = pipe.Exec(ctx)
+			for i, id := range unknown {
+				msg, err := msgs[i].Result()
+				if errors.Is(err, redis.Nil) {
+					continue // gone since the snapshot: done
+				}
+				if err != nil {
+					return nil, fmt.Errorf("read task %s of %s: %w", id, q, err)
+				}
+				key, ok := taskSessionKey([]byte(msg))
+				// A task that does not decode is refused by the worker (it
+				// never holds a session): it does not hold the reshard.
+				d.moved[q+"/"+id] = ok && l.Moved(key) && Shard(key, l.From.Shards) == s
+			}
+		}
+		for _, id := range ids {
+			if d.moved[q+"/"+id] {
+				out[s]++
+			}
+		}
+	}
+	for k := range d.moved {
+		if !seen[k] {
+			delete(d.moved, k)
+		}
+	}
+	return out, nil
+}
+
+// taskSessionKey reads the envelope's session key out of an Asynq task
+// message (field 2, the payload; see encodeAsynqTask).
+func taskSessionKey(msg []byte) (string, bool) {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return "", false
+		}
+		msg = msg[n:]
+		if num == 2 && typ == protowire.BytesType {
+			payload, n := protowire.ConsumeBytes(msg)
+			if n < 0 {
+				return "", false
+			}
+			var env struct {
+				SessionKey string `json:"session_key"`
+			}
+			if json.Unmarshal(payload, &env) != nil || env.SessionKey == "" {
+				return "", false
+			}
+			return env.SessionKey, true
+		}
+		n = protowire.ConsumeFieldValue(num, typ, msg)
+		if n < 0 {
+			return "", false
+		}
+		msg = msg[n:]
+	}
+	return "", false
+}
