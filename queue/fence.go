@@ -49,6 +49,9 @@ type Check struct {
 	Missing    int64
 	MissingID  string
 	ReservedAt time.Time
+	// Epoch is the layout epoch of the task's shard (its marker): a worker
+	// on an older layout reads the layout again before going on.
+	Epoch int64
 }
 
 // Fence is the per-session ordering state the worker reads and advances.
@@ -57,6 +60,17 @@ type Fence struct {
 	shards     int
 	retention  time.Duration
 	sessionTTL time.Duration
+	at         string // the shard queue of every session (see At), else by shards
+}
+
+// At is the fence of the sessions' state in shard's hash slot, whatever
+// shard the sessions map to now: a task's ordering state is in the slot of
+// the queue the task is in (after a reshard, a moved session's old tasks are
+// in its old shard, its new ones in the new).
+func (f *Fence) At(shard int) *Fence {
+	g := *f
+	g.at = QueueName(shard)
+	return &g
 }
 
 // NewFence returns the fence over rdb of a deployment with shards shard
@@ -73,13 +87,20 @@ func NewFence(rdb redis.UniversalClient, retention time.Duration, shards int) *F
 }
 
 // queue is the shard queue of sessionKey.
-func (f *Fence) queue(sessionKey string) string { return QueueName(Shard(sessionKey, f.shards)) }
+func (f *Fence) queue(sessionKey string) string {
+	if f.at != "" {
+		return f.at
+	}
+	return QueueName(Shard(sessionKey, f.shards))
+}
 
-// KEYS[1] session hash, KEYS[2] done key; ARGV[1] seq.
-// Returns {verdict, last, reservation of last+1 or ""}.
+// KEYS[1] session hash, KEYS[2] done key, KEYS[3] the shard's layout marker;
+// ARGV[1] seq.
+// Returns {verdict, last, reservation of last+1 or "", marker or ""}.
 var checkScript = redis.NewScript(`
+local m = redis.call('GET', KEYS[3]) or ''
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  return {3, 0, ''}
+  return {3, 0, '', m}
 end
 local seq = tonumber(ARGV[1])
 local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
@@ -88,21 +109,28 @@ if last == nil then
   last = seq - 1
   redis.call('HSET', KEYS[1], 'last', last)
 end
-if seq == last + 1 then return {0, last, ''} end
-if seq <= last then return {2, last, ''} end
+if seq == last + 1 then return {0, last, '', m} end
+if seq <= last then return {2, last, '', m} end
 local r = redis.call('HGET', KEYS[1], 'r:' .. (last + 1))
 if not r then r = '' end
-return {1, last, r}
+return {1, last, r, m}
 `)
 
 // Check asks whether task id with sequence number seq of session may run now.
 func (f *Fence) Check(ctx context.Context, sessionKey, id string, seq int64) (Check, error) {
 	q := f.queue(sessionKey)
-	res, err := checkScript.Run(ctx, f.rdb, []string{sessionKeyOf(q, tag(sessionKey)), doneKey(q, id)}, seq).Slice()
+	res, err := checkScript.Run(ctx, f.rdb, []string{sessionKeyOf(q, tag(sessionKey)), doneKey(q, id), prefix(q) + "epoch"}, seq).Slice()
 	if err != nil {
 		return Check{}, fmt.Errorf("fence check %s: %w", id, err)
 	}
 	c := Check{Verdict: Verdict(res[0].(int64)), Last: res[1].(int64)}
+	if m, _ := res[3].(string); m != "" {
+		mk, err := ParseMarker(m)
+		if err != nil {
+			return Check{}, fmt.Errorf("fence check %s: %w", id, err)
+		}
+		c.Epoch = mk.Epoch
+	}
 	if c.Verdict == Wait {
 		c.Missing = c.Last + 1
 		if r, _ := res[2].(string); r != "" {
@@ -184,4 +212,35 @@ func (f *Fence) Skip(ctx context.Context, sessionKey string, missing int64) (boo
 		return false, fmt.Errorf("fence skip: %w", err)
 	}
 	return n == 1, nil
+}
+
+// KEYS[1] session hash. Returns {1 when every number taken is done, last,
+// reservation of last+1 or ""}.
+var drainedScript = redis.NewScript(`
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
+if seq == nil or last == nil or last >= seq then return {1, last or 0, ''} end
+return {0, last, redis.call('HGET', KEYS[1], 'r:' .. (last + 1)) or ''}
+`)
+
+// Drained is the handoff check of a reshard: whether every task of
+// sessionKey this fence's shard (see At) took a number for is done or
+// dead-lettered (Verdict Go), or which one the session still waits for
+// (Verdict Wait, with Missing and its reservation). A session without state
+// there (none, or expired) is drained. Only meaningful for a shard that no
+// longer takes the session's tasks (sealed by the reshard): its numbers are
+// final.
+func (f *Fence) Drained(ctx context.Context, sessionKey string) (Check, error) {
+	res, err := drainedScript.Run(ctx, f.rdb, []string{sessionKeyOf(f.queue(sessionKey), tag(sessionKey))}).Slice()
+	if err != nil {
+		return Check{}, fmt.Errorf("fence drained: %w", err)
+	}
+	c := Check{Verdict: Go, Last: res[1].(int64)}
+	if res[0].(int64) == 0 {
+		c.Verdict, c.Missing = Wait, c.Last+1
+		if r, _ := res[2].(string); r != "" {
+			c.MissingID, c.ReservedAt, _ = parseReservation(r)
+		}
+	}
+	return c, nil
 }

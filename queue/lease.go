@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,7 +30,7 @@ import (
 //     one leaves (clean stop: released at once) or dies (lease expiry).
 type Leases struct {
 	rdb    redis.UniversalClient
-	shards int
+	shards atomic.Int64 // see SetShards
 	ttl    time.Duration
 	now    func() time.Time
 }
@@ -46,8 +47,17 @@ func leaseKey(shard int) string { return prefix(QueueName(shard)) + "lease" }
 
 // NewLeases returns the lease set of shards shards with lease time-to-live ttl.
 func NewLeases(rdb redis.UniversalClient, shards int, ttl time.Duration) *Leases {
-	return &Leases{rdb: rdb, shards: shards, ttl: ttl, now: time.Now}
+	l := &Leases{rdb: rdb, ttl: ttl, now: time.Now}
+	l.shards.Store(int64(shards))
+	return l
 }
+
+// SetShards changes how many shards the lease set spans (a reshard: see
+// Layout.LeaseShards).
+func (l *Leases) SetShards(n int) { l.shards.Store(int64(n)) }
+
+// Shards is how many shards the lease set spans.
+func (l *Leases) Shards() int { return int(l.shards.Load()) }
 
 // TTL is the lease time-to-live.
 func (l *Leases) TTL() time.Duration { return l.ttl }
@@ -171,7 +181,7 @@ func (l *Leases) Owners(ctx context.Context) (map[int]string, error) {
 	// One GET per shard in a pipeline, not an MGET: the leases are in as many
 	// hash slots as shards (a Redis Cluster client splits the pipeline by node).
 	pipe := l.rdb.Pipeline()
-	gets := make([]*redis.StringCmd, l.shards)
+	gets := make([]*redis.StringCmd, l.Shards())
 	for i := range gets {
 		gets[i] = pipe.Get(ctx, leaseKey(i))
 	}

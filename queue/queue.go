@@ -28,6 +28,8 @@
 //	sb:{<queue>}:done:<id>    present once the task's side effects are complete (worker dedup)
 //	sb:{<queue>}:p:<id>       worker progress of one task (attempts, delivered, replies sent)
 //	sb:{<queue>}:lease        shard ownership lease (token), see Leases
+//	sb:{<queue>}:epoch        the shard's layout marker "<epoch>|open|sealed" (resharding, see layout.go)
+//	sb:layout                 the recorded shard layout (JSON, see Layout); none: --shards, epoch 0
 //	sb:workers                live workers (zset member=id, score=expiry ms)
 //
 // Before this layout (releases up to 2026-12-01) the session keys were tagged
@@ -59,9 +61,10 @@ import (
 // TaskType is the Asynq task type of a delivery.
 const TaskType = "switchboard:deliver"
 
-// DefaultShards is the shard count when none is configured. Every ingest and
-// every worker of one deployment must use the same count: changing it moves
-// sessions to other queues (drain the queues before resharding).
+// DefaultShards is the shard count when none is configured. The count is
+// the recorded Layout's once a deployment has resharded (`switchboard queue
+// reshard`, see layout.go); until then every ingest and worker of one
+// deployment must be given the same --shards.
 const DefaultShards = 16
 
 // DefaultRetention is the longest deduplication horizon (WhatsApp), 8 days.
@@ -142,6 +145,11 @@ func doneKey(q, id string) string     { return prefix(q) + "done:" + id }
 func ProgressKey(sessionKey, id string, shards int) string {
 	return prefix(QueueName(Shard(sessionKey, shards))) + "p:" + id
 }
+
+// ProgressKeyIn is the worker's progress hash of task id in shard queue
+// shard (the queue the task is in: after a reshard, not always its session's
+// shard).
+func ProgressKeyIn(shard int, id string) string { return prefix(QueueName(shard)) + "p:" + id }
 
 // IDKey is the Redis key recording task id's sequence number, queue and
 // whether its task was written (tests recreate a failed enqueue with it).

@@ -13,7 +13,7 @@ import (
 
 // markerKey is the layout marker of shard (in the shard queue's hash slot,
 // beside Asynq's asynq:{sb-shard-NNN}:… keys).
-func markerKey(shard int) string { return "sb:{" + QueueName(shard) + "}:epoch" }
+func markerKey(shard int) string { return prefix(QueueName(shard)) + "epoch" }
 
 // ReadLayout returns the recorded layout and its stored form ("" when none
 // is recorded: then InitialLayout(shards), the deployment's --shards).

@@ -84,11 +84,10 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, shards int, id strin
 		if info.State != asynq.TaskStateArchived {
 			return fmt.Errorf("replay %s: task is %s, not a dead letter", id, info.State)
 		}
-		env, err := envelope.Decode(info.Payload)
-		if err != nil {
+		if _, err := envelope.Decode(info.Payload); err != nil {
 			return fmt.Errorf("replay %s: %w", id, err)
 		}
-		if err := rdb.HDel(ctx, queue.ProgressKey(env.SessionKey, id, shards), "attempts").Err(); err != nil {
+		if err := rdb.HDel(ctx, queue.ProgressKeyIn(s, id), "attempts").Err(); err != nil {
 			return fmt.Errorf("replay %s: reset attempts: %w", id, err)
 		}
 		if err := insp.RunTask(q, id); err != nil {

@@ -122,35 +122,96 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 		if env.Seq <= 0 {
 			return fmt.Errorf("%w: envelope %s has no sequence number", asynq.SkipRetry, env.ID)
 		}
-		check, err := p.fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
+		// The task's ordering state is in its queue's slot, whatever shard
+		// its session maps to now (see queue.Fence.At).
+		fence := p.fence.At(shard)
+		check, err := fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
 		if err != nil {
 			return &retryError{delay: p.cfg.FenceRetry, err: err}
 		}
-		for i := 0; check.Verdict == queue.Wait; i++ {
-			if i == 64 {
-				return &waitError{delay: p.cfg.FenceRetry, reason: "many gaps"}
-			}
-			if w := p.mustWait(qname, check); w != nil {
-				return w
-			}
-			if _, err := p.fence.Skip(ctx, env.SessionKey, check.Missing); err != nil {
+		lay := p.Layout()
+		if check.Epoch > lay.Epoch {
+			// The shard was resharded past the pool's layout (the task may be
+			// a moved session's first of the new epoch): read it now.
+			if lay, err = p.reloadLayout(ctx); err != nil {
 				return &retryError{delay: p.cfg.FenceRetry, err: err}
 			}
-			p.log.Warn("skipped a sequence gap", "queue", qname, "seq", check.Missing, "task", check.MissingID)
-			if check, err = p.fence.Check(ctx, env.SessionKey, env.ID, env.Seq); err != nil {
-				return &retryError{delay: p.cfg.FenceRetry, err: err}
+			if check.Epoch > lay.Epoch {
+				return &waitError{delay: p.cfg.FenceRetry, reason: "shard layout not readable yet"}
 			}
+		}
+		if w := p.waitGaps(ctx, fence, qname, env, &check); w != nil {
+			return w
 		}
 		if check.Verdict == queue.Done {
 			return nil
 		}
-		return p.attempt(ctx, qname, env)
+		if from, ok := lay.HandoffFrom(env.SessionKey, shard); ok && check.Verdict == queue.Go {
+			// A moved session's task of the new layout: its tasks of the old
+			// one, in its old shard, go first.
+			if w := p.handoff(ctx, from, env); w != nil {
+				return w
+			}
+		}
+		return p.attempt(ctx, shard, qname, env)
+	}
+}
+
+// waitGaps turns a Wait verdict into Go by skipping the gaps the session
+// waits on (see mustWait), or returns the wait.
+func (p *Pool) waitGaps(ctx context.Context, fence *queue.Fence, qname string, env envelope.Envelope, check *queue.Check) error {
+	for i := 0; check.Verdict == queue.Wait; i++ {
+		if i == 64 {
+			return &waitError{delay: p.cfg.FenceRetry, reason: "many gaps"}
+		}
+		if w := p.mustWait(qname, *check); w != nil {
+			return w
+		}
+		if _, err := fence.Skip(ctx, env.SessionKey, check.Missing); err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		p.log.Warn("skipped a sequence gap", "queue", qname, "seq", check.Missing, "task", check.MissingID)
+		c, err := fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
+		if err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		*check = c
+	}
+	return nil
+}
+
+// handoff holds a moved session's task of the new layout until every task
+// the session had in its old shard from is done or dead-lettered (that
+// shard is sealed: its numbers are final). A gap there is skipped as in the
+// session's own queue (see mustWait).
+func (p *Pool) handoff(ctx context.Context, from int, env envelope.Envelope) error {
+	old := p.fence.At(from)
+	oq := queue.QueueName(from)
+	for i := 0; ; i++ {
+		c, err := old.Drained(ctx, env.SessionKey)
+		if err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		if c.Verdict == queue.Go {
+			return nil
+		}
+		if i == 64 {
+			return &waitError{delay: p.cfg.FenceRetry, reason: "many gaps in the old shard"}
+		}
+		if w := p.mustWait(oq, c); w != nil {
+			return w
+		}
+		if _, err := old.Skip(ctx, env.SessionKey, c.Missing); err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		p.log.Warn("skipped a sequence gap of a moved session's old shard", "queue", oq, "seq", c.Missing, "task", c.MissingID)
 	}
 }
 
 // mustWait decides, for a session waiting on sequence number c.Missing,
 // whether the task behind that number will still come (wait) or not (nil:
-// the caller skips it). Its task is in this shard's queue (same session).
+// the caller skips it). Its task is in qname, the queue of the session's
+// state that waits.
 func (p *Pool) mustWait(qname string, c queue.Check) error {
 	if c.MissingID == "" {
 		return nil // the reservation is gone: nothing to wait for
@@ -183,8 +244,9 @@ func (p *Pool) mustWait(qname string, c queue.Check) error {
 }
 
 // attempt runs one delivery attempt of env and records its outcome.
-func (p *Pool) attempt(ctx context.Context, qname string, env envelope.Envelope) error {
-	pk := queue.ProgressKey(env.SessionKey, env.ID, p.cfg.Shards)
+func (p *Pool) attempt(ctx context.Context, shard int, qname string, env envelope.Envelope) error {
+	pk := queue.ProgressKeyIn(shard, env.ID)
+	fence := p.fence.At(shard)
 	n, err := p.rdb.HIncrBy(ctx, pk, "attempts", 1).Result()
 	if err != nil {
 		return &retryError{delay: p.cfg.FenceRetry, err: err}
@@ -192,7 +254,7 @@ func (p *Pool) attempt(ctx context.Context, qname string, env envelope.Envelope)
 	p.rdb.PExpire(ctx, pk, p.cfg.Retention)
 	err = p.process(ctx, pk, env)
 	if err == nil {
-		if err := p.fence.Complete(ctx, env.SessionKey, env.ID, env.Seq); err != nil {
+		if err := fence.Complete(ctx, env.SessionKey, env.ID, env.Seq); err != nil {
 			// Side effects are done and recorded in the progress hash: the
 			// retry only completes the fence.
 			return &retryError{delay: p.cfg.FenceRetry, err: err}
@@ -202,7 +264,7 @@ func (p *Pool) attempt(ctx context.Context, qname string, env envelope.Envelope)
 	perm, after := classify(err)
 	log := p.log.With("queue", qname, "task", env.ID, "seq", env.Seq, "attempt", n)
 	if perm || int(n) >= p.cfg.Attempts {
-		if ferr := p.fence.Abandon(ctx, env.SessionKey, env.ID, env.Seq); ferr != nil {
+		if ferr := fence.Abandon(ctx, env.SessionKey, env.ID, env.Seq); ferr != nil {
 			return &retryError{delay: p.cfg.FenceRetry, err: fmt.Errorf("%v (and dead-lettering failed: %w)", err, ferr)}
 		}
 		log.Warn("dead-lettered", "permanent", perm, "err", err)

@@ -28,6 +28,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -219,6 +220,11 @@ type Pool struct {
 	mu    sync.Mutex
 	owned map[int]*shardRun
 	wg    sync.WaitGroup
+
+	// lay is the shard layout (queue.Layout) the pool works with: read at
+	// every heartbeat, and at once when a task's shard is at a newer epoch.
+	lay   atomic.Pointer[queue.Layout]
+	layMu sync.Mutex // one reload at a time
 }
 
 type shardRun struct {
@@ -270,6 +276,36 @@ func New(cfg Config) (*Pool, error) {
 
 // ID is the worker id.
 func (p *Pool) ID() string { return p.cfg.ID }
+
+// Layout is the shard layout the pool works with (InitialLayout of
+// Config.Shards until one is read from Redis).
+func (p *Pool) Layout() queue.Layout {
+	if l := p.lay.Load(); l != nil {
+		return *l
+	}
+	return queue.InitialLayout(p.cfg.Shards)
+}
+
+// reloadLayout reads the recorded layout (see queue.ReadLayout) and, when
+// it is newer than the pool's, works with it from now on.
+func (p *Pool) reloadLayout(ctx context.Context) (queue.Layout, error) {
+	p.layMu.Lock()
+	defer p.layMu.Unlock()
+	l, _, err := queue.ReadLayout(ctx, p.rdb, p.cfg.Shards)
+	if err != nil {
+		return p.Layout(), err
+	}
+	cur := p.Layout()
+	if p.lay.Load() == nil || l.Epoch > cur.Epoch || (l.Epoch == cur.Epoch && l.State != cur.State) {
+		if p.lay.Load() != nil || l.Epoch > 0 {
+			p.log.Info("shard layout", "epoch", l.Epoch, "shards", l.Shards, "state", string(l.State), "lease_shards", l.LeaseShards())
+		}
+		p.lay.Store(&l)
+		p.leases.SetShards(l.LeaseShards())
+		return l, nil
+	}
+	return cur, nil
+}
 
 // Owned lists the shards this worker currently consumes.
 func (p *Pool) Owned() []int {
@@ -385,6 +421,10 @@ func (p *Pool) heartbeat(ctx context.Context) {
 	// call (and the loop over every owned shard) past the lease, and the
 	// decision to stop consuming would come after another worker took over.
 	regCtx, cancelReg := context.WithTimeout(ctx, p.cfg.LeaseTTL/4)
+	if _, err := p.reloadLayout(regCtx); err != nil {
+		p.log.Warn("read shard layout", "err", err)
+	}
+	shards := p.leases.Shards()
 	live, err := p.leases.Register(regCtx, p.cfg.ID)
 	cancelReg()
 	if err != nil {
@@ -427,7 +467,15 @@ func (p *Pool) heartbeat(ctx context.Context) {
 	if err != nil || len(live) == 0 {
 		return
 	}
-	target := queue.Target(p.cfg.Shards, len(live))
+	target := queue.Target(shards, len(live))
+	// Shards a finished reshard removed: their queues are drained.
+	for _, r := range runs {
+		if r.shard >= shards && !p.isStopping(r) {
+			p.log.Info("releasing shard the layout removed", "shard", r.shard, "shards", shards)
+			p.stopShard(r, true)
+			active--
+		}
+	}
 	// Too many: release the highest shards.
 	for i := len(runs) - 1; i >= 0 && active > target; i-- {
 		if r := runs[i]; !p.isStopping(r) {
@@ -448,9 +496,9 @@ func (p *Pool) heartbeat(ctx context.Context) {
 	// joining workers do not all race for shard 0.
 	h := fnv.New32a()
 	h.Write([]byte(p.cfg.ID))
-	off := int(h.Sum32() % uint32(p.cfg.Shards))
-	for i := 0; i < p.cfg.Shards && active < target; i++ {
-		s := (off + i) % p.cfg.Shards
+	off := int(h.Sum32() % uint32(shards))
+	for i := 0; i < shards && active < target; i++ {
+		s := (off + i) % shards
 		if _, held := owners[s]; held {
 			continue
 		}
