@@ -261,3 +261,120 @@ func taskSessionKey(msg []byte) (string, bool) {
 	}
 	return "", false
 }
+
+// ReshardProgress is one step of Reshard, for the operator's output.
+type ReshardProgress struct {
+	// Phase: "planned", "sealed" (old shards refuse tasks of the old layout),
+	// "opened" (new shards take tasks of the new one), "draining" (moved
+	// sessions' tasks left in old queues), "finished" (stable).
+	Phase     string      `json:"phase"`
+	Epoch     int64       `json:"epoch"`
+	From      int         `json:"from_shards"`
+	To        int         `json:"to_shards"`
+	Resume    bool        `json:"resume,omitempty"`
+	Remaining int         `json:"remaining"`
+	ByShard   map[int]int `json:"remaining_by_shard,omitempty"`
+}
+
+// ReshardOptions configures Reshard.
+type ReshardOptions struct {
+	// Shards is the deployment's shard count when no layout is recorded
+	// (the --shards every ingest and worker was started with).
+	Shards int
+	// DryRun plans and counts what would move (tasks queued now whose
+	// session changes shard), and changes nothing.
+	DryRun bool
+	// NoWait returns once the new layout takes tasks, before the drain; a
+	// later Reshard to the same count resumes and finishes it.
+	NoWait bool
+	// Poll is the pause between drain checks [1 s].
+	Poll     time.Duration
+	Progress func(ReshardProgress)
+	Now      func() time.Time
+}
+
+// Reshard changes the recorded layout to shards shards: it plans (see
+// PlanReshard; refusals are *Refusal), records the new layout, seals the
+// old shards, opens the new ones, then polls until no task of a moved
+// session is left in an old queue and records the layout stable. Every step
+// is idempotent: run it again with the same count to resume.
+func Reshard(ctx context.Context, rdb redis.UniversalClient, shards int, o ReshardOptions) (ReshardPlan, error) {
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	report := func(p ReshardProgress) {
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}
+	cur, raw, err := ReadLayout(ctx, rdb, o.Shards)
+	if err != nil {
+		return ReshardPlan{}, err
+	}
+	plan, err := PlanReshard(cur, shards, o.Now())
+	if err != nil {
+		return ReshardPlan{}, err
+	}
+	base := ReshardProgress{Epoch: plan.Next.Epoch, From: plan.Next.From.Shards, To: plan.Next.Shards, Resume: plan.Resume}
+	drain := NewDrain(rdb)
+	if o.DryRun {
+		by, err := drain.Remaining(ctx, plan.Next)
+		if err != nil {
+			return plan, err
+		}
+		p := base
+		p.Phase, p.ByShard, p.Remaining = "planned", by, total(by)
+		report(p)
+		return plan, nil
+	}
+	p := base
+	p.Phase = "planned"
+	report(p)
+	if raw, err = BeginReshard(ctx, rdb, plan, raw); err != nil {
+		return plan, err
+	}
+	p.Phase = "sealed"
+	report(p)
+	p.Phase = "opened"
+	report(p)
+	if o.NoWait {
+		return plan, nil
+	}
+	for {
+		by, err := drain.Remaining(ctx, plan.Next)
+		if err != nil {
+			return plan, err
+		}
+		p := base
+		p.Phase, p.ByShard, p.Remaining = "draining", by, total(by)
+		report(p)
+		if p.Remaining == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return plan, fmt.Errorf("reshard to %d shards: stopped while draining (%d task(s) left; run it again to resume): %w", shards, p.Remaining, ctx.Err())
+		case <-time.After(o.Poll):
+		}
+	}
+	done, err := CompleteReshard(ctx, rdb, plan.Next, raw, 0, o.Now())
+	if err != nil {
+		return plan, err
+	}
+	p = base
+	p.Phase = "finished"
+	report(p)
+	plan.Next = done
+	return plan, nil
+}
+
+func total(by map[int]int) int {
+	n := 0
+	for _, v := range by {
+		n += v
+	}
+	return n
+}
