@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/oauthbinding"
 	"github.com/switchboard-dev/switchboard/provider/discord"
 	"github.com/switchboard-dev/switchboard/provider/slack"
 	"github.com/switchboard-dev/switchboard/store"
@@ -37,10 +38,11 @@ const StateTTL = 10 * time.Minute
 // OAuth callback refusal reasons (the "code" of the error answer).
 const (
 	OAuthStateMissing   = "state_missing"
-	OAuthStateInvalid   = "state_invalid"  // not a state this server signed
-	OAuthStateExpired   = "state_expired"  //
-	OAuthStateReplayed  = "state_replayed" // used before
-	OAuthStateForeign   = "state_foreign"  // another provider, or the starting token / org / profile no longer fits
+	OAuthStateInvalid   = "state_invalid"       // not a state this server signed
+	OAuthStateExpired   = "state_expired"       //
+	OAuthStateReplayed  = "state_replayed"      // used before
+	OAuthStateForeign   = "state_foreign"       // another provider, or the starting token / org / profile no longer fits
+	OAuthOtherBrowser   = "state_other_browser" // the state is bound to the browser that started the install, and this is another one
 	OAuthCodeMissing    = "code_missing"
 	OAuthDenied         = "access_denied" // the user declined at the provider
 	OAuthProviderRefuse = "provider_refused"
@@ -57,6 +59,9 @@ type oauthState struct {
 	// Console: the web console started the install; the callback sends the
 	// browser to the console's page of the new installation.
 	Console bool `json:"c,omitempty"`
+	// Browser: the digest of the starting browser's binding cookie
+	// (oauthbinding); the callback must come from a browser holding it.
+	Browser string `json:"b,omitempty"`
 }
 
 // stateKeyer is implemented by *secrets.Keyring.
@@ -247,11 +252,17 @@ func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
+	binding := q.Get("browser_binding")
+	if binding != "" {
+		if err := oauthbinding.Valid(binding); err != nil {
+			return fieldErr("browser_binding", "%v", err)
+		}
+	}
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
 	exp := s.now().Add(StateTTL)
 	state, err := s.signState(oauthState{V: 1, Provider: provider, Profile: pr.ID, Org: org.ID, Token: p.TokenID,
-		Nonce: base64.RawURLEncoding.EncodeToString(nonce), Expires: exp.Unix(), Console: q.Get("return") == "console"})
+		Nonce: base64.RawURLEncoding.EncodeToString(nonce), Expires: exp.Unix(), Console: q.Get("return") == "console", Browser: binding})
 	if err != nil {
 		return err
 	}
@@ -289,7 +300,11 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The state was verified by oauthComplete; it says whether the console
 	// started the flow (the console is served on the API's origin, at /).
-	if st, err := s.openState(r.URL.Query().Get("state")); err == nil && st.Console {
+	st, err := s.openState(r.URL.Query().Get("state"))
+	if err == nil && st.Browser != "" {
+		http.SetCookie(w, oauthbinding.Clear(st.Browser, r.TLS != nil || strings.HasPrefix(s.apiURL, "https://")))
+	}
+	if err == nil && st.Console {
 		http.Redirect(w, r, "/orgs/"+url.PathEscape(inst.OrgID)+"/installations/"+url.PathEscape(inst.ID), http.StatusSeeOther)
 		return
 	}
@@ -320,6 +335,11 @@ func (s *Server) oauthComplete(r *http.Request) (installationView, error) {
 	}
 	if now.Unix() > st.Expires {
 		return installationView{}, oauthRefusal(400, OAuthStateExpired, "the state expired at %s: start again", time.Unix(st.Expires, 0).UTC().Format(time.RFC3339))
+	}
+	// Checked before anything uses the state: a forwarded link refused here
+	// leaves the starter's own flow intact.
+	if st.Browser != "" && !oauthbinding.Check(r, st.Browser) {
+		return installationView{}, oauthRefusal(400, OAuthOtherBrowser, "this install was started in another browser: open the provider's link in the browser (and console session) that started it, or start again here")
 	}
 	// The token that started the install must still be valid for the org.
 	tok, err := s.store.GetToken(ctx, st.Token)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/api"
+	"github.com/switchboard-dev/switchboard/oauthbinding"
 	"github.com/switchboard-dev/switchboard/provider/discord/discordtest"
 	"github.com/switchboard-dev/switchboard/provider/slack/slacktest"
 	"github.com/switchboard-dev/switchboard/secrets"
@@ -227,5 +229,86 @@ func TestOAuthConsoleReturn(t *testing.T) {
 	}
 	if st, inst := h.call("GET", "/v1/installations/"+instID, orgTok, nil); st != 200 || inst["external_id"] != "T0TEAM" || inst["profile_id"] != o.prof {
 		t.Fatalf("installation the console is sent to: %d %v", st, inst)
+	}
+}
+
+// TestOAuthBrowserBinding: an install started with a browser binding (as
+// the console starts it) completes only from the browser holding the
+// binding's cookie; a forwarded consent link (no cookie, another flow's
+// cookie, a forged one) is refused with state_other_browser and leaves the
+// state usable by its starter, whose success clears the cookie. A malformed
+// binding is refused at the start.
+func TestOAuthBrowserBinding(t *testing.T) {
+	e := newOAuthEnv(t)
+	h := e.h
+	o := h.smallFixture()
+	if st, out := h.call("PUT", "/v1/profiles/"+o.prof+"/oauth", h.admin, map[string]any{"client_id": e.slack.ClientID, "client_secret": e.slack.ClientSecret}); st != 200 {
+		t.Fatalf("put oauth: %d %v", st, out)
+	}
+	orgTok := h.create("/v1/tokens", h.admin, map[string]any{"kind": "org", "subject_id": o.id})["token"].(string)
+	startPath := "/v1/oauth/slack/start?profile_id=" + o.prof + "&org_id=" + o.id + "&return=console&browser_binding="
+	for _, bad := range []string{"short", strings.Repeat("+", 43)} {
+		st, out := h.call("GET", startPath+url.QueryEscape(bad), orgTok, nil)
+		if e, _ := out["error"].(map[string]any); st != 400 || e["field"] != "browser_binding" {
+			t.Errorf("binding %q: %d %v, want 400 naming browser_binding", bad, st, out)
+		}
+	}
+	value, digest := oauthbinding.New()
+	other, _ := oauthbinding.New()
+	st, out := h.call("GET", startPath+digest, orgTok, nil)
+	if st != 200 {
+		t.Fatalf("start: %d %v", st, out)
+	}
+	au, _ := url.Parse(out["authorize_url"].(string))
+	cb := h.srv.URL + "/v1/oauth/slack/callback?" + url.Values{"code": {e.slack.Code}, "state": {au.Query().Get("state")}}.Encode()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(cookies ...*http.Cookie) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest("GET", cb, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp, m
+	}
+	count := func() int {
+		st, list := h.call("GET", "/v1/installations?org_id="+o.id, orgTok, nil)
+		if st != 200 {
+			t.Fatalf("list installations: %d %v", st, list)
+		}
+		return len(list["items"].([]any))
+	}
+	before := count()
+	for name, cks := range map[string][]*http.Cookie{
+		"no cookie":             nil,
+		"another flow's cookie": {oauthbinding.Cookie(other, true, time.Minute)},
+		"forged value":          {{Name: oauthbinding.CookieName(digest), Value: other}},
+	} {
+		resp, m := get(cks...)
+		if e, _ := m["error"].(map[string]any); resp.StatusCode != 400 || e["code"] != api.OAuthOtherBrowser {
+			t.Errorf("%s: %d %v, want 400 %s", name, resp.StatusCode, m, api.OAuthOtherBrowser)
+		}
+	}
+	if n := count(); n != before {
+		t.Fatalf("refused callbacks created %d installations", n-before)
+	}
+	resp, m := get(oauthbinding.Cookie(value, true, time.Minute))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the starting browser's callback: %d %v", resp.StatusCode, m)
+	}
+	cleared := false
+	for _, c := range resp.Cookies() {
+		cleared = cleared || (c.Name == oauthbinding.CookieName(digest) && c.MaxAge < 0)
+	}
+	if !cleared {
+		t.Errorf("the binding cookie is not cleared after the install: %v", resp.Header["Set-Cookie"])
+	}
+	if n := count(); n != before+1 {
+		t.Errorf("the starter's callback made %d installations, want 1", n-before)
 	}
 }

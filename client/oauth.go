@@ -55,10 +55,13 @@ func (c *Client) StartOAuth(ctx context.Context, provider, profileID, orgID stri
 }
 
 // StartConsoleOAuth is StartOAuth for the web console (return=console): the
-// callback then sends the browser to the console's page of the installation.
-func (c *Client) StartConsoleOAuth(ctx context.Context, provider, profileID, orgID string) (OAuthStart, error) {
+// callback sends the browser to the console's page of the new installation.
+// browserBinding (oauthbinding.Digest of a value the console keeps in the
+// starting browser's cookie; "" for none) binds the install to that browser:
+// the callback is refused (state_other_browser) from any other.
+func (c *Client) StartConsoleOAuth(ctx context.Context, provider, profileID, orgID, browserBinding string) (OAuthStart, error) {
 	var out OAuthStart
-	return out, c.get(ctx, "/v1/oauth/"+seg(provider)+"/start"+query("profile_id", profileID, "org_id", orgID, "return", "console"), &out)
+	return out, c.get(ctx, "/v1/oauth/"+seg(provider)+"/start"+query("profile_id", profileID, "org_id", orgID, "return", "console", "browser_binding", browserBinding), &out)
 }
 
 // OAuthCallback is the provider's redirect back with code and state (what

@@ -1,6 +1,9 @@
 package console_test
 
 import (
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -39,6 +42,18 @@ func TestConsoleAddToSlackInBrowser(t *testing.T) {
 		t.Fatalf("authorize link %q", href)
 	}
 	b.shot("oauth-add-to-slack")
+	// The link forwarded to another browser (no binding cookie): Slack
+	// would send that browser back with a code, and the API refuses it.
+	au, _ := url.Parse(href)
+	resp, err := http.Get(e.url + "/v1/oauth/slack/callback?" + url.Values{"code": {slack.Code}, "state": {au.Query().Get("state")}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(raw), api.OAuthOtherBrowser) {
+		t.Fatalf("the callback from another browser: %d %s", resp.StatusCode, raw)
+	}
 	b.submit("#oauth-authorize")
 	if h := b.text("#consent-title"); !strings.Contains(h, "Acme Slack workspace") {
 		t.Fatalf("Slack's consent page: %q", h)

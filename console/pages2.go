@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/client"
+	"github.com/switchboard-dev/switchboard/oauthbinding"
 )
 
 func detailString(d json.RawMessage, key string) string {
@@ -164,7 +165,10 @@ func (s *Server) connectProvider(w http.ResponseWriter, r *http.Request, c *reqC
 // ordinary link navigation is not governed by form-action. The API's
 // callback sends the browser back to the installation's page.
 func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, orgID string, p providerInfo, profileID string) error {
-	st, err := c.api.cl.StartConsoleOAuth(r.Context(), p.Name, profileID, orgID)
+	// The install is bound to this browser: the callback completes only
+	// where this cookie is (a consent link forwarded elsewhere is refused).
+	bindValue, bindDigest := oauthbinding.New()
+	st, err := c.api.cl.StartConsoleOAuth(r.Context(), p.Name, profileID, orgID, bindDigest)
 	if err = apiErr(err); err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Code == "no_route" {
@@ -176,6 +180,11 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, c *reqCtx, o
 	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return &APIError{Status: 502, Code: "oauth", Message: "the API gave no authorisation address"}
 	}
+	ttl := time.Until(st.ExpiresAt) // the state's life; a skewed clock falls back to ten minutes
+	if ttl <= 0 || ttl > time.Hour {
+		ttl = 10 * time.Minute
+	}
+	http.SetCookie(w, oauthbinding.Cookie(bindValue, s.secure(r), ttl))
 	o, err := loadOrg(r.Context(), c, orgID)
 	if err != nil {
 		return err
