@@ -2,73 +2,25 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"maps"
-	"sync"
 
 	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/gencache"
 )
-
-// configCacheMax bounds the entries of one generation's cache; past it the
-// reads of that generation go to the store uncached.
-const configCacheMax = 1 << 17
 
 // configCache holds ingest's reads of configuration (rollout stages,
 // installations, profiles, orgs, bindings, settings) for one store
-// generation. Every request reads the generation first (one small query) and
-// uses the cache of that generation; a committed change bumps the generation,
-// so the next request starts a fresh cache and sees the change at once.
-// Conversation revocations do not bump the generation (they change nothing
-// the edge serves), so they are never cached here.
-//
-// A request keeps the cache of the generation it read even when a newer one
-// has started: what it stores there is never newer than that generation's
-// successor, and no later request uses it.
-type configCache struct {
-	mu  sync.Mutex
-	cur *genCache
-}
+// generation (store/gencache). Every request reads the generation first and
+// uses the cache of that generation; a committed change bumps it, so the
+// next request sees the change at once. Conversation revocations do not
+// bump the generation (they change nothing the edge serves), so they are
+// never cached here.
+type configCache = gencache.Cache
 
-type genCache struct {
-	gen int64
-	mu  sync.Mutex
-	m   map[string]cached
-}
+type genCache = gencache.Gen
 
-type cached struct {
-	v   any
-	err error // nil or store.ErrNotFound
-}
-
-// at returns the cache of generation gen, starting it when gen is new.
-func (c *configCache) at(gen int64) *genCache {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cur == nil || c.cur.gen != gen {
-		c.cur = &genCache{gen: gen, m: make(map[string]cached)}
-	}
-	return c.cur
-}
-
-// memo answers key from g, or calls load and keeps what it returned when it
-// is a value or "not found" (other errors are not kept).
 func memo[T any](g *genCache, key string, load func() (T, error)) (T, error) {
-	g.mu.Lock()
-	e, ok := g.m[key]
-	g.mu.Unlock()
-	if ok {
-		v, _ := e.v.(T)
-		return v, e.err
-	}
-	v, err := load()
-	if err == nil || errors.Is(err, store.ErrNotFound) {
-		g.mu.Lock()
-		if len(g.m) < configCacheMax {
-			g.m[key] = cached{v: v, err: err}
-		}
-		g.mu.Unlock()
-	}
-	return v, err
+	return gencache.Memo(g, key, load)
 }
 
 // reads is one request's view of the configuration: the store's reads
@@ -85,7 +37,7 @@ func (h *Handler) reads(ctx context.Context) (*reads, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reads{s: h.cfg.Store, g: h.config.at(gen)}, nil
+	return &reads{s: h.cfg.Store, g: h.config.At(gen)}, nil
 }
 
 func (r *reads) GetStage(ctx context.Context, provider string) (store.RolloutStage, error) {

@@ -69,10 +69,14 @@ func validSecrets(all []store.Secret, purpose string, now time.Time) []store.Sec
 // returns the texts of the agent's replies. webhook-id is the task id, stable
 // across retries, so the agent can deduplicate an at-least-once delivery.
 func (p *Pool) deliver(ctx context.Context, env envelope.Envelope) ([]string, error) {
-	if _, err := p.checkServed(ctx, env); err != nil {
+	q, err := p.dir(ctx)
+	if err != nil {
 		return nil, err
 	}
-	agent, err := p.cfg.Store.GetAgent(ctx, env.AgentID)
+	if _, err := p.checkServed(ctx, q, env); err != nil {
+		return nil, err
+	}
+	agent, err := q.GetAgent(ctx, env.AgentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, permanent("agent %s not found", env.AgentID)
 	}
@@ -85,7 +89,7 @@ func (p *Pool) deliver(ctx context.Context, env envelope.Envelope) ([]string, er
 	if agent.RevokedAt != nil {
 		return nil, permanent("agent %s is revoked", agent.ID)
 	}
-	all, err := p.cfg.Store.ListSecrets(ctx, store.OwnerAgent, agent.ID)
+	all, err := q.ListSecrets(ctx, store.OwnerAgent, agent.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load secrets of agent %s: %w", agent.ID, err)
 	}
@@ -185,7 +189,11 @@ func ParseAgentAnswer(raw []byte) ([]string, error) {
 // send.platform_credentials. An org-owned profile's token (the same org's own
 // app) is used when the installation has none.
 func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string) error {
-	inst, err := p.checkServed(ctx, env)
+	q, err := p.dir(ctx)
+	if err != nil {
+		return err
+	}
+	inst, err := p.checkServed(ctx, q, env)
 	if err != nil {
 		return err
 	}
@@ -194,7 +202,7 @@ func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string
 		return permanent("no outbound client for provider %q", inst.Provider)
 	}
 	now := p.cfg.Now()
-	own, err := p.cfg.Store.ListSecrets(ctx, store.OwnerInstallation, inst.ID)
+	own, err := q.ListSecrets(ctx, store.OwnerInstallation, inst.ID)
 	if err != nil {
 		return fmt.Errorf("load secrets of installation %s: %w", inst.ID, err)
 	}
@@ -204,14 +212,14 @@ func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string
 	subject := credpolicy.Subject{InstallationOrg: inst.OrgID, PlatformOptIn: inst.PlatformCredentials, HasOwn: len(cred) > 0}
 	d := credpolicy.Decide(credpolicy.Send, subject)
 	if d.Source != credpolicy.SourceInstallation {
-		prof, err := p.cfg.Store.GetProfile(ctx, inst.ProfileID)
+		prof, err := q.GetProfile(ctx, inst.ProfileID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return fmt.Errorf("load profile %s: %w", inst.ProfileID, err)
 		default:
 			subject.ProfileFound, subject.ProfileOwner = true, prof.OwnerOrgID
-			ps, err := p.cfg.Store.ListSecrets(ctx, store.OwnerProfile, prof.ID)
+			ps, err := q.ListSecrets(ctx, store.OwnerProfile, prof.ID)
 			if err != nil {
 				return fmt.Errorf("load secrets of profile %s: %w", prof.ID, err)
 			}
@@ -246,7 +254,7 @@ func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string
 	token := string(pt)
 	clear(pt)
 	if rs, ok := sender.(provider.ReplySender); ok {
-		prof, err := p.cfg.Store.GetProfile(ctx, inst.ProfileID)
+		prof, err := q.GetProfile(ctx, inst.ProfileID)
 		if err != nil {
 			return fmt.Errorf("load profile %s: %w", inst.ProfileID, err)
 		}

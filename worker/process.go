@@ -101,42 +101,51 @@ func (p *Pool) backoff(n int) time.Duration {
 func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 	qname := queue.QueueName(shard)
 	return func(ctx context.Context, t *asynq.Task) error {
-		// Fencing: a worker that lost the lease (paused past it) must not
-		// process; the new owner will.
-		holds, err := p.leases.Holds(ctx, shard, token)
-		if err != nil {
-			return &retryError{delay: p.cfg.FenceRetry, err: err}
-		}
-		if !holds {
-			return &waitError{delay: p.cfg.FenceRetry, reason: "shard lease lost"}
-		}
 		// Provenance first: a task ingest did not seal touches neither the
 		// session's fence nor the agent.
 		env, err := envelope.Decode(t.Payload())
 		if err != nil {
-			return p.refuse(ctx, qname, t, envelope.Envelope{}, &provenance.Refusal{Reason: provenance.ReasonUndecoded, Detail: err.Error()})
+			return p.refuseHeld(ctx, shard, token, qname, t, envelope.Envelope{}, &provenance.Refusal{Reason: provenance.ReasonUndecoded, Detail: err.Error()})
 		}
 		if err := p.cfg.Provenance.Verify(env); err != nil {
-			return p.refuse(ctx, qname, t, env, err)
+			return p.refuseHeld(ctx, shard, token, qname, t, env, err)
 		}
 		if env.Seq <= 0 {
 			return fmt.Errorf("%w: envelope %s has no sequence number", asynq.SkipRetry, env.ID)
 		}
-		// The task's ordering state is in its queue's slot, whatever shard
-		// its session maps to now (see queue.Fence.At).
+		// Fencing (a worker that lost the lease, paused past it, must not
+		// process: the new owner will), the session's order and the
+		// attempt count, in one round trip. The task's ordering state is in
+		// its queue's slot, whatever shard its session maps to now (see
+		// queue.Fence.At).
 		fence := p.fence.At(shard)
-		check, err := fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
+		st, err := fence.Start(ctx, shard, token, env.SessionKey, env.ID, env.Seq)
 		if err != nil {
 			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		if !st.Holds {
+			return &waitError{delay: p.cfg.FenceRetry, reason: "shard lease lost"}
+		}
+		check := st.Check
+		// Start counted an attempt when it said Go or Late; a task that
+		// then does not run (a layout to read first, a handoff to wait
+		// for) takes it back.
+		counted := st.Attempts > 0
+		uncount := func() {
+			if counted {
+				p.rdb.HIncrBy(context.WithoutCancel(ctx), queue.ProgressKeyIn(shard, env.ID), "attempts", -1)
+			}
 		}
 		lay := p.Layout()
 		if check.Epoch > lay.Epoch {
 			// The shard was resharded past the pool's layout (the task may be
 			// a moved session's first of the new epoch): read it now.
 			if lay, err = p.reloadLayout(ctx); err != nil {
+				uncount()
 				return &retryError{delay: p.cfg.FenceRetry, err: err}
 			}
 			if check.Epoch > lay.Epoch {
+				uncount()
 				return &waitError{delay: p.cfg.FenceRetry, reason: "shard layout not readable yet"}
 			}
 		}
@@ -150,11 +159,28 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 			// A moved session's task of the new layout: its tasks of the old
 			// one, in its old shard, go first.
 			if w := p.handoff(ctx, from, env); w != nil {
+				uncount()
 				return w
 			}
 		}
-		return p.attempt(ctx, shard, qname, env)
+		if !counted {
+			st = queue.Start{} // the verdict came from a re-check: attempt counts
+		}
+		return p.attempt(ctx, shard, qname, env, st)
 	}
+}
+
+// refuseHeld refuses a task (see refuse) when this worker still holds the
+// shard; a worker that lost it leaves the task to the new owner.
+func (p *Pool) refuseHeld(ctx context.Context, shard int, token, qname string, t *asynq.Task, env envelope.Envelope, err error) error {
+	holds, herr := p.leases.Holds(ctx, shard, token)
+	if herr != nil {
+		return &retryError{delay: p.cfg.FenceRetry, err: herr}
+	}
+	if !holds {
+		return &waitError{delay: p.cfg.FenceRetry, reason: "shard lease lost"}
+	}
+	return p.refuse(ctx, qname, t, env, err)
 }
 
 // waitGaps turns a Wait verdict into Go by skipping the gaps the session
@@ -244,15 +270,24 @@ func (p *Pool) mustWait(qname string, c queue.Check) error {
 }
 
 // attempt runs one delivery attempt of env and records its outcome.
-func (p *Pool) attempt(ctx context.Context, shard int, qname string, env envelope.Envelope) error {
+// st is what the fence's Start said when it counted this attempt
+// (Attempts > 0: the attempt number and the progress); else the attempt is
+// counted and the progress read here.
+func (p *Pool) attempt(ctx context.Context, shard int, qname string, env envelope.Envelope, st queue.Start) error {
 	pk := queue.ProgressKeyIn(shard, env.ID)
 	fence := p.fence.At(shard)
-	n, err := p.rdb.HIncrBy(ctx, pk, "attempts", 1).Result()
-	if err != nil {
-		return &retryError{delay: p.cfg.FenceRetry, err: err}
+	n, prog := st.Attempts, st.Progress
+	if n == 0 {
+		var err error
+		if n, err = p.rdb.HIncrBy(ctx, pk, "attempts", 1).Result(); err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: err}
+		}
+		p.rdb.PExpire(ctx, pk, p.cfg.Retention)
+		if prog, err = p.rdb.HGetAll(ctx, pk).Result(); err != nil {
+			return &retryError{delay: p.cfg.FenceRetry, err: fmt.Errorf("read progress: %w", err)}
+		}
 	}
-	p.rdb.PExpire(ctx, pk, p.cfg.Retention)
-	err = p.process(ctx, pk, env)
+	err := p.process(ctx, pk, env, prog)
 	if err == nil {
 		if err := fence.Complete(ctx, env.SessionKey, env.ID, env.Seq); err != nil {
 			// Side effects are done and recorded in the progress hash: the
@@ -279,13 +314,13 @@ func (p *Pool) attempt(ctx context.Context, shard int, qname string, env envelop
 }
 
 // process delivers env to its agent (unless an earlier attempt did) and sends
-// the agent's replies not yet sent. Progress is kept in the hash pk so a retry
-// neither delivers twice nor re-sends a reply.
-func (p *Pool) process(ctx context.Context, pk string, env envelope.Envelope) error {
-	prog, err := p.rdb.HGetAll(ctx, pk).Result()
-	if err != nil {
-		return fmt.Errorf("read progress: %w", err)
-	}
+// the agent's replies not yet sent. Progress is kept in the hash pk (prog is
+// what it held when the attempt started) so a retry neither delivers twice
+// nor re-sends a reply. A delivery without replies records nothing here: the
+// fence's Complete that follows marks the task done in one step (a failure
+// of that one write redelivers, as a failed record of the delivery would).
+func (p *Pool) process(ctx context.Context, pk string, env envelope.Envelope, prog map[string]string) error {
+	var err error
 	var replies []string
 	if prog["delivered"] == "1" {
 		if err := json.Unmarshal([]byte(prog["replies"]), &replies); err != nil {
@@ -294,6 +329,9 @@ func (p *Pool) process(ctx context.Context, pk string, env envelope.Envelope) er
 	} else {
 		if replies, err = p.deliver(ctx, env); err != nil {
 			return err
+		}
+		if len(replies) == 0 {
+			return nil
 		}
 		raw, _ := json.Marshal(replies)
 		pipe := p.rdb.TxPipeline()

@@ -16,8 +16,8 @@ import (
 // queued before the revocation end as dead letters whose error names the
 // provider's reason. It runs before the agent is called and before each
 // reply.
-func (p *Pool) checkServed(ctx context.Context, env envelope.Envelope) (store.Installation, error) {
-	q := p.cfg.Store
+// q is the task's view of the store (Pool.dir).
+func (p *Pool) checkServed(ctx context.Context, q Directory, env envelope.Envelope) (store.Installation, error) {
 	inst, err := q.GetInstallation(ctx, env.InstallationID)
 	if errors.Is(err, store.ErrNotFound) {
 		return inst, permanent("installation %s not found", env.InstallationID)

@@ -52,6 +52,7 @@ import (
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/redisconf"
 	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/gencache"
 )
 
 // Directory is what the worker reads from the binding store (store.Store
@@ -213,6 +214,7 @@ type Pool struct {
 	insp      *asynq.Inspector
 	log       *slog.Logger
 	refused   *prometheus.CounterVec // by provenance.Reason
+	config    gencache.Cache         // store reads by generation (storecache.go)
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
