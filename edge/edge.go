@@ -215,8 +215,9 @@ func New(cfg Config) (*Host, error) {
 		}
 	}
 	h.proxy = &httputil.ReverseProxy{
-		Rewrite:   h.rewrite,
-		Transport: tr,
+		Rewrite:    h.rewrite,
+		Transport:  tr,
+		BufferPool: copyBuffers,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			h.log.Error("ingest unreachable", "err", err)
 			writeJSON(w, http.StatusBadGateway, []byte(`{"error":"ingest_unavailable"}`))
@@ -224,6 +225,16 @@ func New(cfg Config) (*Host, error) {
 	}
 	return h, nil
 }
+
+// copyBuffers are the reverse proxy's copy buffers: without a pool it
+// allocates 32 KiB per forwarded request (a tenth of the edge's CPU went to
+// allocating and collecting them under load).
+var copyBuffers = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
 
 // Version is the configuration version in force ("" before the first).
 func (h *Host) Version() string { return h.current.Load().Version() }
