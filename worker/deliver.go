@@ -69,7 +69,7 @@ func validSecrets(all []store.Secret, purpose string, now time.Time) []store.Sec
 // returns the texts of the agent's replies. webhook-id is the task id, stable
 // across retries, so the agent can deduplicate an at-least-once delivery.
 func (p *Pool) deliver(ctx context.Context, env envelope.Envelope) ([]string, error) {
-	q, err := p.dir(ctx)
+	q, err := p.dir(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func ParseAgentAnswer(raw []byte) ([]string, error) {
 // send.platform_credentials. An org-owned profile's token (the same org's own
 // app) is used when the installation has none.
 func (p *Pool) sendReply(ctx context.Context, env envelope.Envelope, text string) error {
-	q, err := p.dir(ctx)
+	q, err := p.dir(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/gencache"
 )
@@ -25,11 +26,30 @@ type Generations interface {
 type cachedDir struct {
 	Directory
 	g *gencache.Gen
+	// The revocation of the task's conversation, read with the generation
+	// (GenerationRevocation) when revKnown.
+	revInst, revConv string
+	rev              *store.Revocation
+	revKnown         bool
 }
 
-// dir returns the view of one task (or one reply); the Directory itself
-// when it has no generations.
-func (p *Pool) dir(ctx context.Context) (Directory, error) {
+// GenerationRevocation is a Directory that reads the generation and a
+// conversation's revocation in one statement (the SQL stores).
+type GenerationRevocation interface {
+	GenerationAndRevocation(ctx context.Context, installationID, conversation string) (int64, *store.Revocation, error)
+}
+
+// dir returns the view of one task (or one reply) of env; the Directory
+// itself when it has no generations.
+func (p *Pool) dir(ctx context.Context, env envelope.Envelope) (Directory, error) {
+	if gr, ok := p.cfg.Store.(GenerationRevocation); ok {
+		gen, rev, err := gr.GenerationAndRevocation(ctx, env.InstallationID, env.Conversation)
+		if err != nil {
+			return nil, fmt.Errorf("store generation: %w", err)
+		}
+		return cachedDir{Directory: p.cfg.Store, g: p.config.At(gen),
+			revInst: env.InstallationID, revConv: env.Conversation, rev: rev, revKnown: true}, nil
+	}
 	gs, ok := p.cfg.Store.(Generations)
 	if !ok {
 		return p.cfg.Store, nil
@@ -39,6 +59,18 @@ func (p *Pool) dir(ctx context.Context) (Directory, error) {
 		return nil, fmt.Errorf("store generation: %w", err)
 	}
 	return cachedDir{Directory: p.cfg.Store, g: p.config.At(gen)}, nil
+}
+
+// GetRevocation answers the task's own conversation from the read made with
+// the generation; anything else from the store (never cached).
+func (d cachedDir) GetRevocation(ctx context.Context, installationID, conversation string) (store.Revocation, error) {
+	if d.revKnown && installationID == d.revInst && conversation == d.revConv {
+		if d.rev == nil {
+			return store.Revocation{}, fmt.Errorf("revocation of installation %s: %w", installationID, store.ErrNotFound)
+		}
+		return *d.rev, nil
+	}
+	return d.Directory.GetRevocation(ctx, installationID, conversation)
 }
 
 func (d cachedDir) GetAgent(ctx context.Context, id string) (store.Agent, error) {

@@ -80,3 +80,9 @@ func TestStoreReadsCachedByGeneration(t *testing.T) {
 		t.Fatalf("revoked agent called %d times", n)
 	}
 }
+
+// GenerationAndRevocation passes the combined read through (uncounted: it
+// is the per-task read).
+func (d *countingDir) GenerationAndRevocation(ctx context.Context, inst, conv string) (int64, *store.Revocation, error) {
+	return d.Store.(GenerationRevocation).GenerationAndRevocation(ctx, inst, conv)
+}

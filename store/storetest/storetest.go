@@ -45,7 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SetupRecords", testSetupRecords},
 		{"InstallationSettings", testInstallationSettings}, // settings.go
 		{"ActivityRecords", testActivityRecords},
-		{"OrgLimits", testOrgLimits}, // limits.go
+		{"OrgLimits", testOrgLimits},                             // limits.go
+		{"GenerationAndRevocation", testGenerationAndRevocation}, // genrev.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/store"
 )
 
 // maxStmts bounds the prepared statements one DB keeps. The store's queries
@@ -102,3 +105,28 @@ func (c *stmtCache) size() int {
 // PreparedStatements is how many prepared statements the store keeps (tests,
 // diagnostics).
 func (s *DB) PreparedStatements() int { return s.stmts.size() }
+
+// GenerationAndRevocation reads the store generation and the revocation of
+// one conversation of an installation ("" conversation: the installation's)
+// in one statement: the worker's read per task (rev nil: not revoked).
+func (s *DB) GenerationAndRevocation(ctx context.Context, installationID, conversation string) (int64, *store.Revocation, error) {
+	var g int64
+	var r store.Revocation
+	var at *time.Time
+	var inst string
+	err := s.q.row(ctx, `SELECT g.value, r.installation_id, r.conversation, r.reason, r.event_id, r.revoked_at
+		FROM store_generation g LEFT JOIN revocations r ON r.installation_id = ? AND r.conversation = ?
+		WHERE g.id = 1`, installationID, conversation).
+		Scan(&g, nullStrScan{&inst}, nullStrScan{&r.Conversation}, nullStrScan{&r.Reason}, nullStrScan{&r.EventID}, tmp(&at))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: read generation and revocation: %w", s.d.Name, s.d.mapErr(err))
+	}
+	if inst == "" {
+		return g, nil, nil
+	}
+	r.InstallationID = inst
+	if at != nil {
+		r.RevokedAt = *at
+	}
+	return g, &r, nil
+}
