@@ -467,8 +467,8 @@ func (s *Server) createEvidence(w http.ResponseWriter, r *http.Request, p princi
 	switch req.Kind {
 	case store.EvidenceMatrix:
 		var m rollout.MatrixReport
-		if err := json.Unmarshal(req.Report, &m); err != nil {
-			return fieldErr("report", "not a matrix report: %v", err)
+		if err := decodeEmbedded(req.Report, &m, "report", false); err != nil {
+			return err
 		}
 		if m.Provider != provider {
 			return fieldErr("report.provider", "is %q, the route's provider is %q", m.Provider, provider)
@@ -491,8 +491,9 @@ func (s *Server) createEvidence(w http.ResponseWriter, r *http.Request, p princi
 			Verdicts  []rollout.Verdict `json:"verdicts"`
 			StartedAt time.Time         `json:"started_at"`
 		}
-		if err := json.Unmarshal(req.Report, &l); err != nil {
-			return fieldErr("report", "not a load-stage result: %v", err)
+		// The result holds more than the gate reads (latencies, stages…).
+		if err := decodeEmbedded(req.Report, &l, "report", true); err != nil {
+			return err
 		}
 		if l.Provider != provider && !slices.Contains(l.Providers, provider) {
 			return fieldErr("report.provider", "the result is not of provider %q", provider)

@@ -257,3 +257,56 @@ func TestMatrixPlatformCasesRequired(t *testing.T) {
 		t.Fatalf("slack matrix after the platform profile's revocation: %d %v", status, out)
 	}
 }
+
+// TestEvidenceReportDecodedStrictly: the report inside an evidence body is
+// read with the body's own rules: a matrix report with a key in another
+// letter case or a key no report has is refused naming report.<key>; a load
+// result may carry more than the gate reads, but not a gate key in another
+// letter case.
+func TestEvidenceReportDecodedStrictly(t *testing.T) {
+	h := newHarness(t, nil)
+	f := h.fixture()
+	if st, out := h.call("POST", "/v1/rollout/slack/canary", h.admin, map[string]any{"canary_orgs": []string{f.org["A1"].id}, "reason": "strict"}); st != 200 {
+		t.Fatalf("canary: %d %v", st, out)
+	}
+	h.advance(time.Second)
+	post := func(kind string, report map[string]any) (int, map[string]any) {
+		return h.call("POST", "/v1/rollout/slack/evidence", h.admin, map[string]any{"kind": kind, "report": report})
+	}
+	refusedAt := func(name string, st int, out map[string]any, field string) {
+		t.Helper()
+		e, _ := out["error"].(map[string]any)
+		if st != 400 || e["field"] != field {
+			t.Errorf("%s: %d %v, want 400 naming %s", name, st, out, field)
+		}
+	}
+	m := greenMatrix("slack", testNow.Add(time.Second))
+	m["Provider"] = m["provider"]
+	delete(m, "provider")
+	st, out := post("matrix", m)
+	refusedAt("matrix key in another case", st, out, "report.Provider")
+	m = greenMatrix("slack", testNow.Add(time.Second))
+	m["verdict"] = "green"
+	st, out = post("matrix", m)
+	refusedAt("matrix unknown key", st, out, "report.verdict")
+	m = greenMatrix("slack", testNow.Add(time.Second))
+	c0 := m["cases"].([]map[string]any)[0]
+	c0["Observed"] = c0["observed"]
+	delete(c0, "observed")
+	st, out = post("matrix", m)
+	refusedAt("matrix case key in another case", st, out, "report.cases[0].Observed")
+
+	l := passingLoad("slack", testNow.Add(time.Second))
+	l["Requests"] = l["requests"]
+	delete(l, "requests")
+	st, out = post("load", l)
+	refusedAt("load gate key in another case", st, out, "report.Requests")
+	l = passingLoad("slack", testNow.Add(time.Second))
+	l["latency_ms"] = map[string]any{"p99": 12}
+	if st, out = post("load", l); st != 201 || out["passed"] != true {
+		t.Errorf("load result with more than the gate reads: %d %v", st, out)
+	}
+	if st, out = post("matrix", greenMatrix("slack", testNow.Add(time.Second))); st != 201 || out["passed"] != true {
+		t.Errorf("green matrix: %d %v", st, out)
+	}
+}

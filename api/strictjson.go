@@ -25,24 +25,99 @@ func decodeJSON(raw []byte, v any) error {
 	if !utf8.Valid(raw) {
 		return &apiError{Status: http.StatusBadRequest, Code: CodeInvalidUTF8, Message: "body is not valid UTF-8"}
 	}
+	return decodeStrict(raw, v, "", false)
+}
+
+// decodeEmbedded decodes a JSON value held inside a request body (a
+// json.RawMessage field, which the body's own check reads only for
+// duplicate keys) with the same rules, naming offending keys under field.
+// allowUnknown lets keys that name no field of v through (a document of
+// which v reads a part); a key naming a field in another letter case is
+// still refused.
+func decodeEmbedded(raw []byte, v any, field string, allowUnknown bool) error {
+	err := decodeStrict(raw, v, field, allowUnknown)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Field == "" {
+		ae.Field = field
+	}
+	return err
+}
+
+func decodeStrict(raw []byte, v any, path string, allowUnknown bool) error {
+	if !utf8.Valid(raw) {
+		return &apiError{Status: http.StatusBadRequest, Code: CodeInvalidUTF8, Message: "body is not valid UTF-8"}
+	}
 	if json.Valid(raw) {
+		if at, bad := loneSurrogate(raw); bad {
+			return &apiError{Status: http.StatusBadRequest, Code: CodeInvalidUTF8,
+				Message: fmt.Sprintf("the string escape at byte %d is a lone UTF-16 surrogate (\\ud800–\\udfff outside a high-low pair): no character", at)}
+		}
 		// Key checks first: a duplicate key is named even when the decoder
 		// would stumble over the later value's type.
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
-		if err := checkValue(dec, reflect.TypeOf(v), ""); err != nil {
+		if err := checkValue(dec, reflect.TypeOf(v), path); err != nil {
 			return err
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
+	if !allowUnknown {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
-		return jsonErr(err)
+		ae := jsonErr(err)
+		if path != "" && ae.Field != "" {
+			ae.Field = path + "." + ae.Field
+		}
+		return ae
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &apiError{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "body must hold exactly one JSON object"}
 	}
 	return nil
+}
+
+// loneSurrogate finds a \u escape of a UTF-16 surrogate that is not a high
+// surrogate followed at once by a low one's escape (encoding/json would
+// replace it with U+FFFD, so two different bodies would decode alike). raw
+// must be valid JSON; at is the escape's byte offset.
+func loneSurrogate(raw []byte) (at int, bad bool) {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\':
+			r, ok := hex4(i)
+			if !ok { // a one-letter escape: skip the escaped byte
+				i++
+				continue
+			}
+			switch {
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return i, true
+			case r >= 0xD800 && r <= 0xDBFF:
+				lo, ok := hex4(i + 6)
+				if !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return i, true
+				}
+				i += 11
+			default:
+				i += 5
+			}
+		}
+	}
+	return 0, false
 }
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()

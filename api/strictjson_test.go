@@ -37,6 +37,9 @@ func FuzzDecodeJSON(f *testing.F) {
 			if !utf8.Valid(raw) || !json.Valid(raw) {
 				t.Fatalf("accepted invalid body %q", raw)
 			}
+			if at, bad := loneSurrogate(raw); bad {
+				t.Fatalf("accepted a lone surrogate escape at byte %d: %q", at, raw)
+			}
 		} else {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 || ae.Code == "" {
@@ -82,4 +85,36 @@ func BenchmarkDecodeJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestLoneSurrogates: a \u escape of a UTF-16 surrogate outside a high-low
+// pair is refused (encoding/json would turn it into U+FFFD); pairs, other
+// escapes and escaped backslashes before a "u" are not surrogates.
+func TestLoneSurrogates(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		bad  bool
+	}{
+		{`{"name":"plain"}`, false},
+		{`{"name":"\ud83d\ude00"}`, false}, // 😀 as a pair
+		{`{"name":"\u00e9\n\t\"\/"}`, false},
+		{`{"name":"\\ud800"}`, false}, // an escaped backslash, then the letters "ud800"
+		{`{"name":"😀"}`, false},
+		{`{"name":"\ud800"}`, true},       // high alone
+		{`{"name":"\udc00"}`, true},       // low alone
+		{`{"name":"\ud800x"}`, true},      // high then a letter
+		{`{"name":"\ud800\u0041"}`, true}, // high then not a low
+		{`{"name":"\ud800\ud800"}`, true}, // two highs
+		{`{"name":"\ude00\ud83d"}`, true}, // a pair the wrong way round
+		{`{"n\udfffame":"x"}`, true},      // in a key
+		{`{"canary_orgs":["a","\udbff"]}`, true},
+	} {
+		var v fuzzBody
+		err := decodeJSON([]byte(tc.body), &v)
+		var ae *apiError
+		refused := errors.As(err, &ae) && ae.Code == CodeInvalidUTF8 && strings.Contains(ae.Message, "surrogate")
+		if refused != tc.bad {
+			t.Errorf("%s: err %v, want surrogate refusal %v", tc.body, err, tc.bad)
+		}
+	}
 }
