@@ -19,6 +19,7 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -139,21 +140,27 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // QueueCollector reports the shard queues' state at scrape time.
 type QueueCollector struct {
+	rdb    redis.UniversalClient
 	insp   *asynq.Inspector
 	shards int
 	log    *slog.Logger
 
 	tasks, latency, processed, failed, up *prometheus.Desc
+	layoutShards, layoutEpoch, resharding *prometheus.Desc
 }
 
 // NewQueueCollector reads the shard queues of rdb (shards as ingest and the
-// workers use).
+// workers were given; the recorded layout's, read at each scrape, once a
+// reshard recorded one).
 func NewQueueCollector(rdb redis.UniversalClient, shards int, log *slog.Logger) *QueueCollector {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &QueueCollector{
-		insp: asynq.NewInspectorFromRedisClient(rdb), shards: shards, log: log,
+		rdb: rdb, insp: asynq.NewInspectorFromRedisClient(rdb), shards: shards, log: log,
+		layoutShards: prometheus.NewDesc("switchboard_queue_layout_shards", "Shard count of the recorded shard layout (the --shards count while none is recorded).", nil, nil),
+		layoutEpoch:  prometheus.NewDesc("switchboard_queue_layout_epoch", "Epoch of the shard layout: one more per reshard.", nil, nil),
+		resharding:   prometheus.NewDesc("switchboard_queue_resharding", "1 while a reshard is under way (moved sessions' tasks still in their old queues).", nil, nil),
 		tasks: prometheus.NewDesc("switchboard_queue_tasks", "Tasks in a shard queue by state (pending, active, scheduled, retry, archived = dead letters, completed = kept for deduplication).",
 			[]string{"shard", "state"}, nil),
 		latency: prometheus.NewDesc("switchboard_queue_latency_seconds", "Age of the oldest pending task of a shard queue.",
@@ -168,7 +175,7 @@ func NewQueueCollector(rdb redis.UniversalClient, shards int, log *slog.Logger) 
 
 // Describe implements prometheus.Collector.
 func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.tasks, c.latency, c.processed, c.failed, c.up} {
+	for _, d := range []*prometheus.Desc{c.tasks, c.latency, c.processed, c.failed, c.up, c.layoutShards, c.layoutEpoch, c.resharding} {
 		ch <- d
 	}
 }
@@ -186,7 +193,26 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, n := range names {
 		exists[n] = true
 	}
-	for s := 0; s < c.shards && ok == 1; s++ {
+	shards := c.shards
+	if ok == 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		lay, _, err := queue.ReadLayout(ctx, c.rdb, c.shards)
+		cancel()
+		if err != nil {
+			c.log.Warn("read shard layout for metrics", "err", err)
+			ok = 0
+		} else {
+			shards = lay.LeaseShards()
+			moving := 0.0
+			if lay.State == queue.Moving {
+				moving = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.layoutShards, prometheus.GaugeValue, float64(lay.Shards))
+			ch <- prometheus.MustNewConstMetric(c.layoutEpoch, prometheus.GaugeValue, float64(lay.Epoch))
+			ch <- prometheus.MustNewConstMetric(c.resharding, prometheus.GaugeValue, moving)
+		}
+	}
+	for s := 0; s < shards && ok == 1; s++ {
 		label := strconv.Itoa(s)
 		info := &asynq.QueueInfo{}
 		var err error

@@ -101,6 +101,17 @@ func (l Layout) LeaseShards() int {
 	return l.Shards
 }
 
+// SpanShards is the highest shard count of this layout, the one it leaves
+// and its history: every shard queue that may still hold tasks (dead
+// letters among them) is below it.
+func (l Layout) SpanShards() int {
+	n := l.LeaseShards()
+	for _, p := range l.History {
+		n = max(n, p.Shards)
+	}
+	return n
+}
+
 // HandoffFrom says whether a task of sessionKey found in shard queue shard
 // is a moved session's task of the new epoch, which must wait for the
 // session's tasks in its old shard (returned) to be done. Only while Moving;

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/datadir"
+	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/worker"
 )
 
@@ -65,6 +66,12 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 	} else if unreachable != nil {
 		return unreachable
 	}
+	// Dead letters may be in the queues of earlier layouts too.
+	lay, _, err := queue.ReadLayout(ctx, rdb, shards)
+	if err != nil {
+		return err
+	}
+	shards = max(shards, lay.SpanShards())
 	switch verb {
 	case "list":
 		if len(rest) != 0 {

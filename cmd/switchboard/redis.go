@@ -43,7 +43,7 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 // shardsFlag is the shard-count flag of every command on the shard queues;
 // ingest and workers must agree on it, or sessions land in unread queues.
 func shardsFlag(fs *flag.FlagSet, p *int) {
-	fs.IntVar(p, "shards", queue.DefaultShards, "number of shard queues (the same for every ingest and worker)")
+	fs.IntVar(p, "shards", queue.DefaultShards, "number of shard queues while no layout is recorded in Redis (the same for every ingest and worker); once `switchboard queue reshard` recorded one, its count applies")
 }
 
 func checkShards(n int) error {
