@@ -29,6 +29,10 @@ type DeadLetter struct {
 	FailedAt       time.Time `json:"failed_at"`
 }
 
+// ErrRemovedQueue is returned by Replay for a dead letter in a shard queue
+// a finished reshard removed: no worker consumes it any more.
+var ErrRemovedQueue = errors.New("the dead letter is in a shard queue the layout removed (no worker consumes it)")
+
 // ErrNoDeadLetter is returned by Replay when no shard queue holds an archived
 // task with that id.
 var ErrNoDeadLetter = errors.New("no dead letter with that id")
@@ -83,6 +87,13 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, shards int, id strin
 		}
 		if info.State != asynq.TaskStateArchived {
 			return fmt.Errorf("replay %s: task is %s, not a dead letter", id, info.State)
+		}
+		lay, _, err := queue.ReadLayout(ctx, rdb, shards)
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", id, err)
+		}
+		if s >= lay.LeaseShards() {
+			return fmt.Errorf("replay %s: %w (%s; the layout has %d shards)", id, ErrRemovedQueue, q, lay.Shards)
 		}
 		if _, err := envelope.Decode(info.Payload); err != nil {
 			return fmt.Errorf("replay %s: %w", id, err)

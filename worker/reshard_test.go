@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/queue"
 )
@@ -221,4 +223,35 @@ func dedupe(xs []string) []string {
 		}
 	}
 	return out
+}
+
+// A dead letter left in a queue a finished shrink removed is listed, and
+// its replay is refused (no worker consumes that queue any more).
+func TestReplayInRemovedQueueRefused(t *testing.T) {
+	e := newEnv(t, 4)
+	ctx := context.Background()
+	var ev envelope.Envelope
+	for i := 0; ; i++ {
+		if ev = event(fmt.Sprintf("D%d", i), 1); queue.Shard(ev.SessionKey, 4) == 3 {
+			break
+		}
+	}
+	if err := e.client.Enqueue(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(e.rc)
+	if err := insp.ArchiveTask(queue.QueueName(3), ev.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queue.Reshard(ctx, e.rc, 2, queue.ReshardOptions{Shards: 4, Poll: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	lay, _, _ := queue.ReadLayout(ctx, e.rc, 4)
+	dl, err := DeadLetters(ctx, e.rc, lay.SpanShards())
+	if err != nil || len(dl) != 1 || dl[0].ID != ev.ID || dl[0].Shard != 3 {
+		t.Fatalf("dead letters %+v %v", dl, err)
+	}
+	if err := Replay(ctx, e.rc, lay.SpanShards(), ev.ID); !errors.Is(err, ErrRemovedQueue) {
+		t.Fatalf("replay in a removed queue: %v", err)
+	}
 }
