@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -107,7 +109,7 @@ type Host struct {
 	inflight *shed.Limiter
 	cfg      Config
 	log      *slog.Logger
-	current  atomic.Pointer[filter.Edge]
+	current  atomic.Pointer[inForce]
 	proxy    *httputil.ReverseProxy
 	reg      *prometheus.Registry
 	gather   prometheus.Gatherer
@@ -120,10 +122,19 @@ type Host struct {
 	rep         *reporter
 
 	mu       sync.Mutex
-	acked    string // last version loaded and ACKed
-	raw      []byte // that configuration's JSON (sealed secrets only), for GET /config
+	acked    string            // last version loaded and ACKed
+	raw      map[string][]byte // that configuration's JSON by ECDS resource (sealed secrets only), for GET /config
+	pending  *filter.ShardSet  // shards of a new K being loaded, not yet in force
+	pendRaw  map[string][]byte // their JSON
 	rejected []string
 	changed  chan struct{}
+}
+
+// inForce is the configuration requests are decided with: one whole
+// configuration or K shards (filter.ShardSet), and its version.
+type inForce struct {
+	set     *filter.ShardSet
+	version string
 }
 
 // New checks the configuration and builds a Host; Run starts the xDS client.
@@ -237,10 +248,19 @@ func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
 func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
 
 // Version is the configuration version in force ("" before the first).
-func (h *Host) Version() string { return h.current.Load().Version() }
+func (h *Host) Version() string {
+	if f := h.current.Load(); f != nil {
+		return f.version
+	}
+	return ""
+}
 
-// Ready reports whether a configuration has been loaded.
-func (h *Host) Ready() bool { return h.current.Load() != nil }
+// Ready reports whether a configuration has been loaded (sharded: every
+// shard).
+func (h *Host) Ready() bool {
+	f := h.current.Load()
+	return f != nil && f.set.Complete()
+}
 
 // WaitVersion blocks until the version in force satisfies ok or ctx ends.
 func (h *Host) WaitVersion(ctx context.Context, ok func(version string) bool) error {
@@ -281,8 +301,9 @@ func (h *Host) runXDS(ctx context.Context) error {
 	conn, err := grpc.NewClient(h.cfg.ControlPlane,
 		grpc.WithTransportCredentials(h.xdsCreds()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
-		// The whole edge configuration is one ECDS resource: about 330 bytes
-		// per installation (32 MB at 100,000), far above gRPC's 4 MB default.
+		// Unsharded, the whole edge configuration is one ECDS resource: about
+		// 330 bytes per installation (32 MB at 100,000), far above gRPC's
+		// 4 MB default; so is the first response with every shard.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxConfigBytes)),
 	)
 	if err != nil {
@@ -326,11 +347,12 @@ func (h *Host) stream(ctx context.Context, conn *grpc.ClientConn) error {
 	}
 	h.mu.Lock()
 	version := h.acked
+	names := h.resourceNamesLocked()
 	h.mu.Unlock()
 	req := &discovery.DiscoveryRequest{
 		Node:          h.node(),
 		TypeUrl:       resource.ExtensionConfigType,
-		ResourceNames: []string{xds.FilterName},
+		ResourceNames: names,
 		VersionInfo:   version, // what we run, so an unchanged configuration is not re-sent
 	}
 	if err := st.Send(req); err != nil {
@@ -344,9 +366,13 @@ func (h *Host) stream(ctx context.Context, conn *grpc.ClientConn) error {
 		if resp.GetTypeUrl() != resource.ExtensionConfigType {
 			continue
 		}
-		next := &discovery.DiscoveryRequest{TypeUrl: resource.ExtensionConfigType, ResourceNames: []string{xds.FilterName},
-			ResponseNonce: resp.GetNonce()}
-		if err := h.apply(resp); err != nil {
+		next := &discovery.DiscoveryRequest{TypeUrl: resource.ExtensionConfigType, ResponseNonce: resp.GetNonce()}
+		err = h.apply(resp)
+		h.mu.Lock()
+		// The manifest names K: from then on the stream asks for every shard.
+		next.ResourceNames = h.resourceNamesLocked()
+		h.mu.Unlock()
+		if err != nil {
 			h.updates.WithLabelValues("nack").Inc()
 			h.log.Error("configuration rejected (NACK); previous one stays in force",
 				"version", resp.GetVersionInfo(), "in_force", h.Version(), "err", err)
@@ -368,25 +394,121 @@ func (h *Host) stream(ctx context.Context, conn *grpc.ClientConn) error {
 	}
 }
 
-// apply loads the ECDS resource of resp and swaps it in.
+// resourceNamesLocked is what the stream subscribes to: the verifier's
+// resource (the whole configuration or the manifest) and, once a manifest
+// named K, every shard of K.
+func (h *Host) resourceNamesLocked() []string {
+	k := h.pending.Shards()
+	if k == 0 {
+		if f := h.current.Load(); f != nil {
+			k = f.set.Shards()
+		}
+	}
+	return append([]string{xds.FilterName}, xds.ShardNames(k)...)
+}
+
+// apply loads the ECDS resources of resp (all of them, or none: a resource
+// that does not load refuses the whole response, which is NACKed) and swaps
+// the result in. A whole configuration replaces what is in force. A
+// manifest of a new K starts a set of K shards that comes into force once
+// every shard is loaded (until then the previous configuration stays; with
+// none, requests are refused no_config). Shards of the K in force apply at
+// once; a request whose shard is not loaded is refused shard_not_loaded.
 func (h *Host) apply(resp *discovery.DiscoveryResponse) error {
-	js, err := xds.ConfigFromResponse(resp)
+	confs, err := xds.ConfigsFromResponse(resp)
 	if err != nil {
 		return err
 	}
-	e, err := filter.Load(js, h.cfg.EdgeKey)
-	if err != nil {
-		return fmt.Errorf("load edge configuration: %w", err)
+	if len(confs) == 0 {
+		return errors.New("load edge configuration: the ECDS response holds no resource")
 	}
-	e.SetAttestationKey(h.cfg.AttestationKey)
-	h.current.Store(e)
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur := h.current.Load()
+	var set *filter.ShardSet // the set being changed: pending, or the one in force
+	switch {
+	case h.pending != nil:
+		set = h.pending
+	case cur != nil && cur.set.Shards() > 0:
+		set = cur.set
+	}
+	prior := set
+	var whole *filter.Edge
+	loaded := 0
+	if js, ok := confs[xds.FilterName]; ok {
+		e, err := filter.Load(js, h.cfg.EdgeKey)
+		if err != nil {
+			return fmt.Errorf("load edge configuration: %w", err)
+		}
+		_, k, manifest := e.Sharding()
+		switch {
+		case manifest && set.Shards() != k:
+			set = filter.NewShardSet(k) // a new K: nothing of another K carries over
+		case !manifest && k != 0:
+			return fmt.Errorf("load edge configuration: %s holds a shard, not a manifest or a whole configuration", xds.FilterName)
+		case !manifest:
+			e.SetAttestationKey(h.cfg.AttestationKey)
+			whole, set = e, nil
+		}
+		loaded += e.Len()
+	}
+	// raw: the JSON of every resource of the set being changed.
+	raw := map[string][]byte{}
+	if set != nil && set == prior {
+		from := h.raw
+		if h.pending == set {
+			from = h.pendRaw
+		}
+		for name, js := range from {
+			raw[name] = js
+		}
+	}
+	for name, js := range confs {
+		if name == xds.FilterName {
+			raw[name] = js
+			continue
+		}
+		k, j, _ := xds.ParseShardName(name) // ConfigsFromResponse accepted only shard names
+		if set == nil || k != set.Shards() {
+			return fmt.Errorf("load edge configuration: %s is not a shard of the configuration in force", name)
+		}
+		e, err := filter.Load(js, h.cfg.EdgeKey)
+		if err != nil {
+			return fmt.Errorf("load edge configuration %s: %w", name, err)
+		}
+		if ej, ek, manifest := e.Sharding(); manifest || ek != k || ej != j {
+			return fmt.Errorf("load edge configuration: %s holds shard %d of %d", name, ej, ek)
+		}
+		e.SetAttestationKey(h.cfg.AttestationKey)
+		if set, err = set.With(e); err != nil {
+			return fmt.Errorf("load edge configuration %s: %w", name, err)
+		}
+		raw[name] = js
+		loaded += e.Len()
+	}
+	next := &inForce{version: resp.GetVersionInfo()}
+	switch {
+	case whole != nil:
+		next.set = filter.WholeSet(whole)
+	case set.Complete() || cur == nil || cur.set.Shards() == set.Shards():
+		// Every shard of a new K is here, shards of the K in force changed,
+		// or nothing was in force: requests whose shard is not loaded yet
+		// are refused shard_not_loaded, the others decided.
+		next.set = set
+	default:
+		// A new K not complete yet: keep loading; what is in force stays
+		// (the stream ACKs, so the control plane sends the other shards).
+		h.pending, h.pendRaw = set, raw
+		h.log.Info("configuration shards loading", "version", resp.GetVersionInfo(), "loaded", set.Loaded(), "shards", set.Shards())
+		return nil
+	}
+	h.pending, h.pendRaw = nil, nil
+	h.current.Store(next)
 	h.acked = resp.GetVersionInfo()
-	h.raw = js
+	h.raw = raw
 	close(h.changed)
 	h.changed = make(chan struct{})
-	h.mu.Unlock()
-	h.log.Info("configuration in force", "version", resp.GetVersionInfo(), "entries", e.Len())
+	h.log.Info("configuration in force", "version", resp.GetVersionInfo(), "entries", next.set.Len(), "shards", next.set.Shards(), "loaded_now", loaded)
 	return nil
 }
 
@@ -402,13 +524,21 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.inflight.Release()
-	e := h.current.Load()
-	if e == nil {
+	f := h.current.Load()
+	if f == nil {
 		h.count("unknown", filter.Reject(filter.ReasonNoConfig))
 		h.reply(w, filter.Reject(filter.ReasonNoConfig))
 		return
 	}
 	target := r.URL.RequestURI()
+	// The shard holding the path's ingress id decides; a request whose
+	// shard is not loaded is refused (shard_not_loaded), never passed.
+	e, d := f.set.Resolve(target)
+	if d != nil {
+		h.count("unknown", *d)
+		h.reply(w, *d)
+		return
+	}
 	route, d := e.Lookup(r.Method, target)
 	if d != nil {
 		h.count(providerOf(route, *d), *d)
@@ -577,14 +707,20 @@ func (h *Host) AdminHandler() http.Handler {
 	// sealed under the edge key, as in any xDS snapshot or config dump.
 	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
-		raw := h.raw
+		raw, version := h.raw, h.acked
 		h.mu.Unlock()
 		if raw == nil {
 			writeJSON(w, http.StatusServiceUnavailable, []byte(`{"error":"no_config"}`))
 			return
 		}
+		js, err := wholeJSON(raw, version)
+		if err != nil {
+			h.log.Error("GET /config", "err", err)
+			writeJSON(w, http.StatusInternalServerError, []byte(`{"error":"config_unreadable"}`))
+			return
+		}
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, raw)
+		writeJSON(w, http.StatusOK, js)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
@@ -595,6 +731,34 @@ func (h *Host) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, fmt.Appendf(nil, `{"ready":true,"version":%q}`, h.Version()))
 	})
 	return mux
+}
+
+// wholeJSON is the configuration in force as one whole configuration (what
+// `switchboard verify --config` reads): the whole resource as received, or
+// every loaded shard's installations under the build's version.
+func wholeJSON(raw map[string][]byte, version string) ([]byte, error) {
+	if js, ok := raw[xds.FilterName]; ok && len(raw) == 1 {
+		if cfg, err := filter.ParseConfig(js); err == nil && cfg.Shards == 0 {
+			return js, nil
+		}
+	}
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		if name != xds.FilterName {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	whole := filter.Config{Version: version, Installations: []filter.Installation{}}
+	for _, name := range names {
+		cfg, err := filter.ParseConfig(raw[name])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		whole.Installations = append(whole.Installations, cfg.Installations...)
+	}
+	sort.Slice(whole.Installations, func(i, j int) bool { return whole.Installations[i].IngressID < whole.Installations[j].IngressID })
+	return json.Marshal(whole)
 }
 
 func (h *Host) xdsCreds() credentials.TransportCredentials {

@@ -79,8 +79,15 @@ func startCP(t *testing.T, env *xdstest.Env, key []byte, addr string) *controlPl
 
 func startCPTLS(t *testing.T, env *xdstest.Env, key []byte, addr string, tlsCfg *tls.Config) *controlPlane {
 	t.Helper()
+	return startCPShards(t, env, key, addr, tlsCfg, 0)
+}
+
+// startCPShards starts a control plane serving the edge configuration in
+// shards ECDS shards (0: one resource).
+func startCPShards(t *testing.T, env *xdstest.Env, key []byte, addr string, tlsCfg *tls.Config, shards int) *controlPlane {
+	t.Helper()
 	c, err := xds.NewController(xds.ControllerConfig{Store: env.Store, Keyring: env.Keyring, EdgeKey: key,
-		Resources: xds.ResourceOptions{IngestAddress: "127.0.0.1:1"}, PollInterval: 50 * time.Millisecond,
+		Resources: xds.ResourceOptions{IngestAddress: "127.0.0.1:1", Shards: shards}, PollInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TLS: tlsCfg})
 	if err != nil {
 		t.Fatal(err)

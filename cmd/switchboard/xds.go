@@ -36,6 +36,7 @@ const defaultXDSListen = "127.0.0.1:18000"
 func init() {
 	var listen, ingestAddr, wasmPath, xdsCert, xdsKey, xdsCA string
 	var envoyPort uint
+	var edgeShards int
 	var insecureXDS bool
 	registerServePart(servePart{
 		name: "xds",
@@ -47,9 +48,13 @@ func init() {
 			fs.StringVar(&xdsCert, "xds-cert", "", "xDS server certificate (default: <data-dir>/pki/xds-server.crt, issued by the data dir's private CA)")
 			fs.StringVar(&xdsKey, "xds-key", "", "xDS server key (with --xds-cert)")
 			fs.StringVar(&xdsCA, "xds-client-ca", "", "CA bundle node certificates must chain to (default: <data-dir>/pki/ca.crt)")
+			fs.IntVar(&edgeShards, "edge-shards", xds.DefaultShards, "K: ECDS shards the edge configuration is split into by ingress id, so a change pushes one shard (1: one resource, the format before sharding; see docs/envoy.md)")
 			fs.BoolVar(&insecureXDS, "insecure-xds", false, "serve xDS in plaintext, trusting the node ids nodes declare (development only; by default xDS needs mTLS with node certificates)")
 		},
 		start: func(ctx context.Context, env *serveEnv) (func(context.Context) error, error) {
+			if edgeShards < 1 || edgeShards > filter.MaxShards {
+				return nil, fmt.Errorf("--edge-shards %d: want 1 to %d", edgeShards, filter.MaxShards)
+			}
 			key, from, err := loadOrCreateEdgeKey(env.DataDir, os.Getenv)
 			if err != nil {
 				return nil, err
@@ -62,7 +67,7 @@ func init() {
 			}
 			c, err := xds.NewController(xds.ControllerConfig{
 				Store: env.Store, Keyring: env.Keyring, EdgeKey: key, Logger: env.Log, TLS: tlsCfg,
-				Resources:  xds.ResourceOptions{IngestAddress: ingestAddr, ListenPort: uint32(envoyPort), WasmPath: wasmPath},
+				Resources:  xds.ResourceOptions{IngestAddress: ingestAddr, ListenPort: uint32(envoyPort), WasmPath: wasmPath, Shards: edgeShards},
 				Registerer: prometheus.DefaultRegisterer,
 			})
 			if err != nil {
