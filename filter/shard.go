@@ -165,12 +165,20 @@ func (s *ShardSet) Resolve(target string) (*Edge, *Decision) {
 	if s.whole != nil {
 		return s.whole, nil
 	}
+	return ResolveShard(target, s.k, func(j int) *Edge { return s.edges[j] })
+}
+
+// ResolveShard is the rule every host applies to a sharded configuration:
+// the target's ingress id names shard j = ShardOf(id, k), and shard(j)
+// decides; a target naming no ingress id is refused unknown_ingress, one
+// whose shard is nil shard_not_loaded (503).
+func ResolveShard(target string, k int, shard func(j int) *Edge) (*Edge, *Decision) {
 	id, ok := IngressOf(target)
 	if !ok {
 		d := reject(ReasonUnknownIngress, Identity{})
 		return nil, &d
 	}
-	e := s.edges[ShardOf(id, s.k)]
+	e := shard(ShardOf(id, k))
 	if e == nil {
 		d := reject(ReasonShardNotLoaded, Identity{})
 		return nil, &d

@@ -30,7 +30,7 @@ type httpContext struct {
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
-	if h.edge == nil {
+	if h.edge == nil && h.plugin.shards == 0 {
 		return h.reject(filter.Reject(filter.ReasonNoConfig))
 	}
 	all, err := proxywasm.GetHttpRequestHeaders()
@@ -59,6 +59,14 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) typ
 	}
 	if h.host == "" {
 		h.host = headerValue(h.headers, "host")
+	}
+	if h.plugin.shards > 0 {
+		// Sharded: the shard of the path's ingress id decides (shards.go).
+		e, d := h.plugin.vm.resolve(h.plugin.shards, h.path)
+		if d != nil {
+			return h.reject(*d)
+		}
+		h.edge = e
 	}
 
 	route, rej := h.edge.Lookup(h.method, h.path)

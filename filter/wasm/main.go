@@ -68,6 +68,10 @@ type vmContext struct {
 	// the VM's plugin contexts (quarantine.go), is nil until first used.
 	quarPolicy quarantine.Policy
 	quar       *quarantine.Set
+	// shards is the sharded configuration's table by K (shards.go);
+	// plugins counts plugin contexts (each plugin's serial).
+	shards  map[int]*shardTable
+	plugins uint64
 }
 
 func (v *vmContext) OnVMStart(vmConfigurationSize int) types.OnVMStartStatus {
@@ -157,7 +161,8 @@ func knownSetting(k string) bool {
 }
 
 func (v *vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{vm: v, counters: map[string]proxywasm.MetricCounter{}}
+	v.plugins++
+	return &pluginContext{vm: v, serial: v.plugins, counters: map[string]proxywasm.MetricCounter{}}
 }
 
 // key returns the named key, base64 (std) of 32 bytes, from the environment,
@@ -193,6 +198,12 @@ type pluginContext struct {
 	attKey []byte
 	// reportsInFlight counts report batches dispatched and not yet answered.
 	reportsInFlight int
+	// Sharded (shards.go): shards is K when the configuration is a manifest
+	// or a shard (requests are then decided by the VM's shard table);
+	// loader and shard say this plugin loaded shard `shard`.
+	serial        uint64
+	shards, shard int
+	loader        bool
 }
 
 func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
@@ -215,7 +226,10 @@ func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPlugi
 		proxywasm.LogCriticalf("switchboard: configuration refused: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	p.edge, p.attKey = edge, attKey
+	p.attKey = attKey
+	if !p.startSharded(edge) {
+		p.edge = edge
+	}
 	p.startReports()
 	proxywasm.LogInfo("switchboard: configuration loaded")
 	return types.OnPluginStartStatusOK
