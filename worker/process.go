@@ -193,10 +193,13 @@ func (p *Pool) waitGaps(ctx context.Context, fence *queue.Fence, qname string, e
 		if w := p.mustWait(qname, *check); w != nil {
 			return w
 		}
-		if _, err := fence.Skip(ctx, env.SessionKey, check.Missing); err != nil {
+		skipped, err := fence.Skip(ctx, env.SessionKey, check.Missing)
+		if err != nil {
 			return &retryError{delay: p.cfg.FenceRetry, err: err}
 		}
-		p.log.Warn("skipped a sequence gap", "queue", qname, "seq", check.Missing, "task", check.MissingID)
+		if skipped { // else the predecessor finished meanwhile
+			p.log.Warn("skipped a sequence gap", "queue", qname, "seq", check.Missing, "task", check.MissingID)
+		}
 		c, err := fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
 		if err != nil {
 			return &retryError{delay: p.cfg.FenceRetry, err: err}
@@ -227,10 +230,13 @@ func (p *Pool) handoff(ctx context.Context, from int, env envelope.Envelope) err
 		if w := p.mustWait(oq, c); w != nil {
 			return w
 		}
-		if _, err := old.Skip(ctx, env.SessionKey, c.Missing); err != nil {
+		skipped, err := old.Skip(ctx, env.SessionKey, c.Missing)
+		if err != nil {
 			return &retryError{delay: p.cfg.FenceRetry, err: err}
 		}
-		p.log.Warn("skipped a sequence gap of a moved session's old shard", "queue", oq, "seq", c.Missing, "task", c.MissingID)
+		if skipped { // else the old task finished meanwhile
+			p.log.Warn("skipped a sequence gap of a moved session's old shard", "queue", oq, "seq", c.Missing, "task", c.MissingID)
+		}
 	}
 }
 
