@@ -23,7 +23,8 @@ import (
 // fourth ingress id at ten times that rate (flood.json), on the native edge
 // with its quarantine (default threshold and cool-down), then the flood
 // again on a stack whose edge never quarantines. It prints the p50/p99 of
-// the valid requests' edge answer and end-to-end time of each run (to
+// the valid requests' edge answer and end-to-end time of each run, and the
+// CPU seconds the edge process and the load generator used (to
 // SWITCHBOARD_FLOOD_OUT too); speed is not asserted. It checks what the
 // quarantine does: the flood is answered 429 once past the threshold (and
 // never without the quarantine), the valid traffic is accepted and
@@ -36,13 +37,15 @@ func TestLoadFlood(t *testing.T) {
 	type row struct {
 		name string
 		r    loadtest.Result
+		m    runCost
 	}
 	var rows []row
 	t.Run("quarantine", func(t *testing.T) {
 		s := startStack(t)
-		rows = append(rows, row{"no flood", runScenario(t, s, "loadtest/scenarios/flood-baseline.json")})
-		r := runScenario(t, s, "loadtest/scenarios/flood.json")
-		rows = append(rows, row{"flood ×10, quarantine on", r})
+		r, m := runScenario(t, s, "loadtest/scenarios/flood-baseline.json")
+		rows = append(rows, row{"no flood", r, m})
+		r, m = runScenario(t, s, "loadtest/scenarios/flood.json")
+		rows = append(rows, row{"flood ×10, quarantine on", r, m})
 		fl := r.Figures.Flood
 		if fl == nil || fl.Statuses["429"] == 0 {
 			t.Fatalf("the flood was never answered 429 quarantined: %+v", fl)
@@ -63,15 +66,15 @@ func TestLoadFlood(t *testing.T) {
 	})
 	t.Run("no quarantine", func(t *testing.T) {
 		s := startStack(t, stackOption{edgeArgs: []string{"--quarantine-threshold", "1000000000"}})
-		r := runScenario(t, s, "loadtest/scenarios/flood.json")
-		rows = append(rows, row{"flood ×10, quarantine off", r})
+		r, m := runScenario(t, s, "loadtest/scenarios/flood.json")
+		rows = append(rows, row{"flood ×10, quarantine off", r, m})
 		if fl := r.Figures.Flood; fl == nil || fl.Statuses["429"] != 0 || fl.Statuses["401"] == 0 {
 			t.Fatalf("without the quarantine the flood is refused 401 and never 429: %+v", fl)
 		}
 	})
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tVALID SENT\tVALID 2xx\tDELIVERED\tVALID EDGE p50\tVALID EDGE p99\tE2E p50\tE2E p99\tFLOOD SENT\tFLOOD ANSWERS\tFLOOD EDGE p99")
+	fmt.Fprintln(tw, "RUN\tVALID SENT\tVALID 2xx\tDELIVERED\tVALID EDGE p50\tVALID EDGE p99\tE2E p50\tE2E p99\tFLOOD SENT\tFLOOD ANSWERS\tFLOOD EDGE p99\tEDGE CPU\tLOADGEN CPU\tLOAD AVG")
 	for _, x := range rows {
 		f := x.r.Figures
 		flood, answers, fp99 := "-", "-", "-"
@@ -88,8 +91,8 @@ func TestLoadFlood(t *testing.T) {
 			}
 			answers, fp99 = strings.Join(parts, " "), fmt.Sprintf("%.1f ms", fl.EdgeP99)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%s\t%s\t%s\n", x.name, f.Sent[loadtest.KindValid], f.Accepted[loadtest.KindValid],
-			f.Delivered, x.r.ValidEdgeP50, x.r.ValidEdgeP99, x.r.E2EP50, x.r.E2EP99, flood, answers, fp99)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%s\t%s\t%s\t%.2f s\t%.2f s\t%s\n", x.name, f.Sent[loadtest.KindValid], f.Accepted[loadtest.KindValid],
+			f.Delivered, x.r.ValidEdgeP50, x.r.ValidEdgeP99, x.r.E2EP50, x.r.E2EP99, flood, answers, fp99, x.m.edgeCPU, x.m.loadgenCPU, x.m.loadAvg)
 	}
 	tw.Flush()
 	fmt.Print(b.String())
@@ -100,17 +103,38 @@ func TestLoadFlood(t *testing.T) {
 	}
 }
 
+// runCost is what a run cost: CPU seconds of the edge process and of the
+// load generator (`switchboard loadtest run`: signing, sending, the probe
+// agent), and the 1-minute load average when it started (the machine is
+// shared).
+type runCost struct {
+	edgeCPU, loadgenCPU float64
+	loadAvg             string
+}
+
 // runScenario runs `switchboard loadtest run` with scenario (relative to the
 // repository root) against the stack's edge and returns its result; the
 // valid traffic must be accepted and delivered in full.
-func runScenario(t *testing.T, s *stack, scenario string) loadtest.Result {
+func runScenario(t *testing.T, s *stack, scenario string) (loadtest.Result, runCost) {
 	t.Helper()
+	edgePid := 0
+	for _, p := range s.procs {
+		if p.name == "edge" {
+			edgePid = p.cmd.Process.Pid
+		}
+	}
+	cost := runCost{loadAvg: loadAvg()}
+	edge0 := cpuSeconds(edgePid)
 	out := filepath.Join(t.TempDir(), "result.json")
 	cmd := exec.Command(binary, "loadtest", "run", "--scenario", scenario, "--edge", s.edge, "--out", out, "--record=false")
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_API="+s.api, "SWITCHBOARD_TOKEN="+s.adminToken, "SWITCHBOARD_DATA_DIR="+t.TempDir())
 	cmd.Dir = repoRoot
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	err := cmd.Run()
+	cost.edgeCPU = cpuSeconds(edgePid) - edge0
+	if ps := cmd.ProcessState; ps != nil {
+		cost.loadgenCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) { // 1: a threshold failed; the figures are still written
 		t.Fatalf("loadtest run %s: %v", scenario, err)
@@ -128,7 +152,7 @@ func runScenario(t *testing.T, s *stack, scenario string) loadtest.Result {
 		t.Errorf("%s: valid sent %d, accepted %d, delivered %d: the valid traffic must be accepted and delivered in full",
 			scenario, f.Sent[loadtest.KindValid], f.Accepted[loadtest.KindValid], f.Delivered)
 	}
-	return res
+	return res, cost
 }
 
 // quarantineOfIngress is how many quarantines of the ingress id the API

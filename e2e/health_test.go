@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/testevent"
@@ -38,7 +40,7 @@ func TestHealthThroughStack(t *testing.T) {
 	}
 	for _, in := range []install{slack, tg} {
 		m := checks(in)
-		for _, name := range []string{"edge_config", "secrets", "rollout_stage", "bindings", "self_test", "recent_refusals"} {
+		for _, name := range []string{"edge_config", "secrets", "rollout_stage", "bindings", "self_test", "recent_refusals", "quarantine"} {
 			if m[name]["status"] != "pass" {
 				t.Errorf("%s %s: %v", in.provider, name, m[name])
 			}
@@ -53,6 +55,31 @@ func TestHealthThroughStack(t *testing.T) {
 	m := checks(tg)
 	if m["rollout_stage"]["status"] != "fail" || m["self_test"]["status"] != "fail" {
 		t.Errorf("provider off: stage %v, self-test %v", m["rollout_stage"], m["self_test"])
+	}
+
+	// A forged flood on the Slack ingress id: past the edge's threshold (100
+	// refusals a minute) even a signed request is answered 429 quarantined;
+	// the edge reports it, ingest audits it, and the health check shows it.
+	forged := testevent.Forge("slack", slack.cred)
+	for i := 0; i < 101; i++ {
+		if st, reason := s.send(s.signed(s.edge, slack, slack.event(fmt.Sprintf("forged %d", i)), forged)); st != 401 {
+			t.Fatalf("forged request %d: %d %s, want 401", i, st, reason)
+		}
+	}
+	if st, reason := s.send(s.signed(s.edge, slack, slack.event("signed, in quarantine"), slack.cred)); st != 429 || reason != "quarantined" {
+		t.Fatalf("signed request to the flooded ingress: %d %s, want 429 quarantined", st, reason)
+	}
+	var q map[string]any
+	s.waitFor("the quarantine in the health check", func() bool {
+		q = checks(slack)["quarantine"]
+		d, _ := q["data"].(map[string]any)
+		return q["status"] == "fail" && d != nil && d["refused_per_minute"].(float64) >= 101
+	})
+	if !strings.Contains(q["detail"].(string), "quarantined since ") || !strings.Contains(q["fix"].(string), "bad_signature") {
+		t.Errorf("quarantine check: %v", q)
+	}
+	if m := checks(tg); m["quarantine"]["status"] != "pass" {
+		t.Errorf("the other installation's quarantine check: %v", m["quarantine"])
 	}
 	s.checkLogsHoldNoSecret()
 }
