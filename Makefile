@@ -88,9 +88,10 @@ test-cluster: deps
 
 # loadtest-flood measures the forged-flood quarantine: valid Slack traffic
 # to three ingress ids (50/s, 32 s) through the stack without a flood, with
-# forged requests to a fourth ingress id at 10x that rate, and with the same
-# flood on an edge whose quarantine is off; prints the valid traffic's edge
-# and end-to-end p50/p99 of each run (and to bin/flood.txt). About 4 minutes.
+# forged requests to a fourth ingress id at 10x that rate (ordinary and
+# 192 KiB bodies), and with the same floods on an edge whose quarantine is
+# off; prints the valid traffic's edge and end-to-end p50/p99, and the edge's
+# CPU seconds, of each run (and to bin/flood.txt). About 5 minutes.
 loadtest-flood:
 	@mkdir -p bin
 	SWITCHBOARD_LOADTEST_FLOOD=1 SWITCHBOARD_FLOOD_OUT=$(CURDIR)/bin/flood.txt \

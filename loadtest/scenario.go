@@ -55,10 +55,17 @@ type Flood struct {
 	// Factor is the flood's arrival rate as a multiple of the scenario's
 	// planned rate at each instant (10: ten forged requests per planned one).
 	Factor float64 `json:"factor"`
+	// BodyBytes pads the forged body to about this size (0: an ordinary
+	// event): what verifying a flood costs grows with it, answering it
+	// 429 before the body is read does not.
+	BodyBytes int `json:"body_bytes,omitempty"`
 }
 
-// MaxFloodFactor bounds Flood.Factor.
-const MaxFloodFactor = 100
+// Bounds of a flood.
+const (
+	MaxFloodFactor    = 100
+	MaxFloodBodyBytes = 1 << 20 // the edge's default body limit
+)
 
 // Stage is one rate stage.
 type Stage struct {
@@ -226,6 +233,9 @@ func (s *Scenario) Validate(known func(string) bool) error {
 		}
 		if !(f.Factor > 0) || f.Factor > MaxFloodFactor {
 			return fail("flood.factor", "a multiple of the planned rate above 0 and at most %d, got %v", MaxFloodFactor, f.Factor)
+		}
+		if f.BodyBytes < 0 || f.BodyBytes > MaxFloodBodyBytes {
+			return fail("flood.body_bytes", "between 0 and %d, got %d", MaxFloodBodyBytes, f.BodyBytes)
 		}
 		for i, st := range s.Stages {
 			if st.Rate*f.Factor > MaxRate {

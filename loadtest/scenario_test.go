@@ -42,6 +42,7 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"flood of no tenant", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack","tenant":2,"factor":10}`), "flood.tenant: between 0 and 1"},
 		{"flood without factor", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack"}`), "flood.factor"},
 		{"flood over the rate bound", strings.Replace(with(`"rate":10`, `"rate":300`), `"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":100}`, 1), "with the flood's factor"},
+		{"flood body too large", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":1,"body_bytes":2000000}`), "flood.body_bytes: between 0 and 1048576"},
 		{"flood unknown field", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":1,"rate":5}`), `unknown field "rate"`},
 	}
 	for _, c := range cases {

@@ -34,3 +34,26 @@ func TestParsesWasmPluginReport(t *testing.T) {
 		t.Errorf("re-encoded batch differs:\n%s\n%s", again, data)
 	}
 }
+
+// TestParsesWasmPluginQuarantineReport: the batch the plugin sends when it
+// quarantines an ingress id (filter/wasm TestQuarantineForgedFlood pins
+// it) is accepted by ingest's parser, its quarantined row with its until.
+func TestParsesWasmPluginQuarantineReport(t *testing.T) {
+	data, err := os.ReadFile("../../filter/wasm/testdata/report-quarantine.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(bytes.TrimSuffix(data, []byte("\n")))
+	if err != nil {
+		t.Fatalf("ingest refuses the plugin's report: %v", err)
+	}
+	var q *Row
+	for i := range b.Rows {
+		if b.Rows[i].Reason == string(filter.ReasonQuarantined) {
+			q = &b.Rows[i]
+		}
+	}
+	if q == nil || q.Org != "org_a" || q.Count != 1 || q.Until != q.From+30 {
+		t.Fatalf("quarantined row %+v in %+v", q, b.Rows)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"reflect"
 	"strings"
@@ -88,6 +89,8 @@ func TestQuarantineForgedFlood(t *testing.T) {
 		if !reflect.DeepEqual(b.Rows, want) {
 			t.Fatalf("rows:\n got %+v\nwant %+v", b.Rows, want)
 		}
+		// edge/rejection's tests parse these bytes with ingest's parser.
+		checkGoldenFile(t, "report-quarantine.golden.json", bytes.Replace(calls[0].Body, []byte(b.ID), []byte(strings.Repeat("0", 32)), 1))
 		r.answer(calls[0], "200")
 		warned := 0
 		for _, l := range r.host.GetWarnLogs() {

@@ -16,7 +16,7 @@ import (
 	"github.com/switchboard-dev/switchboard/filter/sign"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/report.golden.json")
+var update = flag.Bool("update", false, "rewrite testdata/report*.golden.json")
 
 // tick runs one tick of the plugin and returns the HTTP calls it dispatched.
 func (r *run) tick() []proxytest.HttpCalloutAttribute {
@@ -143,7 +143,13 @@ func TestRefusalReportSent(t *testing.T) {
 // ingest's parser: the bytes the plugin sends are bytes ingest accepts.
 func checkGolden(t *testing.T, body []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "report.golden.json")
+	checkGoldenFile(t, "report.golden.json", body)
+}
+
+// checkGoldenFile compares body with testdata/name (-update rewrites it).
+func checkGoldenFile(t *testing.T, name string, body []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)

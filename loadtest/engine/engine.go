@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,7 +238,10 @@ func Run(ctx context.Context, cfg Config) (loadtest.Figures, error) {
 		vegeta.Workers(16), vegeta.MaxWorkers(1024))
 	var flood *floodRun
 	if sc.Flood != nil {
-		flood = startFlood(cfg, run)
+		var err error
+		if flood, err = startFlood(cfg, run); err != nil {
+			return loadtest.Figures{}, err
+		}
 	}
 	start := time.Now()
 	results := atk.Attack(targeter, Pacer{S: sc}, sc.Duration()+time.Second, sc.Name)
@@ -364,37 +368,41 @@ loop:
 	return f, nil
 }
 
-// floodRun is the scenario's flood: forged requests (the installation's
-// credentials of the same kind, but wrong) to one probe ingress id, open
-// loop at Factor times the planned rate, on its own attacker and
+// floodRun is the scenario's flood: a forged request (the installation's
+// credentials of the same kind, but wrong) to one probe ingress id, sent
+// open loop at Factor times the planned rate, on its own attacker and
 // connections beside the scenario's traffic.
 type floodRun struct {
 	atk  *vegeta.Attacker
 	done chan *loadtest.FloodFigures
 }
 
-func startFlood(cfg Config, run string) *floodRun {
+func startFlood(cfg Config, run string) (*floodRun, error) {
 	sc := cfg.Scenario
 	fl := sc.Flood
 	in := cfg.Harnesses[fl.Provider].Installs[fl.Tenant]
 	forged := testevent.Forge(fl.Provider, in.Cred)
-	var seq atomic.Int64
-	var buildErr atomic.Value
+	// One forged request, signed once and sent again and again (a replayed
+	// flood; the generator's CPU stays with sending), its body padded to
+	// BodyBytes.
+	ev := in.Event("sblt-flood-"+run, time.Now())
+	ev.Channel = conversation(fl.Provider, 0)
+	sg, err := probe.Sign(cfg.Edge, in, ev, forged)
+	if err != nil {
+		return nil, fmt.Errorf("build the flood's request: %w", err)
+	}
+	if pad := fl.BodyBytes - len(sg.Body); pad > 0 {
+		ev.Text += strings.Repeat("x", pad)
+		if sg, err = probe.Sign(cfg.Edge, in, ev, forged); err != nil {
+			return nil, fmt.Errorf("build the flood's request: %w", err)
+		}
+	}
+	header := http.Header{}
+	for _, hd := range sg.Headers {
+		header.Add(hd[0], hd[1])
+	}
 	targeter := func(t *vegeta.Target) error {
-		n := seq.Add(1)
-		now := time.Now()
-		ev := in.Event("sblt-flood-"+run+"-"+strconv.FormatInt(n, 10), now)
-		ev.Channel = conversation(fl.Provider, 0)
-		s, err := probe.Sign(cfg.Edge, in, ev, forged)
-		if err != nil {
-			buildErr.Store(err)
-			return err
-		}
-		t.Method, t.URL, t.Body = http.MethodPost, s.URL, s.Body
-		t.Header = http.Header{}
-		for _, hd := range s.Headers {
-			t.Header.Add(hd[0], hd[1])
-		}
+		t.Method, t.URL, t.Body, t.Header = http.MethodPost, sg.URL, sg.Body, header.Clone()
 		return nil
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}
@@ -420,7 +428,7 @@ func startFlood(cfg Config, run string) *floodRun {
 		tr.CloseIdleConnections()
 		r.done <- f
 	}()
-	return r
+	return r, nil
 }
 
 // wait returns the flood's figures once its attack has ended.
