@@ -131,3 +131,48 @@ func TestShardedADSPushesOnlyTheChangedShard(t *testing.T) {
 		t.Fatalf("rejections %+v", c.Status().Rejections)
 	}
 }
+
+// TestShardedHeldGroupGetsRevocationsButNotAdditions is the hold rule with
+// shards: a revocation during a hold reaches the held node as the revoked
+// installation's shard; the installation added during the hold comes only
+// with the promotion.
+func TestShardedHeldGroupGetsRevocationsButNotAdditions(t *testing.T) {
+	const k = 8
+	env := xdstest.NewEnv(t)
+	org := env.Org(t)
+	first := env.Installation(t, org, "slack", store.PurposeSigning, []byte("s1"))
+	c := startShardedController(t, env, xdstest.Key(), k)
+	a := xdstest.DialADS(t, c.addr, "edge-h", "stable")
+	r0 := a.Recv(wait)
+	a.Subscribe(append([]string{xds.FilterName}, xds.ShardNames(k)...), r0.GetVersionInfo(), r0.GetNonce())
+	r1 := a.Recv(wait)
+	a.Send(r1.GetVersionInfo(), r1.GetNonce(), "")
+	ackedBy(t, c, "edge-h", r1.GetVersionInfo())
+	if err := c.Hold(xds.GroupStable); err != nil {
+		t.Fatal(err)
+	}
+	added := env.Installation(t, org, "slack", store.PurposeSigning, []byte("s2"))
+	sync(t, c)
+	if v := c.GroupVersion(xds.GroupStable); v != r1.GetVersionInfo() {
+		t.Fatalf("an addition moved the held group to %s", v)
+	}
+	env.Revoke(t, first.ID)
+	sync(t, c)
+	r2 := a.Recv(wait)
+	want := xds.ShardName(k, filter.ShardOf(first.IngressID, k))
+	if got := names(t, r2); len(got) != 1 || got[0] != want || !xdstest.Contains(r2, `"revoked":true`) {
+		t.Fatalf("held node after a revocation: %v, want only %s, revoked", got, want)
+	}
+	if xdstest.Contains(r2, added.IngressID) {
+		t.Fatal("the held node got the installation added during the hold")
+	}
+	a.Send(r2.GetVersionInfo(), r2.GetNonce(), "")
+	ackedBy(t, c, "edge-h", r2.GetVersionInfo())
+	if err := c.Promote(xds.GroupStable); err != nil {
+		t.Fatal(err)
+	}
+	r3 := a.Recv(wait)
+	if !xdstest.Contains(r3, added.IngressID) || r3.GetVersionInfo() != c.LatestVersion() {
+		t.Fatalf("promoted: %v at %s, want the added installation's shard at %s", names(t, r3), r3.GetVersionInfo(), c.LatestVersion())
+	}
+}
