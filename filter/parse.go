@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 )
@@ -83,163 +82,385 @@ func ParseConfig(data []byte) (*Config, error) {
 }
 
 // decodeConfig maps JSON onto Config without semantic checks (the part the
-// differential fuzz test compares with encoding/json).
+// differential fuzz tests compare with encoding/json and with the value-tree
+// decoder it replaced). It reads the document once, decoding each member
+// straight into its field: no value tree is built, so a configuration costs
+// its installations' allocations only (what a Wasm VM pays per push, under
+// TinyGo's collector). Errors are those of the tree decoder: a syntax error
+// anywhere in the document first (the tree parsed the whole document before
+// mapping it), else the first mapping error in document order.
 func decodeConfig(data []byte) (*Config, error) {
-	root, err := parseJSON(data)
-	if err != nil {
+	d := &decoder{r: jsonReader{data: data}}
+	cfg := &Config{}
+	d.r.skipSpace()
+	if err := d.top(cfg); err != nil {
 		return nil, &ConfigError{Msg: err.Error()}
 	}
-	if root.kind != jsonObject {
-		return nil, cfgErr("", "must be a JSON object, not "+root.kind.String())
+	d.r.skipSpace()
+	if d.r.pos != len(d.r.data) {
+		return nil, &ConfigError{Msg: d.r.fail("unexpected data after the top-level value").Error()}
 	}
-	cfg := &Config{}
-	for _, m := range root.obj {
-		switch m.key {
-		case "version":
-			if cfg.Version, err = stringField(m.val); err != nil {
-				return nil, cfgErr("version", err.Error())
-			}
-		case "manifest":
-			if cfg.Manifest, err = boolField(m.val); err != nil {
-				return nil, cfgErr("manifest", err.Error())
-			}
-		case "shard", "shards":
-			n, err := m.val.int64Value()
-			if err == nil && (n < 0 || n > MaxShards) {
-				err = errors.New("must be between 0 and " + strconv.Itoa(MaxShards))
-			}
-			if err != nil {
-				return nil, cfgErr(m.key, err.Error())
-			}
-			if m.key == "shard" {
-				cfg.Shard = int(n)
-			} else {
-				cfg.Shards = int(n)
-			}
-		case "installations":
-			if m.val.kind != jsonArray {
-				return nil, cfgErr("installations", "must be an array, not "+m.val.kind.String())
-			}
-			cfg.Installations = make([]Installation, 0, len(m.val.arr))
-			for i, iv := range m.val.arr {
-				inst, err := decodeInstallation(iv, func() string { return "installations[" + strconv.Itoa(i) + "]" })
-				if err != nil {
-					return nil, err
-				}
-				cfg.Installations = append(cfg.Installations, inst)
-			}
-		default:
-			return nil, cfgErr(m.key, "unknown field")
-		}
+	if d.err != nil {
+		return nil, d.err
 	}
 	return cfg, nil
 }
 
-func stringField(v jsonValue) (string, error) {
-	if v.kind != jsonString {
-		return "", errors.New("must be a string, not " + v.kind.String())
-	}
-	return v.s, nil
+// decoder is decodeConfig's state: a syntax error ends the read at once
+// (returned); a mapping error is kept (the first) while the rest of the
+// document is still read for syntax.
+type decoder struct {
+	r   jsonReader
+	err error
 }
 
-func boolField(v jsonValue) (bool, error) {
-	if v.kind != jsonBool {
-		return false, errors.New("must be a boolean, not " + v.kind.String())
+func (d *decoder) mapping(field, msg string) {
+	if d.err == nil {
+		d.err = cfgErr(field, msg)
 	}
-	return v.b, nil
+}
+
+// kind is the kind of the value at the read position (ok false when no
+// value can start there: value() then reports the syntax error).
+func (d *decoder) kind() (jsonKind, bool) {
+	if d.r.pos >= len(d.r.data) {
+		return 0, false
+	}
+	switch c := d.r.data[d.r.pos]; {
+	case c == '{':
+		return jsonObject, true
+	case c == '[':
+		return jsonArray, true
+	case c == '"':
+		return jsonString, true
+	case c == 't' || c == 'f':
+		return jsonBool, true
+	case c == 'n':
+		return jsonNull, true
+	case c == '-' || (c >= '0' && c <= '9'):
+		return jsonNumber, true
+	}
+	return 0, false
+}
+
+// skip reads a value of the wrong kind (or of an unknown field) for its
+// syntax only.
+func (d *decoder) skip(depth int) error {
+	_, err := d.r.value(depth)
+	return err
+}
+
+// members reads an object's members, calling member for each key with the
+// read position at its value; member must read the value. Duplicate keys
+// are syntax errors, as in the tree reader.
+func (d *decoder) members(depth int, member func(key string) error) error {
+	if depth > maxJSONDepth {
+		return d.r.fail("nesting too deep")
+	}
+	r := &d.r
+	r.pos++ // {
+	r.skipSpace()
+	if r.pos < len(r.data) && r.data[r.pos] == '}' {
+		r.pos++
+		return nil
+	}
+	var seen [8]string // keys so far (an object of the configuration has at most 14)
+	keys := seen[:0]
+	for {
+		r.skipSpace()
+		if r.pos >= len(r.data) || r.data[r.pos] != '"' {
+			return r.fail("expected a string key")
+		}
+		key, err := r.key()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k == key {
+				return r.fail("duplicate key " + strconv.Quote(key))
+			}
+		}
+		keys = append(keys, key)
+		r.skipSpace()
+		if r.pos >= len(r.data) || r.data[r.pos] != ':' {
+			return r.fail("expected ':'")
+		}
+		r.pos++
+		r.skipSpace()
+		if err := member(key); err != nil {
+			return err
+		}
+		r.skipSpace()
+		if r.pos >= len(r.data) {
+			return r.fail("unexpected end of input in object")
+		}
+		switch r.data[r.pos] {
+		case ',':
+			r.pos++
+		case '}':
+			r.pos++
+			return nil
+		default:
+			return r.fail("expected ',' or '}'")
+		}
+	}
+}
+
+// elements reads an array's elements, calling element(i) with the read
+// position at each.
+func (d *decoder) elements(depth int, element func(i int) error) error {
+	if depth > maxJSONDepth {
+		return d.r.fail("nesting too deep")
+	}
+	r := &d.r
+	r.pos++ // [
+	r.skipSpace()
+	if r.pos < len(r.data) && r.data[r.pos] == ']' {
+		r.pos++
+		return nil
+	}
+	for i := 0; ; i++ {
+		r.skipSpace()
+		if err := element(i); err != nil {
+			return err
+		}
+		r.skipSpace()
+		if r.pos >= len(r.data) {
+			return r.fail("unexpected end of input in array")
+		}
+		switch r.data[r.pos] {
+		case ',':
+			r.pos++
+		case ']':
+			r.pos++
+			return nil
+		default:
+			return r.fail("expected ',' or ']'")
+		}
+	}
+}
+
+// str reads a string value into *dst, or records that field must be one.
+func (d *decoder) str(depth int, field func() string, dst *string) error {
+	k, ok := d.kind()
+	if !ok || k != jsonString {
+		if err := d.skip(depth); err != nil {
+			return err
+		}
+		d.mapping(field(), "must be a string, not "+k.String())
+		return nil
+	}
+	s, err := d.r.str()
+	if err != nil {
+		return err
+	}
+	*dst = s
+	return nil
+}
+
+func (d *decoder) boolean(depth int, field func() string, dst *bool) error {
+	k, ok := d.kind()
+	if !ok || k != jsonBool {
+		if err := d.skip(depth); err != nil {
+			return err
+		}
+		d.mapping(field(), "must be a boolean, not "+k.String())
+		return nil
+	}
+	if d.r.data[d.r.pos] == 't' {
+		*dst = true
+		return d.r.literal("true")
+	}
+	*dst = false
+	return d.r.literal("false")
+}
+
+// integer reads a plain integer; mapped is false (and the mapping error
+// recorded) when the value is not one.
+func (d *decoder) integer(depth int, field func() string, dst *int64) (mapped bool, err error) {
+	k, ok := d.kind()
+	if !ok || k != jsonNumber {
+		if err := d.skip(depth); err != nil {
+			return false, err
+		}
+		d.mapping(field(), "must be a number, not "+k.String())
+		return false, nil
+	}
+	v, err := d.r.number()
+	if err != nil {
+		return false, err
+	}
+	n, perr := strconv.ParseInt(v.s, 10, 64)
+	if perr != nil {
+		d.mapping(field(), errNotInteger.Error())
+		return false, nil
+	}
+	*dst = n
+	return true, nil
+}
+
+func (d *decoder) top(cfg *Config) error {
+	if k, ok := d.kind(); !ok || k != jsonObject {
+		if err := d.skip(0); err != nil {
+			return err
+		}
+		d.mapping("", "must be a JSON object, not "+k.String())
+		return nil
+	}
+	return d.members(0, func(key string) error {
+		const depth = 1
+		field := func() string { return key }
+		switch key {
+		case "version":
+			return d.str(depth, field, &cfg.Version)
+		case "manifest":
+			return d.boolean(depth, field, &cfg.Manifest)
+		case "shard", "shards":
+			var n int64
+			ok, err := d.integer(depth, field, &n)
+			if err != nil || !ok {
+				return err
+			}
+			if n < 0 || n > MaxShards {
+				d.mapping(key, "must be between 0 and "+strconv.Itoa(MaxShards))
+			}
+			if key == "shard" {
+				cfg.Shard = int(n)
+			} else {
+				cfg.Shards = int(n)
+			}
+			return nil
+		case "installations":
+			if k, ok := d.kind(); !ok || k != jsonArray {
+				if err := d.skip(depth); err != nil {
+					return err
+				}
+				d.mapping("installations", "must be an array, not "+k.String())
+				return nil
+			}
+			cfg.Installations = make([]Installation, 0, 16)
+			return d.elements(depth, func(i int) error {
+				cfg.Installations = append(cfg.Installations, Installation{})
+				in := &cfg.Installations[len(cfg.Installations)-1]
+				return d.installation(depth+1, in, func() string { return "installations[" + strconv.Itoa(i) + "]" })
+			})
+		default:
+			if err := d.skip(depth); err != nil {
+				return err
+			}
+			d.mapping(key, "unknown field")
+			return nil
+		}
+	})
 }
 
 // The decoders take the path of what they decode as a function: it is built
 // only for an error, not for every field of every installation (a pushed
 // configuration can hold 100k installations, parsed on every Wasm VM).
-func decodeInstallation(v jsonValue, path func() string) (Installation, error) {
-	var in Installation
-	if v.kind != jsonObject {
-		return in, cfgErr(path(), "must be an object, not "+v.kind.String())
+func (d *decoder) installation(depth int, in *Installation, path func() string) error {
+	if k, ok := d.kind(); !ok || k != jsonObject {
+		if err := d.skip(depth); err != nil {
+			return err
+		}
+		d.mapping(path(), "must be an object, not "+k.String())
+		return nil
 	}
-	for _, m := range v.obj {
-		f := func() string { return path() + "." + m.key }
-		var err error
-		switch m.key {
+	return d.members(depth, func(key string) error {
+		vd := depth + 1
+		f := func() string { return path() + "." + key }
+		switch key {
 		case "ingress_id":
-			in.IngressID, err = stringField(m.val)
+			return d.str(vd, f, &in.IngressID)
 		case "provider":
-			in.Provider, err = stringField(m.val)
+			return d.str(vd, f, &in.Provider)
 		case "scheme":
 			var s string
-			s, err = stringField(m.val)
+			err := d.str(vd, f, &s)
 			in.Scheme = Scheme(s)
+			return err
 		case "org_id":
-			in.OrgID, err = stringField(m.val)
+			return d.str(vd, f, &in.OrgID)
 		case "installation_id":
-			in.InstallationID, err = stringField(m.val)
+			return d.str(vd, f, &in.InstallationID)
 		case "profile_id":
-			in.ProfileID, err = stringField(m.val)
+			return d.str(vd, f, &in.ProfileID)
 		case "platform":
-			in.Platform, err = boolField(m.val)
+			return d.boolean(vd, f, &in.Platform)
 		case "revoked":
-			in.Revoked, err = boolField(m.val)
+			return d.boolean(vd, f, &in.Revoked)
 		case "max_body_bytes":
 			var n int64
-			n, err = m.val.int64Value()
-			if err == nil && (n < 0 || n > MaxConfiguredBodyBytes) {
-				err = errors.New("must be between 0 and " + strconv.Itoa(MaxConfiguredBodyBytes))
+			ok, err := d.integer(vd, f, &n)
+			if err != nil || !ok {
+				return err
+			}
+			if n < 0 || n > MaxConfiguredBodyBytes {
+				d.mapping(f(), "must be between 0 and "+strconv.Itoa(MaxConfiguredBodyBytes))
 			}
 			in.MaxBodyBytes = int(n)
+			return nil
 		case "tolerance_seconds":
-			in.ToleranceSeconds, err = m.val.int64Value()
+			_, err := d.integer(vd, f, &in.ToleranceSeconds)
+			return err
 		case "public_url":
-			in.PublicURL, err = stringField(m.val)
+			return d.str(vd, f, &in.PublicURL)
 		case "secrets":
-			if m.val.kind != jsonArray {
-				return in, cfgErr(f(), "must be an array, not "+m.val.kind.String())
-			}
-			in.Secrets = make([]Secret, 0, len(m.val.arr))
-			for i, sv := range m.val.arr {
-				s, err := decodeSecret(sv, func() string { return f() + "[" + strconv.Itoa(i) + "]" })
-				if err != nil {
-					return in, err
+			if k, ok := d.kind(); !ok || k != jsonArray {
+				if err := d.skip(vd); err != nil {
+					return err
 				}
-				in.Secrets = append(in.Secrets, s)
+				d.mapping(f(), "must be an array, not "+k.String())
+				return nil
 			}
+			in.Secrets = make([]Secret, 0, 1)
+			return d.elements(vd, func(i int) error {
+				in.Secrets = append(in.Secrets, Secret{})
+				return d.secret(vd+1, &in.Secrets[len(in.Secrets)-1], func() string { return f() + "[" + strconv.Itoa(i) + "]" })
+			})
 		default:
-			return in, cfgErr(f(), "unknown field")
+			if err := d.skip(vd); err != nil {
+				return err
+			}
+			d.mapping(f(), "unknown field")
+			return nil
 		}
-		if err != nil {
-			return in, cfgErr(f(), err.Error())
-		}
-	}
-	return in, nil
+	})
 }
 
-func decodeSecret(v jsonValue, path func() string) (Secret, error) {
-	var s Secret
-	if v.kind != jsonObject {
-		return s, cfgErr(path(), "must be an object, not "+v.kind.String())
+func (d *decoder) secret(depth int, s *Secret, path func() string) error {
+	if k, ok := d.kind(); !ok || k != jsonObject {
+		if err := d.skip(depth); err != nil {
+			return err
+		}
+		d.mapping(path(), "must be an object, not "+k.String())
+		return nil
 	}
-	for _, m := range v.obj {
-		var err error
-		switch m.key {
+	return d.members(depth, func(key string) error {
+		vd := depth + 1
+		f := func() string { return path() + "." + key }
+		switch key {
 		case "id":
-			s.ID, err = stringField(m.val)
+			return d.str(vd, f, &s.ID)
 		case "purpose":
-			s.Purpose, err = stringField(m.val)
+			return d.str(vd, f, &s.Purpose)
 		case "sealed":
-			s.Sealed, err = stringField(m.val)
+			return d.str(vd, f, &s.Sealed)
 		case "fingerprint":
-			s.Fingerprint, err = stringField(m.val)
+			return d.str(vd, f, &s.Fingerprint)
 		case "not_before":
-			s.NotBefore, err = m.val.int64Value()
+			_, err := d.integer(vd, f, &s.NotBefore)
+			return err
 		case "not_after":
-			s.NotAfter, err = m.val.int64Value()
+			_, err := d.integer(vd, f, &s.NotAfter)
+			return err
 		default:
-			return s, cfgErr(path()+"."+m.key, "unknown field")
+			if err := d.skip(vd); err != nil {
+				return err
+			}
+			d.mapping(path()+"."+key, "unknown field")
+			return nil
 		}
-		if err != nil {
-			return s, cfgErr(path()+"."+m.key, err.Error())
-		}
-	}
-	return s, nil
+	})
 }
 
 func isLowerHex(s string) bool {
