@@ -166,13 +166,48 @@ func containsInt(xs []int, x int) bool {
 type RefusalReason string
 
 const (
-	RefusedInvalidCount RefusalReason = "invalid_count" // not in 1..MaxShards
-	RefusedSameCount    RefusalReason = "same_count"    // already that many shards, stable
-	RefusedInProgress   RefusalReason = "in_progress"   // another reshard is under way
-	RefusedNotMoving    RefusalReason = "not_moving"    // nothing to finish
-	RefusedNotDrained   RefusalReason = "not_drained"   // moved sessions' tasks left in old queues
-	RefusedChanged      RefusalReason = "changed"       // the recorded layout changed under the command
+	RefusedInvalidCount RefusalReason = "invalid_count"   // not in 1..MaxShards
+	RefusedSameCount    RefusalReason = "same_count"      // already that many shards, stable
+	RefusedInProgress   RefusalReason = "in_progress"     // another reshard is under way
+	RefusedNotMoving    RefusalReason = "not_moving"      // nothing to finish
+	RefusedNotDrained   RefusalReason = "not_drained"     // moved sessions' tasks left in old queues
+	RefusedChanged      RefusalReason = "changed"         // the recorded layout changed under the command
+	RefusedShardsWrong  RefusalReason = "shards_mismatch" // no layout recorded, and the queues say the deployment runs another count than --shards
 )
+
+// CheckShardCount is the first reshard's check of the shard count it was
+// given (the --shards of ingest and workers, while no layout is recorded)
+// against what Redis shows: busy lists the shards whose queue holds tasks or
+// whose lease is held, leased the shards held by a live worker, live the
+// live workers. A busy shard at or past given means the deployment runs more
+// shards; live workers that together hold shards 0..n-1 and none of n..given-1
+// mean it runs n. Either way the plan would seal the wrong shards or map the
+// old tasks' sessions wrongly, so it is refused.
+func CheckShardCount(given int, busy, leased []int, live int) error {
+	for _, s := range busy {
+		if s >= given {
+			return &Refusal{RefusedShardsWrong, fmt.Sprintf("shard queue %s holds tasks or a lease, so the deployment runs more than %d shards: give --shards the count ingest and workers were started with", QueueName(s), given)}
+		}
+	}
+	if live == 0 || len(leased) == 0 {
+		return nil
+	}
+	held := map[int]bool{}
+	top := -1
+	for _, s := range leased {
+		held[s] = true
+		top = max(top, s)
+	}
+	for s := 0; s <= top; s++ {
+		if !held[s] {
+			return nil // leases are moving (a worker joined or left): no conclusion
+		}
+	}
+	if top+1 < given {
+		return &Refusal{RefusedShardsWrong, fmt.Sprintf("the %d live worker(s) hold shards 0..%d and none of %d..%d, so the deployment runs %d shards, not %d: give --shards the count ingest and workers were started with", live, top, top+1, given-1, top+1, given)}
+	}
+	return nil
+}
 
 // Refusal is a reshard step refused, with its reason.
 type Refusal struct {

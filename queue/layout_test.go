@@ -235,3 +235,27 @@ func TestMarker(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckShardCount(t *testing.T) {
+	cases := []struct {
+		name         string
+		given        int
+		busy, leased []int
+		live         int
+		refused      bool
+	}{
+		{name: "fresh deployment", given: 16},
+		{name: "all leased", given: 4, busy: []int{0, 1, 2, 3}, leased: []int{0, 1, 2, 3}, live: 2},
+		{name: "a queue past the count holds tasks", given: 4, busy: []int{1, 5}, refused: true},
+		{name: "a lease past the count", given: 4, busy: []int{0, 4}, leased: []int{0, 4}, live: 1, refused: true},
+		{name: "workers hold only the lower half", given: 16, busy: seq(8), leased: seq(8), live: 3, refused: true},
+		{name: "leases moving: no conclusion", given: 16, busy: []int{0, 1, 3}, leased: []int{0, 1, 3}, live: 2},
+		{name: "leases left by dead workers only", given: 16, busy: seq(8), leased: seq(8), live: 0},
+	}
+	for _, c := range cases {
+		err := CheckShardCount(c.given, c.busy, c.leased, c.live)
+		if c.refused != isRefusal(err, RefusedShardsWrong) || (!c.refused && err != nil) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -318,6 +319,13 @@ func Reshard(ctx context.Context, rdb redis.UniversalClient, shards int, o Resha
 	if err != nil {
 		return ReshardPlan{}, err
 	}
+	if raw == "" {
+		// No layout recorded: the old count is the --shards given, which
+		// must be the one ingest and workers run with.
+		if err := checkRecordlessCount(ctx, rdb, cur.Shards, o.Now()); err != nil {
+			return ReshardPlan{}, err
+		}
+	}
 	base := ReshardProgress{Epoch: plan.Next.Epoch, From: plan.Next.From.Shards, To: plan.Next.Shards, Resume: plan.Resume}
 	drain := NewDrain(rdb)
 	if o.DryRun {
@@ -377,4 +385,53 @@ func total(by map[int]int) int {
 		n += v
 	}
 	return n
+}
+
+// checkRecordlessCount collects what CheckShardCount needs from Redis: the
+// shard queues Asynq knows that hold tasks, the held leases, the live
+// workers.
+func checkRecordlessCount(ctx context.Context, rdb redis.UniversalClient, given int, now time.Time) error {
+	names, err := rdb.SMembers(ctx, "asynq:queues").Result()
+	if err != nil {
+		return fmt.Errorf("list the queues: %w", err)
+	}
+	pipe := rdb.Pipeline()
+	type probe struct {
+		shard int
+		cmds  []*redis.IntCmd
+	}
+	var probes []probe
+	for _, n := range names {
+		var s int
+		if _, err := fmt.Sscanf(n, "sb-shard-%d", &s); err != nil || QueueName(s) != n {
+			continue
+		}
+		p := "asynq:{" + n + "}:"
+		probes = append(probes, probe{s, []*redis.IntCmd{pipe.LLen(ctx, p+"pending"), pipe.LLen(ctx, p+"active"),
+			pipe.ZCard(ctx, p+"scheduled"), pipe.ZCard(ctx, p+"retry")}})
+	}
+	leases := make([]*redis.IntCmd, MaxShards)
+	for s := range leases {
+		leases[s] = pipe.Exists(ctx, leaseKey(s))
+	}
+	live := pipe.ZCount(ctx, workersKey, strconv.FormatInt(now.UnixMilli(), 10), "+inf")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read the shard queues and leases: %w", err)
+	}
+	var busy, leased []int
+	for _, p := range probes {
+		for _, c := range p.cmds {
+			if c.Val() > 0 {
+				busy = append(busy, p.shard)
+				break
+			}
+		}
+	}
+	for s, c := range leases {
+		if c.Val() > 0 {
+			leased = append(leased, s)
+			busy = append(busy, s)
+		}
+	}
+	return CheckShardCount(given, busy, leased, int(live.Val()))
 }

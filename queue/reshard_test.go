@@ -225,3 +225,32 @@ func TestDedupAcrossReshard(t *testing.T) {
 		t.Fatalf("task in %s", q)
 	}
 }
+
+// The first reshard refuses a --shards count the queues contradict (it would
+// seal the wrong shards and map old tasks' sessions wrongly).
+func TestReshardRefusesWrongShardCount(t *testing.T) {
+	_, rc := newRedis(t)
+	ctx := context.Background()
+	c := NewClient("", 8, WithRedisClient(rc))
+	for i := 0; ; i++ {
+		ev := testEnvelope(fmt.Sprintf("C%d", i), fmt.Sprintf("w%d", i))
+		if Shard(ev.SessionKey, 8) < 4 {
+			continue
+		}
+		if err := c.Enqueue(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	for _, dry := range []bool{true, false} {
+		if _, err := Reshard(ctx, rc, 16, ReshardOptions{Shards: 4, DryRun: dry}); !isRefusal(err, RefusedShardsWrong) {
+			t.Fatalf("dry run %v: reshard from a wrong --shards: %v", dry, err)
+		}
+	}
+	if _, raw, _ := ReadLayout(ctx, rc, 4); raw != "" {
+		t.Fatal("a refused reshard recorded a layout")
+	}
+	if _, err := Reshard(ctx, rc, 16, ReshardOptions{Shards: 8, NoWait: true}); err != nil {
+		t.Fatalf("reshard from the right count: %v", err)
+	}
+}
