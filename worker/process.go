@@ -113,6 +113,13 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 		if env.Seq <= 0 {
 			return fmt.Errorf("%w: envelope %s has no sequence number", asynq.SkipRetry, env.ID)
 		}
+		// Fairness (fair.go): the organisation's share of slots, one task
+		// per session in flight on this worker.
+		leave, err := p.enter(ctx, shard, env)
+		if err != nil {
+			return err
+		}
+		defer leave()
 		// Fencing (a worker that lost the lease, paused past it, must not
 		// process: the new owner will), the session's order and the
 		// attempt count, in one round trip. The task's ordering state is in

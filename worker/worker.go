@@ -39,6 +39,7 @@ import (
 	"github.com/switchboard-dev/switchboard/provenance"
 
 	"github.com/switchboard-dev/switchboard/egress"
+	"github.com/switchboard-dev/switchboard/orglimit"
 	"github.com/switchboard-dev/switchboard/provider/discord"
 	"github.com/switchboard-dev/switchboard/provider/github"
 	"github.com/switchboard-dev/switchboard/provider/instagram"
@@ -141,8 +142,18 @@ type Config struct {
 	TaskCheckInterval        time.Duration // idle poll of a shard queue [100 ms]
 	DelayedTaskCheckInterval time.Duration // retry-set poll [500 ms]
 	ShutdownTimeout          time.Duration // wait for an active task at stop [LeaseTTL/3]
-	Retention                time.Duration // as the queue client [queue.DefaultRetention]
-	Now                      func() time.Time
+	// ShardConcurrency is how many tasks of one shard run at once [4]; see
+	// fair.go: an organisation holds at most ShardConcurrency-1 of them.
+	ShardConcurrency int
+	// OrgMaxInFlight is the most deliveries of one organisation in flight on
+	// this worker when its limits (store.OrgLimits.MaxInFlight) set none
+	// [16]; < 0: no default limit.
+	OrgMaxInFlight int
+	// ParkDelay is how long a task over its organisation's share waits
+	// before it is tried again [250 ms] (plus up to DelayedTaskCheckInterval).
+	ParkDelay time.Duration
+	Retention time.Duration // as the queue client [queue.DefaultRetention]
+	Now       func() time.Time
 }
 
 func (c *Config) defaults() error {
@@ -192,6 +203,16 @@ func (c *Config) defaults() error {
 	def(&c.DelayedTaskCheckInterval, 500*time.Millisecond)
 	def(&c.ShutdownTimeout, c.LeaseTTL/3)
 	def(&c.Retention, queue.DefaultRetention)
+	def(&c.ParkDelay, 250*time.Millisecond)
+	if c.ShardConcurrency <= 0 {
+		c.ShardConcurrency = 4
+	}
+	switch {
+	case c.OrgMaxInFlight == 0:
+		c.OrgMaxInFlight = 16
+	case c.OrgMaxInFlight < 0:
+		c.OrgMaxInFlight = 0
+	}
 	if c.Attempts <= 0 {
 		c.Attempts = 8
 	}
@@ -215,6 +236,10 @@ type Pool struct {
 	log       *slog.Logger
 	refused   *prometheus.CounterVec // by provenance.Reason
 	config    gencache.Cache         // store reads by generation (storecache.go)
+	parked    *prometheus.CounterVec // by orglimit.Reason or session_busy
+	limits    limitsCache
+	inflight  orglimit.InFlight
+	sessions  sessionSlots
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -263,13 +288,25 @@ func New(cfg Config) (*Pool, error) {
 	for _, r := range provenance.Reasons {
 		p.refused.WithLabelValues(string(r))
 	}
+	p.parked = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_worker_parked_tasks_total",
+		Help: "Tasks parked (retried after a short delay, no attempt counted) because their organisation was over its share of in-flight deliveries, or their session had a task in flight, by reason.",
+	}, []string{"reason"})
+	for _, r := range []string{string(orglimit.ReasonOrgInFlight), string(orglimit.ReasonShardShare), reasonSessionBusy} {
+		p.parked.WithLabelValues(r)
+	}
+	if ls, ok := cfg.Store.(store.Limits); ok {
+		p.limits.src = ls
+	}
 	if cfg.Metrics != nil {
-		if err := cfg.Metrics.Register(p.refused); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("worker: register metrics: %w", err)
+		for _, c := range []**prometheus.CounterVec{&p.refused, &p.parked} {
+			if err := cfg.Metrics.Register(*c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					return nil, fmt.Errorf("worker: register metrics: %w", err)
+				}
+				*c = are.ExistingCollector.(*prometheus.CounterVec)
 			}
-			p.refused = are.ExistingCollector.(*prometheus.CounterVec)
 		}
 	}
 	p.baseCtx, p.cancelBase = context.WithCancel(context.Background())
@@ -530,7 +567,7 @@ func (p *Pool) takeShard(ctx context.Context, s int) bool {
 	shardCtx, cancelShard := context.WithCancel(p.baseCtx)
 	r := &shardRun{shard: s, token: token, lastOK: p.cfg.Now(), cancel: cancelShard}
 	r.srv = asynq.NewServerFromRedisClient(p.rdb, asynq.Config{
-		Concurrency:              1,
+		Concurrency:              p.cfg.ShardConcurrency,
 		Queues:                   map[string]int{queue.QueueName(s): 1},
 		BaseContext:              func() context.Context { return shardCtx },
 		TaskCheckInterval:        p.cfg.TaskCheckInterval,

@@ -1,0 +1,158 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/envelope"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// slowOrg makes the fake agent hang on every delivery of org until release
+// is called, counting that org's deliveries in flight and their maximum.
+type slowOrg struct {
+	mu        sync.Mutex
+	in, max   int
+	gate      chan struct{}
+	closeOnce sync.Once
+}
+
+func (s *slowOrg) hold() {
+	s.mu.Lock()
+	s.in++
+	if s.in > s.max {
+		s.max = s.in
+	}
+	s.mu.Unlock()
+	<-s.gate
+	s.mu.Lock()
+	s.in--
+	s.mu.Unlock()
+}
+
+func (s *slowOrg) inFlight() (in, max int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.in, s.max
+}
+
+func (s *slowOrg) release() { s.closeOnce.Do(func() { close(s.gate) }) }
+
+// addOrgB creates a second organisation with its own installation and an
+// agent at the same fake endpoint.
+func (e *env) addOrgB() {
+	ctx := context.Background()
+	now := time.Now().Add(-time.Hour)
+	for _, err := range []error{
+		e.st.CreateOrg(ctx, store.Org{ID: "org_b", Name: "B", CreatedAt: now}),
+		e.st.CreateAgent(ctx, store.Agent{ID: "agt_b", OrgID: "org_b", Name: "bot", URL: e.agent.srv.URL + "/hook", CreatedAt: now}),
+		e.st.CreateInstallation(ctx, store.Installation{ID: "inst_b", OrgID: "org_b", ProfileID: "prof_plat", Provider: "slack", ExternalID: "T2", IngressID: "00000000000000000000000000000003", CreatedAt: now}),
+	} {
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	e.secret("sec_agent_b", store.OwnerAgent, "agt_b", store.PurposeSigning, agentSecret)
+}
+
+func eventB(conv string, n int) envelope.Envelope {
+	return envelope.Envelope{
+		Provider: "slack", OrgID: "org_b", InstallationID: "inst_b", ProfileID: "prof_plat",
+		Conversation: conv, EventID: fmt.Sprintf("Ev-%s-%d", conv, n), AgentID: "agt_b",
+		Text: fmt.Sprintf("message %d", n), ReceivedAt: time.Now().UTC(),
+	}.Finish()
+}
+
+// fairnessRun: org A's agent hangs on every delivery; org B's events, on the
+// same shard queue(s), are all delivered in order while A's are stuck; then
+// A's agent recovers and A's events are delivered in order too. It returns
+// the most deliveries of A that were in flight at once.
+func fairnessRun(t *testing.T, shards int, tweak func(*Config), setup func(e *env)) int {
+	e := newEnv(t, shards)
+	e.addOrgB()
+	if setup != nil {
+		setup(e)
+	}
+	slow := &slowOrg{gate: make(chan struct{})}
+	t.Cleanup(slow.release)
+	e.agent.setPolicy(func(env envelope.Envelope, try int) (int, string) {
+		if env.OrgID == "org_a" {
+			slow.hold()
+		}
+		return 0, ""
+	})
+	run(t, e.pool("w1", tweak))
+	ctx := context.Background()
+	var aSessions []string
+	for s := 0; s < 6; s++ {
+		conv := fmt.Sprintf("CA%d", s)
+		aSessions = append(aSessions, event(conv, 1).SessionKey)
+		for n := 1; n <= 3; n++ {
+			if err := e.client.Enqueue(ctx, event(conv, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "org A's agent to hold deliveries", 20*time.Second, func() bool { in, _ := slow.inFlight(); return in > 0 })
+	var bSessions []string
+	for s := 0; s < 2; s++ {
+		conv := fmt.Sprintf("CB%d", s)
+		bSessions = append(bSessions, eventB(conv, 1).SessionKey)
+		for n := 1; n <= 5; n++ {
+			if err := e.client.Enqueue(ctx, eventB(conv, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "org B's events delivered while org A's agent hangs", 60*time.Second, func() bool {
+		for _, s := range bSessions {
+			if len(e.agent.seqs(s)) < 5 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, s := range bSessions {
+		if got := e.agent.seqs(s); !ordered(got, 5) {
+			t.Fatalf("org B session %s delivered as %v, want 1..5 in order", s, got)
+		}
+	}
+	if e.agent.delivered() != 10 {
+		t.Fatalf("%d deliveries completed while org A's agent hangs, want org B's 10 only", e.agent.delivered())
+	}
+	_, max := slow.inFlight()
+	slow.release()
+	waitFor(t, "org A's events delivered after its agent recovered", 60*time.Second, func() bool { return e.agent.delivered() == 28 })
+	for _, s := range aSessions {
+		if got := e.agent.seqs(s); !ordered(got, 3) {
+			t.Fatalf("org A session %s delivered as %v, want 1..3 in order", s, got)
+		}
+	}
+	return max
+}
+
+// TestSlowAgentDoesNotStallOtherOrgs: one shard (every session of both
+// organisations in one queue), org A's agent hangs: A holds at most all but
+// one of the shard's slots, and org B's sessions flow through the last one.
+func TestSlowAgentDoesNotStallOtherOrgs(t *testing.T) {
+	max := fairnessRun(t, 1, func(c *Config) { c.ShardConcurrency = 4 }, nil)
+	if max > 3 {
+		t.Fatalf("org A had %d deliveries in flight on a 4-slot shard, want at most 3", max)
+	}
+}
+
+// TestOrgMaxInFlight: org A's limit set through the store (max_in_flight 1)
+// holds it to one delivery in flight on the worker across its shards.
+func TestOrgMaxInFlight(t *testing.T) {
+	max := fairnessRun(t, 4, func(c *Config) { c.ShardConcurrency = 4 }, func(e *env) {
+		if err := e.st.(store.Limits).SetOrgLimits(context.Background(), store.OrgLimits{OrgID: "org_a", MaxInFlight: 1, UpdatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if max != 1 {
+		t.Fatalf("org A had %d deliveries in flight, its limit is 1", max)
+	}
+}
