@@ -44,6 +44,7 @@ import (
 	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/filter"
+	"github.com/switchboard-dev/switchboard/orglimit"
 	"github.com/switchboard-dev/switchboard/provider"
 	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/routing"
@@ -87,6 +88,8 @@ func (r Reason) Status() int {
 		return http.StatusBadRequest
 	case ReasonStoreUnavailable, ReasonQueueUnavailable:
 		return http.StatusServiceUnavailable
+	case ReasonRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusForbidden
 }
@@ -123,6 +126,10 @@ type Config struct {
 	Logger            *slog.Logger  // nil: slog.Default()
 	Now               func() time.Time
 	MaxInFlight       int // 0: DefaultMaxInFlight; < 0: no limit
+	// OrgRate is the rate limit of an organisation whose limits set none
+	// (PerSec 0: none). PerSec < 0 turns the per-organisation rate limit
+	// off altogether (the stored limits are not read).
+	OrgRate orglimit.Rate
 }
 
 // Handler is the ingest HTTP handler.
@@ -136,6 +143,7 @@ type Handler struct {
 	activity        activityMemo
 	config          configCache // configuration reads per store generation, see configcache.go
 	inflight        *shed.Limiter
+	rates           rateLimits // per-organisation token buckets, see ratelimit.go
 }
 
 // New checks cfg and returns a Handler.
@@ -191,7 +199,8 @@ func (h *Handler) Shed() int64 { return h.inflight.Shed() }
 
 // rejection is a refusal on its way out.
 type rejection struct {
-	reason Reason
+	reason     Reason
+	retryAfter time.Duration // answered as Retry-After when set
 	detail string // for logs and audit: ids and causes, never payload or secrets
 	org    string // tenant it concerns, when known
 	target string // installation id, else ingress id
@@ -265,6 +274,11 @@ func (h *Handler) handle(r *http.Request, req *request) (provider.Response, *rej
 	if req.q, err = h.reads(ctx); err != nil {
 		return provider.Response{}, reject(ReasonStoreUnavailable, "store generation: "+err.Error())
 	}
+	if !id.Platform {
+		if rej := h.rateCheck(ctx, req, id.Org, id.Installation); rej != nil {
+			return provider.Response{}, rej
+		}
+	}
 	stage, err := req.q.GetStage(ctx, id.Provider)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -336,6 +350,7 @@ type resolved struct {
 func (h *Handler) route(ctx context.Context, req *request, events []provider.Event, stage store.RolloutStage) ([]envelope.Envelope, *rejection) {
 	cache := map[string]*resolved{} // by installation id
 	revoked := map[[2]string]bool{} // (installation, conversation) -> revoked
+	limited := map[string]bool{}    // organisations whose rate was checked
 	var out []envelope.Envelope
 	for _, ev := range events {
 		rv, rej := h.resolve(ctx, req, ev, cache)
@@ -345,6 +360,13 @@ func (h *Handler) route(ctx context.Context, req *request, events []provider.Eve
 		inst := rv.inst
 		if stage.Stage == store.StageCanary && !stage.Admits(inst.OrgID) {
 			return nil, &rejection{reason: ReasonProviderCanary, detail: "org not in the provider's canary", org: inst.OrgID, target: inst.ID}
+		}
+		if req.id.Platform && !limited[inst.OrgID] {
+			// A shared app's organisation is known only now.
+			limited[inst.OrgID] = true
+			if rej := h.rateCheck(ctx, req, inst.OrgID, inst.ID); rej != nil {
+				return nil, rej
+			}
 		}
 		if !slices.Contains(req.accepted, inst.ID) {
 			req.accepted = append(req.accepted, inst.ID)
@@ -598,6 +620,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, req *request, r
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	if rej.reason == ReasonRateLimited && !h.rates.note(org, req.now) {
+		// Counted by the requests metric; logged and audited once per
+		// noteEvery per organisation.
+		answerRefusal(w, rej, status)
+		return
+	}
 	h.cfg.Logger.Log(r.Context(), level, "webhook refused", "reason", string(rej.reason), "status", status,
 		"provider", pv, "ingress", ingress, "org", org, "target", target, "detail", rej.detail,
 		"slack_retry", clip(r.Header.Get("X-Slack-Retry-Num")))
@@ -616,7 +644,15 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, req *request, r
 			h.cfg.Logger.Error("audit webhook.reject failed", "reason", string(rej.reason), "error", err.Error())
 		}
 	}
-	if status == http.StatusServiceUnavailable {
+	answerRefusal(w, rej, status)
+}
+
+// answerRefusal writes the refusal's answer.
+func answerRefusal(w http.ResponseWriter, rej *rejection, status int) {
+	switch {
+	case rej.retryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int((rej.retryAfter+time.Second-1)/time.Second)))
+	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(1))
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -20,6 +20,7 @@ import (
 	edgereport "github.com/switchboard-dev/switchboard/edge/rejection"
 	"github.com/switchboard-dev/switchboard/ingest"
 	"github.com/switchboard-dev/switchboard/metrics"
+	"github.com/switchboard-dev/switchboard/orglimit"
 	"github.com/switchboard-dev/switchboard/pki"
 	"github.com/switchboard-dev/switchboard/queue"
 )
@@ -65,6 +66,8 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	metricsAddr := addMetricsFlag(fs, defaultIngestMetrics)
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (the edge -> ingest hop over mTLS; with --tls-key and --tls-client-ca)")
 	tlsKey := fs.String("tls-key", "", "key of --tls-cert")
+	orgRate := fs.Int("org-rate", 0, "webhooks per second accepted per organisation whose limits set none, per ingest process (0: no default limit; an organisation's own rate_per_sec, set through PUT /v1/orgs/{id}/limits, always applies)")
+	orgBurst := fs.Int("org-burst", 0, "token-bucket size of --org-rate (0: the rate)")
 	tlsClientCA := fs.String("tls-client-ca", "", "CA bundle edge node certificates must chain to (required with --tls-cert: only edges connect)")
 	if err := fs.Parse(args); err != nil {
 		return exitError{code: 2}
@@ -74,6 +77,9 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	}
 	if err := checkShards(shards); err != nil {
 		return err
+	}
+	if *orgRate < 0 || *orgBurst < 0 || *orgBurst > 0 && *orgRate == 0 {
+		return fmt.Errorf("--org-rate and --org-burst must be >= 0, and --org-burst needs --org-rate")
 	}
 	key, err := readAttestationKey(getenv)
 	if err != nil {
@@ -111,7 +117,8 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 	q := queue.NewClient("", shards, queue.WithRedisClient(rdb), queue.WithSealer(prov), queue.WithWaitReplicas(wait, *waitTimeout))
 	defer q.Close()
 
-	h, err := ingest.New(ingest.Config{Store: st, Queue: q, AttestationKey: key, MaxBodyBytes: *maxBody, Logger: log})
+	h, err := ingest.New(ingest.Config{Store: st, Queue: q, AttestationKey: key, MaxBodyBytes: *maxBody, Logger: log,
+		OrgRate: orglimit.Rate{PerSec: *orgRate, Burst: *orgBurst}})
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,9 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	id := fs.String("id", "", "worker id (default hostname-pid); unique per running worker")
 	lease := fs.Duration("lease", 15*time.Second, "shard lease time-to-live: a dead worker's shards are taken over after it")
 	attempts := fs.Int("attempts", 8, "delivery attempts per event before it becomes a dead letter")
+	shardConc := fs.Int("shard-concurrency", 4, "tasks of one shard processed at once (an organisation holds at most all but one of them; order per session is kept)")
+	orgInFlight := fs.Int("org-max-in-flight", 16, "deliveries of one organisation in flight on this worker when its limits set no max_in_flight (PUT /v1/orgs/{id}/limits); 0: no default limit")
+	agentTimeout := fs.Duration("agent-timeout", 30*time.Second, "how long one delivery to an agent may take before it fails and is retried")
 	slackAPI := fs.String("slack-api", slack.DefaultAPIBase, "Slack Web API origin")
 	telegramAPI := fs.String("telegram-api", telegram.DefaultAPIBase, "Telegram Bot API origin")
 	whatsappAPI := fs.String("whatsapp-api", whatsapp.DefaultAPIBase, "Graph API origin (WhatsApp Cloud)")
@@ -68,6 +71,12 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	if err := checkShards(shards); err != nil {
 		return err
+	}
+	if *shardConc < 1 || *orgInFlight < 0 || *agentTimeout <= 0 {
+		return fmt.Errorf("--shard-concurrency must be >= 1, --org-max-in-flight >= 0 and --agent-timeout > 0")
+	}
+	if *orgInFlight == 0 {
+		*orgInFlight = -1 // worker.Config: < 0 is no default limit
 	}
 	redisOpts, err := redisOptions(*redisAddr, so.DataDir, getenv)
 	if err != nil {
@@ -91,7 +100,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	// Agent deliveries are measured (delivery latency, agent answer time);
 	// the shard queues' depth, retries and dead letters are read from Redis.
 	// Agent URLs are chosen by tenants: connections go through the egress policy.
-	agentHC := &http.Client{Timeout: 30 * time.Second, Transport: metrics.AgentTransport(egress.Transport(*allowPrivate), prometheus.DefaultRegisterer)}
+	agentHC := &http.Client{Timeout: *agentTimeout, Transport: metrics.AgentTransport(egress.Transport(*allowPrivate), prometheus.DefaultRegisterer)}
 	// One connection for the pool, its Asynq servers and the queue metrics,
 	// so the password and TLS apply to all of them.
 	rdb := redisOpts.NewClient()
@@ -114,7 +123,7 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 	p, err := worker.New(worker.Config{
 		Redis: rdb, Shards: shards, ID: *id,
 		Store: st, Keyring: keys, Provenance: prov, Metrics: prometheus.DefaultRegisterer, Logger: log, HTTP: agentHC,
-		LeaseTTL: *lease, Attempts: *attempts,
+		LeaseTTL: *lease, Attempts: *attempts, ShardConcurrency: *shardConc, OrgMaxInFlight: *orgInFlight,
 		Senders: map[string]worker.TextSender{
 			"slack":     slack.NewSender(*slackAPI, hc),
 			"telegram":  telegram.NewSender(*telegramAPI, hc),
