@@ -201,9 +201,9 @@ func (h *Handler) Shed() int64 { return h.inflight.Shed() }
 type rejection struct {
 	reason     Reason
 	retryAfter time.Duration // answered as Retry-After when set
-	detail string // for logs and audit: ids and causes, never payload or secrets
-	org    string // tenant it concerns, when known
-	target string // installation id, else ingress id
+	detail     string        // for logs and audit: ids and causes, never payload or secrets
+	org        string        // tenant it concerns, when known
+	target     string        // installation id, else ingress id
 }
 
 func reject(reason Reason, detail string) *rejection {
