@@ -9,8 +9,9 @@
 // things together:
 //
 //   - sharding: a session key always maps to the same shard queue and a shard
-//     has one consumer with concurrency 1 (see Leases), so in the common case a
-//     session's tasks are dequeued in enqueue order and nothing waits;
+//     has one consumer (see Leases), which keeps one task per session in
+//     flight (worker/fair.go), so in the common case a session's tasks run in
+//     enqueue order and nothing waits;
 //   - the sequence fence: Enqueue stamps Envelope.Seq from a per-session counter
 //     and the worker processes a task only when Seq == last_done+1 (see Fence).
 //     Every reordering source above then only delays a task, never lets it

@@ -1,6 +1,7 @@
 // Package worker is the pool that consumes the shard queues: it owns shards
-// through leases (queue.Leases), runs one single-slot Asynq server per owned
-// shard, processes each session's events in sequence order (queue.Fence),
+// through leases (queue.Leases), runs one Asynq server per owned shard with
+// ShardConcurrency slots shared fairly between organisations (fair.go),
+// processes each session's events in sequence order (queue.Fence),
 // delivers envelopes to agents signed with Standard Webhooks, sends the
 // agents' replies through the provider APIs with the installation's
 // credentials, retries with backoff and dead-letters what keeps failing.
