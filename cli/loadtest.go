@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/client"
@@ -144,14 +145,34 @@ func LoadRun(ctx context.Context, cl *client.Client, sc loadtest.Scenario, o Loa
 		}
 	}()
 	stage := ""
+	// A noisy tenant (fairness scenarios) is the first probe organisation
+	// of each provider: its agent is slow, its limits are set.
+	var noisyOrgs sync.Map
+	var delay func(string) time.Duration
+	if sc.Noisy != nil && sc.Noisy.AgentDelay > 0 {
+		delay = func(org string) time.Duration {
+			if _, ok := noisyOrgs.Load(org); ok {
+				return sc.Noisy.AgentDelay.D()
+			}
+			return 0
+		}
+	}
 	for _, p := range sc.ProviderNames() {
 		h, err := probe.Setup(ctx, probe.Config{API: cl, Provider: p, Edge: o.Edge, AgentListen: o.AgentListen, Tenants: sc.Tenants,
-			Name: "load", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Name: "load", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AgentDelay: delay})
 		if h != nil {
 			hs[p] = h
 		}
 		if err != nil {
 			return out, err
+		}
+		if sc.Noisy != nil {
+			noisyOrgs.Store(h.Orgs[0], true)
+			if l := sc.Noisy.Limits; l != nil {
+				if _, err := cl.SetOrgLimits(ctx, h.Orgs[0], client.SetOrgLimitsRequest{RatePerSec: l.RatePerSec, Burst: l.Burst, MaxInFlight: l.MaxInFlight}); err != nil {
+					return out, fmt.Errorf("set the noisy tenant's limits: %w", err)
+				}
+			}
 		}
 		if err := h.WaitReady(ctx, o.Ready); err != nil {
 			return out, err

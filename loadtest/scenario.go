@@ -39,7 +39,10 @@ type Scenario struct {
 	// Tenants is how many probe organisations the traffic comes from [2].
 	Tenants int `json:"tenants,omitempty"`
 	// Drain bounds the wait for deliveries after the last request [30s].
-	Drain      Duration   `json:"drain,omitempty"`
+	Drain Duration `json:"drain,omitempty"`
+	// Noisy makes the first tenant misbehave (the fairness scenarios):
+	// the others' end-to-end p99 is then judged on its own.
+	Noisy      *Noisy     `json:"noisy,omitempty"`
 	Thresholds Thresholds `json:"thresholds"`
 	// Flood, when set, sends forged requests to one probe ingress id beside
 	// the scenario's traffic, which then goes only to the other ingress ids
@@ -67,6 +70,31 @@ const (
 	MaxFloodBodyBytes = 1 << 20 // the edge's default body limit
 )
 
+// Noisy is the misbehaving first tenant of a fairness scenario.
+type Noisy struct {
+	// Weight is its traffic over each other tenant's (10: ten times as
+	// much) [1].
+	Weight float64 `json:"weight,omitempty"`
+	// AgentDelay is how long its agent takes to answer each delivery.
+	AgentDelay Duration `json:"agent_delay,omitempty"`
+	// Limits are set on its organisation through the API before the run
+	// (nil: none, the deployment's defaults apply).
+	Limits *NoisyLimits `json:"limits,omitempty"`
+}
+
+// NoisyLimits are the organisation limits of PUT /v1/orgs/{id}/limits.
+type NoisyLimits struct {
+	RatePerSec  int `json:"rate_per_sec"`
+	Burst       int `json:"burst"`
+	MaxInFlight int `json:"max_in_flight"`
+}
+
+// Bounds of a Noisy tenant.
+const (
+	MaxNoisyWeight     = 1000
+	MaxNoisyAgentDelay = time.Minute
+)
+
 // Stage is one rate stage.
 type Stage struct {
 	Rate     float64  `json:"rate"` // requests per second
@@ -85,6 +113,9 @@ type Thresholds struct {
 	// MaxDuplicateRatio: redeliveries over deliveries that at-least-once
 	// delivery may add [0.01].
 	MaxDuplicateRatio *float64 `json:"max_duplicate_ratio,omitempty"`
+	// OthersE2EP99: with a Noisy tenant, the p99 end-to-end latency of the
+	// other tenants' events (required with noisy).
+	OthersE2EP99 Duration `json:"others_e2e_p99,omitempty"`
 }
 
 // Duration is a time.Duration written as "1.5s".
@@ -243,6 +274,31 @@ func (s *Scenario) Validate(known func(string) bool) error {
 			}
 		}
 	}
+	if n := s.Noisy; n != nil {
+		if s.Flood != nil {
+			return fail("noisy", "not in the same scenario as a flood")
+		}
+		if s.Tenants < 2 {
+			return fail("noisy", "needs at least 2 tenants (the noisy one and the others)")
+		}
+		if n.Weight == 0 {
+			n.Weight = 1
+		}
+		if !(n.Weight >= 1 && n.Weight <= MaxNoisyWeight) {
+			return fail("noisy.weight", "between 1 and %d, got %v", MaxNoisyWeight, n.Weight)
+		}
+		if n.AgentDelay < 0 || n.AgentDelay.D() > MaxNoisyAgentDelay {
+			return fail("noisy.agent_delay", "between 0 and %s", MaxNoisyAgentDelay)
+		}
+		if l := n.Limits; l != nil && (l.RatePerSec < 0 || l.Burst < 0 || l.MaxInFlight < 0) {
+			return fail("noisy.limits", "limits are integers >= 0 (0: not set)")
+		}
+		if s.Thresholds.OthersE2EP99 <= 0 {
+			return fail("thresholds.others_e2e_p99", "required with noisy, e.g. \"2s\"")
+		}
+	} else if s.Thresholds.OthersE2EP99 != 0 {
+		return fail("thresholds.others_e2e_p99", "only with noisy")
+	}
 	th := &s.Thresholds
 	if th.Valid2xxRatio == nil {
 		v := 0.999
@@ -342,8 +398,12 @@ func (s Scenario) KindOf(u float64) Kind {
 }
 
 // TenantOf picks the tenant of a request to provider for a uniform draw u
-// in [0,1): any of Tenants, but never the flooded one of a flood's provider.
+// in [0,1): any of Tenants, but never the flooded one of a flood's provider;
+// with a Noisy first tenant, it weighs Noisy.Weight (noisyTenantOf).
 func (s Scenario) TenantOf(provider string, u float64) int {
+	if s.Noisy != nil {
+		return s.noisyTenantOf(u)
+	}
 	n := s.Tenants
 	flooded := -1
 	if s.Flood != nil && s.Flood.Provider == provider {
@@ -352,6 +412,25 @@ func (s Scenario) TenantOf(provider string, u float64) int {
 	t := min(int(u*float64(n)), n-1)
 	if flooded >= 0 && t >= flooded {
 		t++
+	}
+	return t
+}
+
+// noisyTenantOf picks the tenant (0..Tenants-1) for a uniform draw u in
+// [0,1) when the first tenant is Noisy: it weighs Noisy.Weight, the others 1.
+func (s Scenario) noisyTenantOf(u float64) int {
+	w := 1.0
+	if s.Noisy != nil {
+		w = s.Noisy.Weight
+	}
+	total := w + float64(s.Tenants-1)
+	x := u * total
+	if x < w {
+		return 0
+	}
+	t := 1 + int(x-w)
+	if t >= s.Tenants {
+		t = s.Tenants - 1
 	}
 	return t
 }

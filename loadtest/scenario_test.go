@@ -44,6 +44,12 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"flood over the rate bound", strings.Replace(with(`"rate":10`, `"rate":300`), `"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":100}`, 1), "with the flood's factor"},
 		{"flood body too large", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":1,"body_bytes":2000000}`), "flood.body_bytes: between 0 and 1048576"},
 		{"flood unknown field", with(`"conversations":1`, `"conversations":1,"flood":{"provider":"slack","factor":1,"rate":5}`), `unknown field "rate"`},
+		{"noisy needs others", with(`"conversations":1`, `"conversations":1,"tenants":1,"noisy":{"weight":10}`), "noisy: needs at least 2 tenants"},
+		{"noisy weight", with(`"conversations":1`, `"conversations":1,"noisy":{"weight":0.5}`), "noisy.weight: between 1 and 1000"},
+		{"noisy delay", with(`"conversations":1`, `"conversations":1,"noisy":{"agent_delay":"2m"}`), "noisy.agent_delay"},
+		{"noisy limits", with(`"conversations":1`, `"conversations":1,"noisy":{"limits":{"rate_per_sec":-1,"burst":0,"max_in_flight":0}}`), "noisy.limits"},
+		{"noisy needs its threshold", with(`"conversations":1`, `"conversations":1,"noisy":{"weight":10}`), "thresholds.others_e2e_p99: required with noisy"},
+		{"others threshold without noisy", with(`"e2e_p99":"1s"`, `"e2e_p99":"1s","others_e2e_p99":"1s"`), "only with noisy"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -237,4 +243,65 @@ func FuzzParseScenario(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNoisyTenantOf: uniform without a noisy tenant; with one of weight w the
+// first tenant takes w/(w+n-1) of the draws and the others share the rest.
+func TestNoisyTenantOf(t *testing.T) {
+	cases := []struct {
+		tenants int
+		noisy   *Noisy
+		u       float64
+		want    int
+	}{
+		{2, nil, 0, 0}, {2, nil, 0.49, 0}, {2, nil, 0.5, 1}, {2, nil, 0.999, 1},
+		{4, nil, 0.26, 1}, {4, nil, 0.74, 2}, {4, nil, 0.76, 3},
+		// weight 10 of 13: [0, 10/13) is tenant 0, then 1/13 each.
+		{4, &Noisy{Weight: 10}, 0, 0}, {4, &Noisy{Weight: 10}, 0.76, 0}, {4, &Noisy{Weight: 10}, 0.77, 1},
+		{4, &Noisy{Weight: 10}, 11.5 / 13, 2}, {4, &Noisy{Weight: 10}, 0.9999, 3},
+		{3, &Noisy{Weight: 1}, 0.34, 1},
+	}
+	for _, c := range cases {
+		s := Scenario{Tenants: c.tenants, Noisy: c.noisy}
+		if got := s.TenantOf("slack", c.u); got != c.want {
+			t.Errorf("tenants %d noisy %+v: TenantOf(%v) = %d, want %d", c.tenants, c.noisy, c.u, got, c.want)
+		}
+	}
+}
+
+// TestEvaluateNoisy: with a noisy tenant, its refused (429) requests and
+// its slow agent's backlog do not fail valid_2xx_ratio or undelivered, and
+// the others' end-to-end p99 is judged on its own.
+func TestEvaluateNoisy(t *testing.T) {
+	in := strings.Replace(base, `"conversations":1`, `"conversations":1,"tenants":3,"noisy":{"weight":10,"agent_delay":"1s"}`, 1)
+	sc, err := ParseScenario([]byte(strings.Replace(in, `"e2e_p99":"1s"`, `"e2e_p99":"1s","others_e2e_p99":"500ms"`, 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Figures{Requests: 120,
+		Sent: map[Kind]int64{KindValid: 120}, Accepted: map[Kind]int64{KindValid: 60},
+		Noisy:     &NoisyFigures{Sent: 100, Accepted: 40, RateLimited: 60, Delivered: 10},
+		Delivered: 30, EdgeMs: []float64{1, 2}, E2EMs: []float64{100, 900},
+		OthersE2EMs: []float64{100, 200}, NoisyE2EMs: []float64{900},
+	}
+	got := map[string]bool{}
+	for _, v := range Evaluate(sc, f) {
+		got[v.Name] = v.Pass
+	}
+	want := map[string]bool{"valid_2xx_ratio": true, "edge_p99_ms": true, "e2e_p99_ms": true, "forged_accepted": true,
+		"undelivered": true, "duplicates": true, "others_e2e_p99_ms": true}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: pass %v, want %v (all: %v)", k, got[k], w, got)
+		}
+	}
+	f.OthersE2EMs = []float64{100, 600}
+	f.Delivered = 29 // one of the others' accepted events undelivered
+	got = map[string]bool{}
+	for _, v := range Evaluate(sc, f) {
+		got[v.Name] = v.Pass
+	}
+	if got["others_e2e_p99_ms"] || got["undelivered"] {
+		t.Errorf("others over their p99 and one undelivered still pass: %v", got)
+	}
 }

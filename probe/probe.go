@@ -8,11 +8,13 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,9 +69,13 @@ type Config struct {
 	// http://<listen address>/).
 	AgentListen, AgentURL string
 	Tenants               int // probe organisations (at least 2 for cross-tenant cases)
-	Name                  string
-	HTTP                  *http.Client
-	Logger                *slog.Logger
+	// AgentDelay, when set, is how long the probe agent waits before it
+	// takes a delivery of the organisation (a slow agent, for the fairness
+	// scenarios).
+	AgentDelay func(org string) time.Duration
+	Name       string
+	HTTP       *http.Client
+	Logger     *slog.Logger
 }
 
 // Harness is a set-up probe.
@@ -134,6 +140,31 @@ var recipes = map[string]recipe{
 		}},
 }
 
+// slowAgent delays each delivery to next by delay(its envelope's org).
+func slowAgent(next http.Handler, delay func(org string) time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, "read body", http.StatusBadRequest)
+			return
+		}
+		var env struct {
+			OrgID string `json:"org_id"`
+		}
+		if json.Unmarshal(body, &env) == nil {
+			if d := delay(env.OrgID); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
 // Setup creates the probe organisations, agents, installations and
 // bindings, and starts the probe agent. Call Cleanup when done, even after
 // an error.
@@ -169,7 +200,11 @@ func Setup(ctx context.Context, cfg Config) (*Harness, error) {
 	if err != nil {
 		return nil, fmt.Errorf("probe agent: listen %s: %w", listen, err)
 	}
-	h.agentSrv = &http.Server{Handler: agent, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = agent
+	if cfg.AgentDelay != nil {
+		handler = slowAgent(agent, cfg.AgentDelay)
+	}
+	h.agentSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go h.agentSrv.Serve(ln)
 	h.agentURL = cfg.AgentURL
 	if h.agentURL == "" {

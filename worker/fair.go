@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/envelope"
 	"github.com/switchboard-dev/switchboard/orglimit"
+	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -21,11 +22,11 @@ import (
 // to the next task. Order is still the fence's: a parked task only waits,
 // and a later task of its session finds the fence closed behind it.
 //
-// Within one worker a session has one task in flight: the direct successor
-// of the active task waits for it in its slot (it counts against its
-// organisation like any delivery), any later one is parked, so a burst of
-// one session does not fill a shard and the successor starts as soon as its
-// predecessor completes instead of after a trip through the retry set.
+// Within one worker, the direct successor of a session's running task waits
+// for it in its slot (it counts against its organisation like any
+// delivery) instead of a trip through the retry set, so a conversation's
+// burst flows at the agent's pace; any later task is parked as the fence
+// says.
 
 // limitsTTL is how long the worker uses the organisation limits it read
 // before reading them again: a change through the API applies within it.
@@ -75,7 +76,11 @@ func (c *limitsCache) get(ctx context.Context, org string, now time.Time, onErr 
 	return m[org]
 }
 
-// sessionSlots tracks the task of each session in flight on this worker.
+// sessionSlots tracks, per session, the task running on this worker (the
+// one the fence let through), so that its direct successor can wait for it
+// in its slot instead of a trip through the retry set. A successor never
+// holds back its predecessor: it waits only once the fence said the
+// predecessor is the one to run.
 type sessionSlots struct {
 	mu sync.Mutex
 	m  map[string]*sessionRun
@@ -84,34 +89,44 @@ type sessionSlots struct {
 type sessionRun struct {
 	seq     int64
 	done    chan struct{}
-	waiting bool // the direct successor waits for it
+	waiting bool // its direct successor waits for it
 }
 
-// claim makes the task seq of session key its session's task in flight.
-// ok: it is (release must be called when it ends). Otherwise wait is the
-// active predecessor's end when seq is its direct successor and nobody waits
-// on it yet (the caller waits for it, then claims again), or nil: park.
-func (s *sessionSlots) claim(key string, seq int64) (release func(), wait <-chan struct{}) {
+// start records that task seq of session key runs; the returned func ends
+// it (and wakes a successor waiting for it).
+func (s *sessionSlots) start(key string, seq int64) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
 		s.m = map[string]*sessionRun{}
 	}
-	if r := s.m[key]; r != nil {
-		if seq == r.seq+1 && !r.waiting {
-			r.waiting = true
-			return nil, r.done
-		}
-		return nil, nil
+	if s.m[key] != nil {
+		return func() {} // a Late task beside the session's current one
 	}
 	r := &sessionRun{seq: seq, done: make(chan struct{})}
 	s.m[key] = r
 	return func() {
 		s.mu.Lock()
-		delete(s.m, key)
+		if s.m[key] == r {
+			delete(s.m, key)
+		}
 		s.mu.Unlock()
 		close(r.done)
-	}, nil
+	}
+}
+
+// successor returns when task missing of session key runs on this worker
+// and nobody waits for it yet: the channel closed when it ends. nil: the
+// caller parks as the fence says.
+func (s *sessionSlots) successor(key string, missing int64) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.m[key]
+	if r == nil || r.seq != missing || r.waiting {
+		return nil
+	}
+	r.waiting = true
+	return r.done
 }
 
 // share is what org may hold on this worker.
@@ -127,32 +142,35 @@ func (p *Pool) share(ctx context.Context, org string) orglimit.Share {
 	return s
 }
 
-// enter admits env's delivery on shard: a release to call when it ends, or
-// the waitError that parks it.
+// enter admits env's delivery on shard under its organisation's share: a
+// release to call when it ends, or the waitError that parks it.
 func (p *Pool) enter(ctx context.Context, shard int, env envelope.Envelope) (func(), error) {
 	if r := p.inflight.Enter(env.OrgID, shard, p.share(ctx, env.OrgID)); r != "" {
 		p.parked.WithLabelValues(string(r)).Inc()
 		return nil, &waitError{delay: p.cfg.ParkDelay, reason: string(r)}
 	}
-	for {
-		release, wait := p.sessions.claim(env.SessionKey, env.Seq)
-		if release != nil {
-			return func() { release(); p.inflight.Leave(env.OrgID, shard) }, nil
-		}
-		if wait == nil {
-			p.inflight.Leave(env.OrgID, shard)
-			p.parked.WithLabelValues(reasonSessionBusy).Inc()
-			return nil, &waitError{delay: p.cfg.FenceRetry, reason: reasonSessionBusy}
-		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			p.inflight.Leave(env.OrgID, shard)
-			return nil, &waitError{delay: p.cfg.FenceRetry, reason: "shard stopping"}
-		}
-	}
+	return func() { p.inflight.Leave(env.OrgID, shard) }, nil
 }
 
-// reasonSessionBusy: another task of the session (not its predecessor's
-// direct successor) is in flight on this worker.
-const reasonSessionBusy = "session_busy"
+// awaitPredecessor waits, when the fence is closed on the task running on
+// this worker just before env, for that task to end and reads the fence
+// again; otherwise it returns c as it is.
+func (p *Pool) awaitPredecessor(ctx context.Context, fence *queue.Fence, env envelope.Envelope, c queue.Check) (queue.Check, error) {
+	if c.Verdict != queue.Wait {
+		return c, nil
+	}
+	done := p.sessions.successor(env.SessionKey, c.Missing)
+	if done == nil {
+		return c, nil
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return c, &waitError{delay: p.cfg.FenceRetry, reason: "shard stopping"}
+	}
+	c, err := fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
+	if err != nil {
+		return c, &retryError{delay: p.cfg.FenceRetry, err: err}
+	}
+	return c, nil
+}

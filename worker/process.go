@@ -113,8 +113,7 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 		if env.Seq <= 0 {
 			return fmt.Errorf("%w: envelope %s has no sequence number", asynq.SkipRetry, env.ID)
 		}
-		// Fairness (fair.go): the organisation's share of slots, one task
-		// per session in flight on this worker.
+		// Fairness (fair.go): the organisation's share of the slots.
 		leave, err := p.enter(ctx, shard, env)
 		if err != nil {
 			return err
@@ -156,6 +155,9 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 				return &waitError{delay: p.cfg.FenceRetry, reason: "shard layout not readable yet"}
 			}
 		}
+		if check, err = p.awaitPredecessor(ctx, fence, env, check); err != nil {
+			return err
+		}
 		if w := p.waitGaps(ctx, fence, qname, env, &check); w != nil {
 			return w
 		}
@@ -173,6 +175,7 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 		if !counted {
 			st = queue.Start{} // the verdict came from a re-check: attempt counts
 		}
+		defer p.sessions.start(env.SessionKey, env.Seq)()
 		return p.attempt(ctx, shard, qname, env, st)
 	}
 }

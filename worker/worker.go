@@ -237,7 +237,7 @@ type Pool struct {
 	log       *slog.Logger
 	refused   *prometheus.CounterVec // by provenance.Reason
 	config    gencache.Cache         // store reads by generation (storecache.go)
-	parked    *prometheus.CounterVec // by orglimit.Reason or session_busy
+	parked    *prometheus.CounterVec // by orglimit.Reason
 	limits    limitsCache
 	inflight  orglimit.InFlight
 	sessions  sessionSlots
@@ -291,10 +291,10 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p.parked = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_worker_parked_tasks_total",
-		Help: "Tasks parked (retried after a short delay, no attempt counted) because their organisation was over its share of in-flight deliveries, or their session had a task in flight, by reason.",
+		Help: "Tasks parked (retried after a short delay, no attempt counted) because their organisation held its share of in-flight deliveries, by reason (org_in_flight: its limit on this worker; org_shard_share: all but one slot of the shard).",
 	}, []string{"reason"})
-	for _, r := range []string{string(orglimit.ReasonOrgInFlight), string(orglimit.ReasonShardShare), reasonSessionBusy} {
-		p.parked.WithLabelValues(r)
+	for _, r := range []orglimit.Reason{orglimit.ReasonOrgInFlight, orglimit.ReasonShardShare} {
+		p.parked.WithLabelValues(string(r))
 	}
 	if ls, ok := cfg.Store.(store.Limits); ok {
 		p.limits.src = ls

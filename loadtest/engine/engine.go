@@ -109,6 +109,7 @@ type Config struct {
 
 type record struct {
 	kind     loadtest.Kind
+	tenant   int
 	provider string
 	marker   string
 	start    time.Time
@@ -224,7 +225,7 @@ func Run(ctx context.Context, cfg Config) (loadtest.Figures, error) {
 		}
 		id := strconv.FormatInt(n, 10)
 		rec.mu.Lock()
-		rec.recs[id] = &record{kind: kind, provider: provider, marker: marker}
+		rec.recs[id] = &record{kind: kind, tenant: tenant, provider: provider, marker: marker}
 		rec.mu.Unlock()
 		t.Method, t.URL, t.Body = http.MethodPost, s.URL, s.Body
 		t.Header = http.Header{}
@@ -284,6 +285,10 @@ loop:
 	}
 
 	f := loadtest.Figures{Sent: map[loadtest.Kind]int64{}, Accepted: map[loadtest.Kind]int64{}, Duration: elapsed, Flood: floodFigures}
+	if sc.Noisy != nil {
+		f.Noisy = &loadtest.NoisyFigures{}
+	}
+	noisy := func(r *record) bool { return f.Noisy != nil && r.kind == loadtest.KindValid && r.tenant == 0 }
 	rec.mu.Lock()
 	recs := make([]*record, 0, len(rec.recs))
 	for _, r := range rec.recs {
@@ -297,6 +302,15 @@ loop:
 	for _, r := range recs {
 		f.Requests++
 		f.Sent[r.kind]++
+		if noisy(r) {
+			f.Noisy.Sent++
+			switch {
+			case r.status/100 == 2:
+				f.Noisy.Accepted++
+			case r.status == http.StatusTooManyRequests:
+				f.Noisy.RateLimited++
+			}
+		}
 		if r.err {
 			f.Errors++
 			continue
@@ -318,18 +332,24 @@ loop:
 	if elapsed > 0 {
 		f.Rate = float64(f.Requests) / elapsed.Seconds()
 	}
-	// Drain: wait until every accepted valid request was delivered.
+	// Drain: wait until every accepted valid request was delivered (with a
+	// noisy tenant: every other tenant's; its slow agent's backlog drains
+	// after the run).
+	need := len(want)
+	if f.Noisy != nil {
+		need -= int(f.Noisy.Accepted)
+	}
 	deadline := time.Now().Add(sc.Drain.D())
 	for {
 		got := 0
 		for _, h := range cfg.Harnesses {
 			for _, d := range h.Agent.Received() {
-				if want[probe.Marker(d.Envelope.Text)] != nil {
+				if r := want[probe.Marker(d.Envelope.Text)]; r != nil && !noisy(r) {
 					got++
 				}
 			}
 		}
-		if got >= len(want) || time.Now().After(deadline) {
+		if got >= need || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -362,7 +382,15 @@ loop:
 			}
 			seen[m] = true
 			f.Delivered++
-			f.E2EMs = append(f.E2EMs, math.Max(0, float64(d.At.Sub(r.start))/float64(time.Millisecond)))
+			e2e := math.Max(0, float64(d.At.Sub(r.start))/float64(time.Millisecond))
+			f.E2EMs = append(f.E2EMs, e2e)
+			switch {
+			case noisy(r):
+				f.Noisy.Delivered++
+				f.NoisyE2EMs = append(f.NoisyE2EMs, e2e)
+			case f.Noisy != nil:
+				f.OthersE2EMs = append(f.OthersE2EMs, e2e)
+			}
 		}
 	}
 	return f, nil
