@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test deps vet unit filter wasm-check bench loadtest loadtest-ladder test-cluster loadtest-flood clean
+.PHONY: all build run test deps vet unit filter wasm-check bench loadtest loadtest-ladder test-cluster loadtest-flood loadtest-fairness clean
 
 all: build
 
@@ -96,6 +96,29 @@ loadtest-flood:
 	@mkdir -p bin
 	SWITCHBOARD_LOADTEST_FLOOD=1 SWITCHBOARD_FLOOD_OUT=$(CURDIR)/bin/flood.txt \
 		$(GO) test -count=1 -v -timeout 20m -run '^TestLoadFlood$$' ./e2e/
+
+# loadtest-fairness measures tenant fairness (docs/scaling.md, "Tenant
+# fairness"; figures in docs/benchmarks.md): four probe organisations, the
+# first one "noisy". Each run starts its own private stack:
+#   fairness-baseline  every organisation at 10/s, fast agents
+#   fairness           the noisy one at 10x (100/s) to an agent taking 1 s
+#   fairness-limited   the same with limits set on it (20/s, max_in_flight 4)
+#   fairness-unfair    the fairness scenario on a worker without fairness
+#                      (--shard-concurrency 1: one task per shard at a time;
+#                      expected to fail its others_e2e_p99 threshold)
+# JSON results in bin/loadtest-<run>.json; the others' end-to-end p99 is the
+# figure (others_e2e_p99_ms). About 8 minutes.
+FAIRNESS_RUNS ?= fairness-baseline fairness fairness-limited fairness-unfair
+loadtest-fairness:
+	@mkdir -p bin
+	@for r in $(FAIRNESS_RUNS); do \
+		s=$$r; args=""; \
+		if [ $$r = fairness-unfair ]; then s=fairness; args="--shard-concurrency 1"; fi; \
+		echo "== $$r (loadtest/scenarios/$$s.json $$args)"; \
+		SWITCHBOARD_LOADTEST_SCENARIO=loadtest/scenarios/$$s.json SWITCHBOARD_LOADTEST_OUT=$(CURDIR)/bin/loadtest-$$r.json \
+		SWITCHBOARD_LOADTEST_WORKER_ARGS="$$args" \
+			$(GO) test -count=1 -v -timeout 20m -run '^TestLoadScenario$$' ./e2e/ || [ $$r = fairness-unfair ] || exit 1; \
+	done
 
 clean:
 	rm -rf bin

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,10 @@ func TestLoadScenario(t *testing.T) {
 	if scenario == "" {
 		t.Skip("set SWITCHBOARD_LOADTEST_SCENARIO (make loadtest)")
 	}
-	s := startStack(t)
+	// SWITCHBOARD_LOADTEST_WORKER_ARGS: more flags of the stack's worker
+	// (make loadtest-fairness runs the fairness scenario once more with
+	// --shard-concurrency 1, the worker without fairness).
+	s := startStack(t, stackOption{workerArgs: strings.Fields(os.Getenv("SWITCHBOARD_LOADTEST_WORKER_ARGS"))})
 	out := os.Getenv("SWITCHBOARD_LOADTEST_OUT")
 	if out == "" {
 		out = filepath.Join(t.TempDir(), "result.json")

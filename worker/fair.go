@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -18,8 +19,9 @@ import (
 // worker (store.OrgLimits.MaxInFlight, else OrgMaxInFlight) and holds fewer
 // than ShardConcurrency-1 slots of the shard (one slot of every shard stays
 // for the other organisations). A task over either is parked: sent back to
-// the retry set for ParkDelay without counting an attempt, and its slot goes
-// to the next task. Order is still the fence's: a parked task only waits,
+// the retry set for ParkDelay (doubling each time the same task is parked
+// again, see parkCounts) without counting an attempt, and its slot goes to
+// the next task. Order is still the fence's: a parked task only waits,
 // and a later task of its session finds the fence closed behind it.
 //
 // Within one worker, the direct successor of a session's running task waits
@@ -147,9 +149,41 @@ func (p *Pool) share(ctx context.Context, org string) orglimit.Share {
 func (p *Pool) enter(ctx context.Context, shard int, env envelope.Envelope) (func(), error) {
 	if r := p.inflight.Enter(env.OrgID, shard, p.share(ctx, env.OrgID)); r != "" {
 		p.parked.WithLabelValues(string(r)).Inc()
-		return nil, &waitError{delay: p.cfg.ParkDelay, reason: string(r)}
+		return nil, &waitError{delay: p.parks.delay(env.ID, p.cfg.ParkDelay), reason: string(r)}
 	}
+	p.parks.forget(env.ID)
 	return func() { p.inflight.Leave(env.OrgID, shard) }, nil
+}
+
+// parkCounts counts how often each task was parked on this worker. A task
+// parked again waits twice as long (up to ParkDelay * 2^maxParkDoubling),
+// so an organisation's backlog far over its share (a flood to a slow agent)
+// comes back to the shard queues at a bounded rate instead of cycling
+// through them and delaying the other organisations' tasks behind it.
+type parkCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// maxParkDoubling caps a park at ParkDelay * 2^7 (32 s at 250 ms).
+const maxParkDoubling = 7
+
+func (c *parkCounts) delay(id string, base time.Duration) time.Duration {
+	c.mu.Lock()
+	if c.n == nil || len(c.n) > 1<<20 {
+		c.n = map[string]int{}
+	}
+	k := c.n[id]
+	c.n[id] = k + 1
+	c.mu.Unlock()
+	d := base << min(k, maxParkDoubling)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+func (c *parkCounts) forget(id string) {
+	c.mu.Lock()
+	delete(c.n, id)
+	c.mu.Unlock()
 }
 
 // awaitPredecessor waits, when the fence is closed on the task running on

@@ -241,6 +241,7 @@ type Pool struct {
 	limits    limitsCache
 	inflight  orglimit.InFlight
 	sessions  sessionSlots
+	parks     parkCounts
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
