@@ -19,8 +19,8 @@ import (
 // worker (store.OrgLimits.MaxInFlight, else OrgMaxInFlight) and holds fewer
 // than ShardConcurrency-1 slots of the shard (one slot of every shard stays
 // for the other organisations). A task over either is parked: sent back to
-// the retry set for ParkDelay (doubling each time the same task is parked
-// again, see parkCounts) without counting an attempt, and its slot goes to
+// the retry set (for about as long as its organisation's share needs to
+// reach it, see parkBook) without counting an attempt, and its slot goes to
 // the next task. Order is still the fence's: a parked task only waits,
 // and a later task of its session finds the fence closed behind it.
 //
@@ -149,41 +149,90 @@ func (p *Pool) share(ctx context.Context, org string) orglimit.Share {
 func (p *Pool) enter(ctx context.Context, shard int, env envelope.Envelope) (func(), error) {
 	if r := p.inflight.Enter(env.OrgID, shard, p.share(ctx, env.OrgID)); r != "" {
 		p.parked.WithLabelValues(string(r)).Inc()
-		return nil, &waitError{delay: p.parks.delay(env.ID, p.cfg.ParkDelay), reason: string(r)}
+		d := p.parks.park(env.OrgID, env.ID, p.inflight.Of(env.OrgID), p.cfg.ParkDelay)
+		return nil, &waitError{delay: d, reason: string(r)}
 	}
-	p.parks.forget(env.ID)
-	return func() { p.inflight.Leave(env.OrgID, shard) }, nil
+	p.parks.admit(env.OrgID, env.ID)
+	start := time.Now()
+	return func() {
+		p.inflight.Leave(env.OrgID, shard)
+		p.parks.served(env.OrgID, time.Since(start))
+	}, nil
 }
 
-// parkCounts counts how often each task was parked on this worker. A task
-// parked again waits twice as long (up to ParkDelay * 2^maxParkDoubling),
-// so an organisation's backlog far over its share (a flood to a slow agent)
-// comes back to the shard queues at a bounded rate instead of cycling
-// through them and delaying the other organisations' tasks behind it.
-type parkCounts struct {
-	mu sync.Mutex
-	n  map[string]int
+// parkBook spreads the return of an organisation's parked tasks over the
+// time its share needs to take them: a task is parked for about
+// parked/in-flight deliveries of its organisation times its average
+// delivery time (at least ParkDelay, at most maxPark), so a backlog far
+// over its share (a flood to a slow agent) comes back to the shard queues
+// at about the rate the organisation's share can take it, instead of
+// cycling through the queues and delaying the other organisations' tasks
+// queued behind it.
+type parkBook struct {
+	mu   sync.Mutex
+	orgs map[string]*orgParks
+	task map[string]string // parked task id -> org
 }
 
-// maxParkDoubling caps a park at ParkDelay * 2^7 (32 s at 250 ms).
-const maxParkDoubling = 7
+type orgParks struct {
+	parked int           // tasks of the org parked by this worker, not admitted since
+	svc    time.Duration // moving average of its delivery times (enter to leave)
+}
 
-func (c *parkCounts) delay(id string, base time.Duration) time.Duration {
-	c.mu.Lock()
-	if c.n == nil || len(c.n) > 1<<20 {
-		c.n = map[string]int{}
+// maxPark caps one park.
+const maxPark = 30 * time.Second
+
+func (b *parkBook) org(org string) *orgParks {
+	if b.orgs == nil || len(b.orgs) > 1<<16 || len(b.task) > 1<<20 {
+		b.orgs, b.task = map[string]*orgParks{}, map[string]string{}
 	}
-	k := c.n[id]
-	c.n[id] = k + 1
-	c.mu.Unlock()
-	d := base << min(k, maxParkDoubling)
+	o := b.orgs[org]
+	if o == nil {
+		o = &orgParks{}
+		b.orgs[org] = o
+	}
+	return o
+}
+
+// park records task id of org parked (inFlight: the org's deliveries in
+// flight) and returns how long it waits.
+func (b *parkBook) park(org, id string, inFlight int, base time.Duration) time.Duration {
+	b.mu.Lock()
+	o := b.org(org)
+	if _, ok := b.task[id]; !ok {
+		b.task[id] = org
+		o.parked++
+	}
+	svc := max(o.svc, base)
+	d := time.Duration(float64(o.parked) / float64(max(inFlight, 1)) * float64(svc))
+	b.mu.Unlock()
+	d = min(max(d, base), maxPark)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-func (c *parkCounts) forget(id string) {
-	c.mu.Lock()
-	delete(c.n, id)
-	c.mu.Unlock()
+// admit records that task id of org was let through.
+func (b *parkBook) admit(org, id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.task[id]; !ok {
+		return
+	}
+	delete(b.task, id)
+	if o := b.orgs[org]; o != nil && o.parked > 0 {
+		o.parked--
+	}
+}
+
+// served records one delivery time of org.
+func (b *parkBook) served(org string, d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	o := b.org(org)
+	if o.svc == 0 {
+		o.svc = d
+		return
+	}
+	o.svc = (4*o.svc + d) / 5
 }
 
 // awaitPredecessor waits, when the fence is closed on the task running on

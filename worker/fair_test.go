@@ -125,7 +125,8 @@ func fairnessRun(t *testing.T, shards int, tweak func(*Config), setup func(e *en
 	}
 	_, max := slow.inFlight()
 	slow.release()
-	waitFor(t, "org A's events delivered after its agent recovered", 60*time.Second, func() bool { return e.agent.delivered() == 28 })
+	// Parked tasks return over the time org A's share needs for them.
+	waitFor(t, "org A's events delivered after its agent recovered", 3*time.Minute, func() bool { return e.agent.delivered() == 28 })
 	for _, s := range aSessions {
 		if got := e.agent.seqs(s); !ordered(got, 3) {
 			t.Fatalf("org A session %s delivered as %v, want 1..3 in order", s, got)
@@ -154,5 +155,41 @@ func TestOrgMaxInFlight(t *testing.T) {
 	})
 	if max != 1 {
 		t.Fatalf("org A had %d deliveries in flight, its limit is 1", max)
+	}
+}
+
+// TestParkBook: a parked task waits about parked/in-flight times the
+// organisation's delivery time, within [base, maxPark] (±20% jitter); a task
+// parked again is not counted twice; an admitted one no longer counts.
+func TestParkBook(t *testing.T) {
+	var b parkBook
+	base := 250 * time.Millisecond
+	within := func(got, want time.Duration) bool {
+		return got >= time.Duration(float64(want)*0.8)-time.Millisecond && got <= time.Duration(float64(want)*1.2)+time.Millisecond
+	}
+	if d := b.park("org_a", "t1", 4, base); !within(d, base) {
+		t.Fatalf("first park %v, want about %v (no delivery time known)", d, base)
+	}
+	b.served("org_a", time.Second)
+	for i := 2; i <= 8; i++ {
+		b.park("org_a", fmt.Sprintf("t%d", i), 4, base)
+	}
+	// 8 parked, 4 in flight, 1 s each: about 2 s.
+	if d := b.park("org_a", "t8", 4, base); !within(d, 2*time.Second) {
+		t.Fatalf("park with 8 parked, 4 in flight, 1 s deliveries: %v, want about 2s", d)
+	}
+	b.admit("org_a", "t1")
+	b.admit("org_a", "t2")
+	if d := b.park("org_a", "t3", 2, base); !within(d, 3*time.Second) {
+		t.Fatalf("after two admitted (6 parked, 2 in flight): %v, want about 3s", d)
+	}
+	for i := 0; i < 1000; i++ {
+		b.park("org_a", fmt.Sprintf("flood%d", i), 1, base)
+	}
+	if d := b.park("org_a", "flood1", 1, base); !within(d, maxPark) {
+		t.Fatalf("a backlog far over the share: %v, want the cap %v", d, maxPark)
+	}
+	if d := b.park("org_b", "x1", 0, base); !within(d, base) {
+		t.Fatalf("another organisation: %v, want about %v", d, base)
 	}
 }

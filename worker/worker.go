@@ -150,8 +150,9 @@ type Config struct {
 	// this worker when its limits (store.OrgLimits.MaxInFlight) set none
 	// [16]; < 0: no default limit.
 	OrgMaxInFlight int
-	// ParkDelay is how long a task over its organisation's share waits
-	// before it is tried again [250 ms] (plus up to DelayedTaskCheckInterval).
+	// ParkDelay is the shortest time a task over its organisation's share
+	// waits before it is tried again [250 ms] (plus up to
+	// DelayedTaskCheckInterval); see parkBook for the longer ones.
 	ParkDelay time.Duration
 	Retention time.Duration // as the queue client [queue.DefaultRetention]
 	Now       func() time.Time
@@ -241,7 +242,7 @@ type Pool struct {
 	limits    limitsCache
 	inflight  orglimit.InFlight
 	sessions  sessionSlots
-	parks     parkCounts
+	parks     parkBook
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
