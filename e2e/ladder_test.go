@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,6 +109,17 @@ func TestLoadLadder(t *testing.T) {
 	fmt.Fprintf(&table, "ladder: %s steps of %s (+2s ramp), drain up to %s, %d shards, slack only, 200 conversations, 4 tenants\n", spec, step, drain, nShards)
 	fmt.Fprintf(&table, "%-8s %8s %8s %8s %9s %9s %15s %8s %12s %10s\n",
 		"pipeline", "offered", "achieved", "2xx %", "e2e p50", "e2e p99", "delivered", "tail", "CPU s/1k", "load avg")
+	// What each side burns with no traffic (pollers, heartbeats), over 10 s.
+	for _, sd := range sides {
+		c0 := cpuOf(sd.pids)
+		time.Sleep(10 * time.Second)
+		c1 := cpuOf(sd.pids)
+		var idle float64
+		for _, n := range sd.names {
+			idle += c1[n] - c0[n]
+		}
+		fmt.Fprintf(&table, "idle: %s %.3f CPU-s per s (load avg %s)\n", sd.name, idle/10, loadAvg())
+	}
 	ratio := map[float64]map[string]float64{}
 	for _, r := range rates {
 		ratio[r] = map[string]float64{}
@@ -155,7 +167,18 @@ func TestLoadLadder(t *testing.T) {
 			fmt.Fprintf(&table, "%-8s %8g %8.0f %8.2f %7.0fms %7.0fms %7d/%-7d %7.1fs %12.2f %10s\n",
 				sd.name, r, f.Rate, 100*float64(ok2xx)/float64(max(valid, 1)),
 				loadtest.Quantile(f.E2EMs, 0.5), loadtest.Quantile(f.E2EMs, 0.99), f.Delivered, ok2xx, tail.Seconds(), per1k, load)
-			fmt.Fprintf(&table, "         CPU s: %s (load generator and sinks: %.1f)\n", strings.Join(parts, ", "), self1-self0)
+			var other []string
+			for code, n := range f.ValidStatus {
+				if code/100 != 2 {
+					other = append(other, fmt.Sprintf("%d×%d", n, code))
+				}
+			}
+			sort.Strings(other)
+			answers := ""
+			if len(other) > 0 {
+				answers = "; not 2xx: " + strings.Join(other, ", ") + " (0 = no answer)"
+			}
+			fmt.Fprintf(&table, "         CPU s: %s (load generator and sinks: %.1f)%s\n", strings.Join(parts, ", "), self1-self0, answers)
 			if f.Requests == 0 {
 				t.Errorf("%s at %g/s: nothing sent", sd.name, r)
 			}

@@ -19,6 +19,9 @@ type Figures struct {
 	Sent     map[Kind]int64 `json:"sent"`
 	Accepted map[Kind]int64 `json:"accepted"`
 	Errors   int64          `json:"errors"` // transport errors (no answer)
+	// ValidStatus counts the valid requests by answer status (0: no
+	// answer, a transport error or timeout).
+	ValidStatus map[int]int64 `json:"valid_status,omitempty"`
 	// Delivered: distinct valid requests the probe agent received;
 	// Redelivered: receipts beyond the first of one request.
 	Delivered   int64 `json:"delivered"`

@@ -299,6 +299,7 @@ loop:
 	rec.mu.Unlock()
 	want := map[string]*record{} // accepted valid requests by marker
 	forged := map[string]bool{}
+	f.ValidStatus = map[int]int64{}
 	for _, r := range recs {
 		f.Requests++
 		f.Sent[r.kind]++
@@ -310,6 +311,9 @@ loop:
 			case r.status == http.StatusTooManyRequests:
 				f.Noisy.RateLimited++
 			}
+		}
+		if r.kind == loadtest.KindValid {
+			f.ValidStatus[r.status]++ // 0 when r.err
 		}
 		if r.err {
 			f.Errors++
