@@ -40,3 +40,41 @@ func FuzzRequestBodies(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOrgLimitsBody throws arbitrary bodies at PUT /v1/orgs/{id}/limits: never
+// an internal failure; a refusal is a JSON error and writes nothing; an
+// accepted body stores limits within their bounds that GET answers back.
+func FuzzOrgLimitsBody(f *testing.F) {
+	for _, s := range []string{
+		`{"rate_per_sec":50,"burst":100,"max_in_flight":4}`, `{"rate_per_sec":0,"burst":0,"max_in_flight":0}`,
+		`{"rate_per_sec":1e3,"burst":-1,"max_in_flight":4}`, `{"rate_per_sec":1,"burst":1,"max_in_flight":1,"RATE_PER_SEC":2}`,
+		`{"rate_per_sec":null,"burst":1,"max_in_flight":1}`, `{"rate_per_sec":99999999999999999999,"burst":1,"max_in_flight":1}`,
+		`[]`, `null`, `{`, "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		h := newHarness(t, nil)
+		a1 := h.smallFixture()
+		path := "/v1/orgs/" + a1.id + "/limits"
+		before := h.generation()
+		status, raw := h.callRaw("PUT", path, h.admin, body)
+		switch {
+		case status >= 500:
+			t.Fatalf("PUT %q: %d %s", body, status, raw)
+		case status >= 400:
+			if !strings.Contains(string(raw), `"error"`) {
+				t.Fatalf("refusal without error object: %s", raw)
+			}
+			if h.generation() != before {
+				t.Fatal("refused request wrote to the store")
+			}
+		default:
+			_, got := h.call("GET", path, h.admin, nil)
+			r, b, m := got["rate_per_sec"].(float64), got["burst"].(float64), got["max_in_flight"].(float64)
+			if r < 0 || r > 100000 || b < 0 || b > 1000000 || m < 0 || m > 10000 || b > 0 && r == 0 {
+				t.Fatalf("PUT %q stored out-of-bounds limits %v", body, got)
+			}
+		}
+	})
+}

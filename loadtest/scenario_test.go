@@ -219,7 +219,7 @@ func TestQuantile(t *testing.T) {
 
 func FuzzParseScenario(f *testing.F) {
 	f.Add([]byte(base))
-	for _, p := range []string{"scenarios/short.json", "scenarios/canary-stage.json"} {
+	for _, p := range []string{"scenarios/short.json", "scenarios/canary-stage.json", "scenarios/fairness.json", "scenarios/fairness-limited.json"} {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}
@@ -236,6 +236,12 @@ func FuzzParseScenario(f *testing.F) {
 		}
 		if e := s.Expected(); math.IsNaN(e) || e < 0 || e > MaxRate*MaxTotalDuration.Seconds() {
 			t.Fatalf("expected %v", e)
+		}
+		// Every draw picks a tenant of the scenario.
+		for _, u := range []float64{0, 0.5, math.Nextafter(1, 0)} {
+			if n := s.TenantOf(s.ProviderNames()[0], u); n < 0 || n >= s.Tenants {
+				t.Fatalf("TenantOf(%v) = %d of %d tenants", u, n, s.Tenants)
+			}
 		}
 		for _, u := range []float64{0, 0.5, 0.999} {
 			if s.ProviderOf(u) == "" || s.KindOf(u) == "" {
