@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/switchboard
 
-.PHONY: all build run test deps vet unit filter wasm-check bench loadtest loadtest-ladder test-cluster loadtest-flood loadtest-fairness clean
+.PHONY: all build run test deps vet unit filter wasm-check bench loadtest loadtest-ladder test-cluster loadtest-flood loadtest-fairness soak-dedup clean
 
 all: build
 
@@ -119,6 +119,15 @@ loadtest-fairness:
 		SWITCHBOARD_LOADTEST_WORKER_ARGS="$$args" \
 			$(GO) test -count=1 -v -timeout 20m -run '^TestLoadScenario$$' ./e2e/ || [ $$r = fairness-unfair ] || exit 1; \
 	done
+
+# soak-dedup is the sustained run of the bounded dedup memory: events at
+# SOAK_RATE/s for SOAK_DURATION with short horizons, Redis used_memory sampled
+# every 10 s (docs/benchmarks.md, "Redis memory per deduplicated event").
+SOAK_DURATION ?= 5m
+SOAK_RATE ?= 100
+soak-dedup:
+	SWITCHBOARD_DEDUP_SOAK=$(SOAK_DURATION) SWITCHBOARD_DEDUP_SOAK_RATE=$(SOAK_RATE) \
+		$(GO) test -count=1 -v -timeout 60m -run '^TestDedupMemoryFlat$$' ./worker/
 
 clean:
 	rm -rf bin

@@ -45,9 +45,9 @@ func expireTask(t *testing.T, rc redis.UniversalClient, qname, id string) {
 }
 
 // TestRedeliveryInsideHorizonAfterTaskExpiry: completed tasks are kept only
-// briefly now; a provider retry that arrives after the task is gone but inside
-// the provider's dedup horizon is still a duplicate (the written id key), and
-// the id key lives for the provider's horizon.
+// briefly; a provider retry that arrives after the task is gone but inside
+// the provider's dedup horizon is still a duplicate (its dedup mark), and the
+// mark's bucket lives for the provider's horizon after the bucket's end.
 func TestRedeliveryInsideHorizonAfterTaskExpiry(t *testing.T) {
 	_, rc := newRedis(t)
 	ctx := context.Background()
@@ -57,7 +57,6 @@ func TestRedeliveryInsideHorizonAfterTaskExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	tk := "asynq:{" + QueueName(0) + "}:t:" + e.ID
-	// The completed task is kept DefaultTaskRetention, not 8 days.
 	if msg, err := rc.HGet(ctx, tk, "msg").Bytes(); err != nil || len(msg) == 0 {
 		t.Fatalf("task not written: %v", err)
 	}
@@ -68,23 +67,80 @@ func TestRedeliveryInsideHorizonAfterTaskExpiry(t *testing.T) {
 	if n, _ := rc.Exists(ctx, tk).Result(); n != 0 {
 		t.Fatal("the duplicate was written again")
 	}
-	ttl, err := rc.PTTL(ctx, idKey(QueueName(0), e.ID)).Result()
+	h := DedupHorizon("slack")
+	keys := dedupKeys(t, rc, QueueName(0))
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], dedupKeyPrefix(QueueName(0), h)) {
+		t.Fatalf("dedup keys %v, want one bucket of the slack horizon", keys)
+	}
+	ttl, err := rc.PTTL(ctx, keys[0]).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := DedupHorizon("slack"); ttl <= h-time.Minute || ttl > h {
-		t.Fatalf("id key ttl %s, want the slack horizon %s", ttl, h)
+	if ttl <= h-time.Minute || ttl > h+h/4 {
+		t.Fatalf("dedup bucket ttl %s, want the slack horizon %s up to a bucket (%s) more", ttl, h, h/4)
 	}
-	// A new event of the session still goes through, next in order.
+	// No per-event key is left: the id key of older releases is not written.
+	if n, _ := rc.Exists(ctx, idKey(QueueName(0), e.ID)).Result(); n != 0 {
+		t.Fatal("an id key was written")
+	}
 	e2 := testEnvelope("C1", "Ev2")
 	if err := c.Enqueue(ctx, e2); err != nil {
 		t.Fatal(err)
 	}
 }
 
+func dedupKeys(t testing.TB, rc redis.UniversalClient, q string) []string {
+	t.Helper()
+	keys, err := rc.Keys(context.Background(), prefix(q)+"d:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// TestDedupWindow: an event is remembered for at least its provider's
+// horizon and forgotten 5/4 of it later at the latest (buckets of a quarter
+// horizon), whatever the time in the bucket it was written in. The client's
+// clock is moved; the task is removed as if expired.
+func TestDedupWindow(t *testing.T) {
+	_, rc := newRedis(t)
+	ctx := context.Background()
+	h := DedupHorizon("slack")
+	w := h / 4
+	// The start of the current bucket (bucket expiries are real times).
+	base := time.UnixMilli(time.Now().UnixMilli() / w.Milliseconds() * w.Milliseconds())
+	for i, tc := range []struct {
+		written, retried time.Duration // after base
+		dup              bool
+	}{
+		{0, 0, true},
+		{0, h, true},
+		{w - time.Millisecond, w - time.Millisecond + h, true}, // written at the end of a bucket
+		{time.Millisecond, time.Millisecond + h, true},         // at its start
+		{0, 5 * w, false},
+		{time.Millisecond, 5*w + time.Millisecond, false},
+		{w - time.Millisecond, 6 * w, false},
+		{0, h + w - time.Millisecond, true},
+	} {
+		rc.FlushAll(ctx)
+		c := NewClient("", 1, WithRedisClient(rc))
+		e := testEnvelope(fmt.Sprintf("C%d", i), "Ev1")
+		c.now = func() time.Time { return base.Add(tc.written) }
+		if err := c.Enqueue(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		expireTask(t, rc, QueueName(0), e.ID)
+		c.now = func() time.Time { return base.Add(tc.retried) }
+		err := c.Enqueue(ctx, e)
+		if got := errors.Is(err, ErrDuplicate); got != tc.dup || (err != nil && !got) {
+			t.Errorf("written at +%s, retried at +%s: %v, want duplicate %v", tc.written, tc.retried, err, tc.dup)
+		}
+	}
+}
+
 // TestRedeliveryAfterHorizonIsEnqueued: once the horizon is over the event id
 // is forgotten and a redelivery is a new task (documented: duplicates only
-// after the provider's retry window).
+// after the provider's retry window). The shortest horizon is a second.
 func TestRedeliveryAfterHorizonIsEnqueued(t *testing.T) {
 	_, rc := newRedis(t)
 	ctx := context.Background()
@@ -94,15 +150,11 @@ func TestRedeliveryAfterHorizonIsEnqueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	expireTask(t, rc, QueueName(0), e.ID)
-	for {
-		n, err := rc.Exists(ctx, idKey(QueueName(0), e.ID)).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	if len(dedupKeys(t, rc, QueueName(0))) == 0 {
+		t.Fatal("no dedup bucket written")
+	}
+	for len(dedupKeys(t, rc, QueueName(0))) != 0 {
+		time.Sleep(50 * time.Millisecond)
 	}
 	if err := c.Enqueue(ctx, e); err != nil {
 		t.Fatalf("redelivery after the horizon: %v, want enqueued", err)
@@ -127,11 +179,11 @@ func usedMemory(b testing.TB, rc redis.UniversalClient) int64 {
 
 // BenchmarkDedupBytesPerEvent measures what a deduplicated event costs in
 // Redis (INFO memory, used_memory) over b.N events on 100 sessions, 200-byte
-// texts: with the completed task still there ("task": the first hour, and
-// what the old 8-day retention kept for 8 days), once the task expired
-// ("done": id key, done marker, amortised session hash; up to 2 hours), and
-// for the rest of the provider's horizon ("horizon": the written id key and
-// the amortised session hash).
+// texts: with the completed task still there ("task": DefaultTaskRetention,
+// an hour), once the task expired ("done": dedup mark, done marker,
+// amortised session hash; up to 2 hours), and for the rest of the provider's
+// horizon ("horizon": the dedup mark and the amortised session hash). "mark"
+// is the dedup buckets alone (MEMORY USAGE of every bucket key, SAMPLES 0).
 func BenchmarkDedupBytesPerEvent(b *testing.B) {
 	_, rc := newRedis(b)
 	ctx := context.Background()
@@ -166,6 +218,15 @@ func BenchmarkDedupBytesPerEvent(b *testing.B) {
 		rc.Del(ctx, doneKey(QueueName(0), e.id))
 	}
 	horizon := usedMemory(b, rc)
+	var marks int64
+	for _, k := range dedupKeys(b, rc, QueueName(0)) {
+		n, err := rc.MemoryUsage(ctx, k, 0).Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		marks += n
+	}
+	b.ReportMetric(float64(marks)/float64(b.N), "B/event(mark)")
 	b.ReportMetric(float64(withTask-before)/float64(b.N), "B/event(task)")
 	b.ReportMetric(float64(noTask-before)/float64(b.N), "B/event(done)")
 	b.ReportMetric(float64(horizon-before)/float64(b.N), "B/event(horizon)")

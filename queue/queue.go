@@ -25,7 +25,8 @@
 // <tag> is a digest of the session key (no conversation id in a key name).
 //
 //	sb:{<queue>}:s:<tag>      hash: seq (last assigned), last (last done), r:<n> (reservation "id|unix-ms" of seq n until it is done)
-//	sb:{<queue>}:id:<task id> "seq|queue[|w]": seq assigned to that task id (stable across provider retries), queue it went to, w once written
+//	sb:{<queue>}:d:<h>:<n>    dedup bucket n of horizon h seconds: hash of 8-byte marks of the tasks written (see dedupKeyPrefix)
+//	sb:{<queue>}:id:<task id> older releases only (read, no longer written): "seq|queue[|w]", a reserved number, w once written
 //	sb:{<queue>}:done:<id>    present once the task's side effects are complete (worker dedup)
 //	sb:{<queue>}:p:<id>       worker progress of one task (attempts, delivered, replies sent)
 //	sb:{<queue>}:lease        shard ownership lease (token), see Leases
@@ -48,7 +49,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,11 +78,11 @@ const DefaultRetention = 8 * 24 * time.Hour
 // DefaultTaskRetention is how long a completed task stays in Redis. It used to
 // be DefaultRetention, because deduplication by provider event id was Asynq's
 // task-id check and held only while the task hash existed (a 20-minute load run
-// grew Redis to about 1 GB). Deduplication now rests on the id key, which
-// enqueueScript marks as written ("seq|queue|w") and keeps for the provider's
-// DedupHorizon: a retry that finds a written id key is a duplicate whether or
-// not its task is still there. The completed task is kept an hour for
-// inspection only.
+// grew Redis to about 1 GB). Deduplication now rests on the dedup marks the
+// enqueue script writes (8 bytes per event in time-bucketed hashes, kept for
+// the provider's DedupHorizon): a retry that finds its mark is a duplicate
+// whether or not its task is still there. The completed task is kept an hour
+// for inspection only.
 const DefaultTaskRetention = time.Hour
 
 // DedupHorizon is how long an event id is remembered, per provider: its
@@ -164,7 +164,7 @@ type Client struct {
 	ownsRedis  bool
 	aq         *asynq.Client
 	shards     int
-	retention  time.Duration // id keys at most this long (each provider's DedupHorizon within it)
+	retention  time.Duration // dedup horizon at most this long (each provider's DedupHorizon within it)
 	taskTTL    time.Duration // completed tasks [DefaultTaskRetention]
 	sessionTTL time.Duration
 	now        func() time.Time
@@ -379,9 +379,17 @@ return {1, seq, ''}
 // slot) is a command of its own (see Client.publish), elsewhere it is in the
 // script ("sadd" 1).
 //
-// An id key already present (an earlier attempt reserved the number, or a
-// provider retry) resumes that reservation: the task is written under the
-// same number if it is missing, a duplicate otherwise.
+// Deduplication by event: a written task leaves its dedup mark, an 8-byte
+// hash of its task id appended to one field of a time-bucketed hash (see
+// dedupKeyPrefix, dedupMark, dedupLua): the script looks for the mark in the
+// buckets covering the provider's horizon first, and a mark found is a
+// duplicate, whether or not the task is still there.
+//
+// An id key (written by the two-step enqueue of older releases, see
+// reserveScript: "seq|queue", the number reserved but the task maybe not
+// written) resumes that reservation: the task is written under the same
+// number if it is missing, a duplicate otherwise; "seq|queue|w" (marked
+// written by the releases before the compact dedup) is a duplicate.
 //
 // The Asynq half is what Asynq's own enqueue script does (HSET msg, state
 // "pending", pending_since in unix ns; LPUSH the id on the pending list), plus
@@ -395,20 +403,22 @@ return {1, seq, ''}
 //
 // KEYS[1] session hash, KEYS[2] id key, KEYS[3] asynq:{q}:t:<id>, KEYS[4]
 // asynq:{q}:pending (and asynq:queues), KEYS[5] the shard's layout marker;
-// ARGV[1] "now ms|id ttl ms|session ttl ms|expected seq|now ns|checked|queue|sadd|epoch|task id"
+// ARGV[1] "now ms|horizon ms|session ttl ms|expected seq|now ns|checked|queue|sadd|epoch|task id|dedup prefix|mark"
 // (checked "1" when the caller made sure the task is not in the queue
 // recorded for the id; sadd "1" to add the queue to asynq:queues; epoch the
-// client's layout epoch), ARGV[2] the encoded TaskMessage. (Packed so that
+// client's layout epoch; the dedup buckets are <dedup prefix><bucket>, mark
+// is dedupMark), ARGV[2] the encoded TaskMessage. (Packed so that
 // the command has at most 10 parts: Redis answers a longer one from an
 // unauthenticated client with a protocol error instead of NOAUTH.)
 // Returns {code, seq, recorded queue}: code 1 written, 0 duplicate, 2 expected
 // seq was wrong (seq is the right one), 3 reserved under another queue, 4 the
 // client's layout is older than the shard's (seq is the shard's epoch), 5 the
 // shard is not open for the client's epoch yet.
-var enqueueScript = redis.NewScript(`
+var enqueueScript = redis.NewScript(dedupLua + `
 local a = {}
 for v in string.gmatch(ARGV[1], '[^|]+') do a[#a + 1] = v end
-local nowms, idttl, sttl, expect, nowns, checked, qname, sadd, epoch, id = a[1], a[2], a[3], tonumber(a[4]), a[5], a[6], a[7], a[8] == '1', tonumber(a[9]), a[10]
+local nowms, horizon, sttl, expect, nowns, checked, qname, sadd, epoch, id, dprefix, mark =
+  tonumber(a[1]), tonumber(a[2]), a[3], tonumber(a[4]), a[5], a[6], a[7], a[8] == '1', tonumber(a[9]), a[10], a[11], a[12]
 local m = redis.call('GET', KEYS[5])
 if m then
   local bar = string.find(m, '|', 1, true)
@@ -433,6 +443,12 @@ if sadd then
     return redis.error_reply('WRONGTYPE switchboard enqueue: asynq:queues holds a ' .. t)
   end
 end
+local dup, field, rem, cur, width = seen(dprefix, mark, nowms, horizon)
+if dup then
+  redis.call('PEXPIRE', KEYS[1], sttl)
+  return {0, 0, ''}
+end
+local bucket = dprefix .. cur
 local seq
 local s = redis.call('GET', KEYS[2])
 if s then
@@ -463,8 +479,10 @@ if s then
   if seq ~= expect then
     return {2, seq, ''}
   end
+  redis.call('DEL', KEYS[2])
 else
   if redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('PEXPIRE', KEYS[1], sttl)
     return {0, 0, ''}
   end
   seq = (tonumber(redis.call('HGET', KEYS[1], 'seq')) or 0) + 1
@@ -478,7 +496,8 @@ else
   redis.call('HSET', KEYS[1], 'r:' .. seq, id .. '|' .. nowms)
   redis.call('PEXPIRE', KEYS[1], sttl)
 end
-redis.call('SET', KEYS[2], seq .. '|' .. qname .. '|w', 'PX', idttl)
+redis.call('HSET', bucket, field, (redis.call('HGET', bucket, field) or '') .. rem)
+redis.call('PEXPIREAT', bucket, (cur + 1) * width + horizon)
 redis.call('HSET', KEYS[3], 'msg', ARGV[2], 'state', 'pending', 'pending_since', nowns)
 redis.call('LPUSH', KEYS[4], id)
 if sadd then
@@ -486,6 +505,94 @@ if sadd then
 end
 return {1, seq, ''}
 `)
+
+// dedupLua is the dedup lookup the enqueue and seen scripts share:
+// seen(prefix, mark, now ms, horizon ms) looks for mark (dedupMark, hex) in
+// the buckets of width horizon/4 that cover the horizon (the current one and
+// the 4 before) and returns whether it is there, the mark's field and 8-byte
+// value, the current bucket and the width.
+const dedupLua = `
+local function seen(dprefix, mark, nowms, horizon)
+  local field = string.sub(mark, 1, 3)
+  local rem = ''
+  for i = 4, 18, 2 do rem = rem .. string.char(tonumber(string.sub(mark, i, i + 1), 16)) end
+  local width = math.ceil(horizon / 4)
+  local cur = math.floor(nowms / width)
+  for b = cur, cur - 4, -1 do
+    local v = redis.call('HGET', dprefix .. b, field)
+    if v then
+      local from = 1
+      while true do
+        local at = string.find(v, rem, from, true)
+        if not at then break end
+        if (at - 1) % 8 == 0 then return true, field, rem, cur, width end
+        from = at + 1
+      end
+    end
+  end
+  return false, field, rem, cur, width
+end
+`
+
+// seenScript answers 1 when a task was written under the dedup mark within
+// the horizon: its mark is in the shard's buckets, or (releases before the
+// compact dedup) its id key is marked written. KEYS[1] id key; ARGV[1]
+// "now ms|horizon ms|dedup prefix|mark".
+var seenScript = redis.NewScript(dedupLua + `
+local a = {}
+for v in string.gmatch(ARGV[1], '[^|]+') do a[#a + 1] = v end
+if seen(a[3], a[4], tonumber(a[1]), tonumber(a[2])) then return 1 end
+local s = redis.call('GET', KEYS[1])
+if s and string.sub(s, -2) == '|w' then return 1 end
+return 0
+`)
+
+// dedupKeyPrefix is the start of the names of the dedup buckets of shard
+// queue q for a horizon: sb:{<q>}:d:<horizon seconds>:, followed by the
+// bucket number (unix ms / (horizon/4)). A bucket is a hash of up to 4096
+// fields (the first 12 bits of the event's mark), each the concatenation of
+// the 8-byte marks of the events written while the bucket was current; it
+// expires a horizon after its end. It holds 1.25 horizons of events, about
+// 8 bytes each plus the amortised field (docs/benchmarks.md).
+func dedupKeyPrefix(q string, horizon time.Duration) string {
+	return prefix(q) + "d:" + strconv.FormatInt(int64(horizon/time.Second), 10) + ":"
+}
+
+// dedupMark is the dedup mark of a task id, in hex: 12 bits naming the
+// field and 64 bits of value, from SHA-256 (76 bits: two ids of one shard
+// and horizon collide, making the second a false duplicate, with a
+// probability of about n/2^76 for n marks in the horizon).
+func dedupMark(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:10])[:19]
+}
+
+// dedupHorizon is how long the client remembers an event of provider: its
+// DedupHorizon within the client's retention, at least a second (the
+// buckets are named by whole seconds).
+func (c *Client) dedupHorizon(provider string) time.Duration {
+	return max(min(DedupHorizon(provider), c.retention), time.Second)
+}
+
+// ReserveWithoutTask runs only the first step of the two-step enqueue of
+// older releases (reserveScript): env's sequence number is reserved and its
+// id key written, its task is not. That is what such an enqueue left behind
+// when Redis went away between the steps; tests recreate that gap with it.
+// Enqueue resumes the reservation under the same number.
+func (c *Client) ReserveWithoutTask(ctx context.Context, env envelope.Envelope) (int64, error) {
+	lay, err := c.layout(ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	q := QueueName(Shard(env.SessionKey, lay.Shards))
+	res, err := reserveScript.Run(ctx, c.rdb, []string{sessionKeyOf(q, tag(env.SessionKey)), idKey(q, env.ID)},
+		env.ID, c.now().UnixMilli(), c.dedupHorizon(env.Provider).Milliseconds(), c.sessionTTL.Milliseconds(), q).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("reserve %s: %w", env.ID, err)
+	}
+	seq, _ := res[1].(int64)
+	return seq, nil
+}
 
 // maxSeqTries bounds the rounds of Enqueue against other writers taking the
 // session's next number at the same time (each round is one round trip; from
@@ -512,7 +619,8 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		return fmt.Errorf("enqueue %s: %w", env.ID, err)
 	}
 	t := tag(env.SessionKey)
-	idTTL := min(DedupHorizon(env.Provider), c.retention)
+	horizon := c.dedupHorizon(env.Provider)
+	mark := dedupMark(env.ID)
 	sadd := "1"
 	if c.cluster {
 		sadd = "0"
@@ -538,7 +646,7 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		// An event enqueued under an earlier layout into another shard (its
 		// session moved): a provider retry of it is a duplicate. Those shards
 		// are sealed, so what is read here cannot change after.
-		dup, err := c.enqueuedBefore(ctx, l, env, idTTL)
+		dup, err := c.enqueuedBefore(ctx, l, env, horizon)
 		if err != nil {
 			return err
 		}
@@ -572,10 +680,10 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 			return fmt.Errorf("enqueue %s: encode envelope: %w", env.ID, err)
 		}
 		now := c.now()
-		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(idTTL.Milliseconds(), 10) + "|" +
+		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(horizon.Milliseconds(), 10) + "|" +
 			strconv.FormatInt(c.sessionTTL.Milliseconds(), 10) + "|" + strconv.FormatInt(seq, 10) + "|" +
 			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname + "|" + sadd + "|" +
-			strconv.FormatInt(lay.Epoch, 10) + "|" + env.ID
+			strconv.FormatInt(lay.Epoch, 10) + "|" + env.ID + "|" + dedupKeyPrefix(qname, horizon) + "|" + mark
 		res, err := c.runEnqueue(ctx, keys,
 			args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL))
 		if err != nil {
@@ -663,15 +771,15 @@ func (c *Client) Layout(ctx context.Context) (Layout, error) { return c.layout(c
 // its session's shard of an earlier layout of l, within the deduplication
 // horizon.
 func (c *Client) enqueuedBefore(ctx context.Context, l Layout, env envelope.Envelope, horizon time.Duration) (bool, error) {
+	mark := dedupMark(env.ID)
 	for _, s := range l.DedupShards(env.SessionKey, horizon, c.now()) {
-		v, err := c.rdb.Get(ctx, idKey(QueueName(s), env.ID)).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
+		q := QueueName(s)
+		args := strconv.FormatInt(c.now().UnixMilli(), 10) + "|" + strconv.FormatInt(horizon.Milliseconds(), 10) + "|" + dedupKeyPrefix(q, horizon) + "|" + mark
+		n, err := seenScript.Run(ctx, c.rdb, []string{idKey(q, env.ID)}, args).Int()
 		if err != nil {
 			return false, fmt.Errorf("enqueue %s: look for it under an earlier layout: %w", env.ID, err)
 		}
-		if strings.HasSuffix(v, "|w") {
+		if n == 1 {
 			return true, nil
 		}
 	}

@@ -41,7 +41,7 @@ func StartRedisCluster(t testing.TB, masters, replicas int) *RedisCluster {
 		r := &Redis{dir: t.TempDir(), port: clusterPort(t), t: t}
 		r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 		r.args = []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no", "--appendfsync", "everysec"}
+			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no", "--appendfsync", "everysec", "--repl-diskless-sync-delay", "0"}
 		r.Start()
 		t.Cleanup(r.Stop)
 		c.Nodes = append(c.Nodes, r)
@@ -191,7 +191,7 @@ func StartSentinel(t testing.TB, replicas, sentinels int) *Sentinel {
 		if i > 0 {
 			r.args = []string{"--replicaof", "127.0.0.1", strconv.Itoa(g.Data[0].port)}
 		}
-		r.args = append(r.args, "--appendfsync", "everysec")
+		r.args = append(r.args, "--appendfsync", "everysec", "--repl-diskless-sync-delay", "0")
 		r.Start()
 		t.Cleanup(r.Stop)
 		g.Data = append(g.Data, r)

@@ -119,12 +119,48 @@ func StartRedisWithPassword(t testing.TB, password string) *Redis {
 	return startRedis(t, password)
 }
 
-func startRedis(t testing.TB, password string) *Redis {
+// StartRedisWith is StartRedis with extra redis-server arguments, which
+// override the defaults (e.g. "--appendfsync", "everysec").
+func StartRedisWith(t testing.TB, args ...string) *Redis {
+	t.Helper()
+	return startRedis(t, "", args...)
+}
+
+// StartRedisReplica starts a redis-server replicating primary (no
+// password), with extra arguments, and waits until its link is up and the
+// primary sees it online. Give the primary "--repl-diskless-sync-delay 0"
+// or every full synchronisation waits 5 s for more replicas.
+func StartRedisReplica(t testing.TB, primary *Redis, args ...string) *Redis {
+	t.Helper()
+	r := startRedis(t, "", append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, args...)...)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _ := Cli(r.Addr, "info", "replication")
+		pout, _ := Cli(primary.Addr, "info", "replication")
+		// Up on both sides: the primary counts the replica in WAIT once online.
+		if strings.Contains(out, "master_link_status:up") && strings.Contains(pout, "port="+strconv.Itoa(r.port)+",state=online") {
+			// After a diskless full synchronisation the primary streams
+			// writes only from the replica's first acknowledgement (up to a
+			// second later): wait until a write is acknowledged.
+			cmd := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(primary.port))
+			cmd.Stdin = strings.NewReader("SET servicetest:replica " + r.Addr + "\nWAIT 1 200\n")
+			if b, err := cmd.Output(); err == nil && strings.HasSuffix(strings.TrimSpace(string(b)), "1") {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s of %s not synchronised: %s", r.Addr, primary.Addr, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func startRedis(t testing.TB, password string, args ...string) *Redis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		missing(t, "redis-server", "apt-get install redis-server (or run `make deps`)")
 	}
-	r := &Redis{dir: t.TempDir(), port: FreePort(t), t: t, Password: password}
+	r := &Redis{dir: t.TempDir(), port: FreePort(t), t: t, Password: password, args: args}
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.Start()
 	t.Cleanup(r.Stop)
