@@ -590,26 +590,6 @@ func (c *Client) dedupHorizon(provider string) time.Duration {
 	return max(min(DedupHorizon(provider), c.retention), time.Second)
 }
 
-// ReserveWithoutTask runs only the first step of the two-step enqueue of
-// older releases (reserveScript): env's sequence number is reserved and its
-// id key written, its task is not. That is what such an enqueue left behind
-// when Redis went away between the steps; tests recreate that gap with it.
-// Enqueue resumes the reservation under the same number.
-func (c *Client) ReserveWithoutTask(ctx context.Context, env envelope.Envelope) (int64, error) {
-	lay, err := c.layout(ctx, false)
-	if err != nil {
-		return 0, err
-	}
-	q := QueueName(Shard(env.SessionKey, lay.Shards))
-	res, err := reserveScript.Run(ctx, c.rdb, []string{sessionKeyOf(q, tag(env.SessionKey)), idKey(q, env.ID)},
-		env.ID, c.now().UnixMilli(), c.dedupHorizon(env.Provider).Milliseconds(), c.sessionTTL.Milliseconds(), q).Slice()
-	if err != nil {
-		return 0, fmt.Errorf("reserve %s: %w", env.ID, err)
-	}
-	seq, _ := res[1].(int64)
-	return seq, nil
-}
-
 // maxSeqTries bounds the rounds of Enqueue against other writers taking the
 // session's next number at the same time (each round is one round trip; from
 // the third on, a short random pause first lets the other writer through).
