@@ -108,15 +108,43 @@ func decodeConfig(data []byte) (*Config, error) {
 
 // decoder is decodeConfig's state: a syntax error ends the read at once
 // (returned); a mapping error is kept (the first) while the rest of the
-// document is still read for syntax.
+// document is still read for syntax. No closures: under TinyGo every one
+// would be a heap allocation per member.
 type decoder struct {
 	r   jsonReader
 	err error
 }
 
-func (d *decoder) mapping(field, msg string) {
+// loc names a field for an error, built only when one is recorded:
+// installations[inst].secrets[sec].key (inst, sec < 0: not that deep).
+type loc struct {
+	inst, sec int
+	key       string
+	member    bool // key names a member (it may be "")
+	secrets   bool // the secrets array itself (or its element sec)
+}
+
+func (l loc) String() string {
+	if l.inst < 0 {
+		return l.key
+	}
+	s := "installations[" + strconv.Itoa(l.inst) + "]"
+	if l.secrets {
+		s += ".secrets"
+		if l.sec < 0 {
+			return s
+		}
+		s += "[" + strconv.Itoa(l.sec) + "]"
+	}
+	if l.member {
+		s += "." + l.key
+	}
+	return s
+}
+
+func (d *decoder) mapping(at loc, msg string) {
 	if d.err == nil {
-		d.err = cfgErr(field, msg)
+		d.err = cfgErr(at.String(), msg)
 	}
 }
 
@@ -143,129 +171,110 @@ func (d *decoder) kind() (jsonKind, bool) {
 	return 0, false
 }
 
-// skip reads a value of the wrong kind (or of an unknown field) for its
-// syntax only.
-func (d *decoder) skip(depth int) error {
-	_, err := d.r.value(depth)
-	return err
+// want checks the value at the read position is of kind k; if not, it reads
+// the value for its syntax and records "must be <k>, not <kind>" at at.
+func (d *decoder) want(k jsonKind, what string, depth int, at loc) (bool, error) {
+	got, ok := d.kind()
+	if ok && got == k {
+		return true, nil
+	}
+	if _, err := d.r.value(depth); err != nil {
+		return false, err
+	}
+	d.mapping(at, "must be "+what+", not "+got.String())
+	return false, nil
 }
 
-// members reads an object's members, calling member for each key with the
-// read position at its value; member must read the value. Duplicate keys
-// are syntax errors, as in the tree reader.
-func (d *decoder) members(depth int, member func(key string) error) error {
-	if depth > maxJSONDepth {
-		return d.r.fail("nesting too deep")
-	}
-	r := &d.r
-	r.pos++ // {
-	r.skipSpace()
-	if r.pos < len(r.data) && r.data[r.pos] == '}' {
-		r.pos++
-		return nil
-	}
-	var seen [8]string // keys so far (an object of the configuration has at most 14)
-	keys := seen[:0]
-	for {
-		r.skipSpace()
-		if r.pos >= len(r.data) || r.data[r.pos] != '"' {
-			return r.fail("expected a string key")
-		}
-		key, err := r.key()
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if k == key {
-				return r.fail("duplicate key " + strconv.Quote(key))
-			}
-		}
-		keys = append(keys, key)
-		r.skipSpace()
-		if r.pos >= len(r.data) || r.data[r.pos] != ':' {
-			return r.fail("expected ':'")
-		}
-		r.pos++
-		r.skipSpace()
-		if err := member(key); err != nil {
-			return err
-		}
-		r.skipSpace()
-		if r.pos >= len(r.data) {
-			return r.fail("unexpected end of input in object")
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case '}':
-			r.pos++
-			return nil
-		default:
-			return r.fail("expected ',' or '}'")
-		}
-	}
-}
-
-// elements reads an array's elements, calling element(i) with the read
-// position at each.
-func (d *decoder) elements(depth int, element func(i int) error) error {
-	if depth > maxJSONDepth {
-		return d.r.fail("nesting too deep")
-	}
-	r := &d.r
-	r.pos++ // [
-	r.skipSpace()
-	if r.pos < len(r.data) && r.data[r.pos] == ']' {
-		r.pos++
-		return nil
-	}
-	for i := 0; ; i++ {
-		r.skipSpace()
-		if err := element(i); err != nil {
-			return err
-		}
-		r.skipSpace()
-		if r.pos >= len(r.data) {
-			return r.fail("unexpected end of input in array")
-		}
-		switch r.data[r.pos] {
-		case ',':
-			r.pos++
-		case ']':
-			r.pos++
-			return nil
-		default:
-			return r.fail("expected ',' or ']'")
-		}
-	}
-}
-
-// str reads a string value into *dst, or records that field must be one.
-func (d *decoder) str(depth int, field func() string, dst *string) error {
-	k, ok := d.kind()
-	if !ok || k != jsonString {
-		if err := d.skip(depth); err != nil {
-			return err
-		}
-		d.mapping(field(), "must be a string, not "+k.String())
-		return nil
-	}
-	s, err := d.r.str()
-	if err != nil {
+// skipUnknown reads an unknown field's value for its syntax and records it.
+func (d *decoder) skipUnknown(depth int, at loc) error {
+	if _, err := d.r.value(depth); err != nil {
 		return err
 	}
-	*dst = s
+	d.mapping(at, "unknown field")
 	return nil
 }
 
-func (d *decoder) boolean(depth int, field func() string, dst *bool) error {
-	k, ok := d.kind()
-	if !ok || k != jsonBool {
-		if err := d.skip(depth); err != nil {
-			return err
+// open consumes an object's or array's opening byte; empty reports that it
+// closed at once.
+func (d *decoder) open(depth int, closer byte) (empty bool, err error) {
+	if depth > maxJSONDepth {
+		return false, d.r.fail("nesting too deep")
+	}
+	r := &d.r
+	r.pos++
+	r.skipSpace()
+	if r.pos < len(r.data) && r.data[r.pos] == closer {
+		r.pos++
+		return true, nil
+	}
+	return false, nil
+}
+
+// key reads a member's key and the colon; keys are the object's keys so far
+// (a duplicate is a syntax error, as in the tree reader). The caller
+// appends key to keys (a slice passed by value does not escape).
+func (d *decoder) key(keys []string) (string, error) {
+	r := &d.r
+	r.skipSpace()
+	if r.pos >= len(r.data) || r.data[r.pos] != '"' {
+		return "", r.fail("expected a string key")
+	}
+	key, err := r.key()
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
+		if k == key {
+			return "", r.fail("duplicate key " + strconv.Quote(key))
 		}
-		d.mapping(field(), "must be a boolean, not "+k.String())
-		return nil
+	}
+	r.skipSpace()
+	if r.pos >= len(r.data) || r.data[r.pos] != ':' {
+		return "", r.fail("expected ':'")
+	}
+	r.pos++
+	r.skipSpace()
+	return key, nil
+}
+
+// next reads what follows a member or element: more is true after a comma,
+// false after the closer.
+func (d *decoder) next(closer byte) (more bool, err error) {
+	r := &d.r
+	r.skipSpace()
+	if r.pos >= len(r.data) {
+		if closer == '}' {
+			return false, r.fail("unexpected end of input in object")
+		}
+		return false, r.fail("unexpected end of input in array")
+	}
+	switch r.data[r.pos] {
+	case ',':
+		r.pos++
+		r.skipSpace()
+		return true, nil
+	case closer:
+		r.pos++
+		return false, nil
+	}
+	if closer == '}' {
+		return false, r.fail("expected ',' or '}'")
+	}
+	return false, r.fail("expected ',' or ']'")
+}
+
+func (d *decoder) str(depth int, at loc, dst *string) error {
+	if ok, err := d.want(jsonString, "a string", depth, at); !ok {
+		return err
+	}
+	s, err := d.r.str()
+	*dst = s
+	return err
+}
+
+func (d *decoder) boolean(depth int, at loc, dst *bool) error {
+	if ok, err := d.want(jsonBool, "a boolean", depth, at); !ok {
+		return err
 	}
 	if d.r.data[d.r.pos] == 't' {
 		*dst = true
@@ -275,16 +284,11 @@ func (d *decoder) boolean(depth int, field func() string, dst *bool) error {
 	return d.r.literal("false")
 }
 
-// integer reads a plain integer; mapped is false (and the mapping error
+// integer reads a plain integer; mapped is false (the mapping error
 // recorded) when the value is not one.
-func (d *decoder) integer(depth int, field func() string, dst *int64) (mapped bool, err error) {
-	k, ok := d.kind()
-	if !ok || k != jsonNumber {
-		if err := d.skip(depth); err != nil {
-			return false, err
-		}
-		d.mapping(field(), "must be a number, not "+k.String())
-		return false, nil
+func (d *decoder) integer(depth int, at loc, dst *int64) (mapped bool, err error) {
+	if ok, err := d.want(jsonNumber, "a number", depth, at); !ok {
+		return false, err
 	}
 	v, err := d.r.number()
 	if err != nil {
@@ -292,7 +296,7 @@ func (d *decoder) integer(depth int, field func() string, dst *int64) (mapped bo
 	}
 	n, perr := strconv.ParseInt(v.s, 10, 64)
 	if perr != nil {
-		d.mapping(field(), errNotInteger.Error())
+		d.mapping(at, errNotInteger.Error())
 		return false, nil
 	}
 	*dst = n
@@ -300,167 +304,208 @@ func (d *decoder) integer(depth int, field func() string, dst *int64) (mapped bo
 }
 
 func (d *decoder) top(cfg *Config) error {
-	if k, ok := d.kind(); !ok || k != jsonObject {
-		if err := d.skip(0); err != nil {
+	if ok, err := d.want(jsonObject, "a JSON object", 0, loc{inst: -1}); !ok {
+		return err
+	}
+	empty, err := d.open(0, '}')
+	if err != nil || empty {
+		return err
+	}
+	var seen [8]string
+	keys := seen[:0]
+	for more := true; more; {
+		key, err := d.key(keys)
+		if err != nil {
 			return err
 		}
-		d.mapping("", "must be a JSON object, not "+k.String())
-		return nil
-	}
-	return d.members(0, func(key string) error {
+		keys = append(keys, key)
 		const depth = 1
-		field := func() string { return key }
+		at := loc{inst: -1, key: key}
 		switch key {
 		case "version":
-			return d.str(depth, field, &cfg.Version)
+			err = d.str(depth, at, &cfg.Version)
 		case "manifest":
-			return d.boolean(depth, field, &cfg.Manifest)
+			err = d.boolean(depth, at, &cfg.Manifest)
 		case "shard", "shards":
 			var n int64
-			ok, err := d.integer(depth, field, &n)
-			if err != nil || !ok {
-				return err
-			}
-			if n < 0 || n > MaxShards {
-				d.mapping(key, "must be between 0 and "+strconv.Itoa(MaxShards))
-			}
-			if key == "shard" {
-				cfg.Shard = int(n)
-			} else {
-				cfg.Shards = int(n)
-			}
-			return nil
-		case "installations":
-			if k, ok := d.kind(); !ok || k != jsonArray {
-				if err := d.skip(depth); err != nil {
-					return err
+			var ok bool
+			if ok, err = d.integer(depth, at, &n); ok {
+				if n < 0 || n > MaxShards {
+					d.mapping(at, "must be between 0 and "+strconv.Itoa(MaxShards))
 				}
-				d.mapping("installations", "must be an array, not "+k.String())
-				return nil
+				if key == "shard" {
+					cfg.Shard = int(n)
+				} else {
+					cfg.Shards = int(n)
+				}
 			}
-			cfg.Installations = make([]Installation, 0, 16)
-			return d.elements(depth, func(i int) error {
-				cfg.Installations = append(cfg.Installations, Installation{})
-				in := &cfg.Installations[len(cfg.Installations)-1]
-				return d.installation(depth+1, in, func() string { return "installations[" + strconv.Itoa(i) + "]" })
-			})
+		case "installations":
+			err = d.installations(depth, cfg)
 		default:
-			if err := d.skip(depth); err != nil {
-				return err
-			}
-			d.mapping(key, "unknown field")
-			return nil
+			err = d.skipUnknown(depth, at)
 		}
-	})
-}
-
-// The decoders take the path of what they decode as a function: it is built
-// only for an error, not for every field of every installation (a pushed
-// configuration can hold 100k installations, parsed on every Wasm VM).
-func (d *decoder) installation(depth int, in *Installation, path func() string) error {
-	if k, ok := d.kind(); !ok || k != jsonObject {
-		if err := d.skip(depth); err != nil {
+		if err != nil {
 			return err
 		}
-		d.mapping(path(), "must be an object, not "+k.String())
-		return nil
+		if more, err = d.next('}'); err != nil {
+			return err
+		}
 	}
-	return d.members(depth, func(key string) error {
+	return nil
+}
+
+func (d *decoder) installations(depth int, cfg *Config) error {
+	if ok, err := d.want(jsonArray, "an array", depth, loc{inst: -1, key: "installations"}); !ok {
+		return err
+	}
+	empty, err := d.open(depth, ']')
+	cfg.Installations = make([]Installation, 0, 16)
+	if err != nil || empty {
+		return err
+	}
+	for i, more := 0, true; more; i++ {
+		cfg.Installations = append(cfg.Installations, Installation{})
+		if err := d.installation(depth+1, &cfg.Installations[i], i); err != nil {
+			return err
+		}
+		if more, err = d.next(']'); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// installation decodes installations[i]. Paths are built only for an error
+// (a pushed configuration can hold 100k installations, parsed on every Wasm
+// VM).
+func (d *decoder) installation(depth int, in *Installation, i int) error {
+	if ok, err := d.want(jsonObject, "an object", depth, loc{inst: i, sec: -1}); !ok {
+		return err
+	}
+	empty, err := d.open(depth, '}')
+	if err != nil || empty {
+		return err
+	}
+	var seen [16]string
+	keys := seen[:0]
+	for more := true; more; {
+		key, err := d.key(keys)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, key)
 		vd := depth + 1
-		f := func() string { return path() + "." + key }
+		at := loc{inst: i, sec: -1, key: key, member: true}
 		switch key {
 		case "ingress_id":
-			return d.str(vd, f, &in.IngressID)
+			err = d.str(vd, at, &in.IngressID)
 		case "provider":
-			return d.str(vd, f, &in.Provider)
+			err = d.str(vd, at, &in.Provider)
 		case "scheme":
 			var s string
-			err := d.str(vd, f, &s)
+			err = d.str(vd, at, &s)
 			in.Scheme = Scheme(s)
-			return err
 		case "org_id":
-			return d.str(vd, f, &in.OrgID)
+			err = d.str(vd, at, &in.OrgID)
 		case "installation_id":
-			return d.str(vd, f, &in.InstallationID)
+			err = d.str(vd, at, &in.InstallationID)
 		case "profile_id":
-			return d.str(vd, f, &in.ProfileID)
+			err = d.str(vd, at, &in.ProfileID)
 		case "platform":
-			return d.boolean(vd, f, &in.Platform)
+			err = d.boolean(vd, at, &in.Platform)
 		case "revoked":
-			return d.boolean(vd, f, &in.Revoked)
+			err = d.boolean(vd, at, &in.Revoked)
 		case "max_body_bytes":
 			var n int64
-			ok, err := d.integer(vd, f, &n)
-			if err != nil || !ok {
-				return err
-			}
-			if n < 0 || n > MaxConfiguredBodyBytes {
-				d.mapping(f(), "must be between 0 and "+strconv.Itoa(MaxConfiguredBodyBytes))
-			}
-			in.MaxBodyBytes = int(n)
-			return nil
-		case "tolerance_seconds":
-			_, err := d.integer(vd, f, &in.ToleranceSeconds)
-			return err
-		case "public_url":
-			return d.str(vd, f, &in.PublicURL)
-		case "secrets":
-			if k, ok := d.kind(); !ok || k != jsonArray {
-				if err := d.skip(vd); err != nil {
-					return err
+			var ok bool
+			if ok, err = d.integer(vd, at, &n); ok {
+				if n < 0 || n > MaxConfiguredBodyBytes {
+					d.mapping(at, "must be between 0 and "+strconv.Itoa(MaxConfiguredBodyBytes))
 				}
-				d.mapping(f(), "must be an array, not "+k.String())
-				return nil
+				in.MaxBodyBytes = int(n)
 			}
-			in.Secrets = make([]Secret, 0, 1)
-			return d.elements(vd, func(i int) error {
-				in.Secrets = append(in.Secrets, Secret{})
-				return d.secret(vd+1, &in.Secrets[len(in.Secrets)-1], func() string { return f() + "[" + strconv.Itoa(i) + "]" })
-			})
+		case "tolerance_seconds":
+			_, err = d.integer(vd, at, &in.ToleranceSeconds)
+		case "public_url":
+			err = d.str(vd, at, &in.PublicURL)
+		case "secrets":
+			err = d.secrets(vd, in, i)
 		default:
-			if err := d.skip(vd); err != nil {
-				return err
-			}
-			d.mapping(f(), "unknown field")
-			return nil
+			err = d.skipUnknown(vd, at)
 		}
-	})
+		if err != nil {
+			return err
+		}
+		if more, err = d.next('}'); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (d *decoder) secret(depth int, s *Secret, path func() string) error {
-	if k, ok := d.kind(); !ok || k != jsonObject {
-		if err := d.skip(depth); err != nil {
+func (d *decoder) secrets(depth int, in *Installation, i int) error {
+	if ok, err := d.want(jsonArray, "an array", depth, loc{inst: i, sec: -1, secrets: true}); !ok {
+		return err
+	}
+	empty, err := d.open(depth, ']')
+	in.Secrets = make([]Secret, 0, 1)
+	if err != nil || empty {
+		return err
+	}
+	for j, more := 0, true; more; j++ {
+		in.Secrets = append(in.Secrets, Secret{})
+		if err := d.secret(depth+1, &in.Secrets[j], i, j); err != nil {
 			return err
 		}
-		d.mapping(path(), "must be an object, not "+k.String())
-		return nil
+		if more, err = d.next(']'); err != nil {
+			return err
+		}
 	}
-	return d.members(depth, func(key string) error {
+	return nil
+}
+
+func (d *decoder) secret(depth int, s *Secret, i, j int) error {
+	if ok, err := d.want(jsonObject, "an object", depth, loc{inst: i, sec: j, secrets: true}); !ok {
+		return err
+	}
+	empty, err := d.open(depth, '}')
+	if err != nil || empty {
+		return err
+	}
+	var seen [8]string
+	keys := seen[:0]
+	for more := true; more; {
+		key, err := d.key(keys)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, key)
 		vd := depth + 1
-		f := func() string { return path() + "." + key }
+		at := loc{inst: i, sec: j, secrets: true, key: key, member: true}
 		switch key {
 		case "id":
-			return d.str(vd, f, &s.ID)
+			err = d.str(vd, at, &s.ID)
 		case "purpose":
-			return d.str(vd, f, &s.Purpose)
+			err = d.str(vd, at, &s.Purpose)
 		case "sealed":
-			return d.str(vd, f, &s.Sealed)
+			err = d.str(vd, at, &s.Sealed)
 		case "fingerprint":
-			return d.str(vd, f, &s.Fingerprint)
+			err = d.str(vd, at, &s.Fingerprint)
 		case "not_before":
-			_, err := d.integer(vd, f, &s.NotBefore)
-			return err
+			_, err = d.integer(vd, at, &s.NotBefore)
 		case "not_after":
-			_, err := d.integer(vd, f, &s.NotAfter)
-			return err
+			_, err = d.integer(vd, at, &s.NotAfter)
 		default:
-			if err := d.skip(vd); err != nil {
-				return err
-			}
-			d.mapping(path()+"."+key, "unknown field")
-			return nil
+			err = d.skipUnknown(vd, at)
 		}
-	})
+		if err != nil {
+			return err
+		}
+		if more, err = d.next('}'); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isLowerHex(s string) bool {

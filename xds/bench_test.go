@@ -235,6 +235,15 @@ func BenchmarkShardedBuild(b *testing.B) {
 					}
 					b.ReportMetric(float64(cpu)/float64(b.N)/1e6, "cpu-ms/op")
 					b.ReportMetric(float64(changed)/float64(b.N), "bytes-per-change")
+					// What the process holds with the state, the controller's
+					// caches and the last build live (after a collection).
+					runtime.GC()
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+					runtime.KeepAlive(st)
+					runtime.KeepAlive(c)
+					runtime.KeepAlive(prev)
 					b.ReportMetric(float64(built)/float64(b.N), "shards-built")
 				})
 			}
