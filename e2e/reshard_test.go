@@ -177,8 +177,9 @@ func TestReshardThroughStack(t *testing.T) {
 	}
 	for _, name := range []string{"worker-a", "worker-b"} {
 		b, _ := os.ReadFile(s.dir + "/" + name + ".log")
-		if !strings.Contains(string(b), `msg="shard layout" worker=e2e-`+name+" epoch=1 shards=7") {
-			t.Errorf("%s did not log the layout it follows", name)
+		if !strings.Contains(string(b), `msg="shard layout" worker=e2e-`+name+" epoch=1 shards=7") ||
+			!strings.Contains(string(b), `msg="the shard layout recorded in Redis applies, not --shards" shards_flag=4 epoch=1 shards=7`) {
+			t.Errorf("%s did not log the layout it follows:\n%s", name, tail(string(b), 10))
 		}
 	}
 	s.checkLogsHoldNoSecret()

@@ -106,6 +106,8 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, o
 		return err
 	} else if unreachable != nil {
 		log.Warn("redis not reachable yet; webhooks are answered 503 until it is", "err", unreachable)
+	} else {
+		logRecordedLayout(ctx, rdb, shards, log)
 	}
 	wait := *waitReplicas
 	if wait < 0 {

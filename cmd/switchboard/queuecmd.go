@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -185,4 +186,18 @@ func byQueue(by map[int]int) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", queue.QueueName(s), by[s]))
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// logRecordedLayout says, at the start of ingest or a worker, when a layout
+// recorded by a reshard overrides the --shards it was given.
+func logRecordedLayout(ctx context.Context, rdb redis.UniversalClient, shards int, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	l, raw, err := queue.ReadLayout(ctx, rdb, shards)
+	switch {
+	case err != nil:
+		log.Warn("read shard layout", "err", err)
+	case raw != "" && (l.Shards != shards || l.State != queue.Stable):
+		log.Info("the shard layout recorded in Redis applies, not --shards", "shards_flag", shards, "epoch", l.Epoch, "shards", l.Shards, "state", string(l.State))
+	}
 }

@@ -109,6 +109,8 @@ func workerMain(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	} else if unreachable != nil {
 		log.Warn("redis not reachable yet; shards are taken once it is", "err", unreachable)
+	} else {
+		logRecordedLayout(ctx, rdb, shards, log)
 	}
 	if err := prometheus.DefaultRegisterer.Register(metrics.NewQueueCollector(rdb, shards, log)); err != nil {
 		var are prometheus.AlreadyRegisteredError
