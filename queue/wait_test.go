@@ -75,22 +75,22 @@ func BenchmarkEnqueueWait(b *testing.B) {
 	servicetest.StartRedisReplica(b, primary, "--appendfsync", "everysec")
 	rc := redis.NewClient(&redis.Options{Addr: primary.Addr, PoolSize: 32})
 	b.Cleanup(func() { rc.Close() })
+	var uniq atomic.Int64 // event ids unique across the benchmark's rounds
 	for _, wait := range []int{0, 1} {
 		c := NewClient("", 16, WithRedisClient(rc), WithWaitReplicas(wait, time.Second))
 		b.Run(fmt.Sprintf("wait=%d/serial", wait), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if err := c.Enqueue(context.Background(), testEnvelope(fmt.Sprintf("C%d", i%100), fmt.Sprintf("S%d-%d", wait, i))); err != nil {
+				if err := c.Enqueue(context.Background(), testEnvelope(fmt.Sprintf("C%d", i%100), fmt.Sprintf("S%d", uniq.Add(1)))); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 		b.Run(fmt.Sprintf("wait=%d/parallel16", wait), func(b *testing.B) {
 			b.SetParallelism(8) // 2 cores × 8
-			var n atomic.Int64
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					i := n.Add(1)
-					if err := c.Enqueue(context.Background(), testEnvelope(fmt.Sprintf("C%d", i%100), fmt.Sprintf("P%d-%d", wait, i))); err != nil {
+					i := uniq.Add(1)
+					if err := c.Enqueue(context.Background(), testEnvelope(fmt.Sprintf("C%d", i%100), fmt.Sprintf("P%d", i))); err != nil {
 						b.Error(err)
 						return
 					}
