@@ -250,3 +250,46 @@ func TestUpRedisServerRequiresThePassword(t *testing.T) {
 		t.Errorf("the password is in redis-server's arguments: %q", rs.cmd.Args)
 	}
 }
+
+// TestRedisTopologyFormsRefusedAtStart: a cluster or Sentinel --redis that
+// does not parse stops ingest, the worker and deadletters at start with what
+// is wrong, never with the password.
+func TestRedisTopologyFormsRefusedAtStart(t *testing.T) {
+	ctx := context.Background()
+	env := func(k string) string {
+		switch k {
+		case envAttestationKey:
+			return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+		case envProvenanceKeys:
+			return testProvenanceKeys
+		}
+		return ""
+	}
+	dataDir := t.TempDir()
+	for _, tc := range []struct{ redis, want string }{
+		{"redis-cluster://:" + redisTestPassword + "@h1:7000,h2", `host "h2": want host:port`},
+		{"redis-sentinel://:" + redisTestPassword + "@s1:26379", "no master name"},
+		{"redis-sentinel://s1:26379/m?password=" + redisTestPassword, "user information"},
+		{"redis-clustr://:" + redisTestPassword + "@h1:7000", `unknown scheme "redis-clustr"`},
+	} {
+		for cmd, run := range map[string]func() error{
+			"ingest": func() error {
+				return runIngest(ctx, []string{"--listen", "127.0.0.1:0", "--redis", tc.redis, "--data-dir", dataDir, "--metrics-listen", ""}, env, io.Discard, io.Discard)
+			},
+			"worker": func() error {
+				return workerMain(ctx, []string{"--redis", tc.redis, "--data-dir", dataDir, "--metrics-listen", ""}, env, io.Discard)
+			},
+			"deadletters": func() error {
+				return runDeadLetters(ctx, []string{"list", "--redis", tc.redis, "--data-dir", dataDir}, env, io.Discard, io.Discard)
+			},
+		} {
+			err := run()
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--redis") {
+				t.Errorf("%s --redis %s: %v, want a --redis error saying %q", cmd, redisconf.Redact(tc.redis), err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), redisTestPassword) {
+				t.Errorf("%s: the password is in the error: %v", cmd, err)
+			}
+		}
+	}
+}

@@ -64,7 +64,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, out, err
 	fset.StringVar(&c.edgeAdmin, "edge-admin", "127.0.0.1:9902", "edge admin address (/ready, edge /metrics, /config)")
 	fset.StringVar(&c.ingest, "ingest", defaultIngestListen, "ingest address (only the edge talks to it)")
 	fset.StringVar(&c.redisListen, "redis-listen", "127.0.0.1:6390", "address of the private redis-server started by up")
-	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server: host:port or redis://[user:password@]host:port[/db] (rediss://… for TLS), password from $"+redisconf.EnvPassword+" when the URL has none")
+	fset.StringVar(&c.redisAddr, "redis", "", "use this running Redis instead of starting a private redis-server: "+redisconf.Syntax+"; password from $"+redisconf.EnvPassword+" when the URL has none")
 	fset.StringVar(&c.metrics, "metrics-listen", "127.0.0.1:9100", "Prometheus /metrics of the control plane, ingest and workers (the edge's are on --edge-admin)")
 	fset.StringVar(&c.publicURL, "public-url", "", "the edge's public base URL providers call (https; http only for a loopback host), e.g. a tunnel's https://….example; default http://<--edge>, which only this machine reaches")
 	fset.StringVar(&c.apiURL, "api-public-url", "", "the binding API's public base URL for OAuth redirects (https; http only for a loopback host); default http://<--api>")
