@@ -64,10 +64,13 @@ func (c *limitsCache) get(ctx context.Context, org string, now time.Time, onErr 
 	defer c.mu.Unlock()
 	c.loading = false
 	if err != nil {
+		// Keep what was read (defaults when nothing was) and try again
+		// after limitsTTL: one warning per attempt, not per task.
 		onErr(err)
 		if c.m == nil {
-			return store.OrgLimits{} // defaults until the store answers
+			c.m = map[string]store.OrgLimits{}
 		}
+		c.at = now
 		return c.m[org]
 	}
 	m := make(map[string]store.OrgLimits, len(ls))

@@ -193,3 +193,54 @@ func TestParkBook(t *testing.T) {
 		t.Fatalf("another organisation: %v, want about %v", d, base)
 	}
 }
+
+type limitsSource struct {
+	calls int
+	err   error
+	ls    []store.OrgLimits
+}
+
+func (s *limitsSource) SetOrgLimits(context.Context, store.OrgLimits) error { return nil }
+func (s *limitsSource) GetOrgLimits(context.Context, string) (store.OrgLimits, error) {
+	return store.OrgLimits{}, nil
+}
+func (s *limitsSource) ListOrgLimits(context.Context) ([]store.OrgLimits, error) {
+	s.calls++
+	return s.ls, s.err
+}
+
+// TestLimitsCache: one read per limitsTTL; a failing store is asked again
+// only after limitsTTL (defaults, or the last limits read, meanwhile).
+func TestLimitsCache(t *testing.T) {
+	src := &limitsSource{ls: []store.OrgLimits{{OrgID: "org_a", MaxInFlight: 3}}}
+	c := limitsCache{src: src}
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	var errs int
+	onErr := func(error) { errs++ }
+	for i := 0; i < 5; i++ {
+		if l := c.get(context.Background(), "org_a", now.Add(time.Duration(i)*time.Second/2), onErr); l.MaxInFlight != 3 {
+			t.Fatalf("limits %+v", l)
+		}
+	}
+	if src.calls != 1 {
+		t.Fatalf("%d reads within the TTL, want 1", src.calls)
+	}
+	src.err = fmt.Errorf("store down")
+	later := now.Add(limitsTTL)
+	for i := 0; i < 5; i++ {
+		if l := c.get(context.Background(), "org_a", later, onErr); l.MaxInFlight != 3 {
+			t.Fatalf("limits while the store fails: %+v, want the last read", l)
+		}
+	}
+	if src.calls != 2 || errs != 1 {
+		t.Fatalf("store down: %d reads, %d warnings; want 2 and 1", src.calls, errs)
+	}
+	fresh := limitsCache{src: src}
+	if l := fresh.get(context.Background(), "org_a", later, onErr); l.MaxInFlight != 0 {
+		t.Fatalf("nothing read yet and the store down: %+v, want defaults", l)
+	}
+	fresh.get(context.Background(), "org_a", later.Add(time.Second), onErr)
+	if src.calls != 3 {
+		t.Fatalf("a failing first read retried before the TTL: %d reads", src.calls)
+	}
+}
