@@ -823,7 +823,15 @@ func (c *Client) runEnqueue(ctx context.Context, keys []string, args ...any) ([]
 				continue
 			}
 		}
+		if err == nil {
+			err = wait.Err()
+		}
 		if err != nil {
+			// A node that fails (killed, partitioned) makes the cluster client
+			// look for the slot's new primary before the provider's retry.
+			if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+				cc.ReloadState(ctx)
+			}
 			return nil, err
 		}
 		res, err := run.Slice()

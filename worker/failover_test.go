@@ -59,7 +59,14 @@ func failoverLoad(t *testing.T, e *env, failover func()) {
 					time.Sleep(50 * time.Millisecond) // the provider's retry
 				}
 				if acked.Add(1) == sessions*events/3 {
-					once.Do(func() { go func() { failover(); close(failed) }() })
+					once.Do(func() {
+						go func() {
+							t0 := time.Now()
+							failover()
+							t.Logf("failover and recovery took %s", time.Since(t0).Round(time.Millisecond))
+							close(failed)
+						}()
+					})
 				}
 				time.Sleep(10 * time.Millisecond) // a bounded rate: the failover happens mid-load
 			}
@@ -74,7 +81,9 @@ func failoverLoad(t *testing.T, e *env, failover func()) {
 	if t.Failed() {
 		return
 	}
+	t0 := time.Now()
 	waitFor(t, "every acknowledged event delivered", 2*time.Minute, func() bool { return e.agent.delivered() == sessions*events })
+	t.Logf("the last acknowledged events delivered %s after the load ended", time.Since(t0).Round(time.Millisecond))
 	for s := 0; s < sessions; s++ {
 		sk := event(fmt.Sprintf("F%02d", s), 1).SessionKey
 		if got := e.agent.seqs(sk); !ordered(got, events) {
