@@ -48,3 +48,61 @@ func FuzzConfigFromResponse(f *testing.F) {
 		_, _ = filter.Load(js, key)
 	})
 }
+
+// FuzzParseShardName: resource names come from the control plane's
+// responses; a name is read as shard (k, j) only when it is exactly
+// ShardName(k, j) with j < k.
+func FuzzParseShardName(f *testing.F) {
+	for _, s := range []string{ShardName(1024, 7), ShardName(4, 3), FilterName, FilterName + "-shard-4-4", FilterName + "-shard-0004-1", FilterName + "-shard--1-0", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		k, j, ok := ParseShardName(name)
+		if !ok {
+			return
+		}
+		if k < 2 || j < 0 || j >= k || ShardName(k, j) != name {
+			t.Fatalf("ParseShardName(%q) = %d, %d", name, k, j)
+		}
+	})
+}
+
+// FuzzConfigsFromResponse is FuzzConfigFromResponse for the sharded reader
+// the native edge uses: no panic; whatever it accepts is only the verifier's
+// resource or shard resources, each once, and loads or fails cleanly.
+func FuzzConfigsFromResponse(f *testing.F) {
+	res, err := BuildResources(filter.Config{Version: "v1", Installations: []filter.Installation{}}, ResourceOptions{IngestAddress: "127.0.0.1:1", Shards: 4})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var anys []*anypb.Any
+	for _, r := range res[resource.ExtensionConfigType] {
+		a, _ := anypb.New(r)
+		anys = append(anys, a)
+	}
+	b, _ := proto.Marshal(&discovery.DiscoveryResponse{VersionInfo: "v1", Resources: anys, TypeUrl: resource.ExtensionConfigType})
+	f.Add(b)
+	b, _ = proto.Marshal(&discovery.DiscoveryResponse{Resources: append(anys[:1:1], anys[0])})
+	f.Add(b)
+	f.Add([]byte{})
+	key := make([]byte, filter.EdgeKeySize)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var resp discovery.DiscoveryResponse
+		if proto.Unmarshal(data, &resp) != nil {
+			return
+		}
+		confs, err := ConfigsFromResponse(&resp)
+		if err != nil {
+			return
+		}
+		if len(confs) != len(resp.GetResources()) {
+			t.Fatalf("%d configurations from %d resources", len(confs), len(resp.GetResources()))
+		}
+		for name, js := range confs {
+			if name != FilterName && !isShardName(name) {
+				t.Fatalf("accepted resource %q", name)
+			}
+			_, _ = filter.Load(js, key)
+		}
+	})
+}
