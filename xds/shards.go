@@ -65,9 +65,13 @@ func ShardNames(k int) []string {
 	return out
 }
 
-// ecdsResource is one ECDS resource of a build with its own version (the
-// digest of its encoding) and that encoding, made once and sent to every
-// node.
+// ecdsResource is one ECDS resource of a build with its own version and its
+// encoding, made once and sent to every node. The version is the digest of
+// the content with sealed values replaced by secret ids (the shard's or
+// configuration's version) and of the resource options: sealing is
+// randomised, so this is what makes replicas on one database give a
+// resource the same version, and a node that reconnects to another replica
+// is sent only the shards that really differ.
 type ecdsResource struct {
 	name    string
 	version string
@@ -76,12 +80,12 @@ type ecdsResource struct {
 	entries int // installations in it
 }
 
-func newECDSResource(ext *corev3.TypedExtensionConfig, entries int) (*ecdsResource, error) {
+func newECDSResource(ext *corev3.TypedExtensionConfig, content string, opts ResourceOptions, entries int) (*ecdsResource, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ext)
 	if err != nil {
 		return nil, fmt.Errorf("encode ECDS resource %s: %w", ext.GetName(), err)
 	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%+v", ext.GetName(), content, opts.withDefaults())))
 	a := &anypb.Any{TypeUrl: resourceTypeURL(ext), Value: b}
 	return &ecdsResource{name: ext.GetName(), version: "r" + hex.EncodeToString(sum[:8]), msg: ext, any: a, entries: entries}, nil
 }
@@ -228,7 +232,7 @@ func shardedSet(k int, parts []*encEntry, sc *shardCache, opts ResourceOptions, 
 		if err != nil {
 			return nil, err
 		}
-		r, err := newECDSResource(ext, len(g))
+		r, err := newECDSResource(ext, v, opts, len(g))
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +246,7 @@ func shardedSet(k int, parts []*encEntry, sc *shardCache, opts ResourceOptions, 
 	if err != nil {
 		return nil, err
 	}
-	m, err := newECDSResource(mext, 0)
+	m, err := newECDSResource(mext, string(mjs), opts, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +261,7 @@ func wholeSet(version string, js []byte, entries int, opts ResourceOptions) (*ec
 	if err != nil {
 		return nil, err
 	}
-	r, err := newECDSResource(ext, entries)
+	r, err := newECDSResource(ext, version, opts, entries)
 	if err != nil {
 		return nil, err
 	}

@@ -228,6 +228,18 @@ func TestShardedBuildReusesUnchangedShards(t *testing.T) {
 	if b3.version != b1.version {
 		t.Fatalf("same state, version %s then %s", b1.version, b3.version)
 	}
+	// A replica (another controller, its own random seals) gives every
+	// resource the same version: a node moving to it is sent nothing.
+	r := &Controller{cfg: ControllerConfig{EdgeKey: testEdgeKey, Resources: opts}}
+	rb, err := r.Build(st, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, res := range b3.ecds.res {
+		if rb.ecds.res[name].version != res.version {
+			t.Fatalf("%s: version %s on one replica, %s on another", name, res.version, rb.ecds.res[name].version)
+		}
+	}
 	// The uncached path (BuildResources, NewSnapshot) gives the same version.
 	snap, err := NewSnapshot(b1.cfg, opts)
 	if err != nil {
