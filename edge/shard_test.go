@@ -152,3 +152,89 @@ func TestEdgeRefusesRequestWhoseShardIsNotLoaded(t *testing.T) {
 		t.Fatalf("GET /config: %v (%d entries, %q)", err, e.Len(), e.Version())
 	}
 }
+
+// TestEdgeKeepsItsConfigurationUntilEveryShardOfANewKIsLoaded: a native
+// edge running a whole configuration (or K shards) keeps deciding with it
+// while the shards of a new K arrive, and switches once all are loaded.
+func TestEdgeKeepsItsConfigurationUntilEveryShardOfANewKIsLoaded(t *testing.T) {
+	edgeKey, attKey := bytes.Repeat([]byte{5}, 32), bytes.Repeat([]byte{6}, 32)
+	ing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ing.Close()
+	u, _ := url.Parse(ing.URL)
+	h, err := New(Config{ControlPlane: "127.0.0.1:1", NodeID: "edge-k", EdgeKey: edgeKey, AttestationKey: attKey,
+		Ingest: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var insts []filter.Installation
+	for i := 1; i <= 12; i++ {
+		insts = append(insts, slackInstallation(t, edgeKey, fmt.Sprintf("%032x", i*104729), fmt.Sprintf("secret-%d", i)))
+	}
+	status := func(in filter.Installation, secret string) int {
+		body := []byte(`{"type":"event_callback"}`)
+		req := httptest.NewRequest("POST", "/v1/hooks/slack/"+in.IngressID, bytes.NewReader(body))
+		for _, kv := range sign.Slack(secret, time.Now().Unix(), body) {
+			req.Header.Add(kv[0], kv[1])
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	all := func(want int) {
+		t.Helper()
+		for i, in := range insts {
+			if got := status(in, fmt.Sprintf("secret-%d", i+1)); got != want {
+				t.Fatalf("installation %d: %d, want %d (version %s)", i, got, want, h.Version())
+			}
+		}
+	}
+	// A whole configuration in force.
+	whole := shardedResponse(t, edgeKey, 1, "w1", insts, xds.FilterName)
+	if err := h.apply(whole); err != nil {
+		t.Fatal(err)
+	}
+	all(200)
+	// The manifest of K = 4 and half the shards: the whole one stays in force.
+	if err := h.apply(shardedResponse(t, edgeKey, 4, "s1", insts, xds.FilterName, xds.ShardName(4, 0), xds.ShardName(4, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version() != "w1" {
+		t.Fatalf("in force %s while shards of 4 are missing", h.Version())
+	}
+	all(200)
+	if got := h.resourceNamesLocked(); len(got) != 5 {
+		t.Fatalf("subscribes to %v", got)
+	}
+	// The rest: the shards come into force.
+	if err := h.apply(shardedResponse(t, edgeKey, 4, "s1", insts, xds.ShardName(4, 2), xds.ShardName(4, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version() != "s1" || !h.Ready() {
+		t.Fatalf("version %s, ready %v", h.Version(), h.Ready())
+	}
+	all(200)
+	// K = 8 replacing K = 4: the 4 stay until every shard of 8 is here.
+	if err := h.apply(shardedResponse(t, edgeKey, 8, "e1", insts, xds.FilterName, xds.ShardName(8, 5))); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version() != "s1" {
+		t.Fatalf("in force %s while shards of 8 are missing", h.Version())
+	}
+	all(200)
+	names := append([]string{xds.FilterName}, xds.ShardNames(8)...)
+	if err := h.apply(shardedResponse(t, edgeKey, 8, "e1", insts, names[1:]...)); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version() != "e1" {
+		t.Fatalf("version %s after every shard of 8", h.Version())
+	}
+	all(200)
+	// Back to a whole configuration: in force at once.
+	if err := h.apply(whole); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version() != "w1" || len(h.resourceNamesLocked()) != 1 {
+		t.Fatalf("version %s, names %v", h.Version(), h.resourceNamesLocked())
+	}
+	all(200)
+}
