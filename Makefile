@@ -84,7 +84,7 @@ loadtest-ladder:
 # with a failover under load (docs/scaling.md). `make test` skips them: they
 # start 6 and 5 redis-servers (about a minute on two cores).
 test-cluster: deps
-	SWITCHBOARD_CLUSTER_TESTS=1 $(GO) test -count=1 -v -timeout 10m -run 'Cluster|Sentinel' ./servicetest/ ./queue/ ./worker/
+	SWITCHBOARD_CLUSTER_TESTS=1 $(GO) test -count=1 -v -timeout 10m -run 'Cluster|Sentinel' ./servicetest/ ./queue/ ./worker/ ./cmd/switchboard/
 
 # loadtest-flood measures the forged-flood quarantine: valid Slack traffic
 # to three ingress ids (50/s, 32 s) through the stack without a flood, with
