@@ -152,7 +152,7 @@ func (p *Pool) share(ctx context.Context, org string) orglimit.Share {
 func (p *Pool) enter(ctx context.Context, shard int, env envelope.Envelope) (func(), error) {
 	if r := p.inflight.Enter(env.OrgID, shard, p.share(ctx, env.OrgID)); r != "" {
 		p.parked.WithLabelValues(string(r)).Inc()
-		d := p.parks.park(env.OrgID, env.ID, p.inflight.Of(env.OrgID), p.cfg.ParkDelay)
+		d := p.parks.park(env.OrgID, env.ID, p.inflight.Of(env.OrgID), p.cfg.ParkDelay, p.cfg.Now())
 		return nil, &waitError{delay: d, reason: string(r)}
 	}
 	p.parks.admit(env.OrgID, env.ID)
@@ -172,10 +172,22 @@ func (p *Pool) enter(ctx context.Context, shard int, env envelope.Envelope) (fun
 // cycling through the queues and delaying the other organisations' tasks
 // queued behind it.
 type parkBook struct {
-	mu   sync.Mutex
-	orgs map[string]*orgParks
-	task map[string]string // parked task id -> org
+	mu    sync.Mutex
+	orgs  map[string]*orgParks
+	task  map[string]parkedTask // by task id
+	swept time.Time
 }
+
+// parkedTask is a task this worker parked and has not admitted since. One
+// that does not come back within parkForget (another worker took its
+// shard, it was dead-lettered or replayed elsewhere) is forgotten, so the
+// organisation's count does not grow with tasks that are gone.
+type parkedTask struct {
+	org string
+	at  time.Time // last parked
+}
+
+const parkForget = 4 * maxPark
 
 type orgParks struct {
 	parked int           // tasks of the org parked by this worker, not admitted since
@@ -187,7 +199,7 @@ const maxPark = 30 * time.Second
 
 func (b *parkBook) org(org string) *orgParks {
 	if b.orgs == nil || len(b.orgs) > 1<<16 || len(b.task) > 1<<20 {
-		b.orgs, b.task = map[string]*orgParks{}, map[string]string{}
+		b.orgs, b.task = map[string]*orgParks{}, map[string]parkedTask{}
 	}
 	o := b.orgs[org]
 	if o == nil {
@@ -199,18 +211,36 @@ func (b *parkBook) org(org string) *orgParks {
 
 // park records task id of org parked (inFlight: the org's deliveries in
 // flight) and returns how long it waits.
-func (b *parkBook) park(org, id string, inFlight int, base time.Duration) time.Duration {
+func (b *parkBook) park(org, id string, inFlight int, base time.Duration, now time.Time) time.Duration {
 	b.mu.Lock()
+	b.sweep(now)
 	o := b.org(org)
 	if _, ok := b.task[id]; !ok {
-		b.task[id] = org
 		o.parked++
 	}
+	b.task[id] = parkedTask{org: org, at: now}
 	svc := max(o.svc, base)
 	d := time.Duration(float64(o.parked) / float64(max(inFlight, 1)) * float64(svc))
 	b.mu.Unlock()
 	d = min(max(d, base), maxPark)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sweep forgets the tasks parked longer than parkForget ago (at most once
+// every maxPark: amortised over the parks in between).
+func (b *parkBook) sweep(now time.Time) {
+	if now.Sub(b.swept) < maxPark {
+		return
+	}
+	b.swept = now
+	for id, t := range b.task {
+		if now.Sub(t.at) > parkForget {
+			delete(b.task, id)
+			if o := b.orgs[t.org]; o != nil && o.parked > 0 {
+				o.parked--
+			}
+		}
+	}
 }
 
 // admit records that task id of org was let through.
@@ -241,7 +271,11 @@ func (b *parkBook) served(org string, d time.Duration) {
 // awaitPredecessor waits, when the fence is closed on the task running on
 // this worker just before env, for that task to end and reads the fence
 // again; otherwise it returns c as it is.
-func (p *Pool) awaitPredecessor(ctx context.Context, fence *queue.Fence, env envelope.Envelope, c queue.Check) (queue.Check, error) {
+//
+// The wait can be as long as the predecessor's delivery: the shard's lease
+// is checked again after it (the check of fence.Start is that old by then),
+// so a worker that lost the shard meanwhile leaves the task to its new owner.
+func (p *Pool) awaitPredecessor(ctx context.Context, shard int, token string, fence *queue.Fence, env envelope.Envelope, c queue.Check) (queue.Check, error) {
 	if c.Verdict != queue.Wait {
 		return c, nil
 	}
@@ -254,7 +288,14 @@ func (p *Pool) awaitPredecessor(ctx context.Context, fence *queue.Fence, env env
 	case <-ctx.Done():
 		return c, &waitError{delay: p.cfg.FenceRetry, reason: "shard stopping"}
 	}
-	c, err := fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
+	holds, err := p.leases.Holds(ctx, shard, token)
+	if err != nil {
+		return c, &retryError{delay: p.cfg.FenceRetry, err: err}
+	}
+	if !holds {
+		return c, &waitError{delay: p.cfg.FenceRetry, reason: "shard lease lost"}
+	}
+	c, err = fence.Check(ctx, env.SessionKey, env.ID, env.Seq)
 	if err != nil {
 		return c, &retryError{delay: p.cfg.FenceRetry, err: err}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/envelope"
+	"github.com/switchboard-dev/switchboard/queue"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -164,33 +165,40 @@ func TestOrgMaxInFlight(t *testing.T) {
 func TestParkBook(t *testing.T) {
 	var b parkBook
 	base := 250 * time.Millisecond
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	within := func(got, want time.Duration) bool {
 		return got >= time.Duration(float64(want)*0.8)-time.Millisecond && got <= time.Duration(float64(want)*1.2)+time.Millisecond
 	}
-	if d := b.park("org_a", "t1", 4, base); !within(d, base) {
+	if d := b.park("org_a", "t1", 4, base, now); !within(d, base) {
 		t.Fatalf("first park %v, want about %v (no delivery time known)", d, base)
 	}
 	b.served("org_a", time.Second)
 	for i := 2; i <= 8; i++ {
-		b.park("org_a", fmt.Sprintf("t%d", i), 4, base)
+		b.park("org_a", fmt.Sprintf("t%d", i), 4, base, now)
 	}
 	// 8 parked, 4 in flight, 1 s each: about 2 s.
-	if d := b.park("org_a", "t8", 4, base); !within(d, 2*time.Second) {
+	if d := b.park("org_a", "t8", 4, base, now); !within(d, 2*time.Second) {
 		t.Fatalf("park with 8 parked, 4 in flight, 1 s deliveries: %v, want about 2s", d)
 	}
 	b.admit("org_a", "t1")
 	b.admit("org_a", "t2")
-	if d := b.park("org_a", "t3", 2, base); !within(d, 3*time.Second) {
+	if d := b.park("org_a", "t3", 2, base, now); !within(d, 3*time.Second) {
 		t.Fatalf("after two admitted (6 parked, 2 in flight): %v, want about 3s", d)
 	}
 	for i := 0; i < 1000; i++ {
-		b.park("org_a", fmt.Sprintf("flood%d", i), 1, base)
+		b.park("org_a", fmt.Sprintf("flood%d", i), 1, base, now)
 	}
-	if d := b.park("org_a", "flood1", 1, base); !within(d, maxPark) {
+	if d := b.park("org_a", "flood1", 1, base, now); !within(d, maxPark) {
 		t.Fatalf("a backlog far over the share: %v, want the cap %v", d, maxPark)
 	}
-	if d := b.park("org_b", "x1", 0, base); !within(d, base) {
+	if d := b.park("org_b", "x1", 0, base, now); !within(d, base) {
 		t.Fatalf("another organisation: %v, want about %v", d, base)
+	}
+	// Tasks that never came back (another worker took their shard) are
+	// forgotten after parkForget: the count does not keep them.
+	now = now.Add(parkForget + maxPark)
+	if d := b.park("org_a", "fresh", 4, base, now); !within(d, base) {
+		t.Fatalf("after the parked tasks were forgotten: %v, want about %v", d, base)
 	}
 }
 
@@ -242,5 +250,46 @@ func TestLimitsCache(t *testing.T) {
 	fresh.get(context.Background(), "org_a", later.Add(time.Second), onErr)
 	if src.calls != 3 {
 		t.Fatalf("a failing first read retried before the TTL: %d reads", src.calls)
+	}
+}
+
+// TestSuccessorRechecksLease: the direct successor of a running task waits
+// for it in its slot; if the shard's lease moved meanwhile, the successor
+// does not deliver when its predecessor ends (the new owner will).
+func TestSuccessorRechecksLease(t *testing.T) {
+	e := newEnv(t, 1)
+	slow := &slowOrg{gate: make(chan struct{})}
+	t.Cleanup(slow.release)
+	e.agent.setPolicy(func(env envelope.Envelope, try int) (int, string) {
+		if env.EventID == "Ev-C1-1" {
+			slow.hold()
+		}
+		return 0, ""
+	})
+	p := e.pool("w1", func(c *Config) { c.ShardConcurrency = 4 })
+	run(t, p)
+	ctx := context.Background()
+	for n := 1; n <= 2; n++ {
+		if err := e.client.Enqueue(ctx, event("C1", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the first event held by the agent", 20*time.Second, func() bool { in, _ := slow.inFlight(); return in == 1 })
+	// The successor waits in its slot once the fence names the running task.
+	waitFor(t, "the successor waiting for its predecessor", 20*time.Second, func() bool {
+		p.sessions.mu.Lock()
+		defer p.sessions.mu.Unlock()
+		r := p.sessions.m[event("C1", 1).SessionKey]
+		return r != nil && r.waiting
+	})
+	// Another worker takes the shard (as after a pause past the lease).
+	if err := e.rc.Set(ctx, "sb:{"+queue.QueueName(0)+"}:lease", "thief", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	slow.release()
+	waitFor(t, "the first event delivered", 20*time.Second, func() bool { return len(e.agent.seqs(event("C1", 1).SessionKey)) >= 1 })
+	waitFor(t, "the worker to drop the shard it lost", 20*time.Second, func() bool { return len(p.Owned()) == 0 })
+	if got := e.agent.seqs(event("C1", 1).SessionKey); len(got) != 1 {
+		t.Fatalf("deliveries %v after the lease moved: the successor was delivered by a worker that no longer holds the shard", got)
 	}
 }

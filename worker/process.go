@@ -155,7 +155,7 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 				return &waitError{delay: p.cfg.FenceRetry, reason: "shard layout not readable yet"}
 			}
 		}
-		if check, err = p.awaitPredecessor(ctx, fence, env, check); err != nil {
+		if check, err = p.awaitPredecessor(ctx, shard, token, fence, env, check); err != nil {
 			return err
 		}
 		if w := p.waitGaps(ctx, fence, qname, env, &check); w != nil {
