@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -275,6 +276,9 @@ type ReshardProgress struct {
 	Resume    bool        `json:"resume,omitempty"`
 	Remaining int         `json:"remaining"`
 	ByShard   map[int]int `json:"remaining_by_shard,omitempty"`
+	// Removed: completed tasks deleted from the queues a shrink removed
+	// (finished).
+	Removed int `json:"removed_completed,omitempty"`
 }
 
 // ReshardOptions configures Reshard.
@@ -372,11 +376,44 @@ func Reshard(ctx context.Context, rdb redis.UniversalClient, shards int, o Resha
 	if err != nil {
 		return plan, err
 	}
+	// Queues a shrink removed: nothing consumes them any more. Their
+	// completed tasks (kept for inspection, see DefaultTaskRetention) would
+	// stay, since only a queue's own consumers expire them: deleted, and the
+	// queue dropped from Asynq's list once empty. Dead letters stay listed.
 	p = base
+	for s := done.Shards; s < plan.Next.From.Shards; s++ {
+		n, err := removeQueue(ctx, rdb, QueueName(s))
+		if err != nil {
+			return plan, err
+		}
+		p.Removed += n
+	}
 	p.Phase = "finished"
 	report(p)
 	plan.Next = done
 	return plan, nil
+}
+
+// removeQueue deletes the completed tasks of queue q (a queue the layout
+// removed) and, when it then holds nothing, the queue itself; it returns how
+// many tasks it deleted.
+func removeQueue(ctx context.Context, rdb redis.UniversalClient, q string) (int, error) {
+	known, err := rdb.SIsMember(ctx, "asynq:queues", q).Result()
+	if err != nil {
+		return 0, fmt.Errorf("look for removed queue %s: %w", q, err)
+	}
+	if !known {
+		return 0, nil
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	n, err := insp.DeleteAllCompletedTasks(q)
+	if err != nil {
+		return 0, fmt.Errorf("delete the completed tasks of removed queue %s: %w", q, err)
+	}
+	if err := insp.DeleteQueue(q, false); err != nil && !errors.Is(err, asynq.ErrQueueNotFound) && !errors.Is(err, asynq.ErrQueueNotEmpty) {
+		return n, fmt.Errorf("remove queue %s: %w", q, err)
+	}
+	return n, nil
 }
 
 func total(by map[int]int) int {

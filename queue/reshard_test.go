@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,14 @@ func TestReshardDrainAndRefusals(t *testing.T) {
 	if err != nil || !done.Resume || done.Next.State != Stable {
 		t.Fatalf("resumed reshard: %+v %v", done, err)
 	}
+	// The queues the shrink removed (empty) are dropped from Asynq's list.
+	queues, err := rc.SMembers(ctx, "asynq:queues").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(sortedStrings(queues), ","); got != "sb-shard-000,sb-shard-001" {
+		t.Fatalf("queues after the shrink: %s", got)
+	}
 	if _, err := Reshard(ctx, rc, 2, ReshardOptions{Shards: 4}); !isRefusal(err, RefusedSameCount) {
 		t.Fatalf("reshard to the count it has: %v", err)
 	}
@@ -253,4 +262,10 @@ func TestReshardRefusesWrongShardCount(t *testing.T) {
 	if _, err := Reshard(ctx, rc, 16, ReshardOptions{Shards: 8, NoWait: true}); err != nil {
 		t.Fatalf("reshard from the right count: %v", err)
 	}
+}
+
+func sortedStrings(xs []string) []string {
+	out := append([]string(nil), xs...)
+	sort.Strings(out)
+	return out
 }

@@ -155,6 +155,9 @@ func reshardCommand(ctx context.Context, rdb redis.UniversalClient, to int, o qu
 			last = p.Remaining
 		case "finished":
 			fmt.Fprintf(out, "finished: %d shards (epoch %d), stable\n", p.To, p.Epoch)
+			if p.Removed > 0 {
+				fmt.Fprintf(out, "deleted %d completed task(s) of the queues the layout removed\n", p.Removed)
+			}
 		}
 	}
 	_, err := queue.Reshard(ctx, rdb, to, o)
