@@ -82,7 +82,7 @@ loadtest-ladder:
 # test-cluster runs the tests against a private 3-master Redis Cluster (with a
 # replica each) and a Sentinel group (primary, 2 replicas, 3 Sentinels), each
 # with a failover under load (docs/scaling.md). `make test` skips them: they
-# start 6 and 5 redis-servers (about a minute on two cores).
+# start 6 and 5 redis-servers (about 5 minutes on two shared cores, most of it the reshard-on-cluster test).
 test-cluster: deps
 	SWITCHBOARD_CLUSTER_TESTS=1 $(GO) test -count=1 -v -timeout 10m -run 'Cluster|Sentinel' ./servicetest/ ./queue/ ./worker/ ./cmd/switchboard/
 
