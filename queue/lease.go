@@ -206,7 +206,10 @@ func (l *Leases) Owners(ctx context.Context) (map[int]string, error) {
 // KEYS[1] active list, KEYS[2] lease zset, KEYS[3] pending list; ARGV[1] task key prefix.
 var requeueOrphansScript = redis.NewScript(`
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-for i = #ids, 1, -1 do
+-- The active list holds the newest task first (Asynq moves a task from the
+-- pending list's right end onto its left); pushing the newest first onto the
+-- pending list's right end, the dequeue end, leaves the oldest to go first.
+for i = 1, #ids do
   local id = ids[i]
   redis.call('LREM', KEYS[1], 0, id)
   redis.call('ZREM', KEYS[2], id)

@@ -25,7 +25,7 @@
 // <tag> is a digest of the session key (no conversation id in a key name).
 //
 //	sb:{<queue>}:s:<tag>      hash: seq (last assigned), last (last done), r:<n> (reservation "id|unix-ms" of seq n until it is done)
-//	sb:{<queue>}:d:<h>:<n>    dedup bucket n of horizon h seconds: hash of 8-byte marks of the tasks written (see dedupKeyPrefix)
+//	sb:{<queue>}:d:<h>:<n>:<f> dedup bucket n of horizon h seconds, part f: the 8-byte marks of the tasks written (see dedupKeyPrefix)
 //	sb:{<queue>}:id:<task id> older releases only (read, no longer written): "seq|queue[|w]", a reserved number, w once written
 //	sb:{<queue>}:done:<id>    present once the task's side effects are complete (worker dedup)
 //	sb:{<queue>}:p:<id>       worker progress of one task (attempts, delivered, replies sent)
@@ -79,7 +79,7 @@ const DefaultRetention = 8 * 24 * time.Hour
 // be DefaultRetention, because deduplication by provider event id was Asynq's
 // task-id check and held only while the task hash existed (a 20-minute load run
 // grew Redis to about 1 GB). Deduplication now rests on the dedup marks the
-// enqueue script writes (8 bytes per event in time-bucketed hashes, kept for
+// enqueue script writes (8 bytes per event in time-bucketed strings, kept for
 // the provider's DedupHorizon): a retry that finds its mark is a duplicate
 // whether or not its task is still there. The completed task is kept an hour
 // for inspection only.
@@ -396,7 +396,7 @@ func (c *Client) ReserveWithoutTask(ctx context.Context, env envelope.Envelope) 
 // script ("sadd" 1).
 //
 // Deduplication by event: a written task leaves its dedup mark, an 8-byte
-// hash of its task id appended to one field of a time-bucketed hash (see
+// hash of its task id appended to one part of a time bucket (see
 // dedupKeyPrefix, dedupMark, dedupLua): the script looks for the mark in the
 // buckets covering the provider's horizon first, and a mark found is a
 // duplicate, whether or not the task is still there.
@@ -512,8 +512,10 @@ else
   redis.call('HSET', KEYS[1], 'r:' .. seq, id .. '|' .. nowms)
   redis.call('PEXPIRE', KEYS[1], sttl)
 end
-redis.call('HSET', bucket, field, (redis.call('HGET', bucket, field) or '') .. rem)
-redis.call('PEXPIREAT', bucket, (cur + 1) * width + horizon)
+-- APPEND, not a rewrite of the marks: a script is replicated (and written
+-- to the append-only file) as the commands it ran, so this sends 8 bytes.
+redis.call('APPEND', bucket .. ':' .. field, rem)
+redis.call('PEXPIREAT', bucket .. ':' .. field, (cur + 1) * width + horizon)
 redis.call('HSET', KEYS[3], 'msg', ARGV[2], 'state', 'pending', 'pending_since', nowns)
 redis.call('LPUSH', KEYS[4], id)
 if sadd then
@@ -535,7 +537,7 @@ local function seen(dprefix, mark, nowms, horizon)
   local width = math.ceil(horizon / 4)
   local cur = math.floor(nowms / width)
   for b = cur, cur - 4, -1 do
-    local v = redis.call('HGET', dprefix .. b, field)
+    local v = redis.call('GET', dprefix .. b .. ':' .. field)
     if v then
       local from = 1
       while true do
@@ -552,24 +554,41 @@ end
 
 // seenScript answers 1 when a task was written under the dedup mark within
 // the horizon: its mark is in the shard's buckets, or (releases before the
-// compact dedup) its id key is marked written. KEYS[1] id key; ARGV[1]
-// "now ms|horizon ms|dedup prefix|mark".
+// compact dedup) its id key is marked written. Answering 1 it also writes
+// (counts in the shard's write fence, KEYS[2]): the original was written by
+// another connection, and a WAIT after this write on this one covers it too
+// (a replica applies a primary's writes in order). KEYS[1] id key, KEYS[2]
+// write fence; ARGV[1] "now ms|horizon ms|dedup prefix|mark".
 var seenScript = redis.NewScript(dedupLua + `
 local a = {}
 for v in string.gmatch(ARGV[1], '[^|]+') do a[#a + 1] = v end
-if seen(a[3], a[4], tonumber(a[1]), tonumber(a[2])) then return 1 end
-local s = redis.call('GET', KEYS[1])
-if s and string.sub(s, -2) == '|w' then return 1 end
-return 0
+local found = seen(a[3], a[4], tonumber(a[1]), tonumber(a[2]))
+if not found then
+  local s = redis.call('GET', KEYS[1])
+  found = s and string.sub(s, -2) == '|w'
+end
+if not found then return 0 end
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 86400000)
+return 1
 `)
+
+// writeFenceKey is the counter seenScript writes so that a WAIT after it
+// covers a duplicate's original in that shard.
+func writeFenceKey(q string) string { return prefix(q) + "w" }
 
 // dedupKeyPrefix is the start of the names of the dedup buckets of shard
 // queue q for a horizon: sb:{<q>}:d:<horizon seconds>:, followed by the
-// bucket number (unix ms / (horizon/4)). A bucket is a hash of up to 4096
-// fields (the first 12 bits of the event's mark), each the concatenation of
-// the 8-byte marks of the events written while the bucket was current; it
-// expires a horizon after its end. It holds 1.25 horizons of events, about
-// 8 bytes each plus the amortised field (docs/benchmarks.md).
+// bucket number (unix ms / (horizon/4)), ":" and the part: the first 12 bits
+// of the event's mark (up to 4096 parts per bucket). A part is a string, the
+// concatenation of the 8-byte marks of the events written while the bucket
+// was current, grown by APPEND (a hash field would have to be rewritten
+// whole, and a script is replicated and logged as the commands it ran: at
+// 125 events/s on one shard a part of a WhatsApp bucket reaches ~42 KB, which
+// every enqueue would have sent to the append-only file and each replica).
+// A part expires a horizon after its bucket's end. The buckets hold 1.25
+// horizons of events, about 8 bytes each plus the part's key and the string's
+// growth slack (docs/benchmarks.md).
 func dedupKeyPrefix(q string, horizon time.Duration) string {
 	return prefix(q) + "d:" + strconv.FormatInt(int64(horizon/time.Second), 10) + ":"
 }
@@ -771,11 +790,12 @@ func (c *Client) enqueuedBefore(ctx context.Context, l Layout, env envelope.Enve
 	for _, s := range l.DedupShards(env.SessionKey, horizon, c.now()) {
 		q := QueueName(s)
 		args := strconv.FormatInt(c.now().UnixMilli(), 10) + "|" + strconv.FormatInt(horizon.Milliseconds(), 10) + "|" + dedupKeyPrefix(q, horizon) + "|" + mark
-		n, err := seenScript.Run(ctx, c.rdb, []string{idKey(q, env.ID)}, args).Int()
+		res, err := c.runWaited(ctx, seenScript, []string{idKey(q, env.ID), writeFenceKey(q)},
+			func(res any) bool { n, _ := res.(int64); return n == 1 }, args)
 		if err != nil {
 			return false, fmt.Errorf("enqueue %s: look for it under an earlier layout: %w", env.ID, err)
 		}
-		if n == 1 {
+		if n, _ := res.(int64); n == 1 {
 			return true, nil
 		}
 	}
@@ -790,8 +810,31 @@ func (c *Client) enqueuedBefore(ctx context.Context, l Layout, env envelope.Enve
 // write (a duplicate refreshes the session's expiry), so WAIT confirms the
 // earlier writes of the event too, whichever connection made them.
 func (c *Client) runEnqueue(ctx context.Context, keys []string, args ...any) ([]any, error) {
+	res, err := c.runWaited(ctx, enqueueScript, keys, func(res any) bool {
+		r, _ := res.([]any)
+		if len(r) == 0 {
+			return false
+		}
+		code, _ := r[0].(int64)
+		return code == 0 || code == 1 // written, or a duplicate: acknowledged
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.([]any)
+	if !ok || len(r) == 0 {
+		return nil, fmt.Errorf("enqueue script answered %T", res)
+	}
+	return r, nil
+}
+
+// runWaited runs script on the primary of keys[0]'s slot and, with
+// WithWaitReplicas, pipelines WAIT after it on the same connection: when
+// acked(result) (the answer acknowledges an event) and fewer replicas than
+// required confirmed, the run fails with ErrNotReplicated.
+func (c *Client) runWaited(ctx context.Context, script *redis.Script, keys []string, acked func(any) bool, args ...any) (any, error) {
 	if c.waitN == 0 {
-		return enqueueScript.Run(ctx, c.rdb, keys, args...).Slice()
+		return script.Run(ctx, c.rdb, keys, args...).Result()
 	}
 	for try := 0; ; try++ {
 		var conn redis.Cmdable = c.rdb
@@ -803,15 +846,15 @@ func (c *Client) runEnqueue(ctx context.Context, keys []string, args ...any) ([]
 			conn = node
 		}
 		pipe := conn.Pipeline()
-		run := pipe.EvalSha(ctx, enqueueScript.Hash(), keys, args...)
+		run := pipe.EvalSha(ctx, script.Hash(), keys, args...)
 		wait := pipe.Do(ctx, "WAIT", c.waitN, c.waitFor.Milliseconds())
 		_, _ = pipe.Exec(ctx) // each command's error is checked below
 		err := run.Err()
 		if err != nil && try < 2 {
 			switch {
 			case redis.HasErrorPrefix(err, "NOSCRIPT"):
-				if lerr := enqueueScript.Load(ctx, conn).Err(); lerr != nil {
-					return nil, fmt.Errorf("load the enqueue script: %w", lerr)
+				if lerr := script.Load(ctx, conn).Err(); lerr != nil {
+					return nil, fmt.Errorf("load the script: %w", lerr)
 				}
 				continue
 			case redis.HasErrorPrefix(err, "MOVED"), redis.HasErrorPrefix(err, "ASK"),
@@ -834,7 +877,7 @@ func (c *Client) runEnqueue(ctx context.Context, keys []string, args ...any) ([]
 			}
 			return nil, err
 		}
-		res, err := run.Slice()
+		res, err := run.Result()
 		if err != nil {
 			return nil, err
 		}
@@ -842,7 +885,7 @@ func (c *Client) runEnqueue(ctx context.Context, keys []string, args ...any) ([]
 		if err != nil {
 			return nil, fmt.Errorf("wait for replicas: %w", err)
 		}
-		if code, _ := res[0].(int64); (code == 0 || code == 1) && n < c.waitN {
+		if acked(res) && n < c.waitN {
 			return nil, fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, n, c.waitN, c.waitFor)
 		}
 		return res, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -310,5 +311,38 @@ func BenchmarkLPUSH(b *testing.B) {
 		if err := rc.LPush(ctx, "bench:list", payload).Err(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRequeueOrphansKeepsOrder: tasks a dead consumer left active go back
+// to the dequeue end of the pending list oldest first, so the next owner
+// takes them in the order they were enqueued (a reversed requeue made the
+// successor go first and wait for its predecessor).
+func TestRequeueOrphansKeepsOrder(t *testing.T) {
+	_, rc := newRedis(t)
+	ctx := context.Background()
+	p := "asynq:{" + QueueName(0) + "}:"
+	for _, id := range []string{"t1", "t2", "t3", "t4"} {
+		rc.LPush(ctx, p+"pending", id) // Asynq's enqueue: LPUSH
+	}
+	for range 3 { // a consumer takes three (Asynq's dequeue: RPOPLPUSH pending active) and dies
+		if err := rc.RPopLPush(ctx, p+"pending", p+"active").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := NewLeases(rc, 1, time.Minute).RequeueOrphans(ctx, 0)
+	if err != nil || n != 3 {
+		t.Fatalf("RequeueOrphans: %d, %v", n, err)
+	}
+	var got []string
+	for {
+		id, err := rc.RPop(ctx, p+"pending").Result()
+		if err != nil {
+			break
+		}
+		got = append(got, id)
+	}
+	if strings.Join(got, ",") != "t1,t2,t3,t4" {
+		t.Fatalf("dequeue order after the requeue: %v, want t1,t2,t3,t4", got)
 	}
 }
