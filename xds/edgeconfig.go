@@ -107,153 +107,250 @@ type fingerprintFunc func(sec Secret) string
 // edgeEntries is the translation without the version: the entries in
 // ingress id order (never nil).
 func edgeEntries(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) ([]filter.Installation, error) {
-	orgRevoked := make(map[string]bool, len(st.Orgs))
-	for _, o := range st.Orgs {
-		orgRevoked[o.ID] = o.RevokedAt != nil
+	t := newTranslator(st, now, seal, fp)
+	entries, _, err := t.all()
+	return entries, err
+}
+
+// translator holds the indexes the translation looks rows up in. Every
+// entry is made by installation or platformProfile, so a build that
+// re-translates only some entries (memo.go) makes them exactly as a full
+// translation does.
+type translator struct {
+	st      *State
+	now     time.Time
+	seal    sealFunc
+	fp      fingerprintFunc
+	orgIdx  map[string]int32     // org id -> index in st.Orgs
+	profIdx map[string]int32     // profile id -> index in st.Profiles
+	owned   map[ownerKey][]int32 // verification secrets (indexes in st.Secrets) by owner
+	stages  map[string]store.RolloutStage
+	scratch []*Secret // one purpose's list, reused
+}
+
+func newTranslator(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) *translator {
+	t := &translator{st: st, now: now, seal: seal, fp: fp,
+		orgIdx:  make(map[string]int32, len(st.Orgs)),
+		profIdx: make(map[string]int32, len(st.Profiles)),
+		owned:   make(map[ownerKey][]int32, len(st.Secrets)),
 	}
-	profiles := make(map[string]*store.AppProfile, len(st.Profiles))
+	for i := range st.Orgs {
+		t.orgIdx[st.Orgs[i].ID] = int32(i)
+	}
 	for i := range st.Profiles {
-		profiles[st.Profiles[i].ID] = &st.Profiles[i]
+		t.profIdx[st.Profiles[i].ID] = int32(i)
 	}
-	stages := map[string]store.RolloutStage{}
-	for _, s := range st.Stages {
-		stages[s.Provider] = s
-	}
+	t.setStages()
 	// secrets by owner kind/id, then by purpose
-	owned := make(map[ownerKey][]*Secret, len(st.Secrets))
 	for i := range st.Secrets {
 		s := &st.Secrets[i]
 		if !verificationPurposes[s.Purpose] {
 			continue
 		}
 		k := ownerKey{s.OwnerKind, s.OwnerID}
-		owned[k] = append(owned[k], s)
+		t.owned[k] = append(t.owned[k], int32(i))
 	}
-	var scratch []*Secret // one purpose's list, reused
-	served := func(provider, orgID string) bool {
-		stg, ok := stages[provider]
-		if !ok {
-			return false // no stage row: not served (stages are explicit)
-		}
-		if stg.Stage == store.StageCanary && orgID == "" {
-			return true // platform ingress: ingest applies the stage per resolved org
-		}
-		return stg.Admits(orgID)
-	}
+	return t
+}
 
-	cfg := filter.Config{Installations: make([]filter.Installation, 0, len(st.Installations))}
+func (t *translator) setStages() {
+	t.stages = make(map[string]store.RolloutStage, len(t.st.Stages))
+	for _, s := range t.st.Stages {
+		t.stages[s.Provider] = s
+	}
+}
+
+func (t *translator) served(provider, orgID string) bool {
+	stg, ok := t.stages[provider]
+	if !ok {
+		return false // no stage row: not served (stages are explicit)
+	}
+	if stg.Stage == store.StageCanary && orgID == "" {
+		return true // platform ingress: ingest applies the stage per resolved org
+	}
+	return stg.Admits(orgID)
+}
+
+// ownedBy is the verification secrets of an owner, in st.Secrets order.
+func (t *translator) ownedBy(kind, id string) []*Secret {
+	idx := t.owned[ownerKey{kind, id}]
+	if len(idx) == 0 {
+		return nil
+	}
+	out := make([]*Secret, len(idx))
+	for i, j := range idx {
+		out[i] = &t.st.Secrets[j]
+	}
+	return out
+}
+
+// entry sources (translator.all): an installation index, or a platform
+// profile's index p as -p-1.
+func profileSource(p int) int32 { return int32(-p - 1) }
+
+// all translates the whole state: the entries in ingress id order (never
+// nil) and, per entry, its source.
+func (t *translator) all() ([]filter.Installation, []int32, error) {
+	st := t.st
+	out := entrySort{entries: make([]filter.Installation, 0, len(st.Installations)), src: make([]int32, 0, len(st.Installations))}
 	seen := make(map[string]ownerKey, len(st.Installations))
-	add := func(e filter.Installation, owner ownerKey) error {
+	add := func(e filter.Installation, owner ownerKey, src int32) error {
 		if prev, dup := seen[e.IngressID]; dup {
 			return fmt.Errorf("ingress id of %s is also used by %s", owner, prev)
 		}
 		seen[e.IngressID] = owner
-		cfg.Installations = append(cfg.Installations, e)
+		out.entries = append(out.entries, e)
+		out.src = append(out.src, src)
 		return nil
 	}
-	for _, in := range st.Installations {
-		if !served(in.Provider, in.OrgID) {
+	for i := range st.Installations {
+		e, ok, err := t.installation(&st.Installations[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
 			continue
 		}
-		scheme, ok := providerSchemes[in.Provider]
-		if !ok {
-			return nil, fmt.Errorf("installation %s: unknown provider %q", in.ID, in.Provider)
-		}
-		if in.IngressID == "" {
-			return nil, fmt.Errorf("installation %s: empty ingress id", in.ID)
-		}
-		prof, hasProf := profiles[in.ProfileID]
-		e := filter.Installation{
-			IngressID:      in.IngressID,
-			Provider:       in.Provider,
-			Scheme:         scheme,
-			OrgID:          in.OrgID,
-			InstallationID: in.ID,
-			ProfileID:      in.ProfileID,
-			Secrets:        []filter.Secret{},
-		}
-		revoked := in.RevokedAt != nil || orgRevoked[in.OrgID] || (hasProf && prof.RevokedAt != nil)
-		if revoked {
-			e.Revoked = true
-		} else {
-			own := owned[ownerKey{store.OwnerInstallation, in.ID}]
-			var fromProfile []*Secret
-			subject := credpolicy.Subject{InstallationOrg: in.OrgID, ProfileFound: hasProf}
-			if hasProf {
-				subject.ProfileOwner = prof.OwnerOrgID
-				fromProfile = owned[ownerKey{store.OwnerProfile, prof.ID}]
-			}
-			for _, purpose := range purposeOrder {
-				// Which secrets may verify this ingress is credpolicy's
-				// rule (the worker's sender applies the same one).
-				list := withPurpose(scratch[:0], own, purpose)
-				subject.HasOwn = len(list) > 0
-				subject.HasProfile = hasPurpose(fromProfile, purpose)
-				switch credpolicy.Decide(credpolicy.Verify, subject).Source {
-				case credpolicy.SourceInstallation:
-				case credpolicy.SourceOrgProfile:
-					list = withPurpose(list[:0], fromProfile, purpose)
-				default:
-					continue
-				}
-				scratch = list
-				secs, err := edgeSecrets(list, in.IngressID, now, seal, fp)
-				if err != nil {
-					return nil, fmt.Errorf("installation %s: %w", in.ID, err)
-				}
-				e.Secrets = append(e.Secrets, secs...)
-			}
-		}
-		if err := add(e, ownerKey{"installation", in.ID}); err != nil {
-			return nil, err
+		if err := add(e, ownerKey{"installation", st.Installations[i].ID}, int32(i)); err != nil {
+			return nil, nil, err
 		}
 	}
-	for _, p := range st.Profiles {
-		if p.OwnerOrgID != store.OwnerPlatform || p.IngressID == "" {
-			continue
+	for i := range st.Profiles {
+		e, ok, err := t.platformProfile(&st.Profiles[i])
+		if err != nil {
+			return nil, nil, err
 		}
-		if !served(p.Provider, "") {
-			continue
-		}
-		scheme, ok := providerSchemes[p.Provider]
 		if !ok {
-			return nil, fmt.Errorf("profile %s: unknown provider %q", p.ID, p.Provider)
+			continue
 		}
-		e := filter.Installation{
-			IngressID: p.IngressID,
-			Provider:  p.Provider,
-			Scheme:    scheme,
-			ProfileID: p.ID,
-			Platform:  true,
-			Secrets:   []filter.Secret{},
-		}
-		if p.RevokedAt != nil {
-			e.Revoked = true
-		} else {
-			own := owned[ownerKey{store.OwnerProfile, p.ID}]
-			for _, purpose := range purposeOrder {
-				list := withPurpose(scratch[:0], own, purpose)
-				d := credpolicy.Decide(credpolicy.Verify, credpolicy.Subject{PlatformIngress: true, ProfileFound: true,
-					ProfileOwner: p.OwnerOrgID, HasProfile: len(list) > 0})
-				if d.Source != credpolicy.SourcePlatformProfile {
-					continue
-				}
-				scratch = list
-				secs, err := edgeSecrets(list, p.IngressID, now, seal, fp)
-				if err != nil {
-					return nil, fmt.Errorf("profile %s: %w", p.ID, err)
-				}
-				e.Secrets = append(e.Secrets, secs...)
-			}
-		}
-		if err := add(e, ownerKey{"profile", p.ID}); err != nil {
-			return nil, err
+		if err := add(e, ownerKey{"profile", st.Profiles[i].ID}, profileSource(i)); err != nil {
+			return nil, nil, err
 		}
 	}
-	sort.Slice(cfg.Installations, func(i, j int) bool {
-		return cfg.Installations[i].IngressID < cfg.Installations[j].IngressID
-	})
-	return cfg.Installations, nil
+	sort.Sort(out)
+	return out.entries, out.src, nil
+}
+
+// entrySort sorts entries by ingress id, their sources with them.
+type entrySort struct {
+	entries []filter.Installation
+	src     []int32
+}
+
+func (s entrySort) Len() int           { return len(s.entries) }
+func (s entrySort) Less(i, j int) bool { return s.entries[i].IngressID < s.entries[j].IngressID }
+func (s entrySort) Swap(i, j int) {
+	s.entries[i], s.entries[j] = s.entries[j], s.entries[i]
+	s.src[i], s.src[j] = s.src[j], s.src[i]
+}
+
+// installation is the entry of one installation; ok is false when its
+// provider's stage does not serve it.
+func (t *translator) installation(in *store.Installation) (filter.Installation, bool, error) {
+	if !t.served(in.Provider, in.OrgID) {
+		return filter.Installation{}, false, nil
+	}
+	scheme, ok := providerSchemes[in.Provider]
+	if !ok {
+		return filter.Installation{}, false, fmt.Errorf("installation %s: unknown provider %q", in.ID, in.Provider)
+	}
+	if in.IngressID == "" {
+		return filter.Installation{}, false, fmt.Errorf("installation %s: empty ingress id", in.ID)
+	}
+	var prof *store.AppProfile
+	if pi, found := t.profIdx[in.ProfileID]; found {
+		prof = &t.st.Profiles[pi]
+	}
+	hasProf := prof != nil
+	orgRevoked := false
+	if oi, found := t.orgIdx[in.OrgID]; found {
+		orgRevoked = t.st.Orgs[oi].RevokedAt != nil
+	}
+	e := filter.Installation{
+		IngressID:      in.IngressID,
+		Provider:       in.Provider,
+		Scheme:         scheme,
+		OrgID:          in.OrgID,
+		InstallationID: in.ID,
+		ProfileID:      in.ProfileID,
+		Secrets:        []filter.Secret{},
+	}
+	revoked := in.RevokedAt != nil || orgRevoked || (hasProf && prof.RevokedAt != nil)
+	if revoked {
+		e.Revoked = true
+		return e, true, nil
+	}
+	own := t.ownedBy(store.OwnerInstallation, in.ID)
+	var fromProfile []*Secret
+	subject := credpolicy.Subject{InstallationOrg: in.OrgID, ProfileFound: hasProf}
+	if hasProf {
+		subject.ProfileOwner = prof.OwnerOrgID
+		fromProfile = t.ownedBy(store.OwnerProfile, prof.ID)
+	}
+	for _, purpose := range purposeOrder {
+		// Which secrets may verify this ingress is credpolicy's
+		// rule (the worker's sender applies the same one).
+		list := withPurpose(t.scratch[:0], own, purpose)
+		subject.HasOwn = len(list) > 0
+		subject.HasProfile = hasPurpose(fromProfile, purpose)
+		switch credpolicy.Decide(credpolicy.Verify, subject).Source {
+		case credpolicy.SourceInstallation:
+		case credpolicy.SourceOrgProfile:
+			list = withPurpose(list[:0], fromProfile, purpose)
+		default:
+			continue
+		}
+		t.scratch = list
+		secs, err := edgeSecrets(list, in.IngressID, t.now, t.seal, t.fp)
+		if err != nil {
+			return filter.Installation{}, false, fmt.Errorf("installation %s: %w", in.ID, err)
+		}
+		e.Secrets = append(e.Secrets, secs...)
+	}
+	return e, true, nil
+}
+
+// platformProfile is the entry of a platform profile with an ingress id; ok
+// is false for any other profile and when its stage does not serve it.
+func (t *translator) platformProfile(p *store.AppProfile) (filter.Installation, bool, error) {
+	if p.OwnerOrgID != store.OwnerPlatform || p.IngressID == "" {
+		return filter.Installation{}, false, nil
+	}
+	if !t.served(p.Provider, "") {
+		return filter.Installation{}, false, nil
+	}
+	scheme, ok := providerSchemes[p.Provider]
+	if !ok {
+		return filter.Installation{}, false, fmt.Errorf("profile %s: unknown provider %q", p.ID, p.Provider)
+	}
+	e := filter.Installation{
+		IngressID: p.IngressID,
+		Provider:  p.Provider,
+		Scheme:    scheme,
+		ProfileID: p.ID,
+		Platform:  true,
+		Secrets:   []filter.Secret{},
+	}
+	if p.RevokedAt != nil {
+		e.Revoked = true
+		return e, true, nil
+	}
+	own := t.ownedBy(store.OwnerProfile, p.ID)
+	for _, purpose := range purposeOrder {
+		list := withPurpose(t.scratch[:0], own, purpose)
+		d := credpolicy.Decide(credpolicy.Verify, credpolicy.Subject{PlatformIngress: true, ProfileFound: true,
+			ProfileOwner: p.OwnerOrgID, HasProfile: len(list) > 0})
+		if d.Source != credpolicy.SourcePlatformProfile {
+			continue
+		}
+		t.scratch = list
+		secs, err := edgeSecrets(list, p.IngressID, t.now, t.seal, t.fp)
+		if err != nil {
+			return filter.Installation{}, false, fmt.Errorf("profile %s: %w", p.ID, err)
+		}
+		e.Secrets = append(e.Secrets, secs...)
+	}
+	return e, true, nil
 }
 
 // ownerKey is an owner kind and id (map key without string building).
