@@ -172,6 +172,23 @@ func (c *sealCache) Fingerprint(sec Secret) string {
 	return out
 }
 
+// forget drops the sealed value of a secret under an ingress id and its
+// fingerprint (an entry no longer carries the secret). A fingerprint still
+// used by another entry is only made again by the next full build.
+func (c *sealCache) forget(secretID, ingressID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := sealKey{secretID, ingressID}
+	if e := c.sealed[k]; e != nil {
+		clear(e.plaintext)
+		delete(c.sealed, k)
+	}
+	if e := c.fps[secretID]; e != nil {
+		clear(e.plaintext)
+		delete(c.fps, secretID)
+	}
+}
+
 // replace wipes the plaintext copy of an entry being replaced.
 func (c *sealCache) replace(e *sealEntry) {
 	if e != nil {
@@ -257,6 +274,28 @@ func (c *encodeCache) forms(entries []filter.Installation) ([]*encEntry, error) 
 		parts[i] = e
 	}
 	return parts, nil
+}
+
+// form is the cached encodings of one entry (encoding it when it changed),
+// kept in the current round: a build that re-forms only its changed
+// entries (Controller.Build, incremental) leaves the others' in place.
+func (c *encodeCache) form(in *filter.Installation) (*encEntry, error) {
+	if e := c.m[in.IngressID]; e != nil && sameEntry(&e.in, in) {
+		e.round = c.round
+		return e, nil
+	}
+	js, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("encode edge config: %w", err)
+	}
+	vjs, _, err := versionForm(*in, nil)
+	if err != nil {
+		return nil, err
+	}
+	e := &encEntry{in: copyEntry(*in), js: js, vjs: vjs, sum: sha256.Sum256(vjs), round: c.round}
+	c.m[in.IngressID] = e
+	c.encodes++
+	return e, nil
 }
 
 // encode gives the configuration of entries with its version, and its JSON.

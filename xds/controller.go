@@ -95,6 +95,11 @@ type Controller struct {
 	sealer  *sealCache
 	encoded *encodeCache
 	shards  *shardCache
+	// The previous build's translation and shards (memo.go): a build
+	// re-translates and re-groups only what its changed inputs reach.
+	memo        *translationMemo
+	shardMemo   *shardMemo
+	incremental int // builds made from the previous one (tests)
 
 	mu          sync.Mutex
 	builds      map[string]*build
@@ -312,16 +317,27 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	if c.shards == nil {
 		c.shards = newShardCache()
 	}
+	opts := c.cfg.Resources.withDefaults()
+	k := opts.sharded()
+	b, err := c.buildIncremental(st, now, opts, k)
+	if err != nil || b != nil {
+		if err != nil {
+			c.dropMemo()
+		}
+		return b, err
+	}
+	c.dropMemo()
 	c.sealer.begin()
 	// EdgeConfigWith(st, now, c.sealer), with the encoding cached per entry.
-	entries, err := edgeEntries(st, now, c.sealer.Seal, c.sealer.Fingerprint)
+	memo, err := fullTranslation(st, now, c.sealer.Seal, c.sealer.Fingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("translate state (generation %d): %w", st.Generation, err)
 	}
+	entries := memo.entries
 	var ecfg filter.Config
 	var set *ecdsSet
-	opts := c.cfg.Resources.withDefaults()
-	if k := opts.sharded(); k > 0 {
+	var sm *shardMemo
+	if k > 0 {
 		// Sharded: only shards whose content changed are encoded, checked
 		// and marshalled again (shardCache).
 		parts, err := c.encoded.forms(entries)
@@ -329,9 +345,11 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 			return nil, err
 		}
 		c.shards.begin()
-		if set, err = shardedSet(k, parts, c.shards, opts, c.loads); err != nil {
+		groups, versions := shardGroups(k, parts)
+		if set, err = shardedSetOf(k, groups, versions, c.shards, opts, c.loads); err != nil {
 			return nil, err
 		}
+		sm = &shardMemo{k: k, parts: parts, groups: groups, versions: versions}
 		ecfg = filter.Config{Version: set.version, Installations: entries}
 	} else {
 		// One encoding serves both the load check and the ECDS resource, so
@@ -353,9 +371,10 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	}
 	c.sealer.sweep()
 	c.encoded.sweep()
-	if opts.sharded() > 0 {
+	if k > 0 {
 		c.shards.sweep()
 	}
+	c.memo, c.shardMemo = memo, sm
 	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), cfg: ecfg, snapshot: snap, ecds: set}, nil
 }
 

@@ -205,16 +205,30 @@ func (c *shardCache) sweep() {
 // forms (in ingress id order). check loads a shard's JSON the way the edges
 // will (the control plane never hands out a shard every edge would NACK).
 func shardedSet(k int, parts []*encEntry, sc *shardCache, opts ResourceOptions, check func(js []byte) error) (*ecdsSet, error) {
+	groups, versions := shardGroups(k, parts)
+	return shardedSetOf(k, groups, versions, sc, opts, check)
+}
+
+// shardGroups splits the entries' forms (in ingress id order) into the k
+// shards and gives each shard's version.
+func shardGroups(k int, parts []*encEntry) ([][]*encEntry, []string) {
 	groups := make([][]*encEntry, k)
 	for _, e := range parts {
 		j := filter.ShardOf(e.in.IngressID, k)
 		groups[j] = append(groups[j], e)
 	}
-	set := &ecdsSet{shards: k, res: make(map[string]*ecdsResource, k+1)}
 	versions := make([]string, k)
 	for j, g := range groups {
-		v := shardVersion(k, j, g)
-		versions[j] = v
+		versions[j] = shardVersion(k, j, g)
+	}
+	return groups, versions
+}
+
+// shardedSetOf is shardedSet with the shards and their versions given.
+func shardedSetOf(k int, groups [][]*encEntry, versions []string, sc *shardCache, opts ResourceOptions, check func(js []byte) error) (*ecdsSet, error) {
+	set := &ecdsSet{shards: k, res: make(map[string]*ecdsResource, k+1)}
+	for j, g := range groups {
+		v := versions[j]
 		name := ShardName(k, j)
 		// The cache key holds the name too: the same content under another
 		// K or index is another resource.
