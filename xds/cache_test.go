@@ -168,8 +168,8 @@ func TestSealCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain.Version != b1.cfg.Version || !bytes.Equal(mustJSON(t, canonical(plain)), mustJSON(t, canonical(b1.cfg))) {
-		t.Fatalf("cached build differs from EdgeConfig: %s vs %s", b1.cfg.Version, plain.Version)
+	if plain.Version != b1.config().Version || !bytes.Equal(mustJSON(t, canonical(plain)), mustJSON(t, canonical(b1.config()))) {
+		t.Fatalf("cached build differs from EdgeConfig: %s vs %s", b1.config().Version, plain.Version)
 	}
 
 	// Same state again: nothing sealed, the very same sealed values.
@@ -177,7 +177,7 @@ func TestSealCache(t *testing.T) {
 	if seals != 0 || fps != 0 {
 		t.Fatalf("same state: %d seals, %d fingerprints (want 0, 0)", seals, fps)
 	}
-	if !equalMaps(sealedOf(t, b1.cfg), sealedOf(t, b2.cfg)) {
+	if !equalMaps(sealedOf(t, b1.config()), sealedOf(t, b2.config())) {
 		t.Fatal("same state: sealed values changed")
 	}
 
@@ -189,11 +189,11 @@ func TestSealCache(t *testing.T) {
 	if seals != 1 || fps != 1 {
 		t.Fatalf("changed plaintext: %d seals, %d fingerprints (want 1, 1)", seals, fps)
 	}
-	if _, err := filter.Load(mustJSON(t, b3.cfg), testEdgeKey); err != nil {
+	if _, err := filter.Load(mustJSON(t, b3.config()), testEdgeKey); err != nil {
 		t.Fatal(err)
 	}
-	in0 := b3.cfg.Installations[0]
-	for _, in := range b3.cfg.Installations {
+	in0 := b3.config().Installations[0]
+	for _, in := range b3.config().Installations {
 		if in.InstallationID == st.Installations[0].ID {
 			in0 = in
 		}
@@ -202,7 +202,7 @@ func TestSealCache(t *testing.T) {
 	if err != nil || string(pt) != "rotated-signing-secret-0123456789" {
 		t.Fatalf("re-sealed secret unseals to %q, %v", pt, err)
 	}
-	for _, in := range b3.cfg.Installations {
+	for _, in := range b3.config().Installations {
 		if in.InstallationID == "inst_tg" && in.Secrets[0].Fingerprint != filter.Fingerprint(testEdgeKey, "tg-token-2") {
 			t.Fatal("changed token: fingerprint not recomputed")
 		}

@@ -125,9 +125,25 @@ type build struct {
 	generation    int64
 	at            time.Time
 	installations int
-	cfg           filter.Config
-	snapshot      *cache.Snapshot
-	ecds          *ecdsSet
+	// cfg is the configuration; an incremental build (memo.go) leaves
+	// cfg.Installations nil and keeps them in chunks shared with the
+	// previous build, flattened on first use by config.
+	cfg      filter.Config
+	chunks   *entryChunks
+	flatOnce sync.Once
+	snapshot *cache.Snapshot
+	ecds     *ecdsSet
+}
+
+// config is the build's configuration with its entries.
+func (b *build) config() filter.Config {
+	b.flatOnce.Do(func() {
+		if b.chunks != nil {
+			b.cfg.Installations = b.chunks.flat()
+			b.chunks = nil
+		}
+	})
+	return b.cfg
 }
 
 type nodeState struct {
@@ -329,11 +345,10 @@ func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	c.dropMemo()
 	c.sealer.begin()
 	// EdgeConfigWith(st, now, c.sealer), with the encoding cached per entry.
-	memo, err := fullTranslation(st, now, c.sealer.Seal, c.sealer.Fingerprint)
+	memo, entries, err := fullTranslation(st, now, c.sealer.Seal, c.sealer.Fingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("translate state (generation %d): %w", st.Generation, err)
 	}
-	entries := memo.entries
 	var ecfg filter.Config
 	var set *ecdsSet
 	var sm *shardMemo
@@ -505,7 +520,7 @@ func (c *Controller) restrictedLocked(pin string) string {
 	if held == nil || latest == nil {
 		return c.latest
 	}
-	rcfg, err := Restrict(held.cfg, latest.cfg)
+	rcfg, err := Restrict(held.config(), latest.config())
 	if err != nil {
 		c.log.Error("restrict held configuration; serving the latest", "pinned", pin, "latest", c.latest, "err", err)
 		return c.latest
@@ -929,7 +944,7 @@ func (c *Controller) IngressOnNodes(ingressID string) []IngressOnNode {
 	for _, n := range c.nodes {
 		v := IngressOnNode{Node: n.id, Group: n.group, AckedVersion: n.acked}
 		if b := c.builds[n.acked]; b != nil {
-			for _, inst := range b.cfg.Installations {
+			for _, inst := range b.config().Installations {
 				if inst.IngressID == ingressID {
 					v.Present, v.Revoked, v.Secrets = true, inst.Revoked, len(inst.Secrets)
 					break

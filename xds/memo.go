@@ -37,7 +37,7 @@ type translationMemo struct {
 	stages   []store.RolloutStage // deep copies
 	t        *translator          // its indexes stay valid while no row moves
 
-	entries []filter.Installation // the previous output (never modified: builds keep it)
+	entries entryChunks // the previous output (never modified: builds keep it)
 	instPos []int32               // installation index -> entry position (-1: none)
 	profPos []int32               // profile index -> entry position (-1: none)
 
@@ -132,13 +132,13 @@ func cloneStages(in []store.RolloutStage) []store.RolloutStage {
 }
 
 // fullTranslation translates st from scratch and remembers it.
-func fullTranslation(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (*translationMemo, error) {
+func fullTranslation(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (*translationMemo, []filter.Installation, error) {
 	t := newTranslator(st, now, seal, fp)
 	entries, src, err := t.all()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	m := &translationMemo{now: now, t: t, entries: entries, stages: cloneStages(st.Stages),
+	m := &translationMemo{now: now, t: t, entries: chunksOf(entries), stages: cloneStages(st.Stages),
 		orgs:     make([]memoOrg, len(st.Orgs)),
 		profiles: make([]memoProfile, len(st.Profiles)),
 		insts:    make([]memoInst, len(st.Installations)),
@@ -170,7 +170,7 @@ func fullTranslation(st *State, now time.Time, seal sealFunc, fp fingerprintFunc
 	// The translator keeps pointers into st only through st itself; it is
 	// pointed at each new state (update).
 	t.scratch = nil
-	return m, nil
+	return m, entries, nil
 }
 
 // update translates st incrementally from m: it returns the entries and
@@ -178,10 +178,10 @@ func fullTranslation(st *State, now time.Time, seal sealFunc, fp fingerprintFunc
 // false when st differs from m's state in a way that needs a full
 // translation. m is updated to st on success; on any other outcome it must
 // be dropped.
-func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (entries []filter.Installation, changed []int, ok bool, err error) {
+func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (entries entryChunks, changed []int, ok bool, err error) {
 	if len(st.Orgs) != len(m.orgs) || len(st.Profiles) != len(m.profiles) ||
 		len(st.Installations) != len(m.insts) || len(st.Secrets) != len(m.secrets) || !sameStages(st.Stages, m.stages) {
-		return nil, nil, false, nil
+		return entryChunks{}, nil, false, nil
 	}
 	t := m.t
 	t.st, t.now, t.seal, t.fp = st, now, seal, fp
@@ -191,7 +191,7 @@ func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fin
 	for i := range st.Orgs {
 		o := &st.Orgs[i]
 		if o.ID != m.orgs[i].id {
-			return nil, nil, false, nil
+			return entryChunks{}, nil, false, nil
 		}
 		if (o.RevokedAt != nil) != m.orgs[i].revoked {
 			if orgDirty == nil {
@@ -210,7 +210,7 @@ func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fin
 	for i := range st.Profiles {
 		p := &st.Profiles[i]
 		if p.ID != m.profiles[i].id {
-			return nil, nil, false, nil
+			return entryChunks{}, nil, false, nil
 		}
 		if mp := memoProfileOf(p); mp != m.profiles[i] {
 			profDirty[i], anyProf = true, true
@@ -228,7 +228,7 @@ func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fin
 	for i := range st.Secrets {
 		s, ms := &st.Secrets[i], &m.secrets[i]
 		if s.ID != ms.id || s.OwnerKind != ms.ownerKind || s.OwnerID != ms.ownerID || s.Purpose != ms.purpose {
-			return nil, nil, false, nil
+			return entryChunks{}, nil, false, nil
 		}
 		// Whether the secret has ended is read at the build's time.
 		ended := s.NotAfter != nil && s.NotAfter.After(lo) && !s.NotAfter.After(hi)
@@ -251,23 +251,28 @@ func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fin
 	m.now = now
 
 	entries = m.entries
-	copied := false
+	var copied map[int]bool // chunks already copied
 	replace := func(pos int32, e filter.Installation) bool {
-		if entries[pos].IngressID != e.IngressID {
+		if entries.at(int(pos)).IngressID != e.IngressID {
 			return false
 		}
-		if !copied {
-			entries = slices.Clone(entries)
-			copied = true
+		if copied == nil {
+			entries = entryChunks{n: entries.n, chunks: slices.Clone(entries.chunks)}
+			copied = map[int]bool{}
 		}
-		entries[pos] = e
+		ci := int(pos) / entryChunk
+		if !copied[ci] {
+			entries.chunks[ci] = slices.Clone(entries.chunks[ci])
+			copied[ci] = true
+		}
+		*entries.at(int(pos)) = e
 		changed = append(changed, int(pos))
 		return true
 	}
 	for i := range st.Installations {
 		in, mi := &st.Installations[i], &m.insts[i]
 		if in.ID != mi.id {
-			return nil, nil, false, nil
+			return entryChunks{}, nil, false, nil
 		}
 		dirty := false
 		if cur := memoInstOf(in); cur != *mi {
@@ -291,17 +296,17 @@ func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fin
 		}
 		e, served, err := t.installation(in)
 		if err != nil {
-			return nil, nil, false, err
+			return entryChunks{}, nil, false, err
 		}
 		pos := m.instPos[i]
 		switch {
 		case !served && pos < 0:
 		case served && pos >= 0:
 			if !replace(pos, e) {
-				return nil, nil, false, nil
+				return entryChunks{}, nil, false, nil
 			}
 		default:
-			return nil, nil, false, nil // an entry appears or disappears
+			return entryChunks{}, nil, false, nil // an entry appears or disappears
 		}
 	}
 	if anyProf {
@@ -311,17 +316,17 @@ func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fin
 			}
 			e, served, err := t.platformProfile(&st.Profiles[i])
 			if err != nil {
-				return nil, nil, false, err
+				return entryChunks{}, nil, false, err
 			}
 			pos := m.profPos[i]
 			switch {
 			case !served && pos < 0:
 			case served && pos >= 0:
 				if !replace(pos, e) {
-					return nil, nil, false, nil
+					return entryChunks{}, nil, false, nil
 				}
 			default:
-				return nil, nil, false, nil
+				return entryChunks{}, nil, false, nil
 			}
 		}
 	}
@@ -368,9 +373,9 @@ func (c *Controller) buildIncremental(st *State, now time.Time, opts ResourceOpt
 	}
 	// Sealed values and fingerprints an entry no longer carries.
 	for _, pos := range changed {
-		for _, old := range prev[pos].Secrets {
-			if !hasSecret(entries[pos].Secrets, old.ID) {
-				c.sealer.forget(old.ID, prev[pos].IngressID)
+		for _, old := range prev.at(pos).Secrets {
+			if !hasSecret(entries.at(pos).Secrets, old.ID) {
+				c.sealer.forget(old.ID, prev.at(pos).IngressID)
 			}
 		}
 	}
@@ -382,7 +387,7 @@ func (c *Controller) buildIncremental(st *State, now time.Time, opts ResourceOpt
 		sm = &shardMemo{k: k, parts: pm.parts, groups: pm.groups, versions: pm.versions}
 		var dirty map[int]bool
 		for _, pos := range changed {
-			e, err := c.encoded.form(&entries[pos])
+			e, err := c.encoded.form(entries.at(pos))
 			if err != nil {
 				return nil, err
 			}
@@ -415,16 +420,17 @@ func (c *Controller) buildIncremental(st *State, now time.Time, opts ResourceOpt
 		if set, err = shardedSetOf(k, sm.groups, sm.versions, c.shards, opts, c.loads); err != nil {
 			return nil, err
 		}
-		ecfg = filter.Config{Version: set.version, Installations: entries}
+		ecfg = filter.Config{Version: set.version}
 	} else {
 		var js []byte
-		if ecfg, js, err = c.encoded.encode(entries); err != nil {
+		flat := entries.flat()
+		if ecfg, js, err = c.encoded.encode(flat); err != nil {
 			return nil, err
 		}
 		if err := c.loads(js); err != nil {
 			return nil, fmt.Errorf("edge configuration %s does not load: %w", ecfg.Version, err)
 		}
-		if set, err = wholeSet(ecfg.Version, js, len(entries), opts); err != nil {
+		if set, err = wholeSet(ecfg.Version, js, len(flat), opts); err != nil {
 			return nil, err
 		}
 	}
@@ -439,7 +445,11 @@ func (c *Controller) buildIncremental(st *State, now time.Time, opts ResourceOpt
 	}
 	c.shardMemo = sm
 	c.incremental++
-	return &build{version: ecfg.Version, generation: st.Generation, at: now, installations: len(ecfg.Installations), cfg: ecfg, snapshot: snap, ecds: set}, nil
+	b := &build{version: ecfg.Version, generation: st.Generation, at: now, installations: entries.n, cfg: ecfg, snapshot: snap, ecds: set}
+	if ecfg.Installations == nil {
+		b.chunks = &entries // flattened when a reader needs it (build.config)
+	}
+	return b, nil
 }
 
 func hasSecret(list []filter.Secret, id string) bool {
@@ -449,4 +459,38 @@ func hasSecret(list []filter.Secret, id string) bool {
 		}
 	}
 	return false
+}
+
+// entryChunk is the length of an entryChunks chunk: a change copies the
+// chunks it touches, not the whole list.
+const entryChunk = 1024
+
+// entryChunks is a list of entries in chunks of entryChunk (the last may be
+// shorter). Chunks are shared between builds and never modified.
+type entryChunks struct {
+	n      int
+	chunks [][]filter.Installation
+}
+
+// chunksOf is entries cut into chunks (sharing entries' array).
+func chunksOf(entries []filter.Installation) entryChunks {
+	out := entryChunks{n: len(entries), chunks: make([][]filter.Installation, 0, (len(entries)+entryChunk-1)/entryChunk)}
+	for lo := 0; lo < len(entries); lo += entryChunk {
+		hi := min(lo+entryChunk, len(entries))
+		out.chunks = append(out.chunks, entries[lo:hi:hi])
+	}
+	return out
+}
+
+func (c *entryChunks) at(pos int) *filter.Installation {
+	return &c.chunks[pos/entryChunk][pos%entryChunk]
+}
+
+// flat is the entries as one new list (never nil).
+func (c *entryChunks) flat() []filter.Installation {
+	out := make([]filter.Installation, 0, c.n)
+	for _, ch := range c.chunks {
+		out = append(out, ch...)
+	}
+	return out
 }

@@ -206,7 +206,7 @@ func TestMemoizedBuildEqualsFullBuild(t *testing.T) {
 			if got.version != want.version {
 				t.Errorf("shards=%d %s: version %s, from scratch %s", k, s.name, got.version, want.version)
 			}
-			if g, w := mustJSON(t, canonical(got.cfg)), mustJSON(t, canonical(want.cfg)); !bytes.Equal(g, w) {
+			if g, w := mustJSON(t, canonical(got.config())), mustJSON(t, canonical(want.config())); !bytes.Equal(g, w) {
 				t.Errorf("shards=%d %s: configuration\n%s\nfrom scratch\n%s", k, s.name, g, w)
 			}
 			if len(got.ecds.res) != len(want.ecds.res) {
@@ -219,10 +219,10 @@ func TestMemoizedBuildEqualsFullBuild(t *testing.T) {
 			}
 			// Every sealed value of the memoized build opens, under its own
 			// ingress id, to the plaintext the scratch build sealed.
-			if g, w := openedOf(t, got.cfg), openedOf(t, want.cfg); !maps.Equal(g, w) {
+			if g, w := openedOf(t, got.config()), openedOf(t, want.config()); !maps.Equal(g, w) {
 				t.Errorf("shards=%d %s: sealed values open to other plaintexts than from scratch", k, s.name)
 			}
-			if err := memo.loads(mustJSON(t, got.cfg)); err != nil {
+			if err := memo.loads(mustJSON(t, got.config())); err != nil {
 				t.Errorf("shards=%d %s: memoized configuration does not load: %v", k, s.name, err)
 			}
 		}

@@ -216,8 +216,8 @@ func TestShardedBuildReusesUnchangedShards(t *testing.T) {
 			t.Fatalf("%s: reused %v (changed shard %s)", name, same, changed)
 		}
 	}
-	if b1.version == b2.version || b2.cfg.Version != b2.version || len(b2.cfg.Installations) != 200 {
-		t.Fatalf("versions %s %s, cfg %s with %d entries", b1.version, b2.version, b2.cfg.Version, len(b2.cfg.Installations))
+	if b1.version == b2.version || b2.config().Version != b2.version || len(b2.config().Installations) != 200 {
+		t.Fatalf("versions %s %s, cfg %s with %d entries", b1.version, b2.version, b2.config().Version, len(b2.config().Installations))
 	}
 	// Back to the first state: the first build's version again (replicas agree).
 	st.Installations[70].RevokedAt = nil
@@ -241,7 +241,7 @@ func TestShardedBuildReusesUnchangedShards(t *testing.T) {
 		}
 	}
 	// The uncached path (BuildResources, NewSnapshot) gives the same version.
-	snap, err := NewSnapshot(b1.cfg, opts)
+	snap, err := NewSnapshot(b1.config(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
