@@ -38,8 +38,8 @@ type translationMemo struct {
 	t        *translator          // its indexes stay valid while no row moves
 
 	entries entryChunks // the previous output (never modified: builds keep it)
-	instPos []int32               // installation index -> entry position (-1: none)
-	profPos []int32               // profile index -> entry position (-1: none)
+	instPos []int32     // installation index -> entry position (-1: none)
+	profPos []int32     // profile index -> entry position (-1: none)
 
 	// per-build scratch
 	profDirty []bool
