@@ -320,7 +320,14 @@ func (c *Controller) failed(err error) error {
 // Work of the previous build is reused (cache.go): secrets unchanged since
 // then are not sealed or fingerprinted again, and unchanged entries are not
 // encoded again; the caches keep only what the last successful build used.
-// The load check always runs on the whole configuration.
+// The load check always runs on the whole configuration (unsharded) or on
+// every shard whose content changed (sharded).
+//
+// A build after a successful one starts from its translation (memo.go):
+// only entries whose inputs changed are translated again, and only shards
+// holding one are grouped, versioned, checked and marshalled again; a
+// change the memo cannot follow (rows added or removed, a stage row, an
+// entry appearing, disappearing or moving) translates the whole state.
 func (c *Controller) Build(st *State, now time.Time) (*build, error) {
 	c.buildMu.Lock()
 	defer c.buildMu.Unlock()

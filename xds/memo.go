@@ -167,9 +167,9 @@ func fullTranslation(st *State, now time.Time, seal sealFunc, fp fingerprintFunc
 			m.profPos[-s-1] = int32(pos)
 		}
 	}
-	// The translator keeps pointers into st only through st itself; it is
-	// pointed at each new state (update).
-	t.scratch = nil
+	// The translator is pointed at each new state (update); between builds
+	// it holds none.
+	t.st, t.scratch = nil, nil
 	return m, entries, nil
 }
 
@@ -332,7 +332,7 @@ func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fin
 	}
 	slices.Sort(changed)
 	m.entries = entries
-	t.scratch = nil
+	t.st, t.scratch = nil, nil
 	return entries, changed, true, nil
 }
 
