@@ -167,18 +167,7 @@ func TestRedeliveryAfterHorizonIsEnqueued(t *testing.T) {
 
 func usedMemory(b testing.TB, rc redis.UniversalClient) int64 {
 	b.Helper()
-	info, err := rc.Info(context.Background(), "memory").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	b.Fatal("no used_memory in INFO memory")
-	return 0
+	return servicetest.InfoInt(b, rc, "memory", "used_memory")
 }
 
 // BenchmarkDedupBytesPerEvent measures what a deduplicated event costs in
@@ -251,20 +240,7 @@ func TestDedupWriteDoesNotGrowWithTheBucket(t *testing.T) {
 	horizon := c.dedupHorizon("whatsapp")
 	width := (horizon.Milliseconds() + 3) / 4
 	perPart := 125 * int(width/1000) / 4096
-	aof := func() int64 {
-		info, err := rc.Info(ctx, "persistence").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(info, "\r\n") {
-			if v, ok := strings.CutPrefix(l, "aof_current_size:"); ok {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				return n
-			}
-		}
-		t.Fatal("no aof_current_size in INFO persistence (is the append-only file on?)")
-		return 0
-	}
+	aof := func() int64 { return servicetest.InfoInt(t, rc, "persistence", "aof_current_size") }
 	perEnqueue := func(label string, prefill bool) int64 {
 		const n = 50
 		evs := make([]envelope.Envelope, n)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,18 +46,7 @@ func dedupMarks(t *testing.T, rc redis.UniversalClient) (bytes, marks int64) {
 
 func usedMemory(t *testing.T, rc redis.UniversalClient) int64 {
 	t.Helper()
-	info, err := rc.Info(context.Background(), "memory").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	t.Fatal("no used_memory in INFO memory")
-	return 0
+	return servicetest.InfoInt(t, rc, "memory", "used_memory")
 }
 
 // TestDedupMemoryFlat is the sustained run of the bounded dedup memory
