@@ -113,6 +113,19 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 		if env.Seq <= 0 {
 			return fmt.Errorf("%w: envelope %s has no sequence number", asynq.SkipRetry, env.ID)
 		}
+		// A moved session's task of a reshard's new layout waits for the
+		// session's tasks in its old shard before it takes a slot: a wait
+		// holds none. (Once drained, an old shard stays drained: it is
+		// sealed. A pool on an older layout finds out below.)
+		handedOff := int64(-1) // the layout epoch the handoff was checked for
+		if lay := p.Layout(); lay.State == queue.Moving {
+			if from, ok := lay.HandoffFrom(env.SessionKey, shard); ok {
+				if w := p.handoff(ctx, from, env); w != nil {
+					return w
+				}
+				handedOff = lay.Epoch
+			}
+		}
 		// Fairness (fair.go): the organisation's share of the slots.
 		leave, err := p.enter(ctx, shard, env)
 		if err != nil {
@@ -164,7 +177,7 @@ func (p *Pool) handler(shard int, token string) asynq.HandlerFunc {
 		if check.Verdict == queue.Done {
 			return nil
 		}
-		if from, ok := lay.HandoffFrom(env.SessionKey, shard); ok && check.Verdict == queue.Go {
+		if from, ok := lay.HandoffFrom(env.SessionKey, shard); ok && check.Verdict == queue.Go && handedOff != lay.Epoch {
 			// A moved session's task of the new layout: its tasks of the old
 			// one, in its old shard, go first.
 			if w := p.handoff(ctx, from, env); w != nil {
