@@ -419,11 +419,13 @@ func (c *Client) ReserveWithoutTask(ctx context.Context, env envelope.Envelope) 
 //
 // KEYS[1] session hash, KEYS[2] id key, KEYS[3] asynq:{q}:t:<id>, KEYS[4]
 // asynq:{q}:pending (and asynq:queues), KEYS[5] the shard's layout marker;
-// ARGV[1] "now ms|horizon ms|session ttl ms|expected seq|now ns|checked|queue|sadd|epoch|task id|dedup prefix|mark"
+// ARGV[1] "now ms|horizon ms|session ttl ms|expected seq|now ns|checked|queue|sadd|epoch|task id|dedup prefix|mark|old ok"
 // (checked "1" when the caller made sure the task is not in the queue
 // recorded for the id; sadd "1" to add the queue to asynq:queues; epoch the
 // client's layout epoch; the dedup buckets are <dedup prefix><bucket>, mark
-// is dedupMark), ARGV[2] the encoded TaskMessage. (Packed so that
+// is dedupMark; old ok "1" when the caller's look into earlier layouts'
+// shards was made with this shard open at its epoch, or none was needed),
+// ARGV[2] the encoded TaskMessage. (Packed so that
 // the command has at most 10 parts: Redis answers a longer one from an
 // unauthenticated client with a protocol error instead of NOAUTH.)
 // Returns {code, seq, recorded queue}: code 1 written, 0 duplicate, 2 expected
@@ -442,6 +444,10 @@ if m then
   local me = tonumber(string.sub(m, 1, bar - 1))
   if epoch < me then return {4, me, ''} end
   if epoch > me or string.sub(m, bar + 1) ~= 'open' then return {5, me, ''} end
+  -- The client looked for the event in the shards of earlier layouts before
+  -- it saw this marker open, when those shards may not have been sealed yet
+  -- (a write there could have followed its look): it must look again.
+  if a[13] ~= '1' then return {5, me, ''} end
 elseif epoch > 0 then
   return {5, 0, ''}
 end
@@ -645,6 +651,7 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		keys    []string
 		seq     int64
 		checked string
+		oldOK   string // "1": the look into earlier layouts' shards is final
 	)
 	// mapTo maps the session with layout l (again, after a reshard).
 	mapTo := func(l Layout) error {
@@ -659,8 +666,24 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		seq = c.seqs.next(qname + "/" + t)
 		checked = "0"
 		// An event enqueued under an earlier layout into another shard (its
-		// session moved): a provider retry of it is a duplicate. Those shards
-		// are sealed, so what is read here cannot change after.
+		// session moved): a provider retry of it is a duplicate. What is read
+		// there is final only once those shards are sealed, which the
+		// destination's marker being open at l's epoch implies (a reshard
+		// seals the old shards before it opens the new ones). Before that
+		// the look is skipped and the script answers "not open" (5), so the
+		// session is mapped, and looked for, again.
+		oldOK = "1"
+		if len(l.DedupShards(env.SessionKey, horizon, c.now())) == 0 {
+			return nil
+		}
+		m, err := ReadMarker(ctx, c.rdb, shard)
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", env.ID, err)
+		}
+		if m.Epoch != l.Epoch || !m.Open {
+			oldOK = "0"
+			return nil
+		}
 		dup, err := c.enqueuedBefore(ctx, l, env, horizon)
 		if err != nil {
 			return err
@@ -698,7 +721,7 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		args := strconv.FormatInt(now.UnixMilli(), 10) + "|" + strconv.FormatInt(horizon.Milliseconds(), 10) + "|" +
 			strconv.FormatInt(c.sessionTTL.Milliseconds(), 10) + "|" + strconv.FormatInt(seq, 10) + "|" +
 			strconv.FormatInt(time.Now().UnixNano(), 10) + "|" + checked + "|" + qname + "|" + sadd + "|" +
-			strconv.FormatInt(lay.Epoch, 10) + "|" + env.ID + "|" + dedupKeyPrefix(qname, horizon) + "|" + mark
+			strconv.FormatInt(lay.Epoch, 10) + "|" + env.ID + "|" + dedupKeyPrefix(qname, horizon) + "|" + mark + "|" + oldOK
 		res, err := c.runEnqueue(ctx, keys,
 			args, encodeAsynqTask(TaskType, payload, env.ID, qname, MaxRetry, c.taskTTL))
 		if err != nil {
