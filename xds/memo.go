@@ -41,6 +41,8 @@ type translationMemo struct {
 	instPos []int32     // installation index -> entry position (-1: none)
 	profPos []int32     // profile index -> entry position (-1: none)
 
+	fullOnly bool // the state's ids are not unique: every build is full
+
 	// per-build scratch
 	profDirty []bool
 	dirtyInst map[string]bool
@@ -167,6 +169,9 @@ func fullTranslation(st *State, now time.Time, seal sealFunc, fp fingerprintFunc
 			m.profPos[-s-1] = int32(pos)
 		}
 	}
+	// Ids that are not unique (never from the store: they are primary
+	// keys) make an index name one row of several: not followed.
+	m.fullOnly = len(t.orgIdx) != len(st.Orgs) || len(t.profIdx) != len(st.Profiles)
 	// The translator is pointed at each new state (update); between builds
 	// it holds none.
 	t.st, t.scratch = nil, nil
@@ -179,7 +184,7 @@ func fullTranslation(st *State, now time.Time, seal sealFunc, fp fingerprintFunc
 // translation. m is updated to st on success; on any other outcome it must
 // be dropped.
 func (m *translationMemo) update(st *State, now time.Time, seal sealFunc, fp fingerprintFunc) (entries entryChunks, changed []int, ok bool, err error) {
-	if len(st.Orgs) != len(m.orgs) || len(st.Profiles) != len(m.profiles) ||
+	if m.fullOnly || len(st.Orgs) != len(m.orgs) || len(st.Profiles) != len(m.profiles) ||
 		len(st.Installations) != len(m.insts) || len(st.Secrets) != len(m.secrets) || !sameStages(st.Stages, m.stages) {
 		return entryChunks{}, nil, false, nil
 	}

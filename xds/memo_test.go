@@ -166,6 +166,13 @@ func TestMemoizedBuildEqualsFullBuild(t *testing.T) {
 		{"after an error", func(st *State) { findInst(st, "inst_a_wa").IngressID = "000000000000000000000000000000a8" }, 0, false, ""},
 		{"duplicate ingress id", func(st *State) { findInst(st, "inst_a_cross").IngressID = findInst(st, "inst_a_wa").IngressID }, 0, false, "also used by"},
 		{"duplicate fixed", func(st *State) { findInst(st, "inst_a_cross").IngressID = "000000000000000000000000000000a7" }, 0, false, ""},
+		{"duplicate profile id", func(st *State) {
+			p := *findProfile(st, "prof_plat_slack")
+			p.IngressID = "0000000000000000000000000000f009"
+			st.Profiles = append(st.Profiles, p)
+		}, 0, false, ""},
+		{"secret of the duplicated profile replaced", func(st *State) { findSecret(st, "sec_plat").Plaintext = []byte("platform-3-PLAINTEXT") }, 0, false, ""},
+		{"duplicate profile removed", func(st *State) { st.Profiles = st.Profiles[:len(st.Profiles)-1] }, 0, false, ""},
 		{"revoke after a full build", func(st *State) { findInst(st, "inst_a_wa").RevokedAt = tp(fixedNow) }, 0, true, ""},
 	}
 	for _, k := range []int{0, 4} {
