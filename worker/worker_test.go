@@ -796,3 +796,28 @@ func TestCleanStopHandsOverAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A number an older release reserved for an event whose id key then expired
+// is taken again by that same event under a new number: the session waits on
+// the old number, whose reservation names the task now running. The task
+// must not wait for itself (it would forever: it is found, active): the old
+// number is skipped and the event delivered once.
+func TestTaskDoesNotWaitForItsOwnOldReservation(t *testing.T) {
+	e := newEnv(t, 2)
+	ctx := context.Background()
+	e1 := event("SELF", 1)
+	if seq, err := e.client.ReserveWithoutTask(ctx, e1); err != nil || seq != 1 {
+		t.Fatalf("reserve e1: %d, %v", seq, err)
+	}
+	if err := e.rc.Del(ctx, queue.IDKey(e1.SessionKey, e1.ID, e.shards)).Err(); err != nil { // its id key expired
+		t.Fatal(err)
+	}
+	if err := e.client.Enqueue(ctx, e1); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e.pool("w1", func(c *Config) { c.GapGrace = time.Hour }))
+	waitFor(t, "the event under its new number", 10*time.Second, func() bool { return len(e.agent.seqs(e1.SessionKey)) == 1 })
+	if got := e.agent.seqs(e1.SessionKey); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("deliveries %v, want [2]", got)
+	}
+}
