@@ -3,12 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,46 +42,10 @@ func TestReshardThroughStack(t *testing.T) {
 	})
 	s.waitDelivered("reshard probe", 10*time.Second)
 
-	const channels, maxEvents = 16, 700 // the demo agent keeps its last 1000 deliveries
-	run := randHex(3)
-	var (
-		mu    sync.Mutex
-		acked []string
-		stop  = make(chan struct{})
-		done  = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(25 * time.Millisecond) // 40 events/s
-		defer tick.Stop()
-		for n := 0; n < maxEvents; n++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			ch := n % channels
-			text := fmt.Sprintf("rs %s c%02d n%05d", run, ch, n/channels)
-			ev := in.event(text)
-			ev.Channel = fmt.Sprintf("C0RS%02d", ch)
-			ev.EventID = "Ev" + run + strconv.Itoa(n)
-			if code, _ := s.send(s.signed(s.edge, in, ev, in.cred)); code == 200 {
-				mu.Lock()
-				acked = append(acked, text)
-				mu.Unlock()
-			}
-		}
-	}()
-	ackedN := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	waitUntil := func(what string, d time.Duration, ok func() bool) {
-		t.Helper()
-		for until := time.Now().Add(d); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(until) {
-				t.Fatalf("%s: not within %s", what, d)
-			}
-		}
-	}
-	waitUntil("the load running", 20*time.Second, func() bool { return ackedN() >= 2*channels })
+	const channels, maxEvents = 16, 700                                          // the demo agent keeps its last 1000 deliveries
+	load := s.startConvoLoad(in, "rs", channels, maxEvents, 25*time.Millisecond) // 40 events/s
+	ackedN := load.acknowledged
+	waitUntil(t, "the load running", 20*time.Second, func() bool { return ackedN() >= 2*channels })
 
 	// The worker stops (cleanly): tasks pile up in the 4 old queues.
 	var worker *proc
@@ -94,7 +56,7 @@ func TestReshardThroughStack(t *testing.T) {
 	}
 	worker.stop()
 	atStop := ackedN()
-	waitUntil("a backlog", 20*time.Second, func() bool { return ackedN() >= atStop+3*channels })
+	waitUntil(t, "a backlog", 20*time.Second, func() bool { return ackedN() >= atStop+3*channels })
 
 	reshard := func(args ...string) string {
 		t.Helper()
@@ -118,7 +80,7 @@ func TestReshardThroughStack(t *testing.T) {
 	// Ingest goes on accepting under the new layout (its cached one is
 	// refused by the sealed shards, it reads the new one).
 	atOpen := ackedN()
-	waitUntil("events accepted under the new layout", 20*time.Second, func() bool { return ackedN() >= atOpen+2*channels })
+	waitUntil(t, "events accepted under the new layout", 20*time.Second, func() bool { return ackedN() >= atOpen+2*channels })
 
 	// Two new workers, started with the old --shards: they follow the layout.
 	for _, w := range []string{"a", "b"} {
@@ -129,45 +91,8 @@ func TestReshardThroughStack(t *testing.T) {
 		t.Fatalf("resumed reshard:\n%s", finished)
 	}
 	atFinish := ackedN()
-	waitUntil("events accepted after the reshard", 20*time.Second, func() bool { return ackedN() >= atFinish+channels })
-	close(stop)
-	<-done
-
-	mu.Lock()
-	want := append([]string(nil), acked...)
-	mu.Unlock()
-	wantSet := map[string]bool{}
-	for _, x := range want {
-		wantSet[x] = true
-	}
-	var firsts []string
-	dups := 0
-	delivered := func() bool {
-		seen := map[string]bool{}
-		firsts, dups = firsts[:0], 0
-		for _, d := range s.received() {
-			x := d.Envelope.Text
-			if !wantSet[x] {
-				continue
-			}
-			if seen[x] {
-				dups++
-				continue
-			}
-			seen[x] = true
-			firsts = append(firsts, x)
-		}
-		return len(seen) == len(wantSet)
-	}
-	waitUntil(fmt.Sprintf("all %d acknowledged events delivered", len(wantSet)), 60*time.Second, delivered)
-	lastN := map[string]string{}
-	for _, x := range firsts {
-		f := strings.Fields(x) // rs run cNN nNNNNN
-		if prev, ok := lastN[f[2]]; ok && f[3] <= prev {
-			t.Errorf("channel %s: %s delivered after %s", f[2], f[3], prev)
-		}
-		lastN[f[2]] = f[3]
-	}
+	waitUntil(t, "events accepted after the reshard", 20*time.Second, func() bool { return ackedN() >= atFinish+channels })
+	r := load.waitDeliveredInOrder(t, 60*time.Second)
 	cmd := exec.Command(binary, "queue", "layout", "--json", "--redis", s.redisAddr)
 	cmd.Env, cmd.Dir = s.env, s.dir
 	out, err := cmd.CombinedOutput()
@@ -184,5 +109,5 @@ func TestReshardThroughStack(t *testing.T) {
 	}
 	s.checkLogsHoldNoSecret()
 	t.Logf("%d events acknowledged through the stack across a reshard 4 → 7 (worker stopped first: a backlog of %d events in the old queues), all delivered, order kept on %d channels, %d redelivered; the drain:\n%s",
-		len(want), atOpen-atStop, len(lastN), dups, finished)
+		r.acked, atOpen-atStop, r.channels, r.dups, finished)
 }

@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,39 +87,9 @@ func crashTakeover(t *testing.T, lease time.Duration) {
 	// A bounded load: numbered events on 16 channels (so every shard has
 	// sessions), from before the kill until the survivor owns every shard.
 	const channels = 16
-	run := randHex(3)
-	var (
-		mu      sync.Mutex
-		acked   []string                 // texts the edge answered 200 (ingest had Redis accept them)
-		ackedAt = map[string]time.Time{} // when
-		stop    = make(chan struct{})
-		done    = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		// At most 50 events/s, and about 600 in all: the demo agent keeps
-		// its last 1000 deliveries.
-		tick := time.NewTicker(max(20*time.Millisecond, (lease+3*time.Second)/600))
-		defer tick.Stop()
-		for n := 0; ; n++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			ch := n % channels
-			text := fmt.Sprintf("tk %s c%02d n%05d", run, ch, n/channels)
-			ev := in.event(text)
-			ev.Channel = fmt.Sprintf("C0TK%02d", ch)
-			ev.EventID = "Ev" + run + strconv.Itoa(n)
-			if code, _ := s.send(s.signed(s.edge, in, ev, in.cred)); code == 200 {
-				mu.Lock()
-				acked = append(acked, text)
-				ackedAt[text] = time.Now()
-				mu.Unlock()
-			}
-		}
-	}()
+	// At most 50 events/s, and about 600 in all: the demo agent keeps its
+	// last 1000 deliveries.
+	load := s.startConvoLoad(in, "tk", channels, 0, max(20*time.Millisecond, (lease+3*time.Second)/600))
 	time.Sleep(time.Second)
 	var victim *proc
 	for _, p := range s.procs {
@@ -163,59 +130,12 @@ func crashTakeover(t *testing.T, lease time.Duration) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	<-done
-
-	mu.Lock()
-	want := append([]string(nil), acked...)
-	mu.Unlock()
-	if len(want) < channels*2 {
-		t.Fatalf("only %d events acknowledged: the load did not run", len(want))
-	}
-	wantSet := map[string]bool{}
-	for _, x := range want {
-		wantSet[x] = true
+	if n := load.acknowledged(); n < channels*2 {
+		t.Fatalf("only %d events acknowledged: the load did not run", n)
 	}
 	// Every acknowledged event reaches the agent; the first delivery of
 	// each comes in the conversation's order.
-	var firsts []string
-	var dups int
-	var maxStall time.Duration // longest acknowledgement-to-delivery time
-	// (Not s.waitFor: it fails on any exited process, and one was killed.)
-	delivered := func() bool {
-		seen := map[string]bool{}
-		firsts, dups, maxStall = firsts[:0], 0, 0
-		for _, d := range s.received() {
-			x := d.Envelope.Text
-			if !wantSet[x] {
-				continue
-			}
-			if seen[x] {
-				dups++
-				continue
-			}
-			seen[x] = true
-			firsts = append(firsts, x)
-			if st := d.At.Sub(ackedAt[x]); st > maxStall {
-				maxStall = st
-			}
-		}
-		return len(seen) == len(wantSet)
-	}
-	for until := time.Now().Add(30 * time.Second); !delivered(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(until) {
-			t.Fatalf("of %d acknowledged events, %d reached the agent within 30s", len(wantSet), len(firsts))
-		}
-	}
-	lastN := map[string]string{}
-	for _, x := range firsts {
-		f := strings.Fields(x) // tk run cNN nNNNNN
-		ch, n := f[2], f[3]
-		if prev, ok := lastN[ch]; ok && n <= prev {
-			t.Errorf("channel %s: %s delivered after %s", ch, n, prev)
-		}
-		lastN[ch] = n
-	}
+	r := load.waitDeliveredInOrder(t, 30*time.Second)
 	t.Logf("lease %s: killed worker owned shards %v; survivor owned every shard %s after the kill; %d acknowledged events all delivered, the longest from acknowledgement to delivery %s; %d redelivered; order kept on %d channels",
-		lease, theirs, takenOver.Round(time.Millisecond), len(want), maxStall.Round(time.Millisecond), dups, len(lastN))
+		lease, theirs, takenOver.Round(time.Millisecond), r.acked, r.maxStall.Round(time.Millisecond), r.dups, r.channels)
 }
