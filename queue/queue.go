@@ -673,7 +673,8 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 		// the look is skipped and the script answers "not open" (5), so the
 		// session is mapped, and looked for, again.
 		oldOK = "1"
-		if len(l.DedupShards(env.SessionKey, horizon, c.now())) == 0 {
+		old := l.DedupShards(env.SessionKey, horizon, c.now())
+		if len(old) == 0 {
 			return nil
 		}
 		m, err := ReadMarker(ctx, c.rdb, shard)
@@ -684,7 +685,7 @@ func (c *Client) Enqueue(ctx context.Context, env envelope.Envelope) error {
 			oldOK = "0"
 			return nil
 		}
-		dup, err := c.enqueuedBefore(ctx, l, env, horizon)
+		dup, err := c.enqueuedBefore(ctx, old, env, horizon)
 		if err != nil {
 			return err
 		}
@@ -806,11 +807,11 @@ func (c *Client) layout(ctx context.Context, fresh bool) (Layout, error) {
 func (c *Client) Layout(ctx context.Context) (Layout, error) { return c.layout(ctx, false) }
 
 // enqueuedBefore reports whether env was enqueued (its task written) into
-// its session's shard of an earlier layout of l, within the deduplication
-// horizon.
-func (c *Client) enqueuedBefore(ctx context.Context, l Layout, env envelope.Envelope, horizon time.Duration) (bool, error) {
+// one of shards, its session's shards of earlier layouts within the
+// deduplication horizon (Layout.DedupShards).
+func (c *Client) enqueuedBefore(ctx context.Context, shards []int, env envelope.Envelope, horizon time.Duration) (bool, error) {
 	mark := dedupMark(env.ID)
-	for _, s := range l.DedupShards(env.SessionKey, horizon, c.now()) {
+	for _, s := range shards {
 		q := QueueName(s)
 		args := strconv.FormatInt(c.now().UnixMilli(), 10) + "|" + strconv.FormatInt(horizon.Milliseconds(), 10) + "|" + dedupKeyPrefix(q, horizon) + "|" + mark
 		res, err := c.runWaited(ctx, seenScript, []string{idKey(q, env.ID), writeFenceKey(q)},
